@@ -1,0 +1,176 @@
+/*
+ * The store: a node's SQLite database of feeds, entries and signatures.
+ *
+ * One connection, used from one thread.  Every write is a short BEGIN
+ * IMMEDIATE transaction committed with synchronous=FULL before the function
+ * returns success: what a caller was told is stored survives kill -9 and
+ * power loss (DESIGN invariant 3).  src/store/ is the only code holding SQL.
+ *
+ * Return codes: 0 or a negative KZ_ERR_* (kizuna/err.h).  SQLite's "disk
+ * full" is KZ_ERR_FULL; other SQLite failures are KZ_ERR_DB and are logged.
+ * A failed write leaves the store exactly as it was.
+ */
+#ifndef KIZUNA_STORE_H
+#define KIZUNA_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kizuna/entry.h"
+#include "kizuna/keys.h"
+#include "kizuna/log.h"
+
+#define KZ_STORE_SCHEMA_VERSION 2
+
+struct kz_store;
+
+/*
+ * Opens (creating if needed) the store at path and migrates it forward to
+ * KZ_STORE_SCHEMA_VERSION.  log is borrowed and must outlive the store (may
+ * be NULL).  Returns 0, KZ_ERR_SCHEMA if the file was written by a newer
+ * program, KZ_ERR_DB, KZ_ERR_FULL or KZ_ERR_NOMEM.
+ */
+int kz_store_open(struct kz_store **out, const char *path,
+    const struct kz_logger *log);
+
+/* Closes and frees; accepts NULL and a store whose open failed half-way. */
+void kz_store_free(struct kz_store *st);
+
+/* The schema version of the open store. */
+int kz_store_schema_version(struct kz_store *st);
+
+/*
+ * Groups the following appends and ingests into one transaction, committed
+ * by kz_store_commit (durably) or dropped by kz_store_rollback.  Nothing in
+ * the group may be announced to anyone before kz_store_commit returns 0.
+ */
+int kz_store_begin(struct kz_store *st);
+int kz_store_commit(struct kz_store *st);
+void kz_store_rollback(struct kz_store *st);
+
+struct kz_appended {
+	uint64_t seq;
+	uint64_t hlc;
+	uint8_t hash[KZ_HASH_BYTES];
+};
+
+/*
+ * Appends op (copied) to kp's feed: next seq and prev hash read from the
+ * store inside the transaction, hlc from kz_hlc_next(highest seen, wall_ms),
+ * hashed, signed and stored; committed before return unless a group is
+ * open.  Returns 0, KZ_ERR_TOO_BIG, KZ_ERR_FULL, KZ_ERR_DB, KZ_ERR_FORK (the
+ * feed is flagged forked: this node must not write to it until an operator
+ * resolves it).
+ */
+int kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
+    uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_appended *out);
+
+struct kz_ingest_result {
+	uint64_t added;		/* entries newly stored */
+	uint64_t duplicate;	/* entries already held, identical */
+	uint64_t tip;		/* the feed's tip afterwards */
+	uint64_t fork_seq;	/* with KZ_ERR_FORK: first seq that differs */
+};
+
+/*
+ * Ingests a run of one feed (borrowed) in one transaction: rebuilds the
+ * headers from the stored chain, verifies the run's signature, stores the
+ * entries past the tip.  Entries already held are checked and skipped, so
+ * an overlapping run is accepted idempotently.  Returns:
+ *   0               stored (res says how much was new)
+ *   KZ_ERR_GAP      first_seq is past tip + 1; nothing changed
+ *   KZ_ERR_CHAIN    the run's prev_hash is not the stored hash; nothing changed
+ *   KZ_ERR_BAD_SIG  the signature does not cover the run as rebuilt (an
+ *                   altered, missing or reordered entry, or a wrong key);
+ *                   nothing changed
+ *   KZ_ERR_FORK     validly signed but differs from a stored entry at
+ *                   res->fork_seq: the run is kept as proof, the feed is
+ *                   flagged, the stored (first-seen) branch stays served
+ *   KZ_ERR_TOO_BIG, KZ_ERR_FULL, KZ_ERR_DB, KZ_ERR_NOMEM
+ * res may be NULL.
+ */
+int kz_store_ingest(struct kz_store *st, const struct kz_run *run,
+    struct kz_ingest_result *res);
+
+/*
+ * The verified contiguous tip of a feed (0 and a zero hash for an unknown
+ * feed).  hash may be NULL.
+ */
+int kz_store_tip(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
+    uint64_t *seq, uint8_t hash[KZ_HASH_BYTES]);
+
+/*
+ * Reads a run of a feed starting at from_seq, ending at an entry whose
+ * signature this node holds, of at most max_entries entries and
+ * max_bytes op bytes where a held signature allows (a run always has at
+ * least one entry).  The caller owns *out (kz_run_free).  Returns 0,
+ * KZ_ERR_NOT_FOUND (unknown feed or from_seq past the tip) or an error.
+ */
+int kz_store_read_run(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
+    uint64_t from_seq, size_t max_entries, size_t max_bytes,
+    struct kz_run **out);
+
+struct kz_feed_info {
+	uint8_t key[KZ_PK_BYTES];
+	uint64_t tip;
+	bool forked;
+};
+
+/*
+ * Calls cb for every feed, ordered by key.  A non-zero return from cb stops
+ * the walk and is returned.
+ */
+int kz_store_feeds(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_feed_info *feed), void *ctx);
+
+/* One stored entry, borrowed for the duration of a callback. */
+struct kz_entry_view {
+	struct kz_entry_header h;
+	uint8_t hash[KZ_HASH_BYTES];
+	const uint8_t *op;	/* NULL when purged */
+	size_t op_len;
+};
+
+/*
+ * Calls cb for every stored entry in (hlc, author, seq) order.  A non-zero
+ * return from cb stops the walk and is returned.
+ */
+int kz_store_log(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_entry_view *e), void *ctx);
+
+struct kz_verify_report {
+	uint64_t feeds;
+	uint64_t entries;
+	uint64_t signatures;
+	bool ok;
+	/* When !ok: the first bad entry found. */
+	uint8_t bad_feed[KZ_PK_BYTES];
+	uint64_t bad_seq;
+	char reason[160];
+};
+
+/*
+ * Re-hashes every stored entry and op, re-checks every chain link and
+ * re-verifies every held signature.  Returns 0 with rep->ok telling the
+ * outcome, or an error if the store could not be read.
+ */
+int kz_store_verify(struct kz_store *st, struct kz_verify_report *rep);
+
+struct kz_store_stats {
+	uint64_t feeds;
+	uint64_t entries;
+	uint64_t forks;		/* fork proofs kept */
+	uint64_t db_bytes;	/* database plus WAL files */
+	int schema_version;
+};
+
+int kz_store_stats(struct kz_store *st, struct kz_store_stats *stats);
+
+/*
+ * A BLAKE2b-256 digest of every row of every table, in key order: equal
+ * digests mean equal stored content.  For tests and diagnostics.
+ */
+int kz_store_content_digest(struct kz_store *st, uint8_t out[KZ_HASH_BYTES]);
+
+#endif

@@ -1,0 +1,87 @@
+/* kizuna init, kizuna status. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "kizuna/err.h"
+#include "kizuna/home.h"
+#include "kizuna/util.h"
+
+int
+cmd_init(struct cli *c, int argc, char **argv)
+{
+	char hex[2 * KZ_PK_BYTES + 1];
+	int rc;
+
+	if ((rc = cli_no_args(c, cli_find_cmd("init"), argc, argv)) >= 0)
+		return rc;
+	rc = kz_home_init(c->home, &c->kp);
+	if (rc == KZ_ERR_EXISTS)
+		return cli_fail(c, "%s already holds a node key; not replacing it",
+		    c->home);
+	if (rc == KZ_ERR_IO)
+		return cli_fail(c, "cannot create node in %s: %s", c->home,
+		    strerror(errno));
+	if (rc < 0)
+		return cli_fail(c, "cannot create node in %s: %s", c->home,
+		    kz_strerror(rc));
+	c->have_key = true;
+	kz_hex(hex, c->kp.pk, KZ_PK_BYTES);
+	if (c->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "home", json_string(c->home));
+		json_object_set_new(o, "node_key", json_string(hex));
+		cli_json_line(o);
+	} else {
+		printf("created node in %s\nnode key: %s\n", c->home, hex);
+	}
+	return 0;
+}
+
+int
+cmd_status(struct cli *c, int argc, char **argv)
+{
+	struct kz_store_stats stats;
+	char hex[2 * KZ_PK_BYTES + 1];
+	uint64_t tip;
+	int rc;
+
+	if ((rc = cli_no_args(c, cli_find_cmd("status"), argc, argv)) >= 0)
+		return rc;
+	if ((rc = cli_open_node(c)) != 0)
+		return rc;
+	if ((rc = kz_store_tip(c->st, c->kp.pk, &tip, NULL)) < 0 ||
+	    (rc = kz_store_stats(c->st, &stats)) < 0)
+		return cli_fail(c, "cannot read store: %s", kz_strerror(rc));
+	kz_hex(hex, c->kp.pk, KZ_PK_BYTES);
+	if (c->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "home", json_string(c->home));
+		json_object_set_new(o, "node_key", json_string(hex));
+		json_object_set_new(o, "node_name", json_string(c->cfg.node_name));
+		json_object_set_new(o, "feed_length", json_integer((json_int_t)tip));
+		json_object_set_new(o, "feeds", json_integer((json_int_t)stats.feeds));
+		json_object_set_new(o, "entries", json_integer((json_int_t)stats.entries));
+		json_object_set_new(o, "forks", json_integer((json_int_t)stats.forks));
+		json_object_set_new(o, "store_bytes",
+		    json_integer((json_int_t)stats.db_bytes));
+		json_object_set_new(o, "schema_version",
+		    json_integer(stats.schema_version));
+		cli_json_line(o);
+	} else {
+		printf("home:           %s\n", c->home);
+		printf("node key:       %s\n", hex);
+		if (c->cfg.node_name[0])
+			printf("node name:      %s\n", c->cfg.node_name);
+		printf("feed length:    %llu\n", (unsigned long long)tip);
+		printf("feeds held:     %llu (%llu entries)\n",
+		    (unsigned long long)stats.feeds, (unsigned long long)stats.entries);
+		if (stats.forks > 0)
+			printf("FORK PROOFS:    %llu (see 'kizuna log')\n",
+			    (unsigned long long)stats.forks);
+		printf("store size:     %llu bytes\n", (unsigned long long)stats.db_bytes);
+		printf("schema version: %d\n", stats.schema_version);
+	}
+	return 0;
+}

@@ -1,0 +1,887 @@
+/*
+ * The SQLite store: feeds, entries, signatures, fork proofs.
+ *
+ * Invariants kept here:
+ *  - entries(feed, seq) holds, for every feed, exactly the contiguous prefix
+ *    1..feeds.tip, each with the exact 120 signed header bytes and, unless
+ *    purged, the exact op bytes that were hashed;
+ *  - every stored entry is covered by a held signature at or after it (the
+ *    tip always has one), so each prefix re-verifies from the store alone;
+ *  - a write is one BEGIN IMMEDIATE transaction committed with
+ *    synchronous=FULL before success is returned; on any failure it is
+ *    rolled back and the store is as it was;
+ *  - the next seq and prev hash of an append come from the store inside the
+ *    writing transaction, never from a cache.
+ *
+ * Schema versions live in PRAGMA user_version and only move forward
+ * (migrations[] below); a store newer than this program is refused.
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kizuna/err.h"
+#include "kizuna/hlc.h"
+#include "kizuna/store.h"
+#include "kizuna/util.h"
+#include "store/store_int.h"
+
+/* ------------------------------------------------------------ migrations */
+
+/*
+ * Each step moves the schema from version i to i + 1 inside one
+ * transaction.  Never edit a released step: add a new one.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: feeds, entries, signatures. */
+	"CREATE TABLE feeds("
+	"  id INTEGER PRIMARY KEY,"
+	"  key BLOB NOT NULL UNIQUE CHECK(length(key) = 32),"
+	"  tip INTEGER NOT NULL DEFAULT 0,"
+	"  tip_hash BLOB,"
+	"  forked INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE entries("
+	"  feed INTEGER NOT NULL REFERENCES feeds(id),"
+	"  seq INTEGER NOT NULL,"
+	"  hlc INTEGER NOT NULL,"
+	"  hash BLOB NOT NULL,"
+	"  header BLOB NOT NULL,"
+	"  op BLOB,"
+	"  PRIMARY KEY(feed, seq));"
+	"CREATE UNIQUE INDEX entries_hash ON entries(hash);"
+	"CREATE TABLE sigs("
+	"  feed INTEGER NOT NULL REFERENCES feeds(id),"
+	"  seq INTEGER NOT NULL,"
+	"  sig BLOB NOT NULL,"
+	"  PRIMARY KEY(feed, seq)) WITHOUT ROWID;",
+
+	/*
+	 * 1 -> 2: fork proofs, and the hybrid logical clock's highest seen
+	 * value kept in meta instead of recomputed from every entry.
+	 */
+	"CREATE TABLE forks("
+	"  id INTEGER PRIMARY KEY,"
+	"  feed INTEGER NOT NULL REFERENCES feeds(id),"
+	"  seq INTEGER NOT NULL,"
+	"  other_hash BLOB NOT NULL,"
+	"  run BLOB NOT NULL,"
+	"  UNIQUE(feed, seq, other_hash));"
+	"CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO meta(k, v) SELECT 'hlc', coalesce(max(hlc), 0) FROM entries;",
+};
+
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+_Static_assert(N_MIGRATIONS == KZ_STORE_SCHEMA_VERSION,
+    "one migration per schema version");
+
+/* ------------------------------------------------------------ statements */
+
+enum {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_FEED_GET,
+	S_FEED_ADD,
+	S_FEED_SET_TIP,
+	S_FEED_SET_FORKED,
+	S_ENTRY_HASH,
+	S_ENTRY_HASHES,
+	S_ENTRY_ADD,
+	S_SIG_ADD,
+	S_HLC_GET,
+	S_HLC_SET,
+	S_FORK_ADD,
+	S_RUN_READ,
+	N_STMTS
+};
+
+static const char *const stmt_sql[N_STMTS] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_FEED_GET] = "SELECT id, tip, tip_hash, forked FROM feeds WHERE key = ?1",
+	[S_FEED_ADD] = "INSERT INTO feeds(key) VALUES (?1)",
+	[S_FEED_SET_TIP] = "UPDATE feeds SET tip = ?2, tip_hash = ?3 WHERE id = ?1",
+	[S_FEED_SET_FORKED] = "UPDATE feeds SET forked = 1 WHERE id = ?1",
+	[S_ENTRY_HASH] = "SELECT hash FROM entries WHERE feed = ?1 AND seq = ?2",
+	[S_ENTRY_HASHES] = "SELECT seq, hash FROM entries"
+	    " WHERE feed = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+	[S_ENTRY_ADD] = "INSERT INTO entries(feed, seq, hlc, hash, header, op)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_SIG_ADD] = "INSERT OR IGNORE INTO sigs(feed, seq, sig) VALUES (?1, ?2, ?3)",
+	[S_HLC_GET] = "SELECT v FROM meta WHERE k = 'hlc'",
+	[S_HLC_SET] = "UPDATE meta SET v = max(v, ?1) WHERE k = 'hlc'",
+	[S_FORK_ADD] = "INSERT OR IGNORE INTO forks(feed, seq, other_hash, run)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[S_RUN_READ] = "SELECT e.seq, e.header, e.op, s.sig FROM entries e"
+	    " LEFT JOIN sigs s ON s.feed = e.feed AND s.seq = e.seq"
+	    " WHERE e.feed = ?1 AND e.seq >= ?2 ORDER BY e.seq",
+};
+
+struct kz_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[N_STMTS];
+	const struct kz_logger *log;
+	char *path;
+	int schema;
+	bool in_group;		/* kz_store_begin() is open */
+};
+
+/* Maps a SQLite result code to ours, logging unexpected failures. */
+int
+kz__store_err(struct kz_store *st, int rc, const char *what)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_FULL:
+		kz_log(st->log, KZ_LOG_ERR, "store %s: %s: disk full", st->path, what);
+		return KZ_ERR_FULL;
+	case SQLITE_NOMEM:
+		return KZ_ERR_NOMEM;
+	default:
+		kz_log(st->log, KZ_LOG_ERR, "store %s: %s: %s", st->path, what,
+		    st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		return KZ_ERR_DB;
+	}
+}
+
+/* A prepared statement, reset and unbound, ready for use. */
+static sqlite3_stmt *
+stmt(struct kz_store *st, int which)
+{
+	sqlite3_stmt *s = st->stmt[which];
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+/* Runs a statement that returns no rows. */
+static int
+step_done(struct kz_store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	return kz__store_err(st, rc, what);
+}
+
+static int
+exec_sql(struct kz_store *st, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	return kz__store_err(st, rc, what);
+}
+
+static int
+migrate(struct kz_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, version = 0;
+
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_OK)
+		return kz__store_err(st, rc, "read schema version");
+	if (version > N_MIGRATIONS) {
+		kz_log(st->log, KZ_LOG_ERR,
+		    "store %s has schema version %d; this program knows up to %d",
+		    st->path, version, N_MIGRATIONS);
+		return KZ_ERR_SCHEMA;
+	}
+	while (version < N_MIGRATIONS) {
+		char pragma[64];
+
+		rc = exec_sql(st, "BEGIN IMMEDIATE", "begin migration");
+		if (rc == 0)
+			rc = exec_sql(st, migrations[version], "migrate");
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+		    version + 1);
+		if (rc == 0)
+			rc = exec_sql(st, pragma, "set schema version");
+		if (rc == 0)
+			rc = exec_sql(st, "COMMIT", "commit migration");
+		if (rc < 0) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			return rc;
+		}
+		if (version > 0)
+			kz_log(st->log, KZ_LOG_INFO,
+			    "store %s: migrated schema %d -> %d", st->path,
+			    version, version + 1);
+		version++;
+	}
+	st->schema = version;
+	return 0;
+}
+
+int
+kz_store_open(struct kz_store **out, const char *path, const struct kz_logger *log)
+{
+	struct kz_store *st;
+	int rc, i;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return KZ_ERR_NOMEM;
+	st->log = log;
+	st->path = strdup(path);
+	if (st->path == NULL) {
+		rc = KZ_ERR_NOMEM;
+		goto fail;
+	}
+	rc = sqlite3_open_v2(path, &st->db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		rc = kz__store_err(st, rc, "open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, 5000);
+	rc = exec_sql(st,
+	    "PRAGMA journal_mode = WAL;"
+	    "PRAGMA synchronous = FULL;"
+	    "PRAGMA foreign_keys = ON;", "configure");
+	if (rc < 0)
+		goto fail;
+	rc = migrate(st);
+	if (rc < 0)
+		goto fail;
+	for (i = 0; i < N_STMTS; i++) {
+		int src = sqlite3_prepare_v3(st->db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL);
+		if (src != SQLITE_OK) {
+			rc = kz__store_err(st, src, stmt_sql[i]);
+			goto fail;
+		}
+	}
+	*out = st;
+	return 0;
+fail:
+	kz_store_free(st);
+	return rc;
+}
+
+void
+kz_store_free(struct kz_store *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	if (st->in_group)
+		kz_store_rollback(st);
+	for (i = 0; i < N_STMTS; i++)
+		sqlite3_finalize(st->stmt[i]);
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+int
+kz_store_schema_version(struct kz_store *st)
+{
+	return st->schema;
+}
+
+sqlite3 *
+kz__store_db(struct kz_store *st)
+{
+	return st->db;
+}
+
+const char *
+kz__store_path(struct kz_store *st)
+{
+	return st->path;
+}
+
+/* ------------------------------------------------------------ transactions */
+
+static int
+txn_begin(struct kz_store *st)
+{
+	if (st->in_group)
+		return 0;
+	return step_done(st, stmt(st, S_BEGIN), "begin");
+}
+
+static int
+txn_commit(struct kz_store *st)
+{
+	int rc;
+
+	if (st->in_group)
+		return 0;
+	rc = step_done(st, stmt(st, S_COMMIT), "commit");
+	if (rc < 0)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static void
+txn_rollback(struct kz_store *st)
+{
+	if (st->in_group)
+		return;
+	if (!sqlite3_get_autocommit(st->db))
+		step_done(st, stmt(st, S_ROLLBACK), "rollback");
+}
+
+int
+kz_store_begin(struct kz_store *st)
+{
+	int rc;
+
+	if (st->in_group)
+		return KZ_ERR_INVAL;
+	rc = txn_begin(st);
+	if (rc == 0)
+		st->in_group = true;
+	return rc;
+}
+
+int
+kz_store_commit(struct kz_store *st)
+{
+	if (!st->in_group)
+		return KZ_ERR_INVAL;
+	st->in_group = false;
+	return txn_commit(st);
+}
+
+void
+kz_store_rollback(struct kz_store *st)
+{
+	if (!st->in_group)
+		return;
+	st->in_group = false;
+	txn_rollback(st);
+}
+
+/* ------------------------------------------------------------ feeds */
+
+struct feed_row {
+	int64_t id;		/* 0: not stored yet */
+	uint64_t tip;
+	uint8_t tip_hash[KZ_HASH_BYTES];
+	bool forked;
+};
+
+static int
+feed_get(struct kz_store *st, const uint8_t key[KZ_PK_BYTES], struct feed_row *f)
+{
+	sqlite3_stmt *s = stmt(st, S_FEED_GET);
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	sqlite3_bind_blob(s, 1, key, KZ_PK_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		f->id = sqlite3_column_int64(s, 0);
+		f->tip = (uint64_t)sqlite3_column_int64(s, 1);
+		if (sqlite3_column_bytes(s, 2) == KZ_HASH_BYTES)
+			memcpy(f->tip_hash, sqlite3_column_blob(s, 2), KZ_HASH_BYTES);
+		f->forked = sqlite3_column_int(s, 3) != 0;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(s);
+	return kz__store_err(st, rc, "read feed");
+}
+
+static int
+feed_add(struct kz_store *st, const uint8_t key[KZ_PK_BYTES], struct feed_row *f)
+{
+	sqlite3_stmt *s = stmt(st, S_FEED_ADD);
+	int rc;
+
+	sqlite3_bind_blob(s, 1, key, KZ_PK_BYTES, SQLITE_STATIC);
+	rc = step_done(st, s, "add feed");
+	if (rc == 0)
+		f->id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+static int
+feed_set_tip(struct kz_store *st, int64_t id, uint64_t tip,
+    const uint8_t hash[KZ_HASH_BYTES])
+{
+	sqlite3_stmt *s = stmt(st, S_FEED_SET_TIP);
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, (int64_t)tip);
+	sqlite3_bind_blob(s, 3, hash, KZ_HASH_BYTES, SQLITE_STATIC);
+	return step_done(st, s, "set tip");
+}
+
+static int
+entry_hash(struct kz_store *st, int64_t feed, uint64_t seq,
+    uint8_t hash[KZ_HASH_BYTES])
+{
+	sqlite3_stmt *s = stmt(st, S_ENTRY_HASH);
+	int rc;
+
+	sqlite3_bind_int64(s, 1, feed);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, 0) != KZ_HASH_BYTES) {
+			sqlite3_reset(s);
+			return KZ_ERR_CORRUPT;
+		}
+		memcpy(hash, sqlite3_column_blob(s, 0), KZ_HASH_BYTES);
+		sqlite3_reset(s);
+		return 0;
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return KZ_ERR_CORRUPT;	/* a seq below the tip must exist */
+	return kz__store_err(st, rc, "read entry hash");
+}
+
+static int
+entry_add(struct kz_store *st, int64_t feed, uint64_t seq, uint64_t hlc,
+    const uint8_t hash[KZ_HASH_BYTES], const uint8_t header[KZ_HEADER_BYTES],
+    const uint8_t *op, size_t op_len)
+{
+	sqlite3_stmt *s = stmt(st, S_ENTRY_ADD);
+
+	sqlite3_bind_int64(s, 1, feed);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	sqlite3_bind_int64(s, 3, (int64_t)hlc);
+	sqlite3_bind_blob(s, 4, hash, KZ_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 5, header, KZ_HEADER_BYTES, SQLITE_STATIC);
+	if (op != NULL)
+		sqlite3_bind_blob(s, 6, op, (int)op_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 6);
+	return step_done(st, s, "add entry");
+}
+
+static int
+sig_add(struct kz_store *st, int64_t feed, uint64_t seq,
+    const uint8_t sig[KZ_SIG_BYTES])
+{
+	sqlite3_stmt *s = stmt(st, S_SIG_ADD);
+
+	sqlite3_bind_int64(s, 1, feed);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	sqlite3_bind_blob(s, 3, sig, KZ_SIG_BYTES, SQLITE_STATIC);
+	return step_done(st, s, "add signature");
+}
+
+static int
+hlc_get(struct kz_store *st, uint64_t *hlc)
+{
+	sqlite3_stmt *s = stmt(st, S_HLC_GET);
+	int rc = sqlite3_step(s);
+
+	*hlc = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : kz__store_err(st, rc, "read clock");
+}
+
+static int
+hlc_set(struct kz_store *st, uint64_t hlc)
+{
+	sqlite3_stmt *s = stmt(st, S_HLC_SET);
+
+	sqlite3_bind_int64(s, 1, (int64_t)hlc);
+	return step_done(st, s, "set clock");
+}
+
+/* ------------------------------------------------------------ append */
+
+int
+kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
+    uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_appended *out)
+{
+	struct kz_entry_header h;
+	struct feed_row f;
+	uint8_t header[KZ_HEADER_BYTES], hash[KZ_HASH_BYTES], sig[KZ_SIG_BYTES];
+	uint64_t last, hlc;
+	int rc;
+
+	if (op_len > KZ_OP_MAX)
+		return KZ_ERR_TOO_BIG;
+	if ((rc = txn_begin(st)) < 0)
+		return rc;
+	rc = feed_get(st, kp->pk, &f);
+	if (rc == 0 && f.id == 0)
+		rc = feed_add(st, kp->pk, &f);
+	if (rc < 0)
+		goto fail;
+	if (f.forked) {
+		/* Someone else signed with our key, or we were restored from
+		 * an old backup: appending now would deepen the fork. */
+		rc = KZ_ERR_FORK;
+		goto fail;
+	}
+	if ((rc = hlc_get(st, &last)) < 0)
+		goto fail;
+	hlc = kz_hlc_next(last, wall_ms);
+	if (hlc > KZ_HLC_MAX) {
+		rc = KZ_ERR_INVAL;
+		goto fail;
+	}
+	rc = kz_entry_build(&h, header, hash, kp->pk, f.tip + 1, f.tip_hash, hlc,
+	    op, op_len);
+	if (rc == 0)
+		rc = kz_sign_hash(sig, hash, kp);
+	if (rc == 0)
+		rc = entry_add(st, f.id, h.seq, hlc, hash, header, op, op_len);
+	if (rc == 0)
+		rc = sig_add(st, f.id, h.seq, sig);
+	if (rc == 0)
+		rc = feed_set_tip(st, f.id, h.seq, hash);
+	if (rc == 0)
+		rc = hlc_set(st, hlc);
+	if (rc == 0)
+		rc = txn_commit(st);
+	if (rc < 0)
+		goto fail;
+	if (out != NULL) {
+		out->seq = h.seq;
+		out->hlc = hlc;
+		memcpy(out->hash, hash, KZ_HASH_BYTES);
+	}
+	return 0;
+fail:
+	txn_rollback(st);
+	return rc;
+}
+
+/* ------------------------------------------------------------ ingest */
+
+/* Keeps the other branch of a fork as proof and flags the feed. */
+static int
+record_fork(struct kz_store *st, const struct feed_row *f,
+    const struct kz_run *run, uint64_t seq, const uint8_t other[KZ_HASH_BYTES])
+{
+	sqlite3_stmt *s;
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc;
+	char fp[KZ_FINGERPRINT_CHARS + 1];
+
+	rc = kz_run_encode(&buf, &len, run);
+	if (rc < 0)
+		return rc;
+	s = stmt(st, S_FORK_ADD);
+	sqlite3_bind_int64(s, 1, f->id);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	sqlite3_bind_blob(s, 3, other, KZ_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, buf, (int)len, SQLITE_STATIC);
+	rc = step_done(st, s, "add fork proof");
+	sqlite3_clear_bindings(s);
+	free(buf);
+	if (rc == 0) {
+		s = stmt(st, S_FEED_SET_FORKED);
+		sqlite3_bind_int64(s, 1, f->id);
+		rc = step_done(st, s, "flag fork");
+	}
+	if (rc == 0 && !f->forked) {
+		kz_fingerprint(fp, run->author);
+		kz_log(st->log, KZ_LOG_WARN,
+		    "fork detected in feed %s at seq %llu: proof kept, first-seen "
+		    "branch still served", fp, (unsigned long long)seq);
+	}
+	return rc;
+}
+
+int
+kz_store_ingest(struct kz_store *st, const struct kz_run *run,
+    struct kz_ingest_result *res)
+{
+	struct kz_ingest_result dummy;
+	struct feed_row f;
+	uint8_t prev[KZ_HASH_BYTES];
+	uint8_t (*hashes)[KZ_HASH_BYTES] = NULL;
+	uint8_t (*headers)[KZ_HEADER_BYTES] = NULL;
+	uint64_t last_seq, k, max_hlc = 0;
+	size_t i;
+	int rc;
+
+	if (res == NULL)
+		res = &dummy;
+	memset(res, 0, sizeof(*res));
+	if (run->n == 0 || run->n > KZ_RUN_MAX_ENTRIES || run->first_seq == 0 ||
+	    run->first_seq > UINT64_MAX - run->n)
+		return KZ_ERR_INVAL;
+	last_seq = run->first_seq + run->n - 1;
+	hashes = malloc(run->n * sizeof(*hashes));
+	headers = malloc(run->n * sizeof(*headers));
+	if (hashes == NULL || headers == NULL) {
+		rc = KZ_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = txn_begin(st)) < 0)
+		goto out;
+	if ((rc = feed_get(st, run->author, &f)) < 0)
+		goto fail;
+	res->tip = f.tip;
+	if (run->first_seq > f.tip + 1) {
+		rc = KZ_ERR_GAP;
+		goto fail;
+	}
+	if (run->first_seq == 1)
+		memset(prev, 0, sizeof(prev));
+	else if (run->first_seq - 1 == f.tip)
+		memcpy(prev, f.tip_hash, sizeof(prev));
+	else if ((rc = entry_hash(st, f.id, run->first_seq - 1, prev)) < 0)
+		goto fail;
+	if (run->has_prev && memcmp(prev, run->prev, KZ_HASH_BYTES) != 0) {
+		rc = KZ_ERR_CHAIN;
+		goto fail;
+	}
+	if ((rc = kz_run_rebuild(run, prev, hashes, headers)) < 0)
+		goto fail;
+	if ((rc = kz_verify_hash(run->sig, hashes[run->n - 1], run->author)) < 0)
+		goto fail;
+
+	/* Entries we already hold must be the very same entries. */
+	if (run->first_seq <= f.tip) {
+		uint64_t hi = last_seq < f.tip ? last_seq : f.tip;
+		sqlite3_stmt *s = stmt(st, S_ENTRY_HASHES);
+		int src;
+
+		sqlite3_bind_int64(s, 1, f.id);
+		sqlite3_bind_int64(s, 2, (int64_t)run->first_seq);
+		sqlite3_bind_int64(s, 3, (int64_t)hi);
+		k = run->first_seq;
+		while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+			uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0);
+			const void *h = sqlite3_column_blob(s, 1);
+
+			if (seq != k || sqlite3_column_bytes(s, 1) != KZ_HASH_BYTES) {
+				sqlite3_reset(s);
+				rc = KZ_ERR_CORRUPT;
+				goto fail;
+			}
+			if (memcmp(h, hashes[k - run->first_seq], KZ_HASH_BYTES) != 0)
+				break;
+			k++;
+		}
+		sqlite3_reset(s);
+		if (src != SQLITE_ROW && src != SQLITE_DONE) {
+			rc = kz__store_err(st, src, "read entry hashes");
+			goto fail;
+		}
+		if (k <= hi) {
+			res->fork_seq = k;
+			rc = record_fork(st, &f, run, k, hashes[k - run->first_seq]);
+			if (rc == 0)
+				rc = txn_commit(st);
+			if (rc == 0)
+				rc = KZ_ERR_FORK;
+			else
+				txn_rollback(st);
+			goto out;
+		}
+		res->duplicate = hi - run->first_seq + 1;
+	}
+
+	if (f.id == 0 && (rc = feed_add(st, run->author, &f)) < 0)
+		goto fail;
+	for (k = f.tip + 1; k <= last_seq; k++) {
+		i = k - run->first_seq;
+		rc = entry_add(st, f.id, k, run->entries[i].hlc, hashes[i],
+		    headers[i], run->entries[i].op, run->entries[i].op_len);
+		if (rc < 0)
+			goto fail;
+		if (run->entries[i].hlc > max_hlc)
+			max_hlc = run->entries[i].hlc;
+		res->added++;
+	}
+	/* The signature is worth keeping even over entries we held: it is
+	 * one more possible run end. */
+	if ((rc = sig_add(st, f.id, last_seq, run->sig)) < 0)
+		goto fail;
+	if (last_seq > f.tip) {
+		rc = feed_set_tip(st, f.id, last_seq, hashes[run->n - 1]);
+		if (rc == 0)
+			rc = hlc_set(st, max_hlc);
+		if (rc < 0)
+			goto fail;
+		res->tip = last_seq;
+	}
+	if ((rc = txn_commit(st)) < 0)
+		goto fail;
+	goto out;
+fail:
+	txn_rollback(st);
+	res->added = 0;
+out:
+	free(hashes);
+	free(headers);
+	return rc;
+}
+
+int
+kz_store_tip(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
+    uint64_t *seq, uint8_t hash[KZ_HASH_BYTES])
+{
+	struct feed_row f;
+	int rc = feed_get(st, author, &f);
+
+	if (rc < 0)
+		return rc;
+	*seq = f.tip;
+	if (hash != NULL)
+		memcpy(hash, f.tip_hash, KZ_HASH_BYTES);
+	return 0;
+}
+
+/* ------------------------------------------------------------ reading runs */
+
+struct run_item {
+	uint64_t hlc;
+	size_t off;		/* into the op buffer; SIZE_MAX when purged */
+	uint32_t op_len;
+	uint8_t op_hash[KZ_HASH_BYTES];
+};
+
+int
+kz_store_read_run(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
+    uint64_t from_seq, size_t max_entries, size_t max_bytes, struct kz_run **out)
+{
+	struct feed_row f;
+	struct run_item *items = NULL;
+	struct kz_run *run = NULL;
+	uint8_t *ops = NULL, sig[KZ_SIG_BYTES];
+	size_t n = 0, cap = 0, ops_len = 0, ops_cap = 0, best = 0;
+	size_t best_bytes = 0;
+	sqlite3_stmt *s;
+	int rc, src;
+
+	*out = NULL;
+	if (max_entries == 0 || max_entries > KZ_RUN_MAX_ENTRIES)
+		max_entries = KZ_RUN_MAX_ENTRIES;
+	if (max_bytes == 0 || max_bytes > KZ_RUN_MAX_BYTES / 2)
+		max_bytes = KZ_RUN_MAX_BYTES / 2;
+	if ((rc = feed_get(st, author, &f)) < 0)
+		return rc;
+	if (f.id == 0 || from_seq == 0 || from_seq > f.tip)
+		return KZ_ERR_NOT_FOUND;
+
+	s = stmt(st, S_RUN_READ);
+	sqlite3_bind_int64(s, 1, f.id);
+	sqlite3_bind_int64(s, 2, (int64_t)from_seq);
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		struct kz_entry_header h;
+		const void *op = sqlite3_column_blob(s, 2);
+		size_t op_len = (size_t)sqlite3_column_bytes(s, 2);
+		bool purged = sqlite3_column_type(s, 2) == SQLITE_NULL;
+
+		if ((uint64_t)sqlite3_column_int64(s, 0) != from_seq + n ||
+		    kz_header_decode(&h, sqlite3_column_blob(s, 1),
+		    (size_t)sqlite3_column_bytes(s, 1)) < 0) {
+			rc = KZ_ERR_CORRUPT;
+			goto out;
+		}
+		/* Past the limits, stop at the first held signature. */
+		if (best > 0 && (n >= max_entries || ops_len + op_len > max_bytes))
+			break;
+		if (n == KZ_RUN_MAX_ENTRIES || ops_len + op_len > KZ_RUN_MAX_BYTES / 2)
+			break;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			void *p = realloc(items, ncap * sizeof(*items));
+			if (p == NULL) {
+				rc = KZ_ERR_NOMEM;
+				goto out;
+			}
+			items = p;
+			cap = ncap;
+		}
+		items[n].hlc = h.hlc;
+		items[n].op_len = h.op_len;
+		memcpy(items[n].op_hash, h.op_hash, KZ_HASH_BYTES);
+		items[n].off = SIZE_MAX;
+		if (!purged) {
+			if (ops_len + op_len > ops_cap) {
+				size_t ncap = ops_cap ? ops_cap * 2 : 16384;
+				void *p;
+
+				while (ncap < ops_len + op_len)
+					ncap *= 2;
+				p = realloc(ops, ncap);
+				if (p == NULL) {
+					rc = KZ_ERR_NOMEM;
+					goto out;
+				}
+				ops = p;
+				ops_cap = ncap;
+			}
+			if (op_len > 0)
+				memcpy(ops + ops_len, op, op_len);
+			items[n].off = ops_len;
+			ops_len += op_len;
+		}
+		n++;
+		if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+			if (sqlite3_column_bytes(s, 3) != KZ_SIG_BYTES) {
+				rc = KZ_ERR_CORRUPT;
+				goto out;
+			}
+			memcpy(sig, sqlite3_column_blob(s, 3), KZ_SIG_BYTES);
+			best = n;
+			best_bytes = ops_len;
+		}
+	}
+	if (src != SQLITE_ROW && src != SQLITE_DONE) {
+		rc = kz__store_err(st, src, "read run");
+		goto out;
+	}
+	if (best == 0) {
+		/* No held signature within the largest run we may send. */
+		rc = KZ_ERR_CORRUPT;
+		goto out;
+	}
+	/* sig changes only together with best: it is the signature at best. */
+	rc = kz_run_new(&run, best, best_bytes);
+	if (rc < 0)
+		goto out;
+	if (best_bytes > 0)
+		memcpy(run->buf, ops, best_bytes);
+	memcpy(run->author, author, KZ_PK_BYTES);
+	memcpy(run->sig, sig, KZ_SIG_BYTES);
+	run->first_seq = from_seq;
+	if (from_seq > 1) {
+		if ((rc = entry_hash(st, f.id, from_seq - 1, run->prev)) < 0)
+			goto out;
+		run->has_prev = true;
+	}
+	for (size_t i = 0; i < best; i++) {
+		struct kz_run_entry *e = &run->entries[i];
+
+		e->hlc = items[i].hlc;
+		e->op_len = items[i].op_len;
+		memcpy(e->op_hash, items[i].op_hash, KZ_HASH_BYTES);
+		e->op = items[i].off == SIZE_MAX ? NULL :
+		    (run->buf != NULL ? run->buf + items[i].off : (const uint8_t *)"");
+	}
+	*out = run;
+	run = NULL;
+	rc = 0;
+out:
+	sqlite3_reset(s);
+	kz_run_free(run);
+	free(items);
+	free(ops);
+	return rc;
+}
