@@ -139,6 +139,22 @@ struct kz_entry_view {
 int kz_store_log(struct kz_store *st,
     int (*cb)(void *ctx, const struct kz_entry_view *e), void *ctx);
 
+/* One kept fork proof, borrowed for the duration of a callback. */
+struct kz_fork_proof {
+	uint8_t feed[KZ_PK_BYTES];
+	uint64_t seq;			/* first seq at which the branches differ */
+	uint8_t other_hash[KZ_HASH_BYTES]; /* the other branch's entry hash there */
+	const uint8_t *run;		/* the other branch's run, kz_run_encode form */
+	size_t run_len;
+};
+
+/*
+ * Calls cb for every kept fork proof (by feed key, seq).  A non-zero return
+ * from cb stops the walk and is returned.
+ */
+int kz_store_forks(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_fork_proof *proof), void *ctx);
+
 struct kz_verify_report {
 	uint64_t feeds;
 	uint64_t entries;

@@ -88,6 +88,39 @@ kz_store_log(struct kz_store *st,
 	return rc;
 }
 
+int
+kz_store_forks(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_fork_proof *proof), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc, src;
+
+	rc = prepare(st, "SELECT f.key, k.seq, k.other_hash, k.run FROM forks k"
+	    " JOIN feeds f ON f.id = k.feed ORDER BY f.key, k.seq, k.id", &s);
+	if (rc < 0)
+		return rc;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		struct kz_fork_proof p;
+
+		if (sqlite3_column_bytes(s, 0) != KZ_PK_BYTES ||
+		    sqlite3_column_bytes(s, 2) != KZ_HASH_BYTES) {
+			rc = KZ_ERR_CORRUPT;
+			break;
+		}
+		memcpy(p.feed, sqlite3_column_blob(s, 0), KZ_PK_BYTES);
+		p.seq = (uint64_t)sqlite3_column_int64(s, 1);
+		memcpy(p.other_hash, sqlite3_column_blob(s, 2), KZ_HASH_BYTES);
+		p.run = sqlite3_column_blob(s, 3);
+		p.run_len = (size_t)sqlite3_column_bytes(s, 3);
+		if ((rc = cb(ctx, &p)) != 0)
+			break;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "list forks");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* ------------------------------------------------------------ verify */
 
 static void
