@@ -34,7 +34,7 @@ static const char *const log_levels[] = { "error", "warning", "info", "debug", N
 
 static const struct cfg_row rows[] = {
 	{ "node", "name", CFG_STRING, OFF(node_name), "", 0, 63, NULL,
-	  "Name shown to other nodes and staff (e.g. city-hall). Empty: the host name." },
+	  "Name shown to other nodes and staff, e.g. city-hall (may stay empty)." },
 	{ "store", "path", CFG_STRING, OFF(store_path), "store.db", 1,
 	  KZ_CONFIG_STR_MAX - 1, NULL,
 	  "SQLite store file; relative paths are inside the node's home folder." },

@@ -27,6 +27,8 @@ expect 0 "init a" -- "$K" --home "$A" init
 has out "created node in $A"
 expect 0 "init b" -- "$K" --home "$B" init --json
 has out '"node_key":'
+# The config init writes is the documented default shipped for appliances.
+cmp -s "$A/kizuna.conf" "$KZ_SRC/firmware-config/kizuna.conf" && ok || bad "kizuna.conf differs from firmware-config/kizuna.conf"
 [ "$(stat -c %a "$A/node.key")" = 600 ] && ok || bad "node.key mode $(stat -c %a "$A/node.key")"
 expect 1 "init twice" -- "$K" --home "$A" init
 has err "already holds a node key"

@@ -580,11 +580,42 @@ test_run_noncanonical_bytes(void **state)
 	memcpy(mut + 2, buf, len);
 	assert_int_equal(kz_run_decode(&dec, mut, len + 2), KZ_ERR_MALFORMED);
 
-	/* first_seq 7 spelled as a two-byte varint (0x87 0x00). */
+	/* Layout: author (0x0a 32 ...), first_seq (0x10 7), entry (0x1a L ...). */
 	assert_int_equal(buf[0], 0x0a);
 	assert_int_equal(buf[1], 32);
 	assert_int_equal(buf[34], 0x10);
 	assert_int_equal(buf[35], 0x07);
+	assert_int_equal(buf[36], 0x1a);
+	assert_true(buf[37] < 126);
+
+	/* An unknown field at the end of the entry (its length grows by 2). */
+	{
+		size_t el = buf[37], end = 38 + el;
+		Kizuna__Run *pb;
+
+		memcpy(mut, buf, 37);
+		mut[37] = (uint8_t)(el + 2);
+		memcpy(mut + 38, buf + 38, el);
+		memcpy(mut + end, unknown, 2);
+		memcpy(mut + end + 2, buf + end, len - end);
+		/* Well-formed protobuf: one entry carrying one unknown field. */
+		pb = kizuna__run__unpack(NULL, len + 2, mut);
+		assert_non_null(pb);
+		assert_int_equal(pb->n_entries, 1);
+		assert_int_equal(pb->entries[0]->base.n_unknown_fields, 1);
+		kizuna__run__free_unpacked(pb, NULL);
+		assert_int_equal(kz_run_decode(&dec, mut, len + 2),
+		    KZ_ERR_MALFORMED);
+		assert_null(dec);
+		/* The same splice repeating hlc_delta = 0 (non-canonical). */
+		mut[end] = 0x08;
+		mut[end + 1] = 0x00;
+		assert_int_equal(kz_run_decode(&dec, mut, len + 2),
+		    KZ_ERR_MALFORMED);
+		assert_null(dec);
+	}
+
+	/* first_seq 7 spelled as a two-byte varint (0x87 0x00). */
 	memcpy(mut, buf, 35);
 	mut[35] = 0x87;
 	mut[36] = 0x00;
