@@ -12,6 +12,10 @@
 #include "kizuna/log.h"
 
 #define KZ_CONFIG_STR_MAX 256
+/* Longest line of a config file, newline excluded (libinih's INI_MAX_LINE - 2). */
+#define KZ_CONFIG_LINE_MAX 198
+/* Longest path setting: it must fit on one line with its name. */
+#define KZ_CONFIG_PATH_MAX 160
 
 struct kz_config {
 	char node_name[KZ_CONFIG_STR_MAX];
@@ -25,7 +29,9 @@ void kz_config_defaults(struct kz_config *cfg);
 /*
  * Reads path over the defaults already in cfg.  Returns 0, KZ_ERR_NOT_FOUND
  * if the file does not exist, or KZ_ERR_CONFIG with "FILE:LINE: reason" in
- * err (errlen bytes) for an unknown section or key or a bad value.
+ * err (errlen bytes) for an unknown section or key, a bad value or a line
+ * over KZ_CONFIG_LINE_MAX characters.  On error cfg may hold the settings
+ * read before the bad line: do not use it.
  */
 int kz_config_load(struct kz_config *cfg, const char *path, char *err,
     size_t errlen);

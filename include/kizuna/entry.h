@@ -30,6 +30,8 @@
 #define KZ_OP_MAX (64 * 1024)		/* largest operation, bytes */
 #define KZ_RUN_MAX_ENTRIES 4096		/* most entries in one run */
 #define KZ_RUN_MAX_BYTES (4 * 1024 * 1024) /* largest encoded run */
+/* Largest seq: seqs are stored as SQLite's signed 64-bit integers. */
+#define KZ_SEQ_MAX ((uint64_t)INT64_MAX)
 
 struct kz_entry_header {
 	uint8_t author[KZ_PK_BYTES];
@@ -52,7 +54,8 @@ int kz_header_decode(struct kz_entry_header *h, const uint8_t *in, size_t len);
 
 /*
  * Fills h (author, seq, prev, hlc, op_len, op_hash) for op following prev, and
- * writes its signed bytes and hash.  Returns 0 or KZ_ERR_TOO_BIG.
+ * writes its signed bytes and hash.  Returns 0, KZ_ERR_TOO_BIG (op over
+ * KZ_OP_MAX) or KZ_ERR_INVAL (seq 0).
  */
 int kz_entry_build(struct kz_entry_header *h, uint8_t bytes[KZ_HEADER_BYTES],
     uint8_t hash[KZ_HASH_BYTES], const uint8_t author[KZ_PK_BYTES], uint64_t seq,
@@ -100,7 +103,11 @@ void kz_run_free(struct kz_run *run);
  */
 int kz_run_decode(struct kz_run **out, const uint8_t *buf, size_t len);
 
-/* Encodes a run into a malloc'd buffer the caller frees.  Returns 0 or an error. */
+/*
+ * Encodes a run into a malloc'd buffer the caller frees.  Returns 0,
+ * KZ_ERR_INVAL (no entries, seq 0, an hlc over KZ_HLC_MAX or an op over
+ * KZ_OP_MAX), KZ_ERR_TOO_BIG (over KZ_RUN_MAX_BYTES) or KZ_ERR_NOMEM.
+ */
 int kz_run_encode(uint8_t **out, size_t *out_len, const struct kz_run *run);
 
 /*

@@ -72,6 +72,68 @@ is_canonical(const ProtobufCMessage *msg, const uint8_t *buf, size_t len)
 	return same;
 }
 
+static int
+read_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *v)
+{
+	int shift;
+
+	*v = 0;
+	for (shift = 0; shift < 64 && *i < len; shift += 7) {
+		uint8_t b = p[(*i)++];
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Counts the entries (field 3) at the top level of an encoded Run without
+ * allocating anything, so that a hostile run of millions of tiny entries is
+ * refused before protobuf-c allocates a structure for each.  Returns the
+ * count, or -1 if the wire format is broken.
+ */
+static long
+count_entries(const uint8_t *p, size_t len)
+{
+	size_t i = 0;
+	long n = 0;
+
+	while (i < len) {
+		uint64_t key, v;
+
+		if (read_varint(p, len, &i, &key) < 0)
+			return -1;
+		switch (key & 7) {
+		case 0:
+			if (read_varint(p, len, &i, &v) < 0)
+				return -1;
+			break;
+		case 1:
+			if (len - i < 8)
+				return -1;
+			i += 8;
+			break;
+		case 2:
+			if (read_varint(p, len, &i, &v) < 0 || v > len - i)
+				return -1;
+			i += (size_t)v;
+			if (key >> 3 == 3)
+				n++;
+			break;
+		case 5:
+			if (len - i < 4)
+				return -1;
+			i += 4;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return n;
+}
+
 int
 kz_run_decode(struct kz_run **out, const uint8_t *buf, size_t len)
 {
@@ -81,7 +143,14 @@ kz_run_decode(struct kz_run **out, const uint8_t *buf, size_t len)
 	size_t i;
 
 	*out = NULL;
+	long count;
+
 	if (len > KZ_RUN_MAX_BYTES)
+		return KZ_ERR_TOO_BIG;
+	count = count_entries(buf, len);
+	if (count < 0)
+		return KZ_ERR_MALFORMED;
+	if (count > KZ_RUN_MAX_ENTRIES)
 		return KZ_ERR_TOO_BIG;
 	pb = kizuna__run__unpack(NULL, len, buf);
 	if (pb == NULL)
@@ -104,8 +173,9 @@ kz_run_decode(struct kz_run **out, const uint8_t *buf, size_t len)
 		rc = KZ_ERR_TOO_BIG;
 		goto fail;
 	}
-	if (pb->first_seq > UINT64_MAX - pb->n_entries)
-		goto fail;
+	if (pb->first_seq > KZ_SEQ_MAX ||
+	    pb->n_entries - 1 > KZ_SEQ_MAX - pb->first_seq)
+		goto fail;	/* the last seq would not fit */
 
 	rc = kz_run_new(&run, pb->n_entries, 0);
 	if (rc < 0)
@@ -198,7 +268,7 @@ kz_run_encode(uint8_t **out, size_t *out_len, const struct kz_run *run)
 		const struct kz_run_entry *e = &run->entries[i];
 
 		kizuna__run_entry__init(&ents[i]);
-		if (e->hlc > KZ_HLC_MAX) {
+		if (e->hlc > KZ_HLC_MAX || e->op_len > KZ_OP_MAX) {
 			rc = KZ_ERR_INVAL;
 			goto out;
 		}

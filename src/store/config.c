@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kizuna/config.h"
 #include "kizuna/err.h"
@@ -36,7 +37,7 @@ static const struct cfg_row rows[] = {
 	{ "node", "name", CFG_STRING, OFF(node_name), "", 0, 63, NULL,
 	  "Name shown to other nodes and staff, e.g. city-hall (may stay empty)." },
 	{ "store", "path", CFG_STRING, OFF(store_path), "store.db", 1,
-	  KZ_CONFIG_STR_MAX - 1, NULL,
+	  KZ_CONFIG_PATH_MAX, NULL,
 	  "SQLite store file; relative paths are inside the node's home folder." },
 	{ "log", "level", CFG_ENUM, OFF(log_level), "info", 0, 0, log_levels,
 	  "Least severe message logged: error, warning, info or debug." },
@@ -120,7 +121,31 @@ struct load_ctx {
 	struct kz_config *cfg;
 	char msg[256];
 	int failed;
+	FILE *f;
+	int line;		/* lines handed to libinih so far */
+	int long_line;		/* the first line that was too long, or 0 */
 };
+
+/*
+ * libinih (Debian's, INI_MAX_LINE 200) would split a longer line in two and
+ * read its tail as a line of its own; this reader refuses such a file instead.
+ */
+static char *
+read_line(char *str, int num, void *stream)
+{
+	struct load_ctx *lc = stream;
+	size_t len;
+
+	if (fgets(str, num, lc->f) == NULL)
+		return NULL;
+	lc->line++;
+	len = strlen(str);
+	if (len > 0 && str[len - 1] != '\n' && !feof(lc->f)) {
+		lc->long_line = lc->line;
+		return NULL;	/* stop parsing */
+	}
+	return str;
+}
 
 static int
 on_ini(void *user, const char *section, const char *name, const char *value)
@@ -143,6 +168,7 @@ int
 kz_config_load(struct kz_config *cfg, const char *path, char *err, size_t errlen)
 {
 	struct load_ctx lc = { .cfg = cfg };
+	struct stat sb;
 	FILE *f;
 	int line;
 
@@ -153,8 +179,19 @@ kz_config_load(struct kz_config *cfg, const char *path, char *err, size_t errlen
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return KZ_ERR_CONFIG;
 	}
-	line = ini_parse_file(f, on_ini, &lc);
+	if (fstat(fileno(f), &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		fclose(f);
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return KZ_ERR_CONFIG;
+	}
+	lc.f = f;
+	line = ini_parse_stream(read_line, &lc, on_ini, &lc);
 	fclose(f);
+	if (lc.long_line != 0 && (line == 0 || line >= lc.long_line)) {
+		snprintf(err, errlen, "%s:%d: line too long (at most %d characters)",
+		    path, lc.long_line, KZ_CONFIG_LINE_MAX);
+		return KZ_ERR_CONFIG;
+	}
 	if (line != 0) {
 		snprintf(err, errlen, "%s:%d: %s", path, line,
 		    lc.failed ? lc.msg : "syntax error");

@@ -620,7 +620,7 @@ kz_store_ingest(struct kz_store *st, const struct kz_run *run,
 		res = &dummy;
 	memset(res, 0, sizeof(*res));
 	if (run->n == 0 || run->n > KZ_RUN_MAX_ENTRIES || run->first_seq == 0 ||
-	    run->first_seq > UINT64_MAX - run->n)
+	    run->first_seq > KZ_SEQ_MAX || run->n - 1 > KZ_SEQ_MAX - run->first_seq)
 		return KZ_ERR_INVAL;
 	last_seq = run->first_seq + run->n - 1;
 	hashes = malloc(run->n * sizeof(*hashes));

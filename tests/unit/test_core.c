@@ -734,10 +734,27 @@ test_run_decode_rejects_values(void **state)
 	c.run.prev_hash.len = 31;
 	assert_int_equal(decode_pb(&c.run), KZ_ERR_MALFORMED);
 
-	/* seqs that overflow uint64. */
+	/* seqs that overflow uint64: one entry may sit at the very last seq,
+	 * two may not. */
 	craft_init(&c);
+	c.run.first_seq = KZ_SEQ_MAX;
+	assert_int_equal(decode_pb(&c.run), 0);
+	c.run.first_seq = KZ_SEQ_MAX + 1;
+	assert_int_equal(decode_pb(&c.run), KZ_ERR_MALFORMED);
 	c.run.first_seq = UINT64_MAX;
 	assert_int_equal(decode_pb(&c.run), KZ_ERR_MALFORMED);
+	{
+		Kizuna__RunEntry *two[2] = { &c.ent, &c.ent };
+
+		c.run.entries = two;
+		c.run.n_entries = 2;
+		c.run.first_seq = KZ_SEQ_MAX;
+		assert_int_equal(decode_pb(&c.run), KZ_ERR_MALFORMED);
+		c.run.first_seq = KZ_SEQ_MAX - 1;
+		assert_int_equal(decode_pb(&c.run), 0);
+		c.run.entries = c.ptrs;
+		c.run.n_entries = 1;
+	}
 
 	/* A purged entry: hash and length, no bytes. */
 	craft_init(&c);
@@ -805,10 +822,10 @@ test_run_decode_rejects_values(void **state)
 	many_ents[1].hlc_delta = 1;
 	c.run.n_entries = 2;
 	assert_int_equal(decode_pb(&c.run), KZ_ERR_MALFORMED);
-	/* 2 entries from UINT64_MAX - 1 overflow too. */
+	/* 2 entries from KZ_SEQ_MAX overflow too. */
 	many_ents[0].hlc_delta = 0;
 	many_ents[1].hlc_delta = 0;
-	c.run.first_seq = UINT64_MAX - 1;
+	c.run.first_seq = KZ_SEQ_MAX;
 	assert_int_equal(decode_pb(&c.run), KZ_ERR_MALFORMED);
 	free(many_ptrs);
 	free(many_ents);
@@ -1566,6 +1583,69 @@ test_config(void **state)
 	kz_test_rmtree(dir);
 }
 
+/*
+ * A value the settings table accepts must also load from a file: store.path
+ * may be up to KZ_CONFIG_STR_MAX - 1 bytes.  (libinih splits lines longer
+ * than its INI_MAX_LINE, 200 by default, so this exposes a truncation.)
+ */
+static void
+test_config_long_value(void **state)
+{
+	struct kz_config cfg;
+	char err[512], value[KZ_CONFIG_STR_MAX], *dir, *path, *text;
+	size_t n = KZ_CONFIG_PATH_MAX;
+	int rc;
+
+	(void)state;
+	memset(value, 'p', n + 1);
+	value[0] = '/';
+	value[n + 1] = '\0';
+	kz_config_defaults(&cfg);
+	/* One byte over the bound is refused, naming the setting. */
+	assert_int_equal(kz_config_set(&cfg, "store", "path", value, err,
+	    sizeof(err)), KZ_ERR_CONFIG);
+	assert_non_null(strstr(err, "[store] path"));
+	assert_string_equal(cfg.store_path, "store.db");
+	value[n] = '\0';
+	assert_int_equal(kz_config_set(&cfg, "store", "path", value, err,
+	    sizeof(err)), 0);
+	assert_string_equal(cfg.store_path, value);
+
+	/* The longest path loads from a file, with what follows it. */
+	dir = kz_test_tmpdir();
+	path = kz_test_path(dir, "long.conf");
+	text = malloc(1024);
+	assert_non_null(text);
+	snprintf(text, 1024, "[store]\npath = %s\n[log]\nlevel = debug\n", value);
+	write_file(path, text);
+	kz_config_defaults(&cfg);
+	rc = kz_config_load(&cfg, path, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("a %zu-byte store.path does not load: %s", n, err);
+	assert_string_equal(cfg.store_path, value);
+	assert_int_equal(cfg.log_level, KZ_LOG_DEBUG);
+
+	/* A line longer than libinih reads is refused, not split in two:
+	 * here a comment whose tail would otherwise read as a setting. */
+	memset(value, 'c', 220);
+	value[220] = '\0';
+	snprintf(text, 1024, "[log]\n# %s level = debug\nlevel = error\n", value);
+	write_file(path, text);
+	kz_config_defaults(&cfg);
+	assert_int_equal(kz_config_load(&cfg, path, err, sizeof(err)),
+	    KZ_ERR_CONFIG);
+	snprintf(text, 1024, "%s:2: line too long", path);
+	assert_int_equal(strncmp(err, text, strlen(text)), 0);
+
+	/* A folder is not a config file. */
+	assert_int_equal(kz_config_load(&cfg, dir, err, sizeof(err)),
+	    KZ_ERR_CONFIG);
+	assert_non_null(strstr(err, "not a regular file"));
+	free(text);
+	free(path);
+	kz_test_rmtree(dir);
+}
+
 /* -------------------------------------------------------------- 9. errors */
 
 static void
@@ -1624,6 +1704,7 @@ main(void)
 		cmocka_unit_test(test_op_decode_rejects),
 		cmocka_unit_test(test_priority_names),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_long_value),
 		cmocka_unit_test(test_errors),
 	};
 
