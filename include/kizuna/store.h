@@ -21,7 +21,7 @@
 #include "kizuna/keys.h"
 #include "kizuna/log.h"
 
-#define KZ_STORE_SCHEMA_VERSION 2
+#define KZ_STORE_SCHEMA_VERSION 3
 
 struct kz_store;
 
@@ -44,6 +44,15 @@ int kz_store_schema_version(struct kz_store *st);
  * Groups the following appends and ingests into one transaction, committed
  * by kz_store_commit (durably) or dropped by kz_store_rollback.  Nothing in
  * the group may be announced to anyone before kz_store_commit returns 0.
+ * A call in the group that fails is undone alone (a savepoint each), so the
+ * group may go on or be committed.
+ *
+ * Appends alone are each signed.  In a group, only the last entry appended
+ * to a feed is signed (at commit): the hash chain authenticates those before
+ * it, as on the wire, and a signature costs ~25 us and 64 bytes.  Append
+ * entries that must travel alone with their own signature (urgent posts,
+ * acknowledgements, safety statuses, membership) outside a group.  The key
+ * pair passed to appends in a group is borrowed until the group ends.
  */
 int kz_store_begin(struct kz_store *st);
 int kz_store_commit(struct kz_store *st);

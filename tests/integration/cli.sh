@@ -48,7 +48,7 @@ expect 2 "post missing text" -- "$K" --home "$A" post general
 
 expect 0 "status" -- "$K" --home "$A" status --json
 has out '"feed_length":3'
-has out '"schema_version":2'
+has out '"schema_version":3'
 has out '"entries":3'
 expect 0 "log" -- "$K" --home "$A" log
 lines out 3

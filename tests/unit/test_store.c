@@ -596,6 +596,11 @@ test_migration_from_v1_fixture(void **state)
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(s, 0), 1);
 	sqlite3_finalize(s);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master"
+	    " WHERE name = 'entries_hash'", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 1);
+	sqlite3_finalize(s);
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT max(hlc) FROM entries", -1,
 	    &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -606,7 +611,13 @@ test_migration_from_v1_fixture(void **state)
 
 	assert_int_equal(kz_store_open(&st, dbpath, &f->log.lg), 0);
 	assert_int_equal(kz_store_schema_version(st), KZ_STORE_SCHEMA_VERSION);
-	assert_non_null(strstr(f->log.last, "migrated schema 1 -> 2"));
+	assert_non_null(strstr(f->log.last, "migrated schema 2 -> 3"));
+	/* Step 3 dropped the hash index that step 1 made. */
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
+	    " sqlite_master WHERE name = 'entries_hash'", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 0);
+	sqlite3_finalize(s);
 	assert_int_equal(kz_store_stats(st, &stats), 0);
 	assert_int_equal(stats.feeds, 2);
 	assert_int_equal(stats.entries, 5);
@@ -708,10 +719,35 @@ test_limits_and_groups(void **state)
 	digest(f->a, after);
 	assert_memory_equal(before, after, 32);
 	assert_int_equal(kz_store_begin(f->a), 0);
-	append_posts(f->a, &f->ka, 1, 3, T0);
+	append_posts(f->a, &f->ka, 1, 2, T0);
+	/* A call that fails inside the group is undone alone ... */
+	{
+		struct kz_run *r2 = read_run(f->a, f->ka.pk, 1, 1);
+
+		r2->first_seq = 9;
+		assert_int_equal(kz_store_ingest(f->a, r2, NULL), KZ_ERR_GAP);
+		r2->first_seq = 1;
+		r2->sig[0] ^= 1;
+		assert_int_equal(kz_store_ingest(f->b, r2, NULL), KZ_ERR_BAD_SIG);
+		kz_run_free(r2);
+	}
+	/* ... and the group goes on: b's feed in between flushes a's run end. */
+	append_posts(f->a, &f->kb, 1, 1, T0);
+	append_posts(f->a, &f->ka, 3, 1, T0);
 	assert_int_equal(kz_store_commit(f->a), 0);
 	assert_int_equal(tip_of(f->a, f->ka.pk), 4);
+	assert_int_equal(tip_of(f->a, f->kb.pk), 1);
 	assert_int_equal(kz_store_commit(f->a), KZ_ERR_INVAL);
+	{
+		struct kz_verify_report rep;
+
+		/* Signed: the 64 KiB append alone, a's seq 3 (flushed when the
+		 * group moved to b's feed), b's seq 1 and a's seq 4 at commit. */
+		assert_int_equal(kz_store_verify(f->a, &rep), 0);
+		assert_true(rep.ok);
+		assert_int_equal(rep.entries, 5);
+		assert_int_equal(rep.signatures, 4);
+	}
 
 	/* A feed held with signatures only at run ends is served in runs
 	 * that end at one of them. */

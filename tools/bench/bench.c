@@ -17,6 +17,7 @@
  * Adding a benchmark: write a static `bench_<name>(int argc, char **argv)`
  * returning an exit status and add a row to benches[].
  */
+#include <err.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -90,7 +91,7 @@ static void
 log_stderr(void *ctx, enum kz_log_level level, const char *msg)
 {
 	(void)ctx;
-	fprintf(stderr, "%s: %s: %s\n", progname, kz_log_level_name(level), msg);
+	warnx("%s: %s", kz_log_level_name(level), msg);
 }
 
 static const struct kz_logger bench_log = { log_stderr, NULL, KZ_LOG_WARN };
@@ -299,8 +300,7 @@ remove_store(const char *path)
 	for (i = 0; i < NELEM(suffix); i++) {
 		snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
 		if (unlink(p) < 0 && errno != ENOENT)
-			fprintf(stderr, "%s: remove %s: %s\n", progname, p,
-			    strerror(errno));
+			warn("remove %s", p);
 	}
 }
 
@@ -315,12 +315,11 @@ make_paths(struct ingest_paths *p, const char *parent)
 		parent = "/tmp";
 	n = snprintf(p->dir, sizeof(p->dir), "%s/kizuna-bench.XXXXXX", parent);
 	if (n < 0 || (size_t)n >= sizeof(p->dir) - 16) {
-		fprintf(stderr, "%s: folder name too long: %s\n", progname, parent);
+		warnx("folder name too long: %s", parent);
 		return -1;
 	}
 	if (mkdtemp(p->dir) == NULL) {
-		fprintf(stderr, "%s: create a folder in %s: %s\n", progname, parent,
-		    strerror(errno));
+		warn("create a folder in %s", parent);
 		return -1;
 	}
 	snprintf(p->a, sizeof(p->a), "%s/a.db", p->dir);
@@ -328,11 +327,11 @@ make_paths(struct ingest_paths *p, const char *parent)
 	return 0;
 }
 
+/* Reports a failed library call with its code. */
 static void
-kz_fail(const char *what, int rc)
+report_err(const char *what, int rc)
 {
-	fprintf(stderr, "%s: %s: %s (%s)\n", progname, what, kz_strerror(rc),
-	    kz_errname(rc));
+	warnx("%s: %s (%s)", what, kz_strerror(rc), kz_errname(rc));
 }
 
 struct ingest_result {
@@ -367,7 +366,7 @@ ingest_append(struct kz_store *a, const struct kz_keypair *kp, uint64_t seed,
 	r->sample = r->entries < APPEND_SAMPLE ? r->entries : APPEND_SAMPLE;
 	for (; done < r->sample; done++) {
 		if ((rc = gen_op(&ops[0], &lens[0], &rng, &r->text_bytes)) < 0) {
-			kz_fail("encode post", rc);
+			report_err("encode post", rc);
 			goto out;
 		}
 		r->op_bytes += lens[0];
@@ -377,7 +376,7 @@ ingest_append(struct kz_store *a, const struct kz_keypair *kp, uint64_t seed,
 		free(ops[0]);
 		ops[0] = NULL;
 		if (rc < 0) {
-			kz_fail("append", rc);
+			report_err("append", rc);
 			goto out;
 		}
 	}
@@ -386,26 +385,26 @@ ingest_append(struct kz_store *a, const struct kz_keypair *kp, uint64_t seed,
 		for (i = 0; i < k; i++) {
 			rc = gen_op(&ops[i], &lens[i], &rng, &r->text_bytes);
 			if (rc < 0) {
-				kz_fail("encode post", rc);
+				report_err("encode post", rc);
 				goto out;
 			}
 			r->op_bytes += lens[i];
 		}
 		t0 = mono_s();
 		if ((rc = kz_store_begin(a)) < 0) {
-			kz_fail("begin", rc);
+			report_err("begin", rc);
 			goto out;
 		}
 		for (i = 0; i < k; i++) {
 			rc = kz_store_append(a, kp, wall_ms(), ops[i], lens[i], NULL);
 			if (rc < 0) {
 				kz_store_rollback(a);
-				kz_fail("append in a group", rc);
+				report_err("append in a group", rc);
 				goto out;
 			}
 		}
 		if ((rc = kz_store_commit(a)) < 0) {
-			kz_fail("commit", rc);
+			report_err("commit", rc);
 			goto out;
 		}
 		r->append_batched_s += mono_s() - t0;
@@ -440,14 +439,14 @@ ingest_runs(struct kz_store *a, struct kz_store *b, const uint8_t pk[KZ_PK_BYTES
 		rc = kz_store_read_run(a, pk, from, RUN_ENTRIES, 0, &run);
 		r->read_s += mono_s() - t0;
 		if (rc < 0) {
-			kz_fail("read run", rc);
+			report_err("read run", rc);
 			goto out;
 		}
 		t0 = mono_s();
 		rc = kz_run_encode(&buf, &len, run);
 		r->encode_s += mono_s() - t0;
 		if (rc < 0) {
-			kz_fail("encode run", rc);
+			report_err("encode run", rc);
 			goto out;
 		}
 		r->run_bytes += len;
@@ -460,12 +459,12 @@ ingest_runs(struct kz_store *a, struct kz_store *b, const uint8_t pk[KZ_PK_BYTES
 		got = NULL;
 		r->ingest_s += mono_s() - t0;
 		if (rc < 0) {
-			kz_fail("decode and ingest run", rc);
+			report_err("decode and ingest run", rc);
 			goto out;
 		}
 		if (res.added != run->n || res.tip != from + run->n - 1) {
-			fprintf(stderr, "%s: run at seq %llu of %zu entries: "
-			    "ingest added %llu, tip %llu\n", progname,
+			warnx("run at seq %llu of %zu entries: "
+			    "ingest added %llu, tip %llu",
 			    (unsigned long long)from, run->n,
 			    (unsigned long long)res.added,
 			    (unsigned long long)res.tip);
@@ -519,14 +518,14 @@ bench_ingest(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if ((v = opt_value(argc, argv, &i, "--entries", &missing)) != NULL) {
 			if (parse_count(v, 1, 100000000, &r.entries) < 0) {
-				fprintf(stderr, "%s: --entries: not a count from 1 "
-				    "to 100000000: %s\n", progname, v);
+				warnx("--entries: not a count from 1 "
+				    "to 100000000: %s", v);
 				return 2;
 			}
 		} else if ((v = opt_value(argc, argv, &i, "--seed", &missing)) != NULL) {
-			if (parse_count(v, 0, UINT64_MAX, &seed) < 0) {
-				fprintf(stderr, "%s: --seed: not a number: %s\n",
-				    progname, v);
+			if (parse_count(v, 0, INT64_MAX, &seed) < 0) {
+				warnx("--seed: not a number from 0 to %lld: %s",
+				    (long long)INT64_MAX, v);
 				return 2;
 			}
 		} else if ((v = opt_value(argc, argv, &i, "--dir", &missing)) != NULL) {
@@ -535,12 +534,10 @@ bench_ingest(int argc, char **argv)
 			keep = true;
 		} else {
 			if (missing)
-				fprintf(stderr, "%s: %s needs a value\n", progname,
-				    argv[i]);
+				warnx("%s needs a value", argv[i]);
 			else if (strcmp(argv[i], "--help") != 0 &&
 			    strcmp(argv[i], "-h") != 0)
-				fprintf(stderr, "%s: ingest: unknown option %s\n",
-				    progname, argv[i]);
+				warnx("ingest: unknown option %s", argv[i]);
 			usage();
 			return 2;
 		}
@@ -551,15 +548,15 @@ bench_ingest(int argc, char **argv)
 	have_dir = true;
 	t_start = mono_s();
 	if ((rc = kz_keypair_generate(&kp)) < 0) {
-		kz_fail("generate key pair", rc);
+		report_err("generate key pair", rc);
 		goto out;
 	}
 	if ((rc = kz_store_open(&a, paths.a, &bench_log)) < 0) {
-		kz_fail("open store A", rc);
+		report_err("open store A", rc);
 		goto out;
 	}
 	if ((rc = kz_store_open(&b, paths.b, &bench_log)) < 0) {
-		kz_fail("open store B", rc);
+		report_err("open store B", rc);
 		goto out;
 	}
 
@@ -574,13 +571,12 @@ bench_ingest(int argc, char **argv)
 	t_ingest = mono_s() - t0;
 
 	if ((rc = kz_store_tip(b, kp.pk, &tip, NULL)) < 0) {
-		kz_fail("read B's tip", rc);
+		report_err("read B's tip", rc);
 		goto out;
 	}
 	if (tip != r.entries) {
-		fprintf(stderr, "%s: B's tip of A's feed is %llu, expected %llu\n",
-		    progname, (unsigned long long)tip,
-		    (unsigned long long)r.entries);
+		warnx("B's tip of A's feed is %llu, expected %llu",
+		    (unsigned long long)tip, (unsigned long long)r.entries);
 		goto out;
 	}
 	r.disk_bytes = close_and_size(&b, paths.b);
@@ -633,13 +629,13 @@ bench_ingest(int argc, char **argv)
 		goto nomem;
 	printf("%s\n", line);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "%s: write: %s\n", progname, strerror(errno));
+		warn("write");
 		goto out;
 	}
 	status = 0;
 	goto out;
 nomem:
-	fprintf(stderr, "%s: out of memory\n", progname);
+	warnx("out of memory");
 out:
 	free(line);
 	json_decref(js);
@@ -650,10 +646,9 @@ out:
 		remove_store(paths.a);
 		remove_store(paths.b);
 		if (rmdir(paths.dir) < 0)
-			fprintf(stderr, "%s: remove %s: %s\n", progname, paths.dir,
-			    strerror(errno));
+			warn("remove %s", paths.dir);
 	} else if (have_dir) {
-		fprintf(stderr, "%s: kept %s\n", progname, paths.dir);
+		warnx("kept %s", paths.dir);
 	}
 	return status;
 }
@@ -681,14 +676,13 @@ main(int argc, char **argv)
 		if (strcmp(argv[1], benches[i].name) != 0)
 			continue;
 		if (sodium_init() < 0) {
-			fprintf(stderr, "%s: libsodium failed to initialise\n",
-			    progname);
+			warnx("libsodium failed to initialise");
 			return 1;
 		}
 		/* The benchmark sees its own name as argv[0]. */
 		return benches[i].fn(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "%s: unknown benchmark: %s\n", progname, argv[1]);
+	warnx("unknown benchmark: %s", argv[1]);
 	usage();
 	return 2;
 }
