@@ -1,22 +1,48 @@
 /*
  * Operations: what an entry does, as protobuf bytes (src/proto/kizuna.proto).
  *
- * Encoders validate before they produce bytes a node will sign; the decoder
- * applies the same checks to bytes from elsewhere and accepts only the
- * canonical encoding.  Only this module and the run codec see protobuf-c.
+ * struct kz_op is the C form of every operation.  kz_op_encode validates
+ * before producing bytes a node will sign; kz_op_decode applies the same
+ * checks to bytes from elsewhere and accepts only the canonical encoding.
+ * Only this module and the run codec see protobuf-c.
+ *
+ * Ids are 32 bytes: a channel's id is the hash of the entry that created it,
+ * a message's id the hash of its post entry.  User ids are short ASCII names.
  */
 #ifndef KIZUNA_OP_H
 #define KIZUNA_OP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define KZ_TEXT_MAX (16 * 1024)	/* largest message text, bytes */
-#define KZ_NAME_MAX 80		/* largest channel or user name, bytes */
+#define KZ_ID_BYTES 32
+#define KZ_TEXT_MAX (16 * 1024)	/* message text, bytes */
+#define KZ_NAME_MAX 80		/* channel, node, display and department names */
+#define KZ_USER_ID_MAX 64	/* user ids: [A-Za-z0-9._@-] */
+#define KZ_TOPIC_MAX 250
+#define KZ_EMOJI_MAX 64
+#define KZ_PLACE_MAX 200
+#define KZ_NOTE_MAX 1000
+#define KZ_REASON_MAX 200
+#define KZ_PWHASH_MAX 256
 #define KZ_MENTIONS_MAX 64
 
 enum kz_op_type {
-	KZ_OP_POST = 1
+	KZ_OP_POST = 1,
+	KZ_OP_MESH_CREATE,
+	KZ_OP_NODE_ADMIT,
+	KZ_OP_NODE_REVOKE,
+	KZ_OP_USER_SET,
+	KZ_OP_CHANNEL_CREATE,
+	KZ_OP_CHANNEL_SET,
+	KZ_OP_EDIT,
+	KZ_OP_DELETE,
+	KZ_OP_PURGE,
+	KZ_OP_REACT,
+	KZ_OP_ACK,
+	KZ_OP_SAFETY,
+	KZ__OP_LAST
 };
 
 enum kz_priority {
@@ -25,45 +51,167 @@ enum kz_priority {
 	KZ_PRIO_EMERGENCY = 2
 };
 
-struct kz_post {
-	const char *channel;		/* UTF-8, 1..KZ_NAME_MAX bytes */
-	const char *text;		/* UTF-8, 0..KZ_TEXT_MAX bytes */
-	const uint8_t *thread_root;	/* 32-byte entry hash, or NULL */
-	enum kz_priority priority;
-	size_t n_mentions;
-	const char *const *mentions;	/* each UTF-8, 1..KZ_NAME_MAX bytes */
+enum kz_role {
+	KZ_ROLE_MEMBER = 0,
+	KZ_ROLE_ADMIN = 1
 };
 
-/* A decoded operation.  Its strings are owned by the op (free with kz_op_free). */
+enum kz_safety {
+	KZ_SAFETY_UNKNOWN = 0,
+	KZ_SAFETY_SAFE = 1,
+	KZ_SAFETY_NEEDS_HELP = 2,
+	KZ_SAFETY_INJURED = 3
+};
+
+/* Bits of kz_user_set.set. */
+#define KZ_USER_SET_DISPLAY_NAME 0x01u
+#define KZ_USER_SET_DEPARTMENT 0x02u
+#define KZ_USER_SET_ROLE 0x04u
+#define KZ_USER_SET_PASSWORD 0x08u
+#define KZ_USER_SET_ACTIVE 0x10u
+#define KZ_USER_SET_ALL 0x1fu
+
+/* Bits of kz_channel_set.set. */
+#define KZ_CHANNEL_SET_NAME 0x01u
+#define KZ_CHANNEL_SET_TOPIC 0x02u
+#define KZ_CHANNEL_SET_ARCHIVED 0x04u
+#define KZ_CHANNEL_SET_ALL 0x07u
+
+/* All pointers are borrowed: from the caller when encoding, from the
+ * struct kz_op when decoded.  Strings are NUL-terminated UTF-8. */
+struct kz_post {
+	const uint8_t *channel;		/* KZ_ID_BYTES */
+	const char *text;
+	const uint8_t *thread_root;	/* KZ_ID_BYTES, or NULL */
+	enum kz_priority priority;
+	size_t n_mentions;
+	const char *const *mentions;	/* user ids */
+};
+
+struct kz_mesh_create {
+	const uint8_t *mesh_id;		/* KZ_ID_BYTES */
+	const char *name;
+};
+
+struct kz_node_admit {
+	const uint8_t *node;		/* 32-byte node key */
+	const char *name;
+	bool admin;
+};
+
+struct kz_node_revoke {
+	const uint8_t *node;
+	uint64_t last_seq;		/* the node's entries after it are ignored */
+	const char *reason;
+};
+
+struct kz_user_set {
+	const char *user;
+	uint32_t set;			/* KZ_USER_SET_* bits, not 0 */
+	const char *display_name;
+	const char *department;
+	enum kz_role role;
+	const char *password_hash;	/* crypto_pwhash_str() output, or "" */
+	bool active;
+};
+
+struct kz_channel_create {
+	const char *name;
+	const char *topic;
+};
+
+struct kz_channel_set {
+	const uint8_t *channel;
+	uint32_t set;			/* KZ_CHANNEL_SET_* bits, not 0 */
+	const char *name;
+	const char *topic;
+	bool archived;
+};
+
+struct kz_edit {
+	const uint8_t *target;
+	const char *text;
+};
+
+/* Delete, purge and acknowledge name only their target. */
+struct kz_target {
+	const uint8_t *target;
+};
+
+struct kz_react {
+	const uint8_t *target;
+	const char *emoji;
+	bool on;
+};
+
+struct kz_safety_status {
+	const char *user;		/* the subject; "" or NULL: the actor */
+	enum kz_safety status;
+	const char *place;
+	const char *note;
+};
+
 struct kz_op {
 	enum kz_op_type type;
+	const char *actor;		/* user id, or "" / NULL for the node itself */
 	union {
 		struct kz_post post;
+		struct kz_mesh_create mesh_create;
+		struct kz_node_admit node_admit;
+		struct kz_node_revoke node_revoke;
+		struct kz_user_set user_set;
+		struct kz_channel_create channel_create;
+		struct kz_channel_set channel_set;
+		struct kz_edit edit;
+		struct kz_target del;
+		struct kz_target purge;
+		struct kz_react react;
+		struct kz_target ack;
+		struct kz_safety_status safety;
 	} u;
-	void *pb;			/* owned decoded message */
+	void *pb;			/* owned decoded message (decoded ops only) */
 };
 
 /*
- * Encodes a post into a malloc'd buffer the caller frees.  Returns 0,
- * KZ_ERR_INVAL (empty or missing channel, bad thread root or priority),
- * KZ_ERR_TOO_BIG (a field or the op over its bound) or KZ_ERR_BAD_UTF8.
+ * Validates op and encodes it into a malloc'd buffer the caller frees.
+ * Returns 0, KZ_ERR_INVAL (a missing or malformed id, an empty required
+ * name, a bad user id, enum or set mask), KZ_ERR_TOO_BIG (a field or the op
+ * over its bound) or KZ_ERR_BAD_UTF8.
  */
+int kz_op_encode(uint8_t **out, size_t *out_len, const struct kz_op *op);
+
+/* kz_op_encode of a post with no actor (a convenience for tools and tests). */
 int kz_op_encode_post(uint8_t **out, size_t *out_len, const struct kz_post *post);
 
 /*
  * Decodes op bytes (at most KZ_OP_MAX; checked before unpacking).  Returns 0,
  * KZ_ERR_TOO_BIG, KZ_ERR_MALFORMED (not a canonical encoding of exactly one
  * known operation), KZ_ERR_BAD_UTF8, KZ_ERR_INVAL or KZ_ERR_NOMEM.  The caller
- * owns *out.
+ * owns *out (kz_op_free).
  */
 int kz_op_decode(struct kz_op **out, const uint8_t *buf, size_t len);
 
 /* Accepts NULL. */
 void kz_op_free(struct kz_op *op);
 
-const char *kz_priority_name(enum kz_priority p);
+/* True for a valid user id: 1..KZ_USER_ID_MAX of [A-Za-z0-9._@-]. */
+bool kz_user_id_valid(const char *id);
 
-/* Parses "normal", "urgent" or "emergency".  Returns 0 or KZ_ERR_INVAL. */
+/*
+ * The id a decoded op refers to, for ops that have one (the message of an
+ * edit, delete, purge, react or ack; the channel of a post or channel_set);
+ * NULL otherwise.
+ */
+const uint8_t *kz_op_target(const struct kz_op *op);
+
+const char *kz_op_type_name(enum kz_op_type t);
+const char *kz_priority_name(enum kz_priority p);
+const char *kz_safety_name(enum kz_safety s);
+const char *kz_role_name(enum kz_role r);
+
+/* Parsers for the names above.  Return 0 or KZ_ERR_INVAL. */
 int kz_priority_parse(enum kz_priority *out, const char *s);
+int kz_safety_parse(enum kz_safety *out, const char *s);
+int kz_role_parse(enum kz_role *out, const char *s);
 
 #endif

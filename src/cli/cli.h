@@ -16,14 +16,21 @@
 #include "kizuna/config.h"
 #include "kizuna/keys.h"
 #include "kizuna/log.h"
+#include "kizuna/op.h"
 #include "kizuna/store.h"
+#include "kizuna/views.h"
 
 #define EXIT_USAGE 2
+
+/* getopt value of --as, accepted globally and by every command. */
+#define CLI_OPT_AS 1000
 
 struct cli {
 	const char *prog;
 	char home[4096];
 	bool json;
+	const char *actor;	/* --as / $KIZUNA_USER (borrowed), or NULL */
+	char why[320];		/* the reason cli_ws_why() last gave */
 	struct kz_logger log;
 	/* Filled by cli_open_node(). */
 	struct kz_config cfg;
@@ -43,8 +50,8 @@ struct cli_cmd {
 int cli_help(struct cli *c, const struct cli_cmd *cmd);
 
 /*
- * Parses a command's options: --json, --help and the extra ones (at most
- * 13), each handed to on_opt, which returns -1 to go on or an exit status.
+ * Parses a command's options: --json, --help, --as and the extra ones (at
+ * most 13), each handed to on_opt, which returns -1 to go on or an exit status.
  * Requires exactly nargs operands, left at argv[optind].  Returns -1 to go
  * on, or the exit status to return (0 after --help, 2 on bad usage).
  */
@@ -58,6 +65,17 @@ int cli_getopt(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
  * go on, or the exit status to return (0 after --help, 2 on bad usage).
  */
 int cli_no_args(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
+
+/* Sets the acting user after checking the id; returns 0 or EXIT_USAGE. */
+int cli_set_actor(struct cli *c, const char *user);
+
+/*
+ * Runs the subcommand argv[1] of group (subs' names are "GROUP SUB").
+ * Without one, or with an unknown one, prints the group's usage to stderr
+ * and returns EXIT_USAGE; with --help prints it to stdout and returns 0.
+ */
+int cli_group(struct cli *c, const struct cli_cmd *group,
+    const struct cli_cmd *subs, size_t n, int argc, char **argv);
 
 /* Prints "kizuna: " and the message to stderr; returns 1. */
 int cli_fail(struct cli *c, const char *fmt, ...) KZ_PRINTF(2, 3);
@@ -89,10 +107,160 @@ json_t *cli_json_hex(const uint8_t *p, size_t len);
 /* Parses a decimal u64; returns 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *out);
 
+/* ------------------------------------------------------------ workspace
+ * Helpers shared by the workspace commands (cmd_ws.c).  Those that print
+ * their own error return 0 or the exit status to return.
+ */
+
+/* What an operation needs to count, for explaining why one did not. */
+enum cli_need {
+	CLI_NEED_MEMBER,	/* an admitted node and a valid actor */
+	CLI_NEED_USER,		/* ... and the actor must be a user */
+	CLI_NEED_ADMIN,		/* an admin node acting alone, or an admin user */
+	CLI_NEED_ADMIN_NODE	/* an admin node, whoever the actor */
+};
+
+/*
+ * Encodes op with c->actor as its actor and appends it alone, so it is
+ * signed on its own.  what names the operation in messages ("post");
+ * too_big names the size limits and inval what may be missing, for the
+ * refusals.  Fails (returns 1) if the actor is not a user of the workspace.
+ */
+int cli_append_op(struct cli *c, struct kz_op *op, const char *what,
+    const char *too_big, const char *inval, struct kz_appended *app);
+
+/*
+ * Why an operation of this node and actor with this need would not count
+ * (looked up in the views), else fallback (which may be NULL).  The string
+ * lives in c->why.
+ */
+const char *cli_ws_why(struct cli *c, enum cli_need need, const char *fallback);
+
+/*
+ * Reports an appended entry: with --json, obj (owned; may be NULL) plus seq,
+ * hlc, hash, counted and warning as one line; else the human line made from
+ * fmt.  When !counted, also warns on stderr that the entry was stored but
+ * does not count, and why.
+ */
+void cli_report(struct cli *c, const struct kz_appended *app, json_t *obj,
+    bool counted, const char *why, const char *fmt, ...) KZ_PRINTF(6, 7);
+
+struct cli_user {
+	char id[KZ_USER_ID_MAX + 1];
+	char display_name[KZ_NAME_MAX + 1];
+	char department[KZ_NAME_MAX + 1];
+	enum kz_role role;
+	bool active;
+	bool has_password;
+	char password_hash[KZ_PWHASH_MAX + 1];
+};
+
+/* Reads a user from the views: 0, KZ_ERR_NOT_FOUND or an error. */
+int cli_user_read(struct cli *c, const char *id, struct cli_user *out);
+
+/* cli_user_read, printing the failure (unknown user: 1, bad id: 2). */
+int cli_user_get(struct cli *c, const char *id, struct cli_user *out);
+
+struct cli_channel {
+	uint8_t id[KZ_ID_BYTES];
+	char name[KZ_NAME_MAX + 1];
+	char topic[KZ_TOPIC_MAX + 1];
+	bool archived;
+	uint64_t messages;
+};
+
+/* Reads a channel by id: 0, KZ_ERR_NOT_FOUND or an error. */
+int cli_channel_read(struct cli *c, const uint8_t id[KZ_ID_BYTES],
+    struct cli_channel *out);
+
+/* Finds a channel by name ("#name" too) or id prefix, printing failures. */
+int cli_channel_get(struct cli *c, const char *arg, struct cli_channel *out);
+
+struct cli_message {
+	uint8_t id[KZ_ID_BYTES];
+	uint8_t channel[KZ_ID_BYTES];
+	uint8_t author[32];
+	uint64_t hlc, seq;
+	char actor[KZ_USER_ID_MAX + 1];
+	bool has_thread_root;
+	uint8_t thread_root[KZ_ID_BYTES];
+	enum kz_priority priority;
+	char *text;		/* owned */
+	bool edited, deleted;
+	uint64_t reply_count, acks, reactions;
+};
+
+/* Fills m from a view row (copies the strings). */
+int cli_message_copy(struct cli_message *m, const struct kz_view_message *v);
+
+/* Reads a message by id: 0, KZ_ERR_NOT_FOUND or an error. */
+int cli_message_read(struct cli *c, const uint8_t id[KZ_ID_BYTES],
+    struct cli_message *out);
+
+/* Finds a message by id prefix, printing failures (format: 2, else 1). */
+int cli_message_get(struct cli *c, const char *prefix, struct cli_message *out);
+
+/* Accepts a zeroed or filled message. */
+void cli_message_free(struct cli_message *m);
+
+/* Names of nodes and channels, loaded once for listings. */
+struct cli_names {
+	size_t n_nodes, n_channels;
+	struct cli_name {
+		uint8_t id[32];
+		char name[KZ_NAME_MAX + 1];
+	} *nodes, *channels;
+};
+
+int cli_names_load(struct cli *c, struct cli_names *n);
+void cli_names_free(struct cli_names *n);
+
+/* The node's name, else its fingerprint, into buf. */
+const char *cli_names_node(const struct cli_names *n, const uint8_t key[32],
+    char buf[KZ_NAME_MAX + 1]);
+
+/* The channel's name, else the first 8 hex digits of its id, into buf. */
+const char *cli_names_channel(const struct cli_names *n,
+    const uint8_t id[KZ_ID_BYTES], char buf[KZ_NAME_MAX + 1]);
+
+/* Options of post and reply (cmd_msg.c). */
+struct cli_post_opts {
+	enum kz_priority priority;
+	const char *thread;
+	size_t n_mentions;
+	const char *mentions[KZ_MENTIONS_MAX + 1];
+	bool too_many;
+};
+
+/* cli_getopt handler of --priority, --thread and --mention. */
+int cli_post_opt(struct cli *c, int ch, const char *arg, void *ctx);
+
+/*
+ * Checks the mentions of po, then appends a post of text to ch (in the
+ * thread of root, if not NULL) and reports it.
+ */
+int cli_post_append(struct cli *c, const struct cli_post_opts *po,
+    const struct cli_channel *ch, const uint8_t *root, const char *text);
+
 /* Commands. */
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
+int cmd_mesh(struct cli *c, int argc, char **argv);
+int cmd_user(struct cli *c, int argc, char **argv);
+int cmd_channel(struct cli *c, int argc, char **argv);
+int cmd_digest(struct cli *c, int argc, char **argv);
 int cmd_post(struct cli *c, int argc, char **argv);
+int cmd_reply(struct cli *c, int argc, char **argv);
+int cmd_edit(struct cli *c, int argc, char **argv);
+int cmd_delete(struct cli *c, int argc, char **argv);
+int cmd_purge(struct cli *c, int argc, char **argv);
+int cmd_react(struct cli *c, int argc, char **argv);
+int cmd_ack(struct cli *c, int argc, char **argv);
+int cmd_tail(struct cli *c, int argc, char **argv);
+int cmd_thread(struct cli *c, int argc, char **argv);
+int cmd_search(struct cli *c, int argc, char **argv);
+int cmd_safety(struct cli *c, int argc, char **argv);
+int cmd_rollcall(struct cli *c, int argc, char **argv);
 int cmd_log(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_export_run(struct cli *c, int argc, char **argv);

@@ -9,83 +9,173 @@
 #include "kizuna/err.h"
 #include "kizuna/op.h"
 #include "kizuna/runfile.h"
+#include "kizuna/views.h"
 #include "kizuna/util.h"
 
 #define EXPORT_RUN_ENTRIES 1000
 #define EXPORT_RUN_BYTES (1024 * 1024)
-
-static int
-on_post_opt(struct cli *c, int ch, const char *arg, void *ctx)
-{
-	struct kz_post *post = ctx;
-
-	if (ch == 'p' && kz_priority_parse(&post->priority, arg) < 0) {
-		cli_fail(c, "unknown priority '%s' (normal, urgent or emergency)", arg);
-		return EXIT_USAGE;
-	}
-	return -1;
-}
 
 int
 cmd_post(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "priority", required_argument, NULL, 'p' },
+		{ "thread", required_argument, NULL, 't' },
+		{ "mention", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct kz_post post = { 0 };
-	struct kz_appended app;
-	uint8_t *op = NULL;
-	size_t op_len;
-	char hex[2 * KZ_HASH_BYTES + 1];
+	struct cli_post_opts po = { .priority = KZ_PRIO_NORMAL };
+	struct cli_channel ch;
+	struct cli_message m = { 0 };
+	uint8_t root[KZ_ID_BYTES];
+	char name[KZ_NAME_MAX + 1];
+	bool in_thread = false;
 	int rc;
 
-	rc = cli_getopt(c, cli_find_cmd("post"), argc, argv, opts, "p:", 2,
-	    on_post_opt, &post);
+	rc = cli_getopt(c, cli_find_cmd("post"), argc, argv, opts, "p:t:m:", 2,
+	    cli_post_opt, &po);
 	if (rc >= 0)
 		return rc;
-	post.channel = argv[optind];
-	post.text = argv[optind + 1];
-	rc = kz_op_encode_post(&op, &op_len, &post);
-	switch (rc) {
-	case 0:
-		break;
-	case KZ_ERR_TOO_BIG:
-		return cli_fail(c, "post refused: the channel name may be at most %d "
-		    "bytes and the text at most %d bytes", KZ_NAME_MAX, KZ_TEXT_MAX);
-	case KZ_ERR_BAD_UTF8:
-		return cli_fail(c, "post refused: channel and text must be valid UTF-8");
-	case KZ_ERR_INVAL:
-		return cli_fail(c, "post refused: the channel name is empty");
-	default:
-		return cli_fail(c, "post refused: %s", kz_strerror(rc));
-	}
 	if ((rc = cli_open_node(c)) != 0)
-		goto out;
-	rc = kz_store_append(c->st, &c->kp, cli_now_ms(), op, op_len, &app);
-	if (rc < 0) {
-		rc = cli_fail(c, "post not stored: %s%s", kz_strerror(rc),
-		    rc == KZ_ERR_FULL ? " (free some space and post again)" : "");
-		goto out;
+		return rc;
+	if ((rc = cli_channel_get(c, argv[optind], &ch)) != 0)
+		return rc;
+	if (po.thread != NULL) {
+		if ((rc = cli_message_get(c, po.thread, &m)) != 0)
+			return rc;
+		/* Threads are one level deep: a reply's thread is its root's. */
+		memcpy(root, m.has_thread_root ? m.thread_root : m.id, KZ_ID_BYTES);
+		in_thread = true;
+		if (memcmp(m.channel, ch.id, KZ_ID_BYTES) != 0) {
+			struct cli_channel other;
+
+			snprintf(name, sizeof(name), "%s", cli_channel_read(c,
+			    m.channel, &other) == 0 ? other.name : "another channel");
+			cli_message_free(&m);
+			return cli_fail(c, "message %s is in #%s, not #%s", po.thread,
+			    name, ch.name);
+		}
+		cli_message_free(&m);
 	}
-	kz_hex(hex, app.hash, KZ_HASH_BYTES);
-	if (c->json) {
-		json_t *o = json_object();
-		json_object_set_new(o, "seq", json_integer((json_int_t)app.seq));
-		json_object_set_new(o, "hlc", json_integer((json_int_t)app.hlc));
-		json_object_set_new(o, "hash", json_string(hex));
-		cli_json_line(o);
-	} else {
-		printf("posted to #%s as seq %llu (%.16s)\n", post.channel,
-		    (unsigned long long)app.seq, hex);
-	}
-	rc = 0;
-out:
-	free(op);
-	return rc;
+	return cli_post_append(c, &po, &ch, in_thread ? root : NULL,
+	    argv[optind + 1]);
 }
 
 /* ------------------------------------------------------------ log */
+
+struct log_ctx {
+	struct cli *c;
+	struct cli_names names;
+};
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+/* The fields of one decoded op, as JSON. */
+static void
+op_fields_json(json_t *o, const struct kz_op *op)
+{
+	size_t i;
+
+	switch (op->type) {
+	case KZ_OP_POST: {
+		const struct kz_post *p = &op->u.post;
+		json_t *m = json_array();
+
+		json_object_set_new(o, "channel", cli_json_hex(p->channel, KZ_ID_BYTES));
+		json_object_set_new(o, "text", json_string(p->text));
+		json_object_set_new(o, "priority",
+		    json_string(kz_priority_name(p->priority)));
+		json_object_set_new(o, "thread_root", p->thread_root ?
+		    cli_json_hex(p->thread_root, KZ_ID_BYTES) : json_null());
+		for (i = 0; i < p->n_mentions; i++)
+			json_array_append_new(m, json_string(p->mentions[i]));
+		json_object_set_new(o, "mentions", m);
+		break;
+	}
+	case KZ_OP_MESH_CREATE:
+		json_object_set_new(o, "mesh_id",
+		    cli_json_hex(op->u.mesh_create.mesh_id, KZ_ID_BYTES));
+		json_object_set_new(o, "name", str_or_null(op->u.mesh_create.name));
+		break;
+	case KZ_OP_NODE_ADMIT:
+		json_object_set_new(o, "node", cli_json_hex(op->u.node_admit.node, 32));
+		json_object_set_new(o, "name", str_or_null(op->u.node_admit.name));
+		json_object_set_new(o, "admin", json_boolean(op->u.node_admit.admin));
+		break;
+	case KZ_OP_NODE_REVOKE:
+		json_object_set_new(o, "node", cli_json_hex(op->u.node_revoke.node, 32));
+		json_object_set_new(o, "last_seq",
+		    json_integer((json_int_t)op->u.node_revoke.last_seq));
+		json_object_set_new(o, "reason", str_or_null(op->u.node_revoke.reason));
+		break;
+	case KZ_OP_USER_SET: {
+		const struct kz_user_set *u = &op->u.user_set;
+
+		json_object_set_new(o, "user", str_or_null(u->user));
+		if (u->set & KZ_USER_SET_DISPLAY_NAME)
+			json_object_set_new(o, "display_name", str_or_null(u->display_name));
+		if (u->set & KZ_USER_SET_DEPARTMENT)
+			json_object_set_new(o, "department", str_or_null(u->department));
+		if (u->set & KZ_USER_SET_ROLE)
+			json_object_set_new(o, "role", json_string(kz_role_name(u->role)));
+		/* The hash itself stays out of listings. */
+		if (u->set & KZ_USER_SET_PASSWORD)
+			json_object_set_new(o, "password", json_string(u->password_hash &&
+			    u->password_hash[0] ? "set" : "cleared"));
+		if (u->set & KZ_USER_SET_ACTIVE)
+			json_object_set_new(o, "active", json_boolean(u->active));
+		break;
+	}
+	case KZ_OP_CHANNEL_CREATE:
+		json_object_set_new(o, "name", str_or_null(op->u.channel_create.name));
+		json_object_set_new(o, "topic", str_or_null(op->u.channel_create.topic));
+		break;
+	case KZ_OP_CHANNEL_SET: {
+		const struct kz_channel_set *s = &op->u.channel_set;
+
+		json_object_set_new(o, "channel", cli_json_hex(s->channel, KZ_ID_BYTES));
+		if (s->set & KZ_CHANNEL_SET_NAME)
+			json_object_set_new(o, "name", str_or_null(s->name));
+		if (s->set & KZ_CHANNEL_SET_TOPIC)
+			json_object_set_new(o, "topic", str_or_null(s->topic));
+		if (s->set & KZ_CHANNEL_SET_ARCHIVED)
+			json_object_set_new(o, "archived", json_boolean(s->archived));
+		break;
+	}
+	case KZ_OP_EDIT:
+		json_object_set_new(o, "target", cli_json_hex(op->u.edit.target,
+		    KZ_ID_BYTES));
+		json_object_set_new(o, "text", str_or_null(op->u.edit.text));
+		break;
+	case KZ_OP_DELETE:
+	case KZ_OP_PURGE:
+	case KZ_OP_ACK:
+		json_object_set_new(o, "target", cli_json_hex(op->u.del.target,
+		    KZ_ID_BYTES));
+		break;
+	case KZ_OP_REACT:
+		json_object_set_new(o, "target", cli_json_hex(op->u.react.target,
+		    KZ_ID_BYTES));
+		json_object_set_new(o, "emoji", str_or_null(op->u.react.emoji));
+		json_object_set_new(o, "on", json_boolean(op->u.react.on));
+		break;
+	case KZ_OP_SAFETY:
+		json_object_set_new(o, "user", json_string(op->u.safety.user &&
+		    op->u.safety.user[0] ? op->u.safety.user : op->actor ?
+		    op->actor : ""));
+		json_object_set_new(o, "status",
+		    json_string(kz_safety_name(op->u.safety.status)));
+		json_object_set_new(o, "place", str_or_null(op->u.safety.place));
+		json_object_set_new(o, "note", str_or_null(op->u.safety.note));
+		break;
+	default:
+		break;
+	}
+}
 
 static json_t *
 op_json(const struct kz_entry_view *e)
@@ -104,28 +194,135 @@ op_json(const struct kz_entry_view *e)
 		json_object_set_new(o, "error", json_string(kz_strerror(rc)));
 		return o;
 	}
-	if (op->type == KZ_OP_POST) {
-		const struct kz_post *p = &op->u.post;
-		json_t *m = json_array();
-		size_t i;
-
-		json_object_set_new(o, "type", json_string("post"));
-		json_object_set_new(o, "channel", json_string(p->channel));
-		json_object_set_new(o, "text", json_string(p->text));
-		json_object_set_new(o, "priority",
-		    json_string(kz_priority_name(p->priority)));
-		json_object_set_new(o, "thread_root", p->thread_root ?
-		    cli_json_hex(p->thread_root, KZ_HASH_BYTES) : json_null());
-		for (i = 0; i < p->n_mentions; i++)
-			json_array_append_new(m, json_string(p->mentions[i]));
-		json_object_set_new(o, "mentions", m);
-	}
+	json_object_set_new(o, "type", json_string(kz_op_type_name(op->type)));
+	json_object_set_new(o, "actor", json_string(op->actor ? op->actor : ""));
+	op_fields_json(o, op);
 	kz_op_free(op);
 	return o;
 }
 
 static void
-op_print(const struct kz_entry_view *e)
+print_id8(const uint8_t *id)
+{
+	for (int i = 0; i < 4; i++)
+		printf("%02x", id[i]);
+}
+
+static void
+print_yes_no(const char *field, bool v)
+{
+	printf(" %s=%s", field, v ? "yes" : "no");
+}
+
+/* One decoded op, as the rest of a log line. */
+static void
+op_fields_print(struct log_ctx *lc, const struct kz_op *op)
+{
+	char buf[KZ_NAME_MAX + 1], fp[KZ_FINGERPRINT_CHARS + 1];
+
+	printf("%s", kz_op_type_name(op->type));
+	switch (op->type) {
+	case KZ_OP_POST: {
+		const struct kz_post *p = &op->u.post;
+
+		printf(" #%s", cli_names_channel(&lc->names, p->channel, buf));
+		if (p->priority != KZ_PRIO_NORMAL)
+			printf(" [%s]", kz_priority_name(p->priority));
+		if (p->thread_root != NULL) {
+			printf(" (reply to ");
+			print_id8(p->thread_root);
+			printf(")");
+		}
+		printf(": %s", p->text);
+		for (size_t i = 0; i < p->n_mentions; i++)
+			printf("%s@%s", i == 0 ? " (mentions " : " ", p->mentions[i]);
+		if (p->n_mentions > 0)
+			printf(")");
+		break;
+	}
+	case KZ_OP_MESH_CREATE:
+		printf(" %s (id ", op->u.mesh_create.name);
+		print_id8(op->u.mesh_create.mesh_id);
+		printf(")");
+		break;
+	case KZ_OP_NODE_ADMIT:
+		kz_fingerprint(fp, op->u.node_admit.node);
+		printf(" %s as %s%s", fp, op->u.node_admit.name,
+		    op->u.node_admit.admin ? " (admin)" : "");
+		break;
+	case KZ_OP_NODE_REVOKE:
+		kz_fingerprint(fp, op->u.node_revoke.node);
+		printf(" %s after seq %llu", fp,
+		    (unsigned long long)op->u.node_revoke.last_seq);
+		if (op->u.node_revoke.reason && op->u.node_revoke.reason[0])
+			printf(": %s", op->u.node_revoke.reason);
+		break;
+	case KZ_OP_USER_SET: {
+		const struct kz_user_set *u = &op->u.user_set;
+
+		printf(" %s:", u->user);
+		if (u->set & KZ_USER_SET_DISPLAY_NAME)
+			printf(" name=\"%s\"", u->display_name);
+		if (u->set & KZ_USER_SET_DEPARTMENT)
+			printf(" department=\"%s\"", u->department ? u->department : "");
+		if (u->set & KZ_USER_SET_ROLE)
+			printf(" role=%s", kz_role_name(u->role));
+		if (u->set & KZ_USER_SET_PASSWORD)
+			printf(" password=%s", u->password_hash && u->password_hash[0] ?
+			    "set" : "cleared");
+		if (u->set & KZ_USER_SET_ACTIVE)
+			print_yes_no("active", u->active);
+		break;
+	}
+	case KZ_OP_CHANNEL_CREATE:
+		printf(" #%s", op->u.channel_create.name);
+		if (op->u.channel_create.topic && op->u.channel_create.topic[0])
+			printf(" topic=\"%s\"", op->u.channel_create.topic);
+		break;
+	case KZ_OP_CHANNEL_SET: {
+		const struct kz_channel_set *s = &op->u.channel_set;
+
+		printf(" #%s:", cli_names_channel(&lc->names, s->channel, buf));
+		if (s->set & KZ_CHANNEL_SET_NAME)
+			printf(" name=\"%s\"", s->name);
+		if (s->set & KZ_CHANNEL_SET_TOPIC)
+			printf(" topic=\"%s\"", s->topic ? s->topic : "");
+		if (s->set & KZ_CHANNEL_SET_ARCHIVED)
+			print_yes_no("archived", s->archived);
+		break;
+	}
+	case KZ_OP_EDIT:
+		putchar(' ');
+		print_id8(op->u.edit.target);
+		printf(": %s", op->u.edit.text);
+		break;
+	case KZ_OP_DELETE:
+	case KZ_OP_PURGE:
+	case KZ_OP_ACK:
+		putchar(' ');
+		print_id8(op->u.del.target);
+		break;
+	case KZ_OP_REACT:
+		putchar(' ');
+		print_id8(op->u.react.target);
+		printf(" %s %s", op->u.react.emoji, op->u.react.on ? "on" : "off");
+		break;
+	case KZ_OP_SAFETY:
+		printf(" %s: %s", op->u.safety.user && op->u.safety.user[0] ?
+		    op->u.safety.user : op->actor ? op->actor : "",
+		    kz_safety_name(op->u.safety.status));
+		if (op->u.safety.place && op->u.safety.place[0])
+			printf(", at %s", op->u.safety.place);
+		if (op->u.safety.note && op->u.safety.note[0])
+			printf(" - %s", op->u.safety.note);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+op_print(struct log_ctx *lc, const struct kz_entry_view *e)
 {
 	struct kz_op *op = NULL;
 	int rc;
@@ -139,21 +336,17 @@ op_print(const struct kz_entry_view *e)
 		printf("(invalid operation: %s)\n", kz_strerror(rc));
 		return;
 	}
-	if (op->type == KZ_OP_POST) {
-		const struct kz_post *p = &op->u.post;
-
-		printf("#%s", p->channel);
-		if (p->priority != KZ_PRIO_NORMAL)
-			printf(" [%s]", kz_priority_name(p->priority));
-		printf(": %s\n", p->text);
-	}
+	printf("%s ", op->actor && op->actor[0] ? op->actor : "(node)");
+	op_fields_print(lc, op);
+	putchar('\n');
 	kz_op_free(op);
 }
 
 static int
 on_log_entry(void *ctx, const struct kz_entry_view *e)
 {
-	struct cli *c = ctx;
+	struct log_ctx *lc = ctx;
+	struct cli *c = lc->c;
 	char when[32], fp[KZ_FINGERPRINT_CHARS + 1];
 
 	cli_format_hlc(when, e->h.hlc);
@@ -171,7 +364,7 @@ on_log_entry(void *ctx, const struct kz_entry_view *e)
 	} else {
 		kz_fingerprint(fp, e->h.author);
 		printf("%s  %s #%-6llu ", when, fp, (unsigned long long)e->h.seq);
-		op_print(e);
+		op_print(lc, e);
 	}
 	return 0;
 }
@@ -179,13 +372,17 @@ on_log_entry(void *ctx, const struct kz_entry_view *e)
 int
 cmd_log(struct cli *c, int argc, char **argv)
 {
+	struct log_ctx lc = { .c = c };
 	int rc;
 
 	if ((rc = cli_no_args(c, cli_find_cmd("log"), argc, argv)) >= 0)
 		return rc;
 	if ((rc = cli_open_node(c)) != 0)
 		return rc;
-	rc = kz_store_log(c->st, on_log_entry, c);
+	if ((rc = cli_names_load(c, &lc.names)) < 0)
+		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+	rc = kz_store_log(c->st, on_log_entry, &lc);
+	cli_names_free(&lc.names);
 	if (rc < 0)
 		return cli_fail(c, "cannot read the log: %s", kz_strerror(rc));
 	return 0;

@@ -1,4 +1,4 @@
-/* kizuna init, kizuna status. */
+/* kizuna init, kizuna status ("status set|list", the roll call: cmd_msg.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,8 +45,18 @@ cmd_status(struct cli *c, int argc, char **argv)
 	struct kz_store_stats stats;
 	char hex[2 * KZ_PK_BYTES + 1];
 	uint64_t tip;
-	int rc;
+	int rc, i;
 
+	/* 'status set' and 'status list' are the roll call; --json may come
+	 * before them. */
+	for (i = 1; i < argc && strcmp(argv[i], "--json") == 0; i++)
+		;
+	if (i < argc && (strcmp(argv[i], "set") == 0 ||
+	    strcmp(argv[i], "list") == 0)) {
+		if (i > 1)
+			c->json = true;
+		return cmd_safety(c, argc - i + 1, argv + i - 1);
+	}
 	if ((rc = cli_no_args(c, cli_find_cmd("status"), argc, argv)) >= 0)
 		return rc;
 	if ((rc = cli_open_node(c)) != 0)

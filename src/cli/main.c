@@ -1,10 +1,12 @@
 /*
  * kizuna: the command line for admins and scripts.
  *
- *   kizuna [--home DIR] [--json] COMMAND [ARGS]
+ *   kizuna [--home DIR] [--json] [--as USER] COMMAND [ARGS]
  *
  * The home folder is --home, else $KIZUNA_HOME, else
- * $XDG_DATA_HOME/kizuna, else ~/.local/share/kizuna.
+ * $XDG_DATA_HOME/kizuna, else ~/.local/share/kizuna.  The acting user of
+ * workspace commands is --as, else $KIZUNA_USER, else none: the node itself
+ * acts, which counts only on an admin node.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,12 +22,36 @@
 #include "kizuna/err.h"
 #include "kizuna/hlc.h"
 #include "kizuna/home.h"
+#include "kizuna/op.h"
 
 static const struct cli_cmd commands[] = {
 	{ "init", cmd_init, "", "create a node: key, store and default config" },
-	{ "status", cmd_status, "", "show the node key, feed length, store size, schema" },
-	{ "post", cmd_post, "[--priority normal|urgent|emergency] CHANNEL TEXT",
-	  "append a post to this node's feed" },
+	{ "status", cmd_status, "[set STATUS [--user U] [--place P] [--note N] | list]",
+	  "show the node (key, feeds, store); 'set' and 'list': the roll call" },
+	{ "mesh", cmd_mesh, "create|join|admit|revoke|nodes|show ...",
+	  "create or join the mesh; admit, revoke and list its nodes" },
+	{ "user", cmd_user, "add|list|passwd|deactivate|activate|role ...",
+	  "the workspace's users" },
+	{ "channel", cmd_channel, "create|list|rename|topic|archive|unarchive ...",
+	  "the workspace's channels" },
+	{ "post", cmd_post, "[--priority normal|urgent|emergency] [--thread ID] "
+	  "[--mention USER]... CHANNEL TEXT", "post a message to a channel" },
+	{ "reply", cmd_reply, "[--priority normal|urgent|emergency] "
+	  "[--mention USER]... ID TEXT", "reply in the thread of a message" },
+	{ "edit", cmd_edit, "ID TEXT", "replace the text of a message" },
+	{ "delete", cmd_delete, "ID", "delete a message (a tombstone)" },
+	{ "purge", cmd_purge, "ID",
+	  "delete a message and drop its text on every node (admin nodes)" },
+	{ "react", cmd_react, "[--off] ID EMOJI", "add or remove a reaction" },
+	{ "ack", cmd_ack, "ID", "acknowledge an urgent or emergency message" },
+	{ "tail", cmd_tail, "[-n N] CHANNEL", "show a channel's latest messages" },
+	{ "thread", cmd_thread, "ID", "show a message and its replies" },
+	{ "search", cmd_search, "[--channel CH] [--author USER] [--since DATE] "
+	  "[--until DATE] [--priority P] [--ranked] [--limit N] [--offset N] QUERY",
+	  "search the history (newest first; --ranked by relevance)" },
+	{ "rollcall", cmd_rollcall, "", "the roll call (same as 'status list')" },
+	{ "digest", cmd_digest, "",
+	  "a digest of the workspace: equal on nodes that hold the same entries" },
 	{ "log", cmd_log, "", "list the entries of every feed in hlc order" },
 	{ "verify", cmd_verify, "",
 	  "re-hash and re-verify every stored entry, chain and signature" },
@@ -70,6 +96,46 @@ cli_usage(struct cli *c, const struct cli_cmd *cmd)
 }
 
 int
+cli_set_actor(struct cli *c, const char *user)
+{
+	if (!kz_user_id_valid(user)) {
+		fprintf(stderr, "%s: invalid user id '%s' for --as: 1 to %d of "
+		    "A-Z a-z 0-9 . _ @ -\n", c->prog, user, KZ_USER_ID_MAX);
+		return EXIT_USAGE;
+	}
+	c->actor = user;
+	return 0;
+}
+
+int
+cli_group(struct cli *c, const struct cli_cmd *group, const struct cli_cmd *subs,
+    size_t n, int argc, char **argv)
+{
+	const char *sub;
+	size_t i, skip = strlen(group->name) + 1;
+	FILE *f;
+
+	sub = argc >= 2 ? argv[1] : NULL;
+	if (sub != NULL) {
+		for (i = 0; i < n; i++)
+			if (strcmp(subs[i].name + skip, sub) == 0)
+				return subs[i].fn(c, argc - 1, argv + 1);
+	}
+	f = sub != NULL && (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) ?
+	    stdout : stderr;
+	if (f == stderr && sub != NULL)
+		fprintf(f, "%s: unknown %s command '%s'\n", c->prog, group->name, sub);
+	fprintf(f, "usage: %s [--home DIR] %s COMMAND [--json] [ARGS]\n%s\n\n"
+	    "commands:\n", c->prog, group->name, group->summary);
+	for (i = 0; i < n; i++)
+		fprintf(f, "  %s%s%s\n      %s\n", subs[i].name,
+		    subs[i].args[0] ? " " : "", subs[i].args, subs[i].summary);
+	fprintf(f, "\n'%s %s COMMAND --help' shows a command's arguments.\n",
+	    c->prog, group->name);
+	return f == stdout ? 0 : EXIT_USAGE;
+}
+
+int
 cli_help(struct cli *c, const struct cli_cmd *cmd)
 {
 	printf("usage: %s [--home DIR] %s [--json] %s\n%s\n", c->prog, cmd->name,
@@ -82,7 +148,7 @@ cli_getopt(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
     const struct option *extra, const char *extra_short, int nargs,
     int (*on_opt)(struct cli *c, int ch, const char *arg, void *ctx), void *ctx)
 {
-	struct option opts[16];
+	struct option opts[17];
 	char shorts[64];
 	size_t n = 0;
 	int ch, rc;
@@ -91,12 +157,16 @@ cli_getopt(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
 		opts[n] = extra[n];
 	opts[n++] = (struct option){ "json", no_argument, NULL, 'j' };
 	opts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	opts[n++] = (struct option){ "as", required_argument, NULL, CLI_OPT_AS };
 	opts[n] = (struct option){ NULL, 0, NULL, 0 };
 	snprintf(shorts, sizeof(shorts), "%sjh", extra_short ? extra_short : "");
 	while ((ch = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
 		if (ch == 'j')
 			c->json = true;
-		else if (ch == 'h')
+		else if (ch == CLI_OPT_AS) {
+			if ((rc = cli_set_actor(c, optarg)) != 0)
+				return rc;
+		} else if (ch == 'h')
 			return cli_help(c, cmd);
 		else if (ch == '?' || on_opt == NULL)
 			return cli_usage(c, cmd);
@@ -120,11 +190,13 @@ print_help(const char *prog, FILE *f)
 	size_t i;
 
 	fprintf(f,
-	    "usage: %s [--home DIR] [--json] COMMAND [ARGS]\n\n"
+	    "usage: %s [--home DIR] [--json] [--as USER] COMMAND [ARGS]\n\n"
 	    "kizuna: offline-first mesh messaging.  The node's home folder is\n"
 	    "--home, else $KIZUNA_HOME, else $XDG_DATA_HOME/kizuna, else\n"
 	    "~/.local/share/kizuna.  --json prints listings as one JSON object\n"
-	    "per line.\n\ncommands:\n", prog);
+	    "per line.  --as USER (else $KIZUNA_USER) is the user who acts;\n"
+	    "without one the node itself acts, which counts only on an admin\n"
+	    "node.\n\ncommands:\n", prog);
 	for (i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'%s COMMAND --help' shows a command's arguments.\n", prog);
@@ -262,11 +334,12 @@ main(int argc, char **argv)
 		{ "home", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "as", required_argument, NULL, CLI_OPT_AS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli c;
 	const struct cli_cmd *cmd;
-	const char *home = NULL;
+	const char *home = NULL, *actor = NULL;
 	int ch, rc;
 
 	memset(&c, 0, sizeof(c));
@@ -283,6 +356,9 @@ main(int argc, char **argv)
 			break;
 		case 'j':
 			c.json = true;
+			break;
+		case CLI_OPT_AS:
+			actor = optarg;
 			break;
 		case 'h':
 			print_help(c.prog, stdout);
@@ -312,6 +388,11 @@ main(int argc, char **argv)
 	} else if (kz_home_default(c.home, sizeof(c.home)) < 0) {
 		return cli_fail(&c, "no home folder: use --home DIR or set KIZUNA_HOME");
 	}
+	if (actor == NULL && (actor = getenv("KIZUNA_USER")) != NULL &&
+	    *actor == '\0')
+		actor = NULL;
+	if (actor != NULL && (rc = cli_set_actor(&c, actor)) != 0)
+		return rc;
 	if (sodium_init() < 0)
 		return cli_fail(&c, "libsodium failed to initialise");
 

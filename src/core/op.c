@@ -1,9 +1,10 @@
 /*
- * Operation codec.  The same validation runs before we sign an operation and
- * after we receive one, so a node never writes what it would refuse to read.
- * Decoding checks the size bound before unpacking and accepts only canonical
- * bytes (re-packing must give the input back), which also rejects strings
- * with embedded NUL bytes that a C string would silently cut short.
+ * Operation codec.  The same validation (check_op) runs before we sign an
+ * operation and after we receive one, so a node never writes what it would
+ * refuse to read.  Decoding checks the size bound before unpacking and
+ * accepts only canonical bytes (re-packing must give the input back), which
+ * also rejects strings with embedded NUL bytes that a C string would
+ * silently cut short.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "kizuna/err.h"
 #include "kizuna/op.h"
 #include "kizuna/util.h"
+
+/* ------------------------------------------------------------ validation */
 
 static int
 check_text(const char *s, size_t min, size_t max)
@@ -31,40 +34,302 @@ check_text(const char *s, size_t min, size_t max)
 	return 0;
 }
 
-static int
-check_post(const struct kz_post *p, size_t thread_root_len)
+bool
+kz_user_id_valid(const char *id)
 {
-	int rc;
-	size_t i;
+	size_t i, len;
 
-	if ((rc = check_text(p->channel, 1, KZ_NAME_MAX)) < 0)
-		return rc;
-	if ((rc = check_text(p->text, 0, KZ_TEXT_MAX)) < 0)
-		return rc;
-	if (thread_root_len != 0 && thread_root_len != KZ_HASH_BYTES)
-		return KZ_ERR_INVAL;
-	if ((unsigned)p->priority > KZ_PRIO_EMERGENCY)
-		return KZ_ERR_INVAL;
-	if (p->n_mentions > KZ_MENTIONS_MAX)
-		return KZ_ERR_TOO_BIG;
-	for (i = 0; i < p->n_mentions; i++)
-		if ((rc = check_text(p->mentions[i], 1, KZ_NAME_MAX)) < 0)
-			return rc;
-	return 0;
+	if (id == NULL)
+		return false;
+	len = strlen(id);
+	if (len == 0 || len > KZ_USER_ID_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' ||
+		    c == '-'))
+			return false;
+	}
+	return true;
 }
 
 static int
-pack_op(uint8_t **out, size_t *out_len, const Kizuna__Op *op)
+check_user(const char *id, bool optional)
 {
-	size_t len = kizuna__op__get_packed_size(op);
-	uint8_t *buf;
+	if ((id == NULL || *id == '\0') && optional)
+		return 0;
+	return kz_user_id_valid(id) ? 0 : KZ_ERR_INVAL;
+}
 
+#define CHECK(expr)                                                           \
+	do {                                                                  \
+		int rc_ = (expr);                                             \
+		if (rc_ < 0)                                                  \
+			return rc_;                                           \
+	} while (0)
+
+#define NEED_ID(p) CHECK((p) != NULL ? 0 : KZ_ERR_INVAL)
+
+static int
+check_op(const struct kz_op *op)
+{
+	size_t i;
+
+	CHECK(check_user(op->actor, true));
+	switch (op->type) {
+	case KZ_OP_POST: {
+		const struct kz_post *p = &op->u.post;
+
+		NEED_ID(p->channel);
+		CHECK(check_text(p->text, 0, KZ_TEXT_MAX));
+		if ((unsigned)p->priority > KZ_PRIO_EMERGENCY)
+			return KZ_ERR_INVAL;
+		if (p->n_mentions > KZ_MENTIONS_MAX)
+			return KZ_ERR_TOO_BIG;
+		for (i = 0; i < p->n_mentions; i++)
+			CHECK(check_user(p->mentions[i], false));
+		return 0;
+	}
+	case KZ_OP_MESH_CREATE:
+		NEED_ID(op->u.mesh_create.mesh_id);
+		return check_text(op->u.mesh_create.name, 1, KZ_NAME_MAX);
+	case KZ_OP_NODE_ADMIT:
+		NEED_ID(op->u.node_admit.node);
+		return check_text(op->u.node_admit.name, 1, KZ_NAME_MAX);
+	case KZ_OP_NODE_REVOKE:
+		NEED_ID(op->u.node_revoke.node);
+		if (op->u.node_revoke.last_seq > KZ_SEQ_MAX)
+			return KZ_ERR_INVAL;
+		return check_text(op->u.node_revoke.reason, 0, KZ_REASON_MAX);
+	case KZ_OP_USER_SET: {
+		const struct kz_user_set *u = &op->u.user_set;
+
+		CHECK(check_user(u->user, false));
+		if (u->set == 0 || (u->set & ~KZ_USER_SET_ALL) != 0)
+			return KZ_ERR_INVAL;
+		CHECK(check_text(u->display_name,
+		    (u->set & KZ_USER_SET_DISPLAY_NAME) ? 1 : 0, KZ_NAME_MAX));
+		CHECK(check_text(u->department, 0, KZ_NAME_MAX));
+		if ((unsigned)u->role > KZ_ROLE_ADMIN)
+			return KZ_ERR_INVAL;
+		CHECK(check_text(u->password_hash, 0, KZ_PWHASH_MAX));
+		if (u->password_hash != NULL && *u->password_hash != '\0' &&
+		    strncmp(u->password_hash, "$argon2id$", 10) != 0)
+			return KZ_ERR_INVAL;
+		return 0;
+	}
+	case KZ_OP_CHANNEL_CREATE:
+		CHECK(check_text(op->u.channel_create.name, 1, KZ_NAME_MAX));
+		return check_text(op->u.channel_create.topic, 0, KZ_TOPIC_MAX);
+	case KZ_OP_CHANNEL_SET: {
+		const struct kz_channel_set *c = &op->u.channel_set;
+
+		NEED_ID(c->channel);
+		if (c->set == 0 || (c->set & ~KZ_CHANNEL_SET_ALL) != 0)
+			return KZ_ERR_INVAL;
+		CHECK(check_text(c->name, (c->set & KZ_CHANNEL_SET_NAME) ? 1 : 0,
+		    KZ_NAME_MAX));
+		return check_text(c->topic, 0, KZ_TOPIC_MAX);
+	}
+	case KZ_OP_EDIT:
+		NEED_ID(op->u.edit.target);
+		return check_text(op->u.edit.text, 0, KZ_TEXT_MAX);
+	case KZ_OP_DELETE:
+	case KZ_OP_PURGE:
+	case KZ_OP_ACK:
+		NEED_ID(op->u.del.target);
+		return 0;
+	case KZ_OP_REACT:
+		NEED_ID(op->u.react.target);
+		return check_text(op->u.react.emoji, 1, KZ_EMOJI_MAX);
+	case KZ_OP_SAFETY: {
+		const struct kz_safety_status *s = &op->u.safety;
+
+		CHECK(check_user(s->user, true));
+		if ((unsigned)s->status > KZ_SAFETY_INJURED)
+			return KZ_ERR_INVAL;
+		CHECK(check_text(s->place, 0, KZ_PLACE_MAX));
+		return check_text(s->note, 0, KZ_NOTE_MAX);
+	}
+	default:
+		return KZ_ERR_INVAL;
+	}
+}
+
+/* ------------------------------------------------------------ encoding */
+
+static char *
+str(const char *s)
+{
+	return (char *)(s != NULL ? s : "");
+}
+
+static ProtobufCBinaryData
+id(const uint8_t *p)
+{
+	ProtobufCBinaryData b = { p != NULL ? KZ_ID_BYTES : 0, (uint8_t *)p };
+
+	return b;
+}
+
+int
+kz_op_encode(uint8_t **out, size_t *out_len, const struct kz_op *op)
+{
+	Kizuna__Op pb = KIZUNA__OP__INIT;
+	union {
+		Kizuna__Post post;
+		Kizuna__MeshCreate mesh_create;
+		Kizuna__NodeAdmit node_admit;
+		Kizuna__NodeRevoke node_revoke;
+		Kizuna__UserSet user_set;
+		Kizuna__ChannelCreate channel_create;
+		Kizuna__ChannelSet channel_set;
+		Kizuna__Edit edit;
+		Kizuna__Delete del;
+		Kizuna__Purge purge;
+		Kizuna__React react;
+		Kizuna__Ack ack;
+		Kizuna__SafetyStatus safety;
+	} b;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if ((rc = check_op(op)) < 0)
+		return rc;
+	pb.actor = str(op->actor);
+	switch (op->type) {
+	case KZ_OP_POST: {
+		const struct kz_post *p = &op->u.post;
+
+		kizuna__post__init(&b.post);
+		b.post.channel = id(p->channel);
+		b.post.text = str(p->text);
+		b.post.thread_root = id(p->thread_root);
+		b.post.priority = (Kizuna__Priority)p->priority;
+		b.post.n_mentions = p->n_mentions;
+		b.post.mentions = (char **)p->mentions;
+		pb.body_case = KIZUNA__OP__BODY_POST;
+		pb.post = &b.post;
+		break;
+	}
+	case KZ_OP_MESH_CREATE:
+		kizuna__mesh_create__init(&b.mesh_create);
+		b.mesh_create.mesh_id = id(op->u.mesh_create.mesh_id);
+		b.mesh_create.name = str(op->u.mesh_create.name);
+		pb.body_case = KIZUNA__OP__BODY_MESH_CREATE;
+		pb.mesh_create = &b.mesh_create;
+		break;
+	case KZ_OP_NODE_ADMIT:
+		kizuna__node_admit__init(&b.node_admit);
+		b.node_admit.node = id(op->u.node_admit.node);
+		b.node_admit.name = str(op->u.node_admit.name);
+		b.node_admit.admin = op->u.node_admit.admin;
+		pb.body_case = KIZUNA__OP__BODY_NODE_ADMIT;
+		pb.node_admit = &b.node_admit;
+		break;
+	case KZ_OP_NODE_REVOKE:
+		kizuna__node_revoke__init(&b.node_revoke);
+		b.node_revoke.node = id(op->u.node_revoke.node);
+		b.node_revoke.last_seq = op->u.node_revoke.last_seq;
+		b.node_revoke.reason = str(op->u.node_revoke.reason);
+		pb.body_case = KIZUNA__OP__BODY_NODE_REVOKE;
+		pb.node_revoke = &b.node_revoke;
+		break;
+	case KZ_OP_USER_SET: {
+		const struct kz_user_set *u = &op->u.user_set;
+
+		kizuna__user_set__init(&b.user_set);
+		b.user_set.user = str(u->user);
+		b.user_set.set = u->set;
+		b.user_set.display_name = str(u->display_name);
+		b.user_set.department = str(u->department);
+		b.user_set.role = (Kizuna__Role)u->role;
+		b.user_set.password_hash = str(u->password_hash);
+		b.user_set.active = u->active;
+		pb.body_case = KIZUNA__OP__BODY_USER_SET;
+		pb.user_set = &b.user_set;
+		break;
+	}
+	case KZ_OP_CHANNEL_CREATE:
+		kizuna__channel_create__init(&b.channel_create);
+		b.channel_create.name = str(op->u.channel_create.name);
+		b.channel_create.topic = str(op->u.channel_create.topic);
+		pb.body_case = KIZUNA__OP__BODY_CHANNEL_CREATE;
+		pb.channel_create = &b.channel_create;
+		break;
+	case KZ_OP_CHANNEL_SET: {
+		const struct kz_channel_set *c = &op->u.channel_set;
+
+		kizuna__channel_set__init(&b.channel_set);
+		b.channel_set.channel = id(c->channel);
+		b.channel_set.set = c->set;
+		b.channel_set.name = str(c->name);
+		b.channel_set.topic = str(c->topic);
+		b.channel_set.archived = c->archived;
+		pb.body_case = KIZUNA__OP__BODY_CHANNEL_SET;
+		pb.channel_set = &b.channel_set;
+		break;
+	}
+	case KZ_OP_EDIT:
+		kizuna__edit__init(&b.edit);
+		b.edit.target = id(op->u.edit.target);
+		b.edit.text = str(op->u.edit.text);
+		pb.body_case = KIZUNA__OP__BODY_EDIT;
+		pb.edit = &b.edit;
+		break;
+	case KZ_OP_DELETE:
+		kizuna__delete__init(&b.del);
+		b.del.target = id(op->u.del.target);
+		pb.body_case = KIZUNA__OP__BODY_DELETE;
+		pb.delete_ = &b.del;
+		break;
+	case KZ_OP_PURGE:
+		kizuna__purge__init(&b.purge);
+		b.purge.target = id(op->u.purge.target);
+		pb.body_case = KIZUNA__OP__BODY_PURGE;
+		pb.purge = &b.purge;
+		break;
+	case KZ_OP_REACT:
+		kizuna__react__init(&b.react);
+		b.react.target = id(op->u.react.target);
+		b.react.emoji = str(op->u.react.emoji);
+		b.react.on = op->u.react.on;
+		pb.body_case = KIZUNA__OP__BODY_REACT;
+		pb.react = &b.react;
+		break;
+	case KZ_OP_ACK:
+		kizuna__ack__init(&b.ack);
+		b.ack.target = id(op->u.ack.target);
+		pb.body_case = KIZUNA__OP__BODY_ACK;
+		pb.ack = &b.ack;
+		break;
+	case KZ_OP_SAFETY: {
+		const struct kz_safety_status *s = &op->u.safety;
+
+		kizuna__safety_status__init(&b.safety);
+		b.safety.user = str(s->user);
+		b.safety.status = (Kizuna__Safety)s->status;
+		b.safety.place = str(s->place);
+		b.safety.note = str(s->note);
+		pb.body_case = KIZUNA__OP__BODY_SAFETY;
+		pb.safety = &b.safety;
+		break;
+	}
+	default:
+		return KZ_ERR_INVAL;
+	}
+	len = kizuna__op__get_packed_size(&pb);
 	if (len > KZ_OP_MAX)
 		return KZ_ERR_TOO_BIG;
 	buf = malloc(len ? len : 1);
 	if (buf == NULL)
 		return KZ_ERR_NOMEM;
-	kizuna__op__pack(op, buf);
+	kizuna__op__pack(&pb, buf);
 	*out = buf;
 	*out_len = len;
 	return 0;
@@ -73,27 +338,31 @@ pack_op(uint8_t **out, size_t *out_len, const Kizuna__Op *op)
 int
 kz_op_encode_post(uint8_t **out, size_t *out_len, const struct kz_post *post)
 {
-	Kizuna__Op op = KIZUNA__OP__INIT;
-	Kizuna__Post pb = KIZUNA__POST__INIT;
-	int rc;
+	struct kz_op op = { .type = KZ_OP_POST, .u.post = *post };
 
-	*out = NULL;
-	*out_len = 0;
-	rc = check_post(post, post->thread_root ? KZ_HASH_BYTES : 0);
-	if (rc < 0)
-		return rc;
-	pb.channel = (char *)post->channel;
-	pb.text = (char *)(post->text ? post->text : "");
-	if (post->thread_root != NULL) {
-		pb.thread_root.data = (uint8_t *)post->thread_root;
-		pb.thread_root.len = KZ_HASH_BYTES;
+	return kz_op_encode(out, out_len, &op);
+}
+
+/* ------------------------------------------------------------ decoding */
+
+/* An id field: NULL when absent, KZ_ERR_INVAL unless exactly 32 bytes. */
+static int
+get_id(const uint8_t **out, const ProtobufCBinaryData *b, bool optional)
+{
+	if (b->len == 0 && optional) {
+		*out = NULL;
+		return 0;
 	}
-	pb.priority = (Kizuna__Priority)post->priority;
-	pb.n_mentions = post->n_mentions;
-	pb.mentions = (char **)post->mentions;
-	op.body_case = KIZUNA__OP__BODY_POST;
-	op.post = &pb;
-	return pack_op(out, out_len, &op);
+	if (b->len != KZ_ID_BYTES)
+		return KZ_ERR_INVAL;
+	*out = b->data;
+	return 0;
+}
+
+static bool
+has_unknown(const ProtobufCMessage *m)
+{
+	return m != NULL && m->n_unknown_fields != 0;
 }
 
 int
@@ -118,35 +387,144 @@ kz_op_decode(struct kz_op **out, const uint8_t *buf, size_t len)
 		goto fail;
 	}
 	kizuna__op__pack(pb, tmp);
-	if (memcmp(tmp, buf, len) != 0 || pb->base.n_unknown_fields != 0)
+	if (memcmp(tmp, buf, len) != 0 || has_unknown(&pb->base))
 		goto fail;
 	op = calloc(1, sizeof(*op));
 	if (op == NULL) {
 		rc = KZ_ERR_NOMEM;
 		goto fail;
 	}
+	op->actor = pb->actor;
 	switch (pb->body_case) {
 	case KIZUNA__OP__BODY_POST: {
 		Kizuna__Post *p = pb->post;
-		struct kz_post *kp = &op->u.post;
 
-		if (p->base.n_unknown_fields != 0)
+		if (has_unknown(&p->base))
 			goto fail;
 		op->type = KZ_OP_POST;
-		kp->channel = p->channel;
-		kp->text = p->text;
-		kp->thread_root = p->thread_root.len ? p->thread_root.data : NULL;
-		kp->priority = (enum kz_priority)p->priority;
-		kp->n_mentions = p->n_mentions;
-		kp->mentions = (const char *const *)p->mentions;
-		rc = check_post(kp, p->thread_root.len);
-		if (rc < 0)
+		if ((rc = get_id(&op->u.post.channel, &p->channel, false)) < 0 ||
+		    (rc = get_id(&op->u.post.thread_root, &p->thread_root, true)) < 0)
 			goto fail;
+		op->u.post.text = p->text;
+		op->u.post.priority = (enum kz_priority)p->priority;
+		op->u.post.n_mentions = p->n_mentions;
+		op->u.post.mentions = (const char *const *)p->mentions;
 		break;
 	}
+	case KIZUNA__OP__BODY_MESH_CREATE:
+		if (has_unknown(&pb->mesh_create->base))
+			goto fail;
+		op->type = KZ_OP_MESH_CREATE;
+		if ((rc = get_id(&op->u.mesh_create.mesh_id,
+		    &pb->mesh_create->mesh_id, false)) < 0)
+			goto fail;
+		op->u.mesh_create.name = pb->mesh_create->name;
+		break;
+	case KIZUNA__OP__BODY_NODE_ADMIT:
+		if (has_unknown(&pb->node_admit->base))
+			goto fail;
+		op->type = KZ_OP_NODE_ADMIT;
+		if ((rc = get_id(&op->u.node_admit.node, &pb->node_admit->node,
+		    false)) < 0)
+			goto fail;
+		op->u.node_admit.name = pb->node_admit->name;
+		op->u.node_admit.admin = pb->node_admit->admin;
+		break;
+	case KIZUNA__OP__BODY_NODE_REVOKE:
+		if (has_unknown(&pb->node_revoke->base))
+			goto fail;
+		op->type = KZ_OP_NODE_REVOKE;
+		if ((rc = get_id(&op->u.node_revoke.node, &pb->node_revoke->node,
+		    false)) < 0)
+			goto fail;
+		op->u.node_revoke.last_seq = pb->node_revoke->last_seq;
+		op->u.node_revoke.reason = pb->node_revoke->reason;
+		break;
+	case KIZUNA__OP__BODY_USER_SET: {
+		Kizuna__UserSet *u = pb->user_set;
+
+		if (has_unknown(&u->base))
+			goto fail;
+		op->type = KZ_OP_USER_SET;
+		op->u.user_set = (struct kz_user_set){ u->user, u->set,
+		    u->display_name, u->department, (enum kz_role)u->role,
+		    u->password_hash, u->active };
+		break;
+	}
+	case KIZUNA__OP__BODY_CHANNEL_CREATE:
+		if (has_unknown(&pb->channel_create->base))
+			goto fail;
+		op->type = KZ_OP_CHANNEL_CREATE;
+		op->u.channel_create.name = pb->channel_create->name;
+		op->u.channel_create.topic = pb->channel_create->topic;
+		break;
+	case KIZUNA__OP__BODY_CHANNEL_SET: {
+		Kizuna__ChannelSet *c = pb->channel_set;
+
+		if (has_unknown(&c->base))
+			goto fail;
+		op->type = KZ_OP_CHANNEL_SET;
+		if ((rc = get_id(&op->u.channel_set.channel, &c->channel, false)) < 0)
+			goto fail;
+		op->u.channel_set.set = c->set;
+		op->u.channel_set.name = c->name;
+		op->u.channel_set.topic = c->topic;
+		op->u.channel_set.archived = c->archived;
+		break;
+	}
+	case KIZUNA__OP__BODY_EDIT:
+		if (has_unknown(&pb->edit->base))
+			goto fail;
+		op->type = KZ_OP_EDIT;
+		if ((rc = get_id(&op->u.edit.target, &pb->edit->target, false)) < 0)
+			goto fail;
+		op->u.edit.text = pb->edit->text;
+		break;
+	case KIZUNA__OP__BODY_DELETE:
+		if (has_unknown(&pb->delete_->base))
+			goto fail;
+		op->type = KZ_OP_DELETE;
+		if ((rc = get_id(&op->u.del.target, &pb->delete_->target, false)) < 0)
+			goto fail;
+		break;
+	case KIZUNA__OP__BODY_PURGE:
+		if (has_unknown(&pb->purge->base))
+			goto fail;
+		op->type = KZ_OP_PURGE;
+		if ((rc = get_id(&op->u.purge.target, &pb->purge->target, false)) < 0)
+			goto fail;
+		break;
+	case KIZUNA__OP__BODY_REACT:
+		if (has_unknown(&pb->react->base))
+			goto fail;
+		op->type = KZ_OP_REACT;
+		if ((rc = get_id(&op->u.react.target, &pb->react->target, false)) < 0)
+			goto fail;
+		op->u.react.emoji = pb->react->emoji;
+		op->u.react.on = pb->react->on;
+		break;
+	case KIZUNA__OP__BODY_ACK:
+		if (has_unknown(&pb->ack->base))
+			goto fail;
+		op->type = KZ_OP_ACK;
+		if ((rc = get_id(&op->u.ack.target, &pb->ack->target, false)) < 0)
+			goto fail;
+		break;
+	case KIZUNA__OP__BODY_SAFETY:
+		if (has_unknown(&pb->safety->base))
+			goto fail;
+		op->type = KZ_OP_SAFETY;
+		op->u.safety.user = pb->safety->user;
+		op->u.safety.status = (enum kz_safety)pb->safety->status;
+		op->u.safety.place = pb->safety->place;
+		op->u.safety.note = pb->safety->note;
+		break;
 	default:
+		rc = KZ_ERR_MALFORMED;
 		goto fail;
 	}
+	if ((rc = check_op(op)) < 0)
+		goto fail;
 	free(tmp);
 	op->pb = pb;
 	*out = op;
@@ -168,30 +546,120 @@ kz_op_free(struct kz_op *op)
 	free(op);
 }
 
+const uint8_t *
+kz_op_target(const struct kz_op *op)
+{
+	switch (op->type) {
+	case KZ_OP_POST:
+		return op->u.post.channel;
+	case KZ_OP_CHANNEL_SET:
+		return op->u.channel_set.channel;
+	case KZ_OP_EDIT:
+		return op->u.edit.target;
+	case KZ_OP_DELETE:
+		return op->u.del.target;
+	case KZ_OP_PURGE:
+		return op->u.purge.target;
+	case KZ_OP_REACT:
+		return op->u.react.target;
+	case KZ_OP_ACK:
+		return op->u.ack.target;
+	default:
+		return NULL;
+	}
+}
+
+/* ------------------------------------------------------------ names */
+
+static const char *const op_names[KZ__OP_LAST] = {
+	[KZ_OP_POST] = "post",
+	[KZ_OP_MESH_CREATE] = "mesh_create",
+	[KZ_OP_NODE_ADMIT] = "node_admit",
+	[KZ_OP_NODE_REVOKE] = "node_revoke",
+	[KZ_OP_USER_SET] = "user_set",
+	[KZ_OP_CHANNEL_CREATE] = "channel_create",
+	[KZ_OP_CHANNEL_SET] = "channel_set",
+	[KZ_OP_EDIT] = "edit",
+	[KZ_OP_DELETE] = "delete",
+	[KZ_OP_PURGE] = "purge",
+	[KZ_OP_REACT] = "react",
+	[KZ_OP_ACK] = "ack",
+	[KZ_OP_SAFETY] = "safety",
+};
+
+static const char *const prio_names[] = { "normal", "urgent", "emergency", NULL };
+static const char *const safety_names[] = { "unknown", "safe", "needs-help",
+	"injured", NULL };
+static const char *const role_names[] = { "member", "admin", NULL };
+
+const char *
+kz_op_type_name(enum kz_op_type t)
+{
+	return (unsigned)t < KZ__OP_LAST && op_names[t] ? op_names[t] : "?";
+}
+
+static const char *
+name_of(const char *const *names, unsigned n, unsigned v)
+{
+	return v < n ? names[v] : "?";
+}
+
+static int
+parse_name(const char *const *names, const char *s, int *out)
+{
+	for (int i = 0; names[i] != NULL; i++) {
+		if (strcmp(names[i], s) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return KZ_ERR_INVAL;
+}
+
 const char *
 kz_priority_name(enum kz_priority p)
 {
-	switch (p) {
-	case KZ_PRIO_NORMAL:
-		return "normal";
-	case KZ_PRIO_URGENT:
-		return "urgent";
-	case KZ_PRIO_EMERGENCY:
-		return "emergency";
-	}
-	return "?";
+	return name_of(prio_names, 3, (unsigned)p);
+}
+
+const char *
+kz_safety_name(enum kz_safety s)
+{
+	return name_of(safety_names, 4, (unsigned)s);
+}
+
+const char *
+kz_role_name(enum kz_role r)
+{
+	return name_of(role_names, 2, (unsigned)r);
 }
 
 int
 kz_priority_parse(enum kz_priority *out, const char *s)
 {
-	if (strcmp(s, "normal") == 0)
-		*out = KZ_PRIO_NORMAL;
-	else if (strcmp(s, "urgent") == 0)
-		*out = KZ_PRIO_URGENT;
-	else if (strcmp(s, "emergency") == 0)
-		*out = KZ_PRIO_EMERGENCY;
-	else
-		return KZ_ERR_INVAL;
-	return 0;
+	int v, rc = parse_name(prio_names, s, &v);
+
+	if (rc == 0)
+		*out = (enum kz_priority)v;
+	return rc;
+}
+
+int
+kz_safety_parse(enum kz_safety *out, const char *s)
+{
+	int v, rc = parse_name(safety_names, s, &v);
+
+	if (rc == 0)
+		*out = (enum kz_safety)v;
+	return rc;
+}
+
+int
+kz_role_parse(enum kz_role *out, const char *s)
+{
+	int v, rc = parse_name(role_names, s, &v);
+
+	if (rc == 0)
+		*out = (enum kz_role)v;
+	return rc;
 }

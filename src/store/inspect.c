@@ -373,6 +373,25 @@ digest_value(crypto_generichash_state *h, sqlite3_stmt *s, int col)
 }
 
 int
+kz__store_digest_query(struct kz_store *st, crypto_generichash_state *h,
+    const char *sql)
+{
+	sqlite3_stmt *s;
+	int rc, src, c;
+
+	if ((rc = prepare(st, sql, &s)) < 0)
+		return rc;
+	crypto_generichash_update(h, (const uint8_t *)sql, strlen(sql));
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		for (c = 0; c < sqlite3_column_count(s); c++)
+			digest_value(h, s, c);
+	if (src != SQLITE_DONE)
+		rc = kz__store_err(st, src, sql);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
 kz_store_content_digest(struct kz_store *st, uint8_t out[KZ_HASH_BYTES])
 {
 	/* Every table of the schema, each in the order of its key. */
@@ -382,27 +401,23 @@ kz_store_content_digest(struct kz_store *st, uint8_t out[KZ_HASH_BYTES])
 		"SELECT * FROM sigs ORDER BY feed, seq",
 		"SELECT * FROM forks ORDER BY id",
 		"SELECT * FROM meta ORDER BY k",
+		"SELECT * FROM ws_meta ORDER BY k",
+		"SELECT * FROM ws_facts ORDER BY entry",
+		"SELECT * FROM ws_users ORDER BY id",
+		"SELECT * FROM ws_nodes ORDER BY key",
+		"SELECT * FROM ws_channels ORDER BY id",
+		"SELECT * FROM ws_messages ORDER BY id",
+		"SELECT * FROM ws_reactions ORDER BY target, user, emoji",
+		"SELECT * FROM ws_acks ORDER BY target, user",
+		"SELECT * FROM ws_rollcall ORDER BY user",
 	};
 	crypto_generichash_state h;
 	size_t i;
 	int rc = 0;
 
 	crypto_generichash_init(&h, NULL, 0, KZ_HASH_BYTES);
-	for (i = 0; i < sizeof(dumps) / sizeof(dumps[0]) && rc == 0; i++) {
-		sqlite3_stmt *s;
-		int src, c;
-
-		if ((rc = prepare(st, dumps[i], &s)) < 0)
-			break;
-		crypto_generichash_update(&h, (const uint8_t *)dumps[i],
-		    strlen(dumps[i]));
-		while ((src = sqlite3_step(s)) == SQLITE_ROW)
-			for (c = 0; c < sqlite3_column_count(s); c++)
-				digest_value(&h, s, c);
-		if (src != SQLITE_DONE)
-			rc = kz__store_err(st, src, dumps[i]);
-		sqlite3_finalize(s);
-	}
+	for (i = 0; i < sizeof(dumps) / sizeof(dumps[0]) && rc == 0; i++)
+		rc = kz__store_digest_query(st, &h, dumps[i]);
 	crypto_generichash_final(&h, out, KZ_HASH_BYTES);
 	return rc;
 }

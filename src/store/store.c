@@ -27,6 +27,7 @@
 #include "kizuna/hlc.h"
 #include "kizuna/store.h"
 #include "kizuna/util.h"
+#include "store/fts_int.h"
 #include "store/store_int.h"
 
 /* ------------------------------------------------------------ migrations */
@@ -78,6 +79,55 @@ static const char *const migrations[] = {
 	 * insert: dropping it doubles ingest speed (kizuna-bench ingest).
 	 */
 	"DROP INDEX IF EXISTS entries_hash;",
+
+	/*
+	 * 3 -> 4: the workspace.  ws_facts files each entry under the id it
+	 * is about; the ws_ views are recomputed from the facts of each id
+	 * (src/store/views.c).  Existing entries are filed by the first
+	 * kz_views_rebuild (they predate the workspace: a mesh root must be
+	 * set before any of them counts).
+	 */
+	"CREATE TABLE ws_meta(k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;"
+	"CREATE TABLE ws_facts("
+	"  entry INTEGER PRIMARY KEY,"
+	"  key BLOB,"
+	"  type INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL);"
+	"CREATE INDEX ws_facts_key ON ws_facts(key);"
+	"CREATE INDEX ws_facts_actor ON ws_facts(actor) WHERE actor <> '';"
+	"CREATE TABLE ws_users("
+	"  id TEXT PRIMARY KEY, display_name TEXT NOT NULL, department TEXT NOT NULL,"
+	"  role INTEGER NOT NULL, active INTEGER NOT NULL, password_hash TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE ws_nodes("
+	"  key BLOB PRIMARY KEY, name TEXT NOT NULL, admin INTEGER NOT NULL,"
+	"  last_seq INTEGER) WITHOUT ROWID;"
+	"CREATE TABLE ws_channels("
+	"  id BLOB PRIMARY KEY, name TEXT NOT NULL, topic TEXT NOT NULL,"
+	"  archived INTEGER NOT NULL, created_hlc INTEGER NOT NULL,"
+	"  creator TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE ws_messages("
+	"  doc INTEGER PRIMARY KEY,"	/* (ms << 20) | tiebreak: sorts by time */
+	"  id BLOB NOT NULL UNIQUE, channel BLOB NOT NULL, hlc INTEGER NOT NULL,"
+	"  author BLOB NOT NULL, seq INTEGER NOT NULL, actor TEXT NOT NULL,"
+	"  thread_root BLOB, priority INTEGER NOT NULL, text TEXT NOT NULL,"
+	"  edited INTEGER NOT NULL, deleted INTEGER NOT NULL,"
+	"  reply_count INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX ws_messages_channel ON ws_messages(channel, hlc, author, seq);"
+	"CREATE INDEX ws_messages_thread ON ws_messages(thread_root, hlc, author, seq)"
+	"  WHERE thread_root IS NOT NULL;"
+	"CREATE VIRTUAL TABLE ws_search USING fts5(text, content='ws_messages',"
+	"  content_rowid='doc', tokenize='kizuna');"
+	"CREATE TABLE ws_reactions("
+	"  target BLOB NOT NULL, user TEXT NOT NULL, emoji TEXT NOT NULL,"
+	"  PRIMARY KEY(target, user, emoji)) WITHOUT ROWID;"
+	"CREATE TABLE ws_acks("
+	"  target BLOB NOT NULL, user TEXT NOT NULL,"
+	"  PRIMARY KEY(target, user)) WITHOUT ROWID;"
+	"CREATE TABLE ws_rollcall("
+	"  user TEXT PRIMARY KEY, status INTEGER NOT NULL, place TEXT NOT NULL,"
+	"  note TEXT NOT NULL, hlc INTEGER NOT NULL, reporter TEXT NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -142,6 +192,7 @@ struct kz_store {
 	char *path;
 	int schema;
 	bool in_group;		/* kz_store_begin() is open */
+	struct kz__views *views;	/* src/store/views.c */
 	/*
 	 * In a group, the last entry appended to a feed is signed when the
 	 * group commits (or when the group moves on to another feed): the
@@ -279,9 +330,16 @@ kz_store_open(struct kz_store **out, const char *path, const struct kz_logger *l
 	rc = exec_sql(st,
 	    "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = FULL;"
+	    "PRAGMA secure_delete = ON;"
 	    "PRAGMA foreign_keys = ON;", "configure");
 	if (rc < 0)
 		goto fail;
+	/* The search tokenizer must exist before any schema that names it. */
+	if ((rc = kz__fts_register(st->db)) < 0) {
+		kz_log(log, KZ_LOG_ERR, "store %s: cannot register the search tokenizer",
+		    path);
+		goto fail;
+	}
 	rc = migrate(st);
 	if (rc < 0)
 		goto fail;
@@ -311,6 +369,7 @@ kz_store_free(struct kz_store *st)
 		kz_store_rollback(st);
 	for (i = 0; i < N_STMTS; i++)
 		sqlite3_finalize(st->stmt[i]);
+	kz__views_free(st->views);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
 	free(st->path);
@@ -333,6 +392,12 @@ const char *
 kz__store_path(struct kz_store *st)
 {
 	return st->path;
+}
+
+struct kz__views **
+kz__store_views(struct kz_store *st)
+{
+	return &st->views;
 }
 
 /* ------------------------------------------------------------ transactions */
@@ -365,6 +430,7 @@ txn_commit(struct kz_store *st)
 static void
 txn_rollback(struct kz_store *st)
 {
+	kz__views_forget(st);
 	if (st->in_group) {
 		step_done(st, stmt(st, S_ROLLBACK_TO), "rollback to savepoint");
 		step_done(st, stmt(st, S_RELEASE), "release savepoint");
@@ -623,6 +689,8 @@ kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
 	if (rc == 0)
 		rc = hlc_set(st, hlc);
 	if (rc == 0)
+		rc = kz__views_apply(st, f.id, h.seq, h.seq);
+	if (rc == 0)
 		rc = txn_commit(st);
 	if (rc < 0)
 		goto fail;
@@ -788,6 +856,8 @@ kz_store_ingest(struct kz_store *st, const struct kz_run *run,
 		rc = feed_set_tip(st, f.id, last_seq, hashes[run->n - 1]);
 		if (rc == 0)
 			rc = hlc_set(st, max_hlc);
+		if (rc == 0)
+			rc = kz__views_apply(st, f.id, f.tip + 1, last_seq);
 		if (rc < 0)
 			goto fail;
 		res->tip = last_seq;

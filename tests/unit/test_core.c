@@ -1182,61 +1182,226 @@ test_hex_be(void **state)
 
 /* ---------------------------------------------------------------- 7. ops */
 
-static void
-test_op_roundtrip(void **state)
-{
-	static const char *const mentions[] = { "alice", "\xe9\x98\xb2\xe7\x81\xbd" };
-	uint8_t root[32], *buf = NULL;
-	size_t len = 0;
-	struct kz_post p;
-	struct kz_op *op = NULL;
+#define ACTOR "Tanaka.H_2@city-hall"
+#define PW "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo"
+#define THUMBS "\xf0\x9f\x91\x8d"
+#define JA_TEXT "\xe9\x81\xbf\xe9\x9b\xa3\xe6\x89\x80\xe3\x81\xa7\xe7\xb5\xa6" \
+	"\xe6\xb0\xb4 at 15:00 \xf0\x9f\x9a\xb0"
 
-	(void)state;
-	fill(root, 32, 0xb0);
-	memset(&p, 0, sizeof(p));
-	p.channel = "general";
-	p.text = "\xe9\x81\xbf\xe9\x9b\xa3\xe6\x89\x80\xe3\x81\xa7\xe7\xb5\xa6"
-	    "\xe6\xb0\xb4 at 15:00 \xf0\x9f\x9a\xb0";
-	p.thread_root = root;
-	p.priority = KZ_PRIO_URGENT;
-	p.n_mentions = 2;
-	p.mentions = mentions;
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), 0);
+static uint8_t id_a[KZ_ID_BYTES + 1], id_b[KZ_ID_BYTES + 1];
+static const char *const two_mentions[] = { "alice", "bob.k" };
+
+static void
+op_ids_init(void)
+{
+	fill(id_a, sizeof(id_a), 0xa0);
+	fill(id_b, sizeof(id_b), 0x30);
+}
+
+/* A valid op of type t with every field set (pointers to static data). */
+static struct kz_op
+valid_op(enum kz_op_type t)
+{
+	struct kz_op op;
+
+	op_ids_init();
+	memset(&op, 0, sizeof(op));
+	op.type = t;
+	op.actor = ACTOR;
+	switch (t) {
+	case KZ_OP_POST:
+		op.u.post = (struct kz_post){ id_a, JA_TEXT, id_b, KZ_PRIO_URGENT,
+		    2, two_mentions };
+		break;
+	case KZ_OP_MESH_CREATE:
+		op.u.mesh_create = (struct kz_mesh_create){ id_a, "Kizuna City" };
+		break;
+	case KZ_OP_NODE_ADMIT:
+		op.u.node_admit = (struct kz_node_admit){ id_a, "branch", true };
+		break;
+	case KZ_OP_NODE_REVOKE:
+		op.u.node_revoke = (struct kz_node_revoke){ id_a, 7, "stolen" };
+		break;
+	case KZ_OP_USER_SET:
+		op.u.user_set = (struct kz_user_set){ "sato", KZ_USER_SET_ALL,
+		    "Sato", "Fire", KZ_ROLE_ADMIN, PW, true };
+		break;
+	case KZ_OP_CHANNEL_CREATE:
+		op.u.channel_create = (struct kz_channel_create){ "general",
+		    "all staff" };
+		break;
+	case KZ_OP_CHANNEL_SET:
+		op.u.channel_set = (struct kz_channel_set){ id_a, KZ_CHANNEL_SET_ALL,
+		    "ops", "water", true };
+		break;
+	case KZ_OP_EDIT:
+		op.u.edit = (struct kz_edit){ id_a, "fixed" };
+		break;
+	case KZ_OP_DELETE:
+	case KZ_OP_PURGE:
+	case KZ_OP_ACK:
+		op.u.del.target = id_a;
+		break;
+	case KZ_OP_REACT:
+		op.u.react = (struct kz_react){ id_a, THUMBS, true };
+		break;
+	case KZ_OP_SAFETY:
+		op.u.safety = (struct kz_safety_status){ "sato", KZ_SAFETY_INJURED,
+		    "gym", "leg" };
+		break;
+	default:
+		break;
+	}
+	return op;
+}
+
+/*
+ * Encodes in, decodes the bytes, checks that the decoded op encodes to the
+ * same bytes, then scribbles over them (the op must not borrow them).
+ */
+static struct kz_op *
+op_roundtrip(const struct kz_op *in)
+{
+	uint8_t *buf = NULL, *again = NULL;
+	size_t len = 0, len2 = 0;
+	struct kz_op *out = NULL;
+
+	assert_int_equal(kz_op_encode(&buf, &len, in), 0);
 	assert_non_null(buf);
 	assert_true(len > 0 && len <= KZ_OP_MAX);
+	assert_int_equal(kz_op_decode(&out, buf, len), 0);
+	assert_non_null(out);
+	assert_int_equal(out->type, in->type);
+	assert_int_equal(kz_op_encode(&again, &len2, out), 0);
+	assert_int_equal(len2, len);
+	assert_memory_equal(again, buf, len);
+	memset(buf, 0xee, len);
+	free(buf);
+	free(again);
+	return out;
+}
 
-	assert_int_equal(kz_op_decode(&op, buf, len), 0);
-	assert_non_null(op);
+/* kz_op_encode's result; on success the bytes must also decode. */
+static int
+enc_rc(const struct kz_op *op)
+{
+	uint8_t *buf = (uint8_t *)1;
+	size_t len = 99;
+	struct kz_op *dec = NULL;
+	int rc = kz_op_encode(&buf, &len, op);
+
+	if (rc == 0) {
+		assert_non_null(buf);
+		assert_int_equal(kz_op_decode(&dec, buf, len), 0);
+		kz_op_free(dec);
+		free(buf);
+	} else {
+		assert_null(buf);
+		assert_int_equal(len, 0);
+	}
+	return rc;
+}
+
+/* Encodes valid_op(t) with one change, expecting rc. */
+#define ENC(t, change, rc)                                                    \
+	do {                                                                  \
+		struct kz_op o_ = valid_op(t);                                \
+		o_.change;                                                    \
+		assert_int_equal(enc_rc(&o_), (rc));                          \
+	} while (0)
+
+/* A string of exactly len bytes: prefix, then 'x's (malloc'd). */
+static char *
+str_len(size_t len, const char *prefix)
+{
+	char *s = malloc(len + 1);
+
+	assert_non_null(s);
+	assert_true(strlen(prefix) <= len);
+	memset(s, 'x', len);
+	memcpy(s, prefix, strlen(prefix));
+	s[len] = '\0';
+	return s;
+}
+
+static void
+test_op_roundtrip_post(void **state)
+{
+	struct kz_op in = valid_op(KZ_OP_POST), *op;
+	struct kz_post p;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	(void)state;
+	op = op_roundtrip(&in);
 	assert_int_equal(op->type, KZ_OP_POST);
-	assert_string_equal(op->u.post.channel, p.channel);
-	assert_string_equal(op->u.post.text, p.text);
+	assert_string_equal(op->actor, ACTOR);
+	assert_memory_equal(op->u.post.channel, id_a, KZ_ID_BYTES);
+	assert_string_equal(op->u.post.text, JA_TEXT);
 	assert_non_null(op->u.post.thread_root);
-	assert_memory_equal(op->u.post.thread_root, root, 32);
+	assert_memory_equal(op->u.post.thread_root, id_b, KZ_ID_BYTES);
 	assert_int_equal(op->u.post.priority, KZ_PRIO_URGENT);
 	assert_int_equal(op->u.post.n_mentions, 2);
 	assert_string_equal(op->u.post.mentions[0], "alice");
-	assert_string_equal(op->u.post.mentions[1], mentions[1]);
+	assert_string_equal(op->u.post.mentions[1], "bob.k");
+	assert_non_null(op->pb);
 	kz_op_free(op);
-	free(buf);
 
-	/* Minimal post: no root, no mentions, no text, normal priority. */
-	memset(&p, 0, sizeof(p));
-	p.channel = "c";
-	p.text = NULL;
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), 0);
-	assert_int_equal(kz_op_decode(&op, buf, len), 0);
-	assert_string_equal(op->u.post.channel, "c");
+	/* Minimal: no actor, text, root or mentions; normal priority. */
+	in.actor = NULL;
+	in.u.post = (struct kz_post){ .channel = id_b };
+	op = op_roundtrip(&in);
+	assert_string_equal(op->actor, "");
+	assert_memory_equal(op->u.post.channel, id_b, KZ_ID_BYTES);
 	assert_string_equal(op->u.post.text, "");
 	assert_null(op->u.post.thread_root);
 	assert_int_equal(op->u.post.priority, KZ_PRIO_NORMAL);
 	assert_int_equal(op->u.post.n_mentions, 0);
 	kz_op_free(op);
-	free(buf);
 
-	p.priority = KZ_PRIO_EMERGENCY;
+	/* Emergency, an empty actor string, and 64 mentions. */
+	{
+		const char *many[KZ_MENTIONS_MAX];
+		char names[KZ_MENTIONS_MAX][8];
+		size_t i;
+
+		for (i = 0; i < KZ_MENTIONS_MAX; i++) {
+			snprintf(names[i], sizeof(names[i]), "u%zu", i);
+			many[i] = names[i];
+		}
+		in.actor = "";
+		in.u.post.priority = KZ_PRIO_EMERGENCY;
+		in.u.post.n_mentions = KZ_MENTIONS_MAX;
+		in.u.post.mentions = many;
+		op = op_roundtrip(&in);
+		assert_string_equal(op->actor, "");
+		assert_int_equal(op->u.post.priority, KZ_PRIO_EMERGENCY);
+		assert_int_equal(op->u.post.n_mentions, KZ_MENTIONS_MAX);
+		for (i = 0; i < KZ_MENTIONS_MAX; i++)
+			assert_string_equal(op->u.post.mentions[i], names[i]);
+		kz_op_free(op);
+	}
+
+	/* kz_op_encode_post: the same bytes as a post with no actor. */
+	in = valid_op(KZ_OP_POST);
+	p = in.u.post;
+	in.actor = NULL;
 	assert_int_equal(kz_op_encode_post(&buf, &len, &p), 0);
 	assert_int_equal(kz_op_decode(&op, buf, len), 0);
-	assert_int_equal(op->u.post.priority, KZ_PRIO_EMERGENCY);
+	assert_int_equal(op->type, KZ_OP_POST);
+	assert_string_equal(op->actor, "");
+	assert_string_equal(op->u.post.text, JA_TEXT);
+	kz_op_free(op);
+	op = op_roundtrip(&in);
+	{
+		uint8_t *buf2 = NULL;
+		size_t len2 = 0;
+
+		assert_int_equal(kz_op_encode(&buf2, &len2, &in), 0);
+		assert_int_equal(len2, len);
+		assert_memory_equal(buf2, buf, len);
+		free(buf2);
+	}
 	kz_op_free(op);
 	free(buf);
 
@@ -1244,225 +1409,1234 @@ test_op_roundtrip(void **state)
 }
 
 static void
-test_op_encode_rejects(void **state)
+test_op_roundtrip_control(void **state)
 {
-	const char *many[KZ_MENTIONS_MAX + 1];
-	const char *bad_mention[1] = { "" };
-	char name[KZ_NAME_MAX + 2], *text;
-	uint8_t *buf = (uint8_t *)1;
-	size_t len = 1, i;
-	struct kz_post p;
-	struct kz_op *op = NULL;
+	struct kz_op in, *op;
+	uint32_t bit;
 
 	(void)state;
-	memset(&p, 0, sizeof(p));
-	p.text = "hi";
-
-	p.channel = "";
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), KZ_ERR_INVAL);
-	assert_null(buf);
-	assert_int_equal(len, 0);
-	p.channel = NULL;
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), KZ_ERR_INVAL);
-
-	memset(name, 'n', KZ_NAME_MAX + 1);
-	name[KZ_NAME_MAX + 1] = '\0';
-	p.channel = name;		/* 81 bytes */
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), KZ_ERR_TOO_BIG);
-	assert_null(buf);
-	name[KZ_NAME_MAX] = '\0';	/* 80 bytes */
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), 0);
-	free(buf);
-
-	p.channel = "c\xc0\xaf";
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), KZ_ERR_BAD_UTF8);
-	p.channel = "general";
-
-	text = malloc(KZ_TEXT_MAX + 2);
-	assert_non_null(text);
-	memset(text, 'x', KZ_TEXT_MAX + 1);
-	text[KZ_TEXT_MAX + 1] = '\0';
-	p.text = text;
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), KZ_ERR_TOO_BIG);
-	assert_null(buf);
-	text[KZ_TEXT_MAX] = '\0';
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), 0);
-	assert_non_null(buf);
-	assert_int_equal(kz_op_decode(&op, buf, len), 0);
-	assert_int_equal(strlen(op->u.post.text), KZ_TEXT_MAX);
+	in = valid_op(KZ_OP_MESH_CREATE);
+	op = op_roundtrip(&in);
+	assert_int_equal(op->type, KZ_OP_MESH_CREATE);
+	assert_string_equal(op->actor, ACTOR);
+	assert_memory_equal(op->u.mesh_create.mesh_id, id_a, KZ_ID_BYTES);
+	assert_string_equal(op->u.mesh_create.name, "Kizuna City");
 	kz_op_free(op);
-	free(buf);
-	free(text);
 
-	p.text = "ok \xed\xa0\x80";
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), KZ_ERR_BAD_UTF8);
-	assert_null(buf);
-	p.text = "\xe9\x81";
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), KZ_ERR_BAD_UTF8);
-	p.text = "fine";
+	in = valid_op(KZ_OP_NODE_ADMIT);
+	op = op_roundtrip(&in);
+	assert_int_equal(op->type, KZ_OP_NODE_ADMIT);
+	assert_string_equal(op->actor, ACTOR);
+	assert_memory_equal(op->u.node_admit.node, id_a, KZ_ID_BYTES);
+	assert_string_equal(op->u.node_admit.name, "branch");
+	assert_true(op->u.node_admit.admin);
+	kz_op_free(op);
+	in.u.node_admit.admin = false;
+	in.actor = NULL;
+	op = op_roundtrip(&in);
+	assert_false(op->u.node_admit.admin);
+	assert_string_equal(op->actor, "");
+	kz_op_free(op);
 
-	p.priority = (enum kz_priority)3;
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), KZ_ERR_INVAL);
-	assert_null(buf);
-	p.priority = (enum kz_priority)-1;
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), KZ_ERR_INVAL);
-	p.priority = KZ_PRIO_NORMAL;
+	in = valid_op(KZ_OP_NODE_REVOKE);
+	op = op_roundtrip(&in);
+	assert_int_equal(op->type, KZ_OP_NODE_REVOKE);
+	assert_string_equal(op->actor, ACTOR);
+	assert_memory_equal(op->u.node_revoke.node, id_a, KZ_ID_BYTES);
+	assert_true(op->u.node_revoke.last_seq == 7);
+	assert_string_equal(op->u.node_revoke.reason, "stolen");
+	kz_op_free(op);
+	in.u.node_revoke.last_seq = KZ_SEQ_MAX;
+	in.u.node_revoke.reason = NULL;
+	op = op_roundtrip(&in);
+	assert_true(op->u.node_revoke.last_seq == KZ_SEQ_MAX);
+	assert_string_equal(op->u.node_revoke.reason, "");
+	kz_op_free(op);
+	in.u.node_revoke.last_seq = 0;
+	op = op_roundtrip(&in);
+	assert_true(op->u.node_revoke.last_seq == 0);
+	kz_op_free(op);
 
-	for (i = 0; i < KZ_MENTIONS_MAX + 1; i++)
-		many[i] = "m";
-	p.mentions = many;
-	p.n_mentions = KZ_MENTIONS_MAX + 1;
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), KZ_ERR_TOO_BIG);
-	p.n_mentions = KZ_MENTIONS_MAX;
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), 0);
-	free(buf);
-	p.mentions = bad_mention;
-	p.n_mentions = 1;
-	assert_int_equal(kz_op_encode_post(&buf, &len, &p), KZ_ERR_INVAL);
-	assert_null(buf);
-}
-
-/* Wraps hand-written Post bytes (< 128) in an Op: field 16, length-delimited. */
-static size_t
-wrap_post(uint8_t *out, const uint8_t *post, size_t post_len)
-{
-	assert_true(post_len < 128);
-	out[0] = 0x82;
-	out[1] = 0x01;
-	out[2] = (uint8_t)post_len;
-	memcpy(out + 3, post, post_len);
-	return post_len + 3;
-}
-
-static int
-decode_post_bytes(const uint8_t *post, size_t post_len, struct kz_op **out)
-{
-	uint8_t buf[160];
-	size_t len = wrap_post(buf, post, post_len);
-
-	return kz_op_decode(out, buf, len);
+	in = valid_op(KZ_OP_USER_SET);
+	op = op_roundtrip(&in);
+	assert_int_equal(op->type, KZ_OP_USER_SET);
+	assert_string_equal(op->actor, ACTOR);
+	assert_string_equal(op->u.user_set.user, "sato");
+	assert_int_equal(op->u.user_set.set, KZ_USER_SET_ALL);
+	assert_string_equal(op->u.user_set.display_name, "Sato");
+	assert_string_equal(op->u.user_set.department, "Fire");
+	assert_int_equal(op->u.user_set.role, KZ_ROLE_ADMIN);
+	assert_string_equal(op->u.user_set.password_hash, PW);
+	assert_true(op->u.user_set.active);
+	kz_op_free(op);
+	/* Each bit alone; the other fields at their zero values. */
+	for (bit = 1; bit <= KZ_USER_SET_ACTIVE; bit <<= 1) {
+		in.u.user_set = (struct kz_user_set){ .user = "u-1", .set = bit,
+		    .display_name = (bit & KZ_USER_SET_DISPLAY_NAME) ? "D" : NULL };
+		op = op_roundtrip(&in);
+		assert_string_equal(op->u.user_set.user, "u-1");
+		assert_int_equal(op->u.user_set.set, bit);
+		assert_string_equal(op->u.user_set.display_name,
+		    bit == KZ_USER_SET_DISPLAY_NAME ? "D" : "");
+		assert_string_equal(op->u.user_set.department, "");
+		assert_int_equal(op->u.user_set.role, KZ_ROLE_MEMBER);
+		assert_string_equal(op->u.user_set.password_hash, "");
+		assert_false(op->u.user_set.active);
+		kz_op_free(op);
+	}
 }
 
 static void
-test_op_decode_rejects(void **state)
+test_op_roundtrip_content(void **state)
 {
-	static const uint8_t good[] = { 0x0a, 3, 'a', '-', 'b' };
-	static const uint8_t nul_channel[] = { 0x0a, 3, 'a', 0, 'b' };
-	static const uint8_t good_text[] = { 0x0a, 1, 'c', 0x12, 3, 'h', '-', 'i' };
-	static const uint8_t nul_text[] = { 0x0a, 1, 'c', 0x12, 3, 'h', 0, 'i' };
-	static const uint8_t nul_mention[] = { 0x0a, 1, 'c', 0x2a, 2, 'm', 0 };
-	static const uint8_t bad_utf8_text[] = { 0x0a, 1, 'c', 0x12, 2, 0xc0, 0xaf };
-	static const uint8_t bad_utf8_channel[] = { 0x0a, 2, 0xed, 0xa0 };
-	static const uint8_t unknown_in_post[] = { 0x0a, 1, 'c', 0x78, 0x01 };
-	static const uint8_t prio2[] = { 0x0a, 1, 'c', 0x20, 2 };
-	static const uint8_t prio3[] = { 0x0a, 1, 'c', 0x20, 3 };
-	static const uint8_t prio_nonmin[] = { 0x0a, 1, 'c', 0x20, 0x82, 0x00 };
-	static const uint8_t out_of_order[] = { 0x20, 1, 0x0a, 1, 'c' };
-	static const uint8_t no_channel[] = { 0x12, 2, 'h', 'i' };
-	uint8_t root31[2 + 3 + 31];
-	uint8_t buf[200], *big;
-	struct kz_op *op = NULL;
-	size_t len;
+	static const enum kz_op_type targets[] = { KZ_OP_DELETE, KZ_OP_PURGE,
+	    KZ_OP_ACK };
+	struct kz_op in, *op;
+	size_t i;
+	int v;
 
 	(void)state;
-	/* Controls: the hand-written bytes are right. */
-	assert_int_equal(decode_post_bytes(good, sizeof(good), &op), 0);
-	assert_string_equal(op->u.post.channel, "a-b");
+	in = valid_op(KZ_OP_CHANNEL_CREATE);
+	op = op_roundtrip(&in);
+	assert_int_equal(op->type, KZ_OP_CHANNEL_CREATE);
+	assert_string_equal(op->actor, ACTOR);
+	assert_string_equal(op->u.channel_create.name, "general");
+	assert_string_equal(op->u.channel_create.topic, "all staff");
 	kz_op_free(op);
-	assert_int_equal(decode_post_bytes(good_text, sizeof(good_text), &op), 0);
-	assert_string_equal(op->u.post.text, "h-i");
+	in.u.channel_create.topic = NULL;
+	op = op_roundtrip(&in);
+	assert_string_equal(op->u.channel_create.topic, "");
 	kz_op_free(op);
-	assert_int_equal(decode_post_bytes(prio2, sizeof(prio2), &op), 0);
-	assert_int_equal(op->u.post.priority, KZ_PRIO_EMERGENCY);
+
+	in = valid_op(KZ_OP_CHANNEL_SET);
+	op = op_roundtrip(&in);
+	assert_int_equal(op->type, KZ_OP_CHANNEL_SET);
+	assert_string_equal(op->actor, ACTOR);
+	assert_memory_equal(op->u.channel_set.channel, id_a, KZ_ID_BYTES);
+	assert_int_equal(op->u.channel_set.set, KZ_CHANNEL_SET_ALL);
+	assert_string_equal(op->u.channel_set.name, "ops");
+	assert_string_equal(op->u.channel_set.topic, "water");
+	assert_true(op->u.channel_set.archived);
 	kz_op_free(op);
-	op = (struct kz_op *)1;
+	in.u.channel_set = (struct kz_channel_set){ id_b, KZ_CHANNEL_SET_TOPIC,
+	    NULL, NULL, false };
+	op = op_roundtrip(&in);
+	assert_memory_equal(op->u.channel_set.channel, id_b, KZ_ID_BYTES);
+	assert_int_equal(op->u.channel_set.set, KZ_CHANNEL_SET_TOPIC);
+	assert_string_equal(op->u.channel_set.name, "");
+	assert_string_equal(op->u.channel_set.topic, "");
+	assert_false(op->u.channel_set.archived);
+	kz_op_free(op);
 
-	/* Embedded NUL bytes. */
-	assert_int_equal(decode_post_bytes(nul_channel, sizeof(nul_channel), &op),
-	    KZ_ERR_MALFORMED);
-	assert_null(op);
-	assert_int_equal(decode_post_bytes(nul_text, sizeof(nul_text), &op),
-	    KZ_ERR_MALFORMED);
-	assert_int_equal(decode_post_bytes(nul_mention, sizeof(nul_mention), &op),
-	    KZ_ERR_MALFORMED);
+	in = valid_op(KZ_OP_EDIT);
+	op = op_roundtrip(&in);
+	assert_int_equal(op->type, KZ_OP_EDIT);
+	assert_string_equal(op->actor, ACTOR);
+	assert_memory_equal(op->u.edit.target, id_a, KZ_ID_BYTES);
+	assert_string_equal(op->u.edit.text, "fixed");
+	kz_op_free(op);
 
-	/* Invalid UTF-8. */
-	assert_int_equal(decode_post_bytes(bad_utf8_text, sizeof(bad_utf8_text),
-	    &op), KZ_ERR_BAD_UTF8);
-	assert_null(op);
-	assert_int_equal(decode_post_bytes(bad_utf8_channel,
-	    sizeof(bad_utf8_channel), &op), KZ_ERR_BAD_UTF8);
+	for (i = 0; i < 3; i++) {
+		in = valid_op(targets[i]);
+		in.u.del.target = id_b;
+		op = op_roundtrip(&in);
+		assert_int_equal(op->type, targets[i]);
+		assert_string_equal(op->actor, ACTOR);
+		switch (targets[i]) {
+		case KZ_OP_DELETE:
+			assert_memory_equal(op->u.del.target, id_b, KZ_ID_BYTES);
+			break;
+		case KZ_OP_PURGE:
+			assert_memory_equal(op->u.purge.target, id_b, KZ_ID_BYTES);
+			break;
+		default:
+			assert_memory_equal(op->u.ack.target, id_b, KZ_ID_BYTES);
+			break;
+		}
+		kz_op_free(op);
+	}
 
-	/* Unknown fields, inside the post and after it. */
-	assert_int_equal(decode_post_bytes(unknown_in_post,
-	    sizeof(unknown_in_post), &op), KZ_ERR_MALFORMED);
-	len = wrap_post(buf, good, sizeof(good));
-	buf[len] = 0x78;
-	buf[len + 1] = 0x01;
-	assert_int_equal(kz_op_decode(&op, buf, len + 2), KZ_ERR_MALFORMED);
-	assert_null(op);
+	in = valid_op(KZ_OP_REACT);
+	op = op_roundtrip(&in);
+	assert_int_equal(op->type, KZ_OP_REACT);
+	assert_string_equal(op->actor, ACTOR);
+	assert_memory_equal(op->u.react.target, id_a, KZ_ID_BYTES);
+	assert_string_equal(op->u.react.emoji, THUMBS);
+	assert_true(op->u.react.on);
+	kz_op_free(op);
+	in.u.react.on = false;
+	op = op_roundtrip(&in);
+	assert_false(op->u.react.on);
+	kz_op_free(op);
+
+	in = valid_op(KZ_OP_SAFETY);
+	op = op_roundtrip(&in);
+	assert_int_equal(op->type, KZ_OP_SAFETY);
+	assert_string_equal(op->actor, ACTOR);
+	assert_string_equal(op->u.safety.user, "sato");
+	assert_int_equal(op->u.safety.status, KZ_SAFETY_INJURED);
+	assert_string_equal(op->u.safety.place, "gym");
+	assert_string_equal(op->u.safety.note, "leg");
+	kz_op_free(op);
+	for (v = KZ_SAFETY_UNKNOWN; v <= KZ_SAFETY_INJURED; v++) {
+		in.u.safety = (struct kz_safety_status){ NULL,
+		    (enum kz_safety)v, NULL, NULL };
+		op = op_roundtrip(&in);
+		assert_string_equal(op->u.safety.user, "");
+		assert_int_equal(op->u.safety.status, v);
+		assert_string_equal(op->u.safety.place, "");
+		assert_string_equal(op->u.safety.note, "");
+		kz_op_free(op);
+	}
+}
+
+static void
+test_op_target(void **state)
+{
+	struct kz_op in, *op;
+	int t;
+
+	(void)state;
+	for (t = KZ_OP_POST; t < KZ__OP_LAST; t++) {
+		const uint8_t *want = NULL;
+
+		in = valid_op((enum kz_op_type)t);
+		op = op_roundtrip(&in);
+		switch (t) {
+		case KZ_OP_POST:
+			want = op->u.post.channel;
+			break;
+		case KZ_OP_CHANNEL_SET:
+			want = op->u.channel_set.channel;
+			break;
+		case KZ_OP_EDIT:
+			want = op->u.edit.target;
+			break;
+		case KZ_OP_DELETE:
+			want = op->u.del.target;
+			break;
+		case KZ_OP_PURGE:
+			want = op->u.purge.target;
+			break;
+		case KZ_OP_REACT:
+			want = op->u.react.target;
+			break;
+		case KZ_OP_ACK:
+			want = op->u.ack.target;
+			break;
+		default:
+			break;
+		}
+		if (want == NULL) {
+			assert_null(kz_op_target(op));
+		} else {
+			assert_ptr_equal(kz_op_target(op), want);
+			assert_memory_equal(kz_op_target(op), id_a, KZ_ID_BYTES);
+		}
+		/* The same on the caller's own struct. */
+		if (want == NULL)
+			assert_null(kz_op_target(&in));
+		else
+			assert_ptr_equal(kz_op_target(&in), id_a);
+		kz_op_free(op);
+	}
+	/* A post's thread root is not its target. */
+	in = valid_op(KZ_OP_POST);
+	in.u.post.channel = id_b;
+	in.u.post.thread_root = id_a;
+	assert_ptr_equal(kz_op_target(&in), id_b);
+}
+
+static void
+test_user_id_valid(void **state)
+{
+	char *s;
+
+	(void)state;
+	assert_true(kz_user_id_valid("a"));
+	assert_true(kz_user_id_valid(ACTOR));
+	assert_true(kz_user_id_valid("azAZ09._@-"));
+	assert_false(kz_user_id_valid(NULL));
+	assert_false(kz_user_id_valid(""));
+	assert_false(kz_user_id_valid("a b"));
+	assert_false(kz_user_id_valid("\xc3\xa9"));	/* é */
+	assert_false(kz_user_id_valid("caf\xc3\xa9"));
+	assert_false(kz_user_id_valid("a/b"));
+	assert_false(kz_user_id_valid("a\tb"));
+	assert_false(kz_user_id_valid("a+b"));
+	assert_false(kz_user_id_valid("a:b"));
+	s = str_len(KZ_USER_ID_MAX, "");
+	assert_true(kz_user_id_valid(s));
+	free(s);
+	s = str_len(KZ_USER_ID_MAX + 1, "");
+	assert_false(kz_user_id_valid(s));
+	free(s);
+}
+
+static void
+test_op_encode_rejects(void **state)
+{
+	static const char *const bad_utf8[] = { "\xc0\xaf", "ok \xed\xa0\x80",
+	    "\xe9\x81", "\xf4\x90\x80\x80", "\xff" };
+	const char *many[KZ_MENTIONS_MAX + 1];
+	const char *bad_mention[2] = { "alice", NULL };
+	char *s_ok, *s_big, *id64, *id65;
+	size_t i;
+	int t;
+
+	(void)state;
+	/* Every valid_op encodes (and its bytes decode). */
+	for (t = KZ_OP_POST; t < KZ__OP_LAST; t++)
+		ENC((enum kz_op_type)t, type = (enum kz_op_type)t, 0);
+	/* Unknown types. */
+	ENC(KZ_OP_POST, type = (enum kz_op_type)0, KZ_ERR_INVAL);
+	ENC(KZ_OP_POST, type = KZ__OP_LAST, KZ_ERR_INVAL);
+	ENC(KZ_OP_POST, type = (enum kz_op_type)99, KZ_ERR_INVAL);
+
+	/* Missing ids.  (A thread root is optional.) */
+	ENC(KZ_OP_POST, u.post.channel = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_POST, u.post.thread_root = NULL, 0);
+	ENC(KZ_OP_MESH_CREATE, u.mesh_create.mesh_id = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_NODE_ADMIT, u.node_admit.node = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_NODE_REVOKE, u.node_revoke.node = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_CHANNEL_SET, u.channel_set.channel = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_EDIT, u.edit.target = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_DELETE, u.del.target = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_PURGE, u.purge.target = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_REACT, u.react.target = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_ACK, u.ack.target = NULL, KZ_ERR_INVAL);
+
+	/* User ids: the actor (optional) on every type, the user_set user,
+	 * mentions and the safety subject (optional). */
+	id64 = str_len(KZ_USER_ID_MAX, "u.");
+	id65 = str_len(KZ_USER_ID_MAX + 1, "u.");
+	for (t = KZ_OP_POST; t < KZ__OP_LAST; t++) {
+		ENC((enum kz_op_type)t, actor = NULL, 0);
+		ENC((enum kz_op_type)t, actor = "", 0);
+		ENC((enum kz_op_type)t, actor = id64, 0);
+		ENC((enum kz_op_type)t, actor = id65, KZ_ERR_INVAL);
+		ENC((enum kz_op_type)t, actor = "tanaka h", KZ_ERR_INVAL);
+		ENC((enum kz_op_type)t, actor = "\xc3\xa9", KZ_ERR_INVAL);
+		ENC((enum kz_op_type)t, actor = "a/b", KZ_ERR_INVAL);
+	}
+	ENC(KZ_OP_USER_SET, u.user_set.user = id64, 0);
+	ENC(KZ_OP_USER_SET, u.user_set.user = id65, KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.user = "", KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.user = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.user = "sa to", KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.user = "sat\xc3\xa9", KZ_ERR_INVAL);
+	ENC(KZ_OP_SAFETY, u.safety.user = NULL, 0);
+	ENC(KZ_OP_SAFETY, u.safety.user = "", 0);
+	ENC(KZ_OP_SAFETY, u.safety.user = id64, 0);
+	ENC(KZ_OP_SAFETY, u.safety.user = id65, KZ_ERR_INVAL);
+	ENC(KZ_OP_SAFETY, u.safety.user = "sa to", KZ_ERR_INVAL);
+	ENC(KZ_OP_SAFETY, u.safety.user = "\xc3\xa9", KZ_ERR_INVAL);
+	bad_mention[1] = "";
+	ENC(KZ_OP_POST, u.post.mentions = bad_mention, KZ_ERR_INVAL);
+	bad_mention[1] = "bo b";
+	ENC(KZ_OP_POST, u.post.mentions = bad_mention, KZ_ERR_INVAL);
+	bad_mention[1] = "\xc3\xa9";
+	ENC(KZ_OP_POST, u.post.mentions = bad_mention, KZ_ERR_INVAL);
+	bad_mention[1] = id65;
+	ENC(KZ_OP_POST, u.post.mentions = bad_mention, KZ_ERR_INVAL);
+	bad_mention[1] = NULL;
+	ENC(KZ_OP_POST, u.post.mentions = bad_mention, KZ_ERR_INVAL);
+	bad_mention[1] = id64;
+	ENC(KZ_OP_POST, u.post.mentions = bad_mention, 0);
+	free(id64);
+	free(id65);
+
+	/* Mentions: at most KZ_MENTIONS_MAX. */
+	for (i = 0; i < KZ_MENTIONS_MAX + 1; i++)
+		many[i] = "m";
+	{
+		struct kz_op o = valid_op(KZ_OP_POST);
+
+		o.u.post.mentions = many;
+		o.u.post.n_mentions = KZ_MENTIONS_MAX;
+		assert_int_equal(enc_rc(&o), 0);
+		o.u.post.n_mentions = KZ_MENTIONS_MAX + 1;
+		assert_int_equal(enc_rc(&o), KZ_ERR_TOO_BIG);
+	}
+
+	/* Size bounds: the limit is accepted, one more byte is not. */
+#define BOUND(t, field, limit, prefix)                                        \
+	do {                                                                  \
+		s_ok = str_len((limit), (prefix));                            \
+		s_big = str_len((limit) + 1, (prefix));                       \
+		ENC(t, field = s_ok, 0);                                      \
+		ENC(t, field = s_big, KZ_ERR_TOO_BIG);                        \
+		free(s_ok);                                                   \
+		free(s_big);                                                  \
+	} while (0)
+	BOUND(KZ_OP_POST, u.post.text, KZ_TEXT_MAX, "");
+	BOUND(KZ_OP_EDIT, u.edit.text, KZ_TEXT_MAX, "");
+	BOUND(KZ_OP_MESH_CREATE, u.mesh_create.name, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_NODE_ADMIT, u.node_admit.name, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_NODE_REVOKE, u.node_revoke.reason, KZ_REASON_MAX, "");
+	BOUND(KZ_OP_USER_SET, u.user_set.display_name, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_USER_SET, u.user_set.department, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_USER_SET, u.user_set.password_hash, KZ_PWHASH_MAX,
+	    "$argon2id$");
+	BOUND(KZ_OP_CHANNEL_CREATE, u.channel_create.name, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_CHANNEL_CREATE, u.channel_create.topic, KZ_TOPIC_MAX, "");
+	BOUND(KZ_OP_CHANNEL_SET, u.channel_set.name, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_CHANNEL_SET, u.channel_set.topic, KZ_TOPIC_MAX, "");
+	BOUND(KZ_OP_REACT, u.react.emoji, KZ_EMOJI_MAX, "");
+	BOUND(KZ_OP_SAFETY, u.safety.place, KZ_PLACE_MAX, "");
+	BOUND(KZ_OP_SAFETY, u.safety.note, KZ_NOTE_MAX, "");
+#undef BOUND
+	/* Bounds count bytes, not characters: 26 three-byte characters and
+	 * two spare bytes fit in 80, 27 do not. */
+	{
+		char name[3 * 27 + 1];
+
+		for (i = 0; i < 27; i++)
+			memcpy(name + 3 * i, "\xe9\x81\xbf", 3);
+		name[3 * 27] = '\0';
+		ENC(KZ_OP_CHANNEL_CREATE, u.channel_create.name = name,
+		    KZ_ERR_TOO_BIG);
+		name[3 * 26] = '\0';
+		ENC(KZ_OP_CHANNEL_CREATE, u.channel_create.name = name, 0);
+	}
+
+	/* Empty required names; empty optional ones are fine. */
+	ENC(KZ_OP_MESH_CREATE, u.mesh_create.name = "", KZ_ERR_INVAL);
+	ENC(KZ_OP_MESH_CREATE, u.mesh_create.name = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_NODE_ADMIT, u.node_admit.name = "", KZ_ERR_INVAL);
+	ENC(KZ_OP_CHANNEL_CREATE, u.channel_create.name = "", KZ_ERR_INVAL);
+	ENC(KZ_OP_CHANNEL_CREATE, u.channel_create.name = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_CHANNEL_CREATE, u.channel_create.topic = "", 0);
+	ENC(KZ_OP_CHANNEL_SET, u.channel_set.name = "", KZ_ERR_INVAL);
+	ENC(KZ_OP_CHANNEL_SET, u.channel_set.topic = "", 0);
+	{
+		struct kz_op o = valid_op(KZ_OP_CHANNEL_SET);
+
+		o.u.channel_set.name = "";
+		o.u.channel_set.set = KZ_CHANNEL_SET_TOPIC | KZ_CHANNEL_SET_ARCHIVED;
+		assert_int_equal(enc_rc(&o), 0);
+		o = valid_op(KZ_OP_USER_SET);
+		o.u.user_set.display_name = "";
+		assert_int_equal(enc_rc(&o), KZ_ERR_INVAL);
+		o.u.user_set.set = KZ_USER_SET_DEPARTMENT;
+		assert_int_equal(enc_rc(&o), 0);
+	}
+	ENC(KZ_OP_USER_SET, u.user_set.department = "", 0);
+	ENC(KZ_OP_USER_SET, u.user_set.password_hash = "", 0);
+	ENC(KZ_OP_REACT, u.react.emoji = "", KZ_ERR_INVAL);
+	ENC(KZ_OP_REACT, u.react.emoji = NULL, KZ_ERR_INVAL);
+	ENC(KZ_OP_POST, u.post.text = "", 0);
+	ENC(KZ_OP_EDIT, u.edit.text = "", 0);
+	ENC(KZ_OP_NODE_REVOKE, u.node_revoke.reason = "", 0);
+	ENC(KZ_OP_SAFETY, u.safety.place = "", 0);
+
+	/* Invalid UTF-8 in every text field. */
+	for (i = 0; i < sizeof(bad_utf8) / sizeof(bad_utf8[0]); i++) {
+		const char *b = bad_utf8[i];
+
+		ENC(KZ_OP_POST, u.post.text = b, KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_EDIT, u.edit.text = b, KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_MESH_CREATE, u.mesh_create.name = b, KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_NODE_ADMIT, u.node_admit.name = b, KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_NODE_REVOKE, u.node_revoke.reason = b, KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_USER_SET, u.user_set.display_name = b, KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_USER_SET, u.user_set.department = b, KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_CHANNEL_CREATE, u.channel_create.name = b,
+		    KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_CHANNEL_CREATE, u.channel_create.topic = b,
+		    KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_CHANNEL_SET, u.channel_set.name = b, KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_CHANNEL_SET, u.channel_set.topic = b, KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_REACT, u.react.emoji = b, KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_SAFETY, u.safety.place = b, KZ_ERR_BAD_UTF8);
+		ENC(KZ_OP_SAFETY, u.safety.note = b, KZ_ERR_BAD_UTF8);
+	}
+	ENC(KZ_OP_USER_SET, u.user_set.password_hash = "$argon2id$\xff",
+	    KZ_ERR_BAD_UTF8);
+
+	/* Enums out of range. */
+	ENC(KZ_OP_POST, u.post.priority = KZ_PRIO_EMERGENCY, 0);
+	ENC(KZ_OP_POST, u.post.priority = (enum kz_priority)3, KZ_ERR_INVAL);
+	ENC(KZ_OP_POST, u.post.priority = (enum kz_priority)-1, KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.role = KZ_ROLE_MEMBER, 0);
+	ENC(KZ_OP_USER_SET, u.user_set.role = (enum kz_role)2, KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.role = (enum kz_role)-1, KZ_ERR_INVAL);
+	ENC(KZ_OP_SAFETY, u.safety.status = KZ_SAFETY_UNKNOWN, 0);
+	ENC(KZ_OP_SAFETY, u.safety.status = (enum kz_safety)4, KZ_ERR_INVAL);
+	ENC(KZ_OP_SAFETY, u.safety.status = (enum kz_safety)-1, KZ_ERR_INVAL);
+
+	/* Set masks: not 0, no unknown bits. */
+	ENC(KZ_OP_USER_SET, u.user_set.set = 0, KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.set = KZ_USER_SET_ALL + 1, KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.set = KZ_USER_SET_ALL | 0x20u,
+	    KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.set = 0x80000000u, KZ_ERR_INVAL);
+	ENC(KZ_OP_CHANNEL_SET, u.channel_set.set = 0, KZ_ERR_INVAL);
+	ENC(KZ_OP_CHANNEL_SET, u.channel_set.set = KZ_CHANNEL_SET_ALL + 1,
+	    KZ_ERR_INVAL);
+	ENC(KZ_OP_CHANNEL_SET, u.channel_set.set = 0x81u, KZ_ERR_INVAL);
+	ENC(KZ_OP_CHANNEL_SET, u.channel_set.set = KZ_CHANNEL_SET_ARCHIVED, 0);
+
+	/* Password hashes: Argon2id only. */
+	ENC(KZ_OP_USER_SET, u.user_set.password_hash = "$argon2id$", 0);
+	ENC(KZ_OP_USER_SET, u.user_set.password_hash =
+	    "$argon2i$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.password_hash =
+	    "$2b$10$abcdefghijklmnopqrstuv", KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.password_hash = "argon2id$x",
+	    KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.password_hash = "$ARGON2ID$x",
+	    KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.password_hash = "$argon2idX$x",
+	    KZ_ERR_INVAL);
+	ENC(KZ_OP_USER_SET, u.user_set.password_hash = "hunter2", KZ_ERR_INVAL);
+
+	/* Revocation seqs stay in the seq range. */
+	ENC(KZ_OP_NODE_REVOKE, u.node_revoke.last_seq = 0, 0);
+	ENC(KZ_OP_NODE_REVOKE, u.node_revoke.last_seq = KZ_SEQ_MAX, 0);
+	ENC(KZ_OP_NODE_REVOKE, u.node_revoke.last_seq = KZ_SEQ_MAX + 1,
+	    KZ_ERR_INVAL);
+	ENC(KZ_OP_NODE_REVOKE, u.node_revoke.last_seq = UINT64_MAX,
+	    KZ_ERR_INVAL);
+}
+
+/* ------------------------------------------------- op decoding, crafted */
+
+/* A valid protobuf-c Op of any type, for mutation before packing. */
+struct ocraft {
+	Kizuna__Op op;
+	Kizuna__Post post;
+	Kizuna__MeshCreate mesh_create;
+	Kizuna__NodeAdmit node_admit;
+	Kizuna__NodeRevoke node_revoke;
+	Kizuna__UserSet user_set;
+	Kizuna__ChannelCreate channel_create;
+	Kizuna__ChannelSet channel_set;
+	Kizuna__Edit edit;
+	Kizuna__Delete del;
+	Kizuna__Purge purge;
+	Kizuna__React react;
+	Kizuna__Ack ack;
+	Kizuna__SafetyStatus safety;
+	char *mentions[KZ_MENTIONS_MAX + 1];
+	ProtobufCMessageUnknownField unknown;
+	uint8_t unknown_data[1];
+};
+
+static ProtobufCBinaryData
+pb_id(const uint8_t *p, size_t len)
+{
+	ProtobufCBinaryData b = { len, (uint8_t *)p };
+
+	return b;
+}
+
+static void
+craft_op(struct ocraft *c, enum kz_op_type t)
+{
+	Kizuna__Op op = KIZUNA__OP__INIT;
+	size_t i;
+
+	op_ids_init();
+	memset(c, 0, sizeof(*c));
+	c->op = op;
+	c->op.actor = ACTOR;
+	kizuna__post__init(&c->post);
+	kizuna__mesh_create__init(&c->mesh_create);
+	kizuna__node_admit__init(&c->node_admit);
+	kizuna__node_revoke__init(&c->node_revoke);
+	kizuna__user_set__init(&c->user_set);
+	kizuna__channel_create__init(&c->channel_create);
+	kizuna__channel_set__init(&c->channel_set);
+	kizuna__edit__init(&c->edit);
+	kizuna__delete__init(&c->del);
+	kizuna__purge__init(&c->purge);
+	kizuna__react__init(&c->react);
+	kizuna__ack__init(&c->ack);
+	kizuna__safety_status__init(&c->safety);
+	for (i = 0; i < KZ_MENTIONS_MAX + 1; i++)
+		c->mentions[i] = "m";
+	c->post.channel = pb_id(id_a, KZ_ID_BYTES);
+	c->post.text = "hello";
+	c->post.thread_root = pb_id(id_b, KZ_ID_BYTES);
+	c->post.priority = KIZUNA__PRIORITY__PRIORITY_URGENT;
+	c->post.n_mentions = 2;
+	c->post.mentions = c->mentions;
+	c->mesh_create.mesh_id = pb_id(id_a, KZ_ID_BYTES);
+	c->mesh_create.name = "Kizuna City";
+	c->node_admit.node = pb_id(id_a, KZ_ID_BYTES);
+	c->node_admit.name = "branch";
+	c->node_admit.admin = 1;
+	c->node_revoke.node = pb_id(id_a, KZ_ID_BYTES);
+	c->node_revoke.last_seq = 7;
+	c->node_revoke.reason = "stolen";
+	c->user_set.user = "sato";
+	c->user_set.set = KZ_USER_SET_ALL;
+	c->user_set.display_name = "Sato";
+	c->user_set.department = "Fire";
+	c->user_set.role = KIZUNA__ROLE__ROLE_ADMIN;
+	c->user_set.password_hash = PW;
+	c->user_set.active = 1;
+	c->channel_create.name = "general";
+	c->channel_create.topic = "all staff";
+	c->channel_set.channel = pb_id(id_a, KZ_ID_BYTES);
+	c->channel_set.set = KZ_CHANNEL_SET_ALL;
+	c->channel_set.name = "ops";
+	c->channel_set.topic = "water";
+	c->channel_set.archived = 1;
+	c->edit.target = pb_id(id_a, KZ_ID_BYTES);
+	c->edit.text = "fixed";
+	c->del.target = pb_id(id_a, KZ_ID_BYTES);
+	c->purge.target = pb_id(id_a, KZ_ID_BYTES);
+	c->react.target = pb_id(id_a, KZ_ID_BYTES);
+	c->react.emoji = THUMBS;
+	c->react.on = 1;
+	c->ack.target = pb_id(id_a, KZ_ID_BYTES);
+	c->safety.user = "sato";
+	c->safety.status = KIZUNA__SAFETY__SAFETY_INJURED;
+	c->safety.place = "gym";
+	c->safety.note = "leg";
+	/* An unknown varint field 99 = 1, attached on demand. */
+	c->unknown.tag = 99;
+	c->unknown.wire_type = PROTOBUF_C_WIRE_TYPE_VARINT;
+	c->unknown.len = 1;
+	c->unknown_data[0] = 1;
+	c->unknown.data = c->unknown_data;
+
+	switch (t) {
+	case KZ_OP_POST:
+		c->op.body_case = KIZUNA__OP__BODY_POST;
+		c->op.post = &c->post;
+		break;
+	case KZ_OP_MESH_CREATE:
+		c->op.body_case = KIZUNA__OP__BODY_MESH_CREATE;
+		c->op.mesh_create = &c->mesh_create;
+		break;
+	case KZ_OP_NODE_ADMIT:
+		c->op.body_case = KIZUNA__OP__BODY_NODE_ADMIT;
+		c->op.node_admit = &c->node_admit;
+		break;
+	case KZ_OP_NODE_REVOKE:
+		c->op.body_case = KIZUNA__OP__BODY_NODE_REVOKE;
+		c->op.node_revoke = &c->node_revoke;
+		break;
+	case KZ_OP_USER_SET:
+		c->op.body_case = KIZUNA__OP__BODY_USER_SET;
+		c->op.user_set = &c->user_set;
+		break;
+	case KZ_OP_CHANNEL_CREATE:
+		c->op.body_case = KIZUNA__OP__BODY_CHANNEL_CREATE;
+		c->op.channel_create = &c->channel_create;
+		break;
+	case KZ_OP_CHANNEL_SET:
+		c->op.body_case = KIZUNA__OP__BODY_CHANNEL_SET;
+		c->op.channel_set = &c->channel_set;
+		break;
+	case KZ_OP_EDIT:
+		c->op.body_case = KIZUNA__OP__BODY_EDIT;
+		c->op.edit = &c->edit;
+		break;
+	case KZ_OP_DELETE:
+		c->op.body_case = KIZUNA__OP__BODY_DELETE;
+		c->op.delete_ = &c->del;
+		break;
+	case KZ_OP_PURGE:
+		c->op.body_case = KIZUNA__OP__BODY_PURGE;
+		c->op.purge = &c->purge;
+		break;
+	case KZ_OP_REACT:
+		c->op.body_case = KIZUNA__OP__BODY_REACT;
+		c->op.react = &c->react;
+		break;
+	case KZ_OP_ACK:
+		c->op.body_case = KIZUNA__OP__BODY_ACK;
+		c->op.ack = &c->ack;
+		break;
+	case KZ_OP_SAFETY:
+		c->op.body_case = KIZUNA__OP__BODY_SAFETY;
+		c->op.safety = &c->safety;
+		break;
+	default:
+		fail();
+	}
+}
+
+/* The body message of a crafted op. */
+static ProtobufCMessage *
+craft_body(struct ocraft *c)
+{
+	switch (c->op.body_case) {
+	case KIZUNA__OP__BODY_POST:
+		return &c->post.base;
+	case KIZUNA__OP__BODY_MESH_CREATE:
+		return &c->mesh_create.base;
+	case KIZUNA__OP__BODY_NODE_ADMIT:
+		return &c->node_admit.base;
+	case KIZUNA__OP__BODY_NODE_REVOKE:
+		return &c->node_revoke.base;
+	case KIZUNA__OP__BODY_USER_SET:
+		return &c->user_set.base;
+	case KIZUNA__OP__BODY_CHANNEL_CREATE:
+		return &c->channel_create.base;
+	case KIZUNA__OP__BODY_CHANNEL_SET:
+		return &c->channel_set.base;
+	case KIZUNA__OP__BODY_EDIT:
+		return &c->edit.base;
+	case KIZUNA__OP__BODY_DELETE:
+		return &c->del.base;
+	case KIZUNA__OP__BODY_PURGE:
+		return &c->purge.base;
+	case KIZUNA__OP__BODY_REACT:
+		return &c->react.base;
+	case KIZUNA__OP__BODY_ACK:
+		return &c->ack.base;
+	case KIZUNA__OP__BODY_SAFETY:
+		return &c->safety.base;
+	default:
+		fail();
+		return NULL;
+	}
+}
+
+/* Decodes len bytes; on failure *out must be left NULL. */
+static int
+dec_bytes(const uint8_t *buf, size_t len)
+{
+	struct kz_op *op = (struct kz_op *)1;
+	int rc = kz_op_decode(&op, buf, len);
+
+	if (rc == 0)
+		assert_non_null(op);
+	else
+		assert_null(op);
+	kz_op_free(op);
+	return rc;
+}
+
+static int
+dec_pb(const Kizuna__Op *pb)
+{
+	size_t len = kizuna__op__get_packed_size(pb);
+	uint8_t *buf = malloc(len ? len : 1);
+	int rc;
+
+	assert_non_null(buf);
+	assert_int_equal(kizuna__op__pack(pb, buf), len);
+	rc = dec_bytes(buf, len);
+	free(buf);
+	return rc;
+}
+
+/* Crafts an op of type t, changes one field and decodes it, expecting rc. */
+#define DEC(t, change, rc)                                                    \
+	do {                                                                  \
+		struct ocraft c_;                                             \
+		craft_op(&c_, (t));                                           \
+		c_.change;                                                    \
+		assert_int_equal(dec_pb(&c_.op), (rc));                       \
+	} while (0)
+
+static void
+test_op_decode_rejects_values(void **state)
+{
+	static const char *const bad_utf8[] = { "\xc0\xaf", "ok \xed\xa0\x80",
+	    "\xe9\x81", "\xf4\x90\x80\x80", "\xff" };
+	static const size_t id_lens[] = { 0, 1, KZ_ID_BYTES - 1, KZ_ID_BYTES,
+	    KZ_ID_BYTES + 1 };
+	char *s_ok, *s_big, *id64, *id65;
+	size_t i;
+	int t;
+
+	(void)state;
+	/* Every crafted op decodes as it stands. */
+	for (t = KZ_OP_POST; t < KZ__OP_LAST; t++)
+		DEC((enum kz_op_type)t, op.actor = ACTOR, 0);
+
+	/* Ids: exactly 32 bytes (a thread root may be absent). */
+	for (i = 0; i < sizeof(id_lens) / sizeof(id_lens[0]); i++) {
+		size_t n = id_lens[i];
+		int want = n == KZ_ID_BYTES ? 0 : KZ_ERR_INVAL;
+
+		DEC(KZ_OP_POST, post.channel.len = n, want);
+		DEC(KZ_OP_POST, post.thread_root.len = n,
+		    n == 0 ? 0 : want);
+		DEC(KZ_OP_MESH_CREATE, mesh_create.mesh_id.len = n, want);
+		DEC(KZ_OP_NODE_ADMIT, node_admit.node.len = n, want);
+		DEC(KZ_OP_NODE_REVOKE, node_revoke.node.len = n, want);
+		DEC(KZ_OP_CHANNEL_SET, channel_set.channel.len = n, want);
+		DEC(KZ_OP_EDIT, edit.target.len = n, want);
+		DEC(KZ_OP_DELETE, del.target.len = n, want);
+		DEC(KZ_OP_PURGE, purge.target.len = n, want);
+		DEC(KZ_OP_REACT, react.target.len = n, want);
+		DEC(KZ_OP_ACK, ack.target.len = n, want);
+	}
+
+	/* User ids. */
+	id64 = str_len(KZ_USER_ID_MAX, "u.");
+	id65 = str_len(KZ_USER_ID_MAX + 1, "u.");
+	for (t = KZ_OP_POST; t < KZ__OP_LAST; t++) {
+		DEC((enum kz_op_type)t, op.actor = "", 0);
+		DEC((enum kz_op_type)t, op.actor = id64, 0);
+		DEC((enum kz_op_type)t, op.actor = id65, KZ_ERR_INVAL);
+		DEC((enum kz_op_type)t, op.actor = "tanaka h", KZ_ERR_INVAL);
+		DEC((enum kz_op_type)t, op.actor = "\xc3\xa9", KZ_ERR_INVAL);
+		DEC((enum kz_op_type)t, op.actor = "a/b", KZ_ERR_INVAL);
+	}
+	DEC(KZ_OP_USER_SET, user_set.user = id64, 0);
+	DEC(KZ_OP_USER_SET, user_set.user = id65, KZ_ERR_INVAL);
+	DEC(KZ_OP_USER_SET, user_set.user = "", KZ_ERR_INVAL);
+	DEC(KZ_OP_USER_SET, user_set.user = "sa to", KZ_ERR_INVAL);
+	DEC(KZ_OP_USER_SET, user_set.user = "\xc3\xa9", KZ_ERR_INVAL);
+	DEC(KZ_OP_SAFETY, safety.user = "", 0);
+	DEC(KZ_OP_SAFETY, safety.user = id65, KZ_ERR_INVAL);
+	DEC(KZ_OP_SAFETY, safety.user = "sa to", KZ_ERR_INVAL);
+	DEC(KZ_OP_SAFETY, safety.user = "\xc3\xa9", KZ_ERR_INVAL);
+	DEC(KZ_OP_POST, mentions[1] = "", KZ_ERR_INVAL);
+	DEC(KZ_OP_POST, mentions[1] = "bo b", KZ_ERR_INVAL);
+	DEC(KZ_OP_POST, mentions[1] = "\xc3\xa9", KZ_ERR_INVAL);
+	DEC(KZ_OP_POST, mentions[1] = id65, KZ_ERR_INVAL);
+	DEC(KZ_OP_POST, mentions[1] = id64, 0);
+	free(id64);
+	free(id65);
+
+	/* Mentions: at most KZ_MENTIONS_MAX. */
+	DEC(KZ_OP_POST, post.n_mentions = KZ_MENTIONS_MAX, 0);
+	DEC(KZ_OP_POST, post.n_mentions = KZ_MENTIONS_MAX + 1, KZ_ERR_TOO_BIG);
+
+	/* Size bounds. */
+#define BOUND(t, field, limit, prefix)                                        \
+	do {                                                                  \
+		s_ok = str_len((limit), (prefix));                            \
+		s_big = str_len((limit) + 1, (prefix));                       \
+		DEC(t, field = s_ok, 0);                                      \
+		DEC(t, field = s_big, KZ_ERR_TOO_BIG);                        \
+		free(s_ok);                                                   \
+		free(s_big);                                                  \
+	} while (0)
+	BOUND(KZ_OP_POST, post.text, KZ_TEXT_MAX, "");
+	BOUND(KZ_OP_EDIT, edit.text, KZ_TEXT_MAX, "");
+	BOUND(KZ_OP_MESH_CREATE, mesh_create.name, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_NODE_ADMIT, node_admit.name, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_NODE_REVOKE, node_revoke.reason, KZ_REASON_MAX, "");
+	BOUND(KZ_OP_USER_SET, user_set.display_name, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_USER_SET, user_set.department, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_USER_SET, user_set.password_hash, KZ_PWHASH_MAX,
+	    "$argon2id$");
+	BOUND(KZ_OP_CHANNEL_CREATE, channel_create.name, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_CHANNEL_CREATE, channel_create.topic, KZ_TOPIC_MAX, "");
+	BOUND(KZ_OP_CHANNEL_SET, channel_set.name, KZ_NAME_MAX, "");
+	BOUND(KZ_OP_CHANNEL_SET, channel_set.topic, KZ_TOPIC_MAX, "");
+	BOUND(KZ_OP_REACT, react.emoji, KZ_EMOJI_MAX, "");
+	BOUND(KZ_OP_SAFETY, safety.place, KZ_PLACE_MAX, "");
+	BOUND(KZ_OP_SAFETY, safety.note, KZ_NOTE_MAX, "");
+#undef BOUND
+
+	/* Empty required names. */
+	DEC(KZ_OP_MESH_CREATE, mesh_create.name = "", KZ_ERR_INVAL);
+	DEC(KZ_OP_NODE_ADMIT, node_admit.name = "", KZ_ERR_INVAL);
+	DEC(KZ_OP_CHANNEL_CREATE, channel_create.name = "", KZ_ERR_INVAL);
+	DEC(KZ_OP_CHANNEL_SET, channel_set.name = "", KZ_ERR_INVAL);
+	DEC(KZ_OP_USER_SET, user_set.display_name = "", KZ_ERR_INVAL);
+	DEC(KZ_OP_REACT, react.emoji = "", KZ_ERR_INVAL);
+	{
+		struct ocraft c;
+
+		craft_op(&c, KZ_OP_CHANNEL_SET);
+		c.channel_set.set = KZ_CHANNEL_SET_TOPIC;
+		c.channel_set.name = "";
+		assert_int_equal(dec_pb(&c.op), 0);
+		craft_op(&c, KZ_OP_USER_SET);
+		c.user_set.set = KZ_USER_SET_ACTIVE;
+		c.user_set.display_name = "";
+		assert_int_equal(dec_pb(&c.op), 0);
+	}
+	DEC(KZ_OP_POST, post.text = "", 0);
+	DEC(KZ_OP_CHANNEL_CREATE, channel_create.topic = "", 0);
+
+	/* Invalid UTF-8 in every text field. */
+	for (i = 0; i < sizeof(bad_utf8) / sizeof(bad_utf8[0]); i++) {
+		char *b = (char *)bad_utf8[i];
+
+		DEC(KZ_OP_POST, post.text = b, KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_EDIT, edit.text = b, KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_MESH_CREATE, mesh_create.name = b, KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_NODE_ADMIT, node_admit.name = b, KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_NODE_REVOKE, node_revoke.reason = b, KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_USER_SET, user_set.display_name = b, KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_USER_SET, user_set.department = b, KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_CHANNEL_CREATE, channel_create.name = b,
+		    KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_CHANNEL_CREATE, channel_create.topic = b,
+		    KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_CHANNEL_SET, channel_set.name = b, KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_CHANNEL_SET, channel_set.topic = b, KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_REACT, react.emoji = b, KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_SAFETY, safety.place = b, KZ_ERR_BAD_UTF8);
+		DEC(KZ_OP_SAFETY, safety.note = b, KZ_ERR_BAD_UTF8);
+	}
+	DEC(KZ_OP_USER_SET, user_set.password_hash = "$argon2id$\xff",
+	    KZ_ERR_BAD_UTF8);
+
+	/* Enums out of range. */
+	DEC(KZ_OP_POST, post.priority = KIZUNA__PRIORITY__PRIORITY_EMERGENCY, 0);
+	DEC(KZ_OP_POST, post.priority = (Kizuna__Priority)3, KZ_ERR_INVAL);
+	DEC(KZ_OP_POST, post.priority = (Kizuna__Priority)-1, KZ_ERR_INVAL);
+	DEC(KZ_OP_POST, post.priority = (Kizuna__Priority)1000, KZ_ERR_INVAL);
+	DEC(KZ_OP_USER_SET, user_set.role = (Kizuna__Role)2, KZ_ERR_INVAL);
+	DEC(KZ_OP_USER_SET, user_set.role = (Kizuna__Role)-1, KZ_ERR_INVAL);
+	DEC(KZ_OP_SAFETY, safety.status = KIZUNA__SAFETY__SAFETY_UNKNOWN, 0);
+	DEC(KZ_OP_SAFETY, safety.status = (Kizuna__Safety)4, KZ_ERR_INVAL);
+	DEC(KZ_OP_SAFETY, safety.status = (Kizuna__Safety)-2, KZ_ERR_INVAL);
+
+	/* Set masks. */
+	DEC(KZ_OP_USER_SET, user_set.set = 0, KZ_ERR_INVAL);
+	DEC(KZ_OP_USER_SET, user_set.set = KZ_USER_SET_ALL + 1, KZ_ERR_INVAL);
+	DEC(KZ_OP_USER_SET, user_set.set = 0xffffffffu, KZ_ERR_INVAL);
+	DEC(KZ_OP_CHANNEL_SET, channel_set.set = 0, KZ_ERR_INVAL);
+	DEC(KZ_OP_CHANNEL_SET, channel_set.set = KZ_CHANNEL_SET_ALL + 1,
+	    KZ_ERR_INVAL);
+	DEC(KZ_OP_CHANNEL_SET, channel_set.set = 0x100u, KZ_ERR_INVAL);
+
+	/* Password hashes. */
+	DEC(KZ_OP_USER_SET, user_set.password_hash = "", 0);
+	DEC(KZ_OP_USER_SET, user_set.password_hash =
+	    "$argon2i$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA", KZ_ERR_INVAL);
+	DEC(KZ_OP_USER_SET, user_set.password_hash = "plain", KZ_ERR_INVAL);
+	DEC(KZ_OP_USER_SET, user_set.password_hash = "$argon2id", KZ_ERR_INVAL);
+
+	/* Revocation seqs. */
+	DEC(KZ_OP_NODE_REVOKE, node_revoke.last_seq = KZ_SEQ_MAX, 0);
+	DEC(KZ_OP_NODE_REVOKE, node_revoke.last_seq = KZ_SEQ_MAX + 1,
+	    KZ_ERR_INVAL);
+	DEC(KZ_OP_NODE_REVOKE, node_revoke.last_seq = UINT64_MAX, KZ_ERR_INVAL);
+}
+
+/* A tiny protobuf writer for hand-made, possibly non-canonical bytes. */
+struct wbuf {
+	uint8_t b[512];
+	size_t n;
+};
+
+static void
+w_raw(struct wbuf *w, const void *p, size_t len)
+{
+	assert_true(w->n + len <= sizeof(w->b));
+	memcpy(w->b + w->n, p, len);
+	w->n += len;
+}
+
+static void
+w_varint(struct wbuf *w, uint64_t v)
+{
+	uint8_t c;
+
+	do {
+		c = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v != 0)
+			c |= 0x80;
+		w_raw(w, &c, 1);
+	} while (v != 0);
+}
+
+static void
+w_uint(struct wbuf *w, unsigned field, uint64_t v)
+{
+	w_varint(w, (uint64_t)field << 3);
+	w_varint(w, v);
+}
+
+static void
+w_bytes(struct wbuf *w, unsigned field, const void *p, size_t len)
+{
+	w_varint(w, ((uint64_t)field << 3) | 2);
+	w_varint(w, len);
+	w_raw(w, p, len);
+}
+
+/* An Op of the given body field number around body bytes, actor first. */
+static int
+dec_wrapped(const char *actor, unsigned field, const struct wbuf *body)
+{
+	struct wbuf op = { .n = 0 };
+
+	if (actor != NULL)
+		w_bytes(&op, 1, actor, strlen(actor));
+	w_bytes(&op, field, body->b, body->n);
+	return dec_bytes(op.b, op.n);
+}
+
+static void
+test_op_decode_rejects_strict(void **state)
+{
+	struct wbuf w, op;
+	struct ocraft c;
+	uint8_t *big;
+	size_t i, len;
+	int t;
+
+	(void)state;
+	op_ids_init();
+
+	/* Control: a hand-made canonical post and channel create decode. */
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&w, 2, "h-i", 3);
+	w_uint(&w, 4, 2);
+	w_bytes(&w, 5, "m", 1);
+	assert_int_equal(dec_wrapped("a-b", 16, &w), 0);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, "a-b", 3);
+	assert_int_equal(dec_wrapped(NULL, 21, &w), 0);
+
+	/* Embedded NUL bytes, in the actor and in body strings. */
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, "a-b", 3);
+	memset(&op, 0, sizeof(op));
+	w_bytes(&op, 1, "a\0b", 3);
+	w_bytes(&op, 21, w.b, w.n);
+	assert_int_equal(dec_bytes(op.b, op.n), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, "a\0b", 3);
+	assert_int_equal(dec_wrapped(NULL, 21, &w), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, "ab\0", 3);
+	assert_int_equal(dec_wrapped(NULL, 21, &w), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&w, 2, "h\0i", 3);
+	assert_int_equal(dec_wrapped(NULL, 16, &w), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&w, 5, "m\0", 2);
+	assert_int_equal(dec_wrapped(NULL, 16, &w), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&w, 2, "\0", 1);
+	assert_int_equal(dec_wrapped(NULL, 26, &w), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, "u\0", 2);
+	assert_int_equal(dec_wrapped(NULL, 20, &w), KZ_ERR_MALFORMED);
+
+	/* Unknown fields inside every body ... */
+	for (t = KZ_OP_POST; t < KZ__OP_LAST; t++) {
+		ProtobufCMessage *body;
+
+		craft_op(&c, (enum kz_op_type)t);
+		body = craft_body(&c);
+		body->n_unknown_fields = 1;
+		body->unknown_fields = &c.unknown;
+		assert_int_equal(dec_pb(&c.op), KZ_ERR_MALFORMED);
+		/* ... and at the top level. */
+		craft_op(&c, (enum kz_op_type)t);
+		c.op.base.n_unknown_fields = 1;
+		c.op.base.unknown_fields = &c.unknown;
+		assert_int_equal(dec_pb(&c.op), KZ_ERR_MALFORMED);
+		/* A field number a future op type might use (29), as a body. */
+		craft_op(&c, (enum kz_op_type)t);
+		c.unknown.tag = 29;
+		c.unknown.wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+		c.unknown.len = 1;
+		c.unknown_data[0] = 0;
+		c.op.base.n_unknown_fields = 1;
+		c.op.base.unknown_fields = &c.unknown;
+		assert_int_equal(dec_pb(&c.op), KZ_ERR_MALFORMED);
+	}
 	/* An Op whose only field is unknown. */
-	assert_int_equal(kz_op_decode(&op, (const uint8_t *)"\x78\x01", 2),
+	assert_int_equal(dec_bytes((const uint8_t *)"\x78\x01", 2),
 	    KZ_ERR_MALFORMED);
 
-	/* Non-canonical spellings. */
-	assert_int_equal(decode_post_bytes(prio_nonmin, sizeof(prio_nonmin), &op),
-	    KZ_ERR_MALFORMED);
-	assert_int_equal(decode_post_bytes(out_of_order, sizeof(out_of_order),
-	    &op), KZ_ERR_MALFORMED);
-
-	/* Bad values. */
-	assert_int_equal(decode_post_bytes(prio3, sizeof(prio3), &op), KZ_ERR_INVAL);
-	assert_int_equal(decode_post_bytes(no_channel, sizeof(no_channel), &op),
+	/* No body: empty bytes, an actor alone. */
+	assert_int_equal(dec_bytes((const uint8_t *)"", 0), KZ_ERR_MALFORMED);
+	craft_op(&c, KZ_OP_POST);
+	c.op.body_case = KIZUNA__OP__BODY__NOT_SET;
+	c.op.post = NULL;
+	assert_int_equal(dec_pb(&c.op), KZ_ERR_MALFORMED);
+	/* An empty post body: present, but its channel is missing. */
+	assert_int_equal(dec_bytes((const uint8_t *)"\x82\x01\x00", 3),
 	    KZ_ERR_INVAL);
-	root31[0] = 0x0a;
-	root31[1] = 1;
-	root31[2] = 'c';
-	root31[3] = 0x1a;
-	root31[4] = 31;
-	fill(root31 + 5, 31, 0x40);
-	assert_int_equal(decode_post_bytes(root31, sizeof(root31), &op),
-	    KZ_ERR_INVAL);
-
-	/* No body at all, and an empty post. */
-	assert_int_equal(kz_op_decode(&op, (const uint8_t *)"", 0), KZ_ERR_MALFORMED);
-	assert_null(op);
-	assert_int_equal(kz_op_decode(&op, (const uint8_t *)"\x82\x01\x00", 3),
-	    KZ_ERR_INVAL);
-
 	/* Garbage. */
-	assert_int_equal(kz_op_decode(&op, (const uint8_t *)"\xff\xff\xff", 3),
+	assert_int_equal(dec_bytes((const uint8_t *)"\xff\xff\xff", 3),
 	    KZ_ERR_MALFORMED);
+
+	/* Non-canonical spellings of a valid post. */
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_uint(&w, 4, 0);			/* default written out */
+	assert_int_equal(dec_wrapped(NULL, 16, &w), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&w, 2, "", 0);			/* empty string written out */
+	assert_int_equal(dec_wrapped(NULL, 16, &w), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_raw(&w, "\x20\x81\x00", 3);		/* priority 1 in two bytes */
+	assert_int_equal(dec_wrapped(NULL, 16, &w), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 2, "hi", 2);		/* text before channel */
+	w_bytes(&w, 1, id_a, 32);
+	assert_int_equal(dec_wrapped(NULL, 16, &w), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&w, 2, "hi", 2);
+	w_bytes(&w, 2, "ho", 2);		/* text twice */
+	assert_int_equal(dec_wrapped(NULL, 16, &w), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_raw(&w, "\x12\x82\x00hi", 5);		/* length 2 in two bytes */
+	assert_int_equal(dec_wrapped(NULL, 16, &w), KZ_ERR_MALFORMED);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&w, 2, "ok", 2);
+	assert_int_equal(dec_wrapped("a-b", 16, &w), 0);
+	/* The actor after the body. */
+	memset(&op, 0, sizeof(op));
+	w_bytes(&op, 16, w.b, w.n);
+	w_bytes(&op, 1, "a-b", 3);
+	assert_int_equal(dec_bytes(op.b, op.n), KZ_ERR_MALFORMED);
+	/* Two bodies (the oneof set twice). */
+	memset(&op, 0, sizeof(op));
+	w_bytes(&op, 16, w.b, w.n);
+	w_bytes(&op, 24, w.b, 34);		/* a Delete: target only */
+	assert_int_equal(dec_bytes(op.b, op.n), KZ_ERR_MALFORMED);
+	/* The body's length prefix in two bytes. */
+	assert_true(w.n < 128);
+	memset(&op, 0, sizeof(op));
+	w_raw(&op, "\x82\x01", 2);
+	w_raw(&op, (const uint8_t[]){ (uint8_t)(w.n | 0x80), 0x00 }, 2);
+	w_raw(&op, w.b, w.n);
+	assert_int_equal(dec_bytes(op.b, op.n), KZ_ERR_MALFORMED);
+	/* A bool spelled 2. */
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&w, 2, "n", 1);
+	w_uint(&w, 3, 1);
+	assert_int_equal(dec_wrapped(NULL, 18, &w), 0);
+	w.b[w.n - 1] = 2;
+	assert_int_equal(dec_wrapped(NULL, 18, &w), KZ_ERR_MALFORMED);
+	/* A wire type that does not match the field. */
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_uint(&w, 2, 5);
+	assert_int_equal(dec_wrapped(NULL, 16, &w), KZ_ERR_MALFORMED);
+
+	/* Every crafted op with a bit flipped somewhere is refused or decodes
+	 * to something that re-encodes to exactly those bytes. */
+	for (t = KZ_OP_POST; t < KZ__OP_LAST; t++) {
+		uint8_t *buf, *again;
+		size_t len2;
+		struct kz_op *dec;
+
+		craft_op(&c, (enum kz_op_type)t);
+		len = kizuna__op__get_packed_size(&c.op);
+		buf = malloc(len);
+		assert_non_null(buf);
+		kizuna__op__pack(&c.op, buf);
+		for (i = 0; i < len * 8; i++) {
+			buf[i / 8] ^= (uint8_t)(1u << (i % 8));
+			dec = NULL;
+			if (kz_op_decode(&dec, buf, len) == 0) {
+				assert_int_equal(kz_op_encode(&again, &len2, dec), 0);
+				assert_int_equal(len2, len);
+				assert_memory_equal(again, buf, len);
+				free(again);
+				kz_op_free(dec);
+			} else {
+				assert_null(dec);
+			}
+			buf[i / 8] ^= (uint8_t)(1u << (i % 8));
+		}
+		free(buf);
+	}
 
 	/* Size bound, checked before unpacking. */
 	big = calloc(1, KZ_OP_MAX + 1);
 	assert_non_null(big);
-	assert_int_equal(kz_op_decode(&op, big, KZ_OP_MAX + 1), KZ_ERR_TOO_BIG);
-	assert_null(op);
+	assert_int_equal(dec_bytes(big, KZ_OP_MAX + 1), KZ_ERR_TOO_BIG);
+	assert_int_equal(dec_bytes(big, KZ_OP_MAX), KZ_ERR_MALFORMED);
 	free(big);
+	/* A well-formed op over the bound (many long mentions). */
+	{
+		size_t n = KZ_OP_MAX / 60 + 1;
+		char **ms = calloc(n, sizeof(*ms));
+		char *m = str_len(KZ_USER_ID_MAX - 4, "u");
+
+		assert_non_null(ms);
+		for (i = 0; i < n; i++)
+			ms[i] = m;
+		craft_op(&c, KZ_OP_POST);
+		c.post.n_mentions = n;
+		c.post.mentions = ms;
+		assert_true(kizuna__op__get_packed_size(&c.op) > KZ_OP_MAX);
+		assert_int_equal(dec_pb(&c.op), KZ_ERR_TOO_BIG);
+		free(ms);
+		free(m);
+	}
 }
 
 static void
-test_priority_names(void **state)
+test_op_names(void **state)
 {
+	static const char *const prio[] = { "normal", "urgent", "emergency" };
+	static const char *const safety[] = { "unknown", "safe", "needs-help",
+	    "injured" };
+	static const char *const role[] = { "member", "admin" };
+	static const char *const types[] = { "?", "post", "mesh_create",
+	    "node_admit", "node_revoke", "user_set", "channel_create",
+	    "channel_set", "edit", "delete", "purge", "react", "ack", "safety" };
 	enum kz_priority p = KZ_PRIO_NORMAL;
-	static const char *const names[] = { "normal", "urgent", "emergency" };
+	enum kz_safety s = KZ_SAFETY_UNKNOWN;
+	enum kz_role r = KZ_ROLE_MEMBER;
 	int i;
 
 	(void)state;
 	for (i = 0; i < 3; i++) {
-		assert_string_equal(kz_priority_name((enum kz_priority)i), names[i]);
+		assert_string_equal(kz_priority_name((enum kz_priority)i), prio[i]);
 		p = (enum kz_priority)-1;
-		assert_int_equal(kz_priority_parse(&p, names[i]), 0);
+		assert_int_equal(kz_priority_parse(&p, prio[i]), 0);
 		assert_int_equal(p, i);
 	}
-	assert_string_equal(kz_priority_name((enum kz_priority)7), "?");
+	assert_string_equal(kz_priority_name((enum kz_priority)3), "?");
+	assert_string_equal(kz_priority_name((enum kz_priority)-1), "?");
 	p = KZ_PRIO_URGENT;
 	assert_int_equal(kz_priority_parse(&p, "URGENT"), KZ_ERR_INVAL);
 	assert_int_equal(kz_priority_parse(&p, ""), KZ_ERR_INVAL);
 	assert_int_equal(kz_priority_parse(&p, "urgent "), KZ_ERR_INVAL);
 	assert_int_equal(kz_priority_parse(&p, "critical"), KZ_ERR_INVAL);
+	assert_int_equal(kz_priority_parse(&p, "?"), KZ_ERR_INVAL);
 	assert_int_equal(p, KZ_PRIO_URGENT);	/* untouched on failure */
+
+	for (i = 0; i < 4; i++) {
+		assert_string_equal(kz_safety_name((enum kz_safety)i), safety[i]);
+		s = (enum kz_safety)-1;
+		assert_int_equal(kz_safety_parse(&s, safety[i]), 0);
+		assert_int_equal(s, i);
+	}
+	assert_string_equal(kz_safety_name((enum kz_safety)4), "?");
+	s = KZ_SAFETY_SAFE;
+	assert_int_equal(kz_safety_parse(&s, "needs_help"), KZ_ERR_INVAL);
+	assert_int_equal(kz_safety_parse(&s, "Safe"), KZ_ERR_INVAL);
+	assert_int_equal(kz_safety_parse(&s, ""), KZ_ERR_INVAL);
+	assert_int_equal(s, KZ_SAFETY_SAFE);
+
+	for (i = 0; i < 2; i++) {
+		assert_string_equal(kz_role_name((enum kz_role)i), role[i]);
+		r = (enum kz_role)-1;
+		assert_int_equal(kz_role_parse(&r, role[i]), 0);
+		assert_int_equal(r, i);
+	}
+	assert_string_equal(kz_role_name((enum kz_role)2), "?");
+	r = KZ_ROLE_ADMIN;
+	assert_int_equal(kz_role_parse(&r, "root"), KZ_ERR_INVAL);
+	assert_int_equal(kz_role_parse(&r, "member\n"), KZ_ERR_INVAL);
+	assert_int_equal(r, KZ_ROLE_ADMIN);
+
+	assert_int_equal(KZ__OP_LAST, 14);
+	for (i = 0; i < KZ__OP_LAST; i++)
+		assert_string_equal(kz_op_type_name((enum kz_op_type)i), types[i]);
+	assert_string_equal(kz_op_type_name(KZ__OP_LAST), "?");
+	assert_string_equal(kz_op_type_name((enum kz_op_type)-1), "?");
+	assert_string_equal(kz_op_type_name((enum kz_op_type)1000), "?");
 }
 
 /* -------------------------------------------------------------- 8. config */
@@ -1699,10 +2873,15 @@ main(void)
 		cmocka_unit_test(test_hlc),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_hex_be),
-		cmocka_unit_test(test_op_roundtrip),
+		cmocka_unit_test(test_op_roundtrip_post),
+		cmocka_unit_test(test_op_roundtrip_control),
+		cmocka_unit_test(test_op_roundtrip_content),
+		cmocka_unit_test(test_op_target),
+		cmocka_unit_test(test_user_id_valid),
 		cmocka_unit_test(test_op_encode_rejects),
-		cmocka_unit_test(test_op_decode_rejects),
-		cmocka_unit_test(test_priority_names),
+		cmocka_unit_test(test_op_decode_rejects_values),
+		cmocka_unit_test(test_op_decode_rejects_strict),
+		cmocka_unit_test(test_op_names),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_long_value),
 		cmocka_unit_test(test_errors),

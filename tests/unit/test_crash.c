@@ -22,6 +22,9 @@
 #include "kizuna/store.h"
 #include "testutil.h"
 
+/* A channel id (the hash of a channel_create entry in a real workspace). */
+static const uint8_t CHAN[32] = { 0xc4, 0x01 };
+
 #define ROUNDS 20
 #define MAX_SEQ 100000
 
@@ -38,7 +41,7 @@ child_loop(const char *path, const struct kz_keypair *kp, int fd)
 	if (kz_store_open(&st, path, NULL) < 0)
 		_exit(3);
 	for (unsigned i = 0;; i++) {
-		struct kz_post post = { .channel = "roll-call", .text = text };
+		struct kz_post post = { .channel = CHAN, .text = text };
 		struct kz_appended app;
 		struct timespec ts;
 		uint8_t *op;

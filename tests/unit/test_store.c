@@ -18,6 +18,9 @@
 #include "store/store_int.h"
 #include "testutil.h"
 
+/* A channel id (the hash of a channel_create entry in a real workspace). */
+static const uint8_t CHAN[32] = { 0xc4, 0x01 };
+
 #define T0 1790000000000ull	/* a wall clock value in ms */
 
 struct fx {
@@ -76,7 +79,7 @@ append_posts(struct kz_store *st, const struct kz_keypair *kp, int first, int n,
 {
 	for (int i = first; i < first + n; i++) {
 		char text[64];
-		struct kz_post post = { .channel = "災害対策本部", .text = text };
+		struct kz_post post = { .channel = CHAN, .text = text };
 		uint8_t *op;
 		size_t len;
 		struct kz_appended app;
@@ -446,7 +449,7 @@ test_fork_detected_and_proof_kept(void **state)
 	/* The author's own node, once it learns of the fork, stops writing. */
 	assert_int_equal(kz_store_ingest(f->a, other, &res), KZ_ERR_FORK);
 	{
-		struct kz_post post = { .channel = "c", .text = "t" };
+		struct kz_post post = { .channel = CHAN, .text = "t" };
 		uint8_t *op;
 		size_t len;
 
@@ -611,7 +614,7 @@ test_migration_from_v1_fixture(void **state)
 
 	assert_int_equal(kz_store_open(&st, dbpath, &f->log.lg), 0);
 	assert_int_equal(kz_store_schema_version(st), KZ_STORE_SCHEMA_VERSION);
-	assert_non_null(strstr(f->log.last, "migrated schema 2 -> 3"));
+	assert_non_null(strstr(f->log.last, "migrated schema 3 -> 4"));
 	/* Step 3 dropped the hash index that step 1 made. */
 	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
 	    " sqlite_master WHERE name = 'entries_hash'", -1, &s, NULL), SQLITE_OK);
@@ -672,7 +675,7 @@ test_hlc_monotonic_and_observes(void **state)
 	struct fx *f = *state;
 	struct kz_appended a1, a2, a3;
 	struct kz_run *run;
-	struct kz_post post = { .channel = "c", .text = "t" };
+	struct kz_post post = { .channel = CHAN, .text = "t" };
 	uint8_t *op;
 	size_t len;
 
@@ -779,7 +782,7 @@ test_disk_full_refuses_and_keeps_store(void **state)
 {
 	struct fx *f = *state;
 	uint8_t before[32], after[32];
-	struct kz_post post = { .channel = "c" };
+	struct kz_post post = { .channel = CHAN };
 	char *text = malloc(KZ_TEXT_MAX + 1);
 	struct kz_run *run;
 	uint8_t *op;

@@ -1,0 +1,185 @@
+/*
+ * Views: the materialized workspace inside the store.
+ *
+ * Every append and ingest updates the views in the same transaction that
+ * stores the entries, through the pure merge rules of kizuna/workspace.h:
+ * each entry becomes a "fact" filed under the id it is about (a message, a
+ * channel, a user's roll call entry); the views of an id are recomputed from
+ * all facts of that id, so they are a function of the set of entries and
+ * not of their arrival order.  A membership or user entry changes who may do
+ * what, so it recomputes every view.
+ *
+ * Nothing counts until the store knows its mesh's root node key
+ * (kz_views_set_root): that key comes from `kizuna mesh create` on the
+ * founding node, or from the join token on the others.
+ */
+#ifndef KIZUNA_VIEWS_H
+#define KIZUNA_VIEWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kizuna/op.h"
+#include "kizuna/store.h"
+
+/*
+ * Sets the mesh's root node key and recomputes every view.  Returns 0 or an
+ * error; KZ_ERR_EXISTS if a different root is already set.
+ */
+int kz_views_set_root(struct kz_store *st, const uint8_t root[32]);
+
+/* The root key; KZ_ERR_NOT_FOUND if none is set. */
+int kz_views_root(struct kz_store *st, uint8_t root[32]);
+
+/* Recomputes every view from the stored entries (repair, tests). */
+int kz_views_rebuild(struct kz_store *st);
+
+/*
+ * A BLAKE2b-256 digest of a canonical dump of every view: equal digests mean
+ * equal workspaces.
+ */
+int kz_views_digest(struct kz_store *st, uint8_t out[32]);
+
+/* ------------------------------------------------------------ reading */
+
+struct kz_view_channel {
+	uint8_t id[KZ_ID_BYTES];
+	const char *name;
+	const char *topic;
+	bool archived;
+	uint64_t messages;
+};
+
+/* Every channel by name (then id).  cb's non-zero return stops and is returned. */
+int kz_views_channels(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_view_channel *c), void *ctx);
+
+/*
+ * Finds a channel by exact name, or by a hex prefix of its id (at least 8
+ * digits).  Returns 0, KZ_ERR_NOT_FOUND, or KZ_ERR_EXISTS when ambiguous.
+ */
+int kz_views_channel_find(struct kz_store *st, const char *name_or_id,
+    uint8_t id[KZ_ID_BYTES]);
+
+struct kz_view_message {
+	uint8_t id[KZ_ID_BYTES];
+	uint8_t channel[KZ_ID_BYTES];
+	uint64_t hlc;
+	uint8_t author[32];
+	uint64_t seq;
+	const char *actor;
+	bool has_thread_root;
+	uint8_t thread_root[KZ_ID_BYTES];
+	enum kz_priority priority;
+	const char *text;
+	bool edited;
+	bool deleted;
+	uint64_t reply_count;
+	uint64_t acks;
+	uint64_t reactions;
+};
+
+/*
+ * The newest `limit` (0: all) top-level messages of a channel, shown in
+ * (hlc, author, seq) order.  Replies are read with kz_views_thread.
+ */
+int kz_views_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
+    uint64_t limit, int (*cb)(void *ctx, const struct kz_view_message *m),
+    void *ctx);
+
+/* A thread: its root message first (when it exists), then the replies in
+ * (hlc, author, seq) order. */
+int kz_views_thread(struct kz_store *st, const uint8_t root[KZ_ID_BYTES],
+    int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx);
+
+/*
+ * Finds a message by a hex prefix of its id (at least 8 digits).  Returns 0,
+ * KZ_ERR_NOT_FOUND or KZ_ERR_EXISTS when ambiguous.
+ */
+int kz_views_message_find(struct kz_store *st, const char *id_prefix,
+    uint8_t id[KZ_ID_BYTES]);
+
+struct kz_view_user {
+	const char *id;
+	const char *display_name;
+	const char *department;
+	enum kz_role role;
+	bool active;
+	bool has_password;
+	const char *password_hash;
+};
+
+int kz_views_users(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_view_user *u), void *ctx);
+
+/* One user; KZ_ERR_NOT_FOUND if unknown.  Strings live until cb returns. */
+int kz_views_user(struct kz_store *st, const char *id,
+    int (*cb)(void *ctx, const struct kz_view_user *u), void *ctx);
+
+struct kz_view_safety {
+	const char *user;
+	const char *display_name;
+	enum kz_safety status;
+	const char *place;
+	const char *note;
+	const char *reporter;
+	uint64_t hlc;
+};
+
+/* The roll call: every active user, unknown where nobody reported. */
+int kz_views_rollcall(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_view_safety *s), void *ctx);
+
+struct kz_view_node {
+	uint8_t key[32];
+	const char *name;
+	bool admin;
+	bool revoked;
+	uint64_t last_seq;
+};
+
+int kz_views_nodes(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_view_node *n), void *ctx);
+
+/* Who acknowledged a message (user ids, sorted). */
+int kz_views_acks(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
+    int (*cb)(void *ctx, const char *user), void *ctx);
+
+/* ------------------------------------------------------------ search */
+
+struct kz_search_filter {
+	const uint8_t *channel;		/* KZ_ID_BYTES, or NULL: every channel */
+	const char *author;		/* user id, or NULL: anyone */
+	uint64_t since_ms;		/* 0: no lower bound (wall-clock ms) */
+	uint64_t until_ms;		/* 0: no upper bound (exclusive) */
+	enum kz_priority min_priority;	/* KZ_PRIO_NORMAL: every message */
+	bool ranked;			/* by relevance (bm25) instead of newest first */
+	uint64_t limit;			/* 0: 20 */
+	uint64_t offset;		/* hits to skip (paging) */
+	const char *mark_open;		/* around matched text in snippets; NULL: "[" */
+	const char *mark_close;		/* NULL: "]" */
+};
+
+struct kz_search_hit {
+	struct kz_view_message m;
+	const char *snippet;		/* about 16 tokens around the matches */
+	double score;			/* bm25: lower is more relevant */
+};
+
+/*
+ * Full-text search over the current text of every message that is neither
+ * deleted nor purged (kizuna/search.h for what a query may contain).
+ * Newest first by default: the index is kept in time order, so the first
+ * page costs no sort of all matches.  Returns 0, KZ_ERR_INVAL (nothing
+ * searchable in query), KZ_ERR_BAD_UTF8, or a store error; cb's non-zero
+ * return stops the walk and is returned.
+ */
+int kz_views_search(struct kz_store *st, const char *query,
+    const struct kz_search_filter *filter,
+    int (*cb)(void *ctx, const struct kz_search_hit *hit), void *ctx);
+
+/* The mesh: id and name from its mesh_create entry; KZ_ERR_NOT_FOUND if none. */
+int kz_views_mesh(struct kz_store *st, uint8_t mesh_id[KZ_ID_BYTES],
+    char name[KZ_NAME_MAX + 1]);
+
+#endif

@@ -1,0 +1,1162 @@
+/*
+ * The materialized workspace (see kizuna/views.h).
+ *
+ * Facts: ws_facts files each decodable entry under the id it is about:
+ *   post, channel_create             its own hash (the new message / channel)
+ *   channel_set                      the channel
+ *   edit, delete, purge, react, ack  the message
+ *   safety                           "u:" + the subject's user id
+ *   mesh, node and user entries      NULL: control facts
+ *
+ * recompute_key() rebuilds every view row of one id from all of its facts
+ * through the pure merge rules; apply() runs it for each id the new entries
+ * touched, inside the caller's transaction.  A control fact changes who may
+ * do what anywhere, so it rebuilds the control state and every view.
+ * A valid purge drops the op bytes of the message's post and edits from
+ * entries (secure_delete overwrites the freed bytes), and no view keeps them.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kizuna/err.h"
+#include "kizuna/hlc.h"
+#include "kizuna/views.h"
+#include "kizuna/workspace.h"
+#include "store/store_int.h"
+
+#define USER_KEY_PREFIX "u:"
+#define MAX_REACTIONS 1024
+#define MAX_ACKS 4096
+
+struct keylist {
+	uint8_t (*keys)[2 + KZ_USER_ID_MAX];
+	uint8_t *lens;
+	size_t n, cap;
+};
+
+#define STMT_CACHE 64
+
+struct kz__views {
+	/* Prepared statements, found by the address of their SQL text. */
+	struct {
+		const char *sql;
+		sqlite3_stmt *s;
+	} cache[STMT_CACHE];
+	bool loaded;		/* root and control state read */
+	bool has_root;
+	uint8_t root[32];
+	struct kz_ws_control ctl;
+	struct keylist dirty;
+	bool control_dirty;
+	bool purged;		/* this call applied a purge */
+};
+
+/* One id's facts, decoded. */
+struct factset {
+	struct kz_ws_fact *f;
+	struct kz_op **ops;
+	int64_t *rowids;
+	size_t n, cap;
+};
+
+static sqlite3 *
+db_of(struct kz_store *st)
+{
+	return kz__store_db(st);
+}
+
+static struct kz__views *views_state(struct kz_store *st, int *rc);
+
+/*
+ * A prepared statement for sql (a string literal: the cache is keyed by its
+ * address), reset and unbound.  Callers sqlite3_reset() it when done.
+ */
+static int
+prep(struct kz_store *st, sqlite3_stmt **s, const char *sql)
+{
+	struct kz__views *v;
+	int rc, i;
+
+	if ((v = views_state(st, &rc)) == NULL)
+		return rc;
+	for (i = 0; i < STMT_CACHE && v->cache[i].sql != NULL; i++) {
+		if (v->cache[i].sql == sql) {
+			*s = v->cache[i].s;
+			sqlite3_reset(*s);
+			sqlite3_clear_bindings(*s);
+			return 0;
+		}
+	}
+	rc = sqlite3_prepare_v3(db_of(st), sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    s, NULL);
+	if (rc != SQLITE_OK)
+		return kz__store_err(st, rc, sql);
+	if (i == STMT_CACHE) {
+		/* Full: should not happen (a fixed set of statements). */
+		sqlite3_finalize(v->cache[0].s);
+		i = 0;
+	}
+	v->cache[i].sql = sql;
+	v->cache[i].s = *s;
+	return 0;
+}
+
+/* Runs a statement that returns no rows (bindings already done). */
+static int
+run(struct kz_store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : kz__store_err(st, rc, what);
+}
+
+static void
+factset_free(struct factset *fs)
+{
+	size_t i;
+
+	for (i = 0; i < fs->n; i++)
+		kz_op_free(fs->ops[i]);
+	free(fs->f);
+	free(fs->ops);
+	free(fs->rowids);
+	memset(fs, 0, sizeof(*fs));
+}
+
+/* Adds one entry row (rowid, header, hash, op) from s to fs. */
+static int
+factset_add(struct factset *fs, sqlite3_stmt *s)
+{
+	struct kz_entry_header h;
+	struct kz_ws_fact *f;
+
+	if (fs->n == fs->cap) {
+		size_t cap = fs->cap ? fs->cap * 2 : 16;
+		void *a = realloc(fs->f, cap * sizeof(*fs->f));
+		void *b = a ? realloc(fs->ops, cap * sizeof(*fs->ops)) : NULL;
+		void *c = b ? realloc(fs->rowids, cap * sizeof(*fs->rowids)) : NULL;
+
+		if (a)
+			fs->f = a;
+		if (b)
+			fs->ops = b;
+		if (c == NULL)
+			return KZ_ERR_NOMEM;
+		fs->rowids = c;
+		fs->cap = cap;
+	}
+	if (kz_header_decode(&h, sqlite3_column_blob(s, 1),
+	    (size_t)sqlite3_column_bytes(s, 1)) < 0 ||
+	    sqlite3_column_bytes(s, 2) != KZ_HASH_BYTES)
+		return KZ_ERR_CORRUPT;
+	f = &fs->f[fs->n];
+	f->hlc = h.hlc;
+	memcpy(f->author, h.author, 32);
+	f->seq = h.seq;
+	memcpy(f->hash, sqlite3_column_blob(s, 2), KZ_HASH_BYTES);
+	fs->ops[fs->n] = NULL;
+	if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+		(void)kz_op_decode(&fs->ops[fs->n], sqlite3_column_blob(s, 3),
+		    (size_t)sqlite3_column_bytes(s, 3));
+	f->op = fs->ops[fs->n];
+	fs->rowids[fs->n] = sqlite3_column_int64(s, 0);
+	fs->n++;
+	return 0;
+}
+
+/* The facts filed under key (NULL: the control facts). */
+static int
+load_facts(struct kz_store *st, const uint8_t *key, size_t key_len,
+    struct factset *fs)
+{
+	sqlite3_stmt *s;
+	int rc, src;
+
+	rc = prep(st, &s, key != NULL ?
+	    "SELECT e.rowid, e.header, e.hash, e.op FROM ws_facts w"
+	    " JOIN entries e ON e.rowid = w.entry WHERE w.key = ?1" :
+	    "SELECT e.rowid, e.header, e.hash, e.op FROM ws_facts w"
+	    " JOIN entries e ON e.rowid = w.entry WHERE w.key IS NULL");
+	if (rc < 0)
+		return rc;
+	if (key != NULL)
+		sqlite3_bind_blob(s, 1, key, (int)key_len, SQLITE_STATIC);
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		if ((rc = factset_add(fs, s)) < 0)
+			break;
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "load facts");
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* ------------------------------------------------------------ control */
+
+static int
+load_root(struct kz_store *st, struct kz__views *v)
+{
+	sqlite3_stmt *s;
+	int rc = prep(st, &s, "SELECT v FROM ws_meta WHERE k = 'root'");
+
+	if (rc < 0)
+		return rc;
+	v->has_root = false;
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32) {
+		memcpy(v->root, sqlite3_column_blob(s, 0), 32);
+		v->has_root = true;
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+/*
+ * Rebuilds the control state from the control facts and writes its views.
+ * The previous state is handed back in *old (the caller frees it) so that
+ * only the ids whose rules changed need recomputing.
+ */
+static int
+rebuild_control(struct kz_store *st, struct kz__views *v,
+    struct kz_ws_control *old)
+{
+	struct factset fs = { 0 };
+	uint8_t zero[32] = { 0 };
+	sqlite3_stmt *s = NULL;
+	size_t i;
+	int rc;
+
+	*old = v->ctl;
+	memset(&v->ctl, 0, sizeof(v->ctl));
+	if ((rc = load_facts(st, NULL, 0, &fs)) < 0)
+		goto out;
+	rc = kz_ws_control_build(&v->ctl, v->has_root ? v->root : zero, fs.f,
+	    v->has_root ? fs.n : 0);
+	if (rc < 0)
+		goto out;
+	if ((rc = prep(st, &s, "DELETE FROM ws_users")) < 0 ||
+	    (rc = run(st, s, "clear users")) < 0 ||
+	    (rc = prep(st, &s, "DELETE FROM ws_nodes")) < 0 ||
+	    (rc = run(st, s, "clear nodes")) < 0 ||
+	    (rc = prep(st, &s, "DELETE FROM ws_meta WHERE k IN ('mesh_id', 'mesh_name')")) < 0 ||
+	    (rc = run(st, s, "clear mesh")) < 0)
+		goto out;
+	s = NULL;
+	for (i = 0; i < v->ctl.n_users; i++) {
+		const struct kz_ws_user *u = &v->ctl.users[i];
+
+		if ((rc = prep(st, &s, "INSERT INTO ws_users(id, display_name,"
+		    " department, role, active, password_hash) VALUES (?1, ?2, ?3,"
+		    " ?4, ?5, ?6)")) < 0)
+			goto out;
+		sqlite3_bind_text(s, 1, u->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, u->display_name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, u->department, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 4, (int)u->role);
+		sqlite3_bind_int(s, 5, u->active);
+		sqlite3_bind_text(s, 6, u->password_hash, -1, SQLITE_STATIC);
+		if ((rc = run(st, s, "write user")) < 0)
+			goto out;
+	}
+	for (i = 0; i < v->ctl.n_nodes; i++) {
+		const struct kz_ws_node *n = &v->ctl.nodes[i];
+
+		if ((rc = prep(st, &s, "INSERT INTO ws_nodes(key, name, admin,"
+		    " last_seq) VALUES (?1, ?2, ?3, ?4)")) < 0)
+			goto out;
+		sqlite3_bind_blob(s, 1, n->key, 32, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, n->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, n->admin);
+		if (n->last_seq == UINT64_MAX)
+			sqlite3_bind_null(s, 4);
+		else
+			sqlite3_bind_int64(s, 4, (int64_t)n->last_seq);
+		if ((rc = run(st, s, "write node")) < 0)
+			goto out;
+	}
+	if (v->ctl.has_mesh) {
+		if ((rc = prep(st, &s, "INSERT INTO ws_meta(k, v) VALUES"
+		    " ('mesh_id', ?1), ('mesh_name', CAST(?2 AS BLOB))")) < 0)
+			goto out;
+		sqlite3_bind_blob(s, 1, v->ctl.mesh_id, KZ_ID_BYTES, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, v->ctl.mesh_name, -1, SQLITE_STATIC);
+		if ((rc = run(st, s, "write mesh")) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	factset_free(&fs);
+	return rc;
+}
+
+static struct kz__views *
+views_state(struct kz_store *st, int *rc)
+{
+	struct kz__views **vp = kz__store_views(st), *v = *vp;
+
+	*rc = 0;
+	if (v == NULL) {
+		v = calloc(1, sizeof(*v));
+		if (v == NULL) {
+			*rc = KZ_ERR_NOMEM;
+			return NULL;
+		}
+		*vp = v;
+	}
+	return v;
+}
+
+static struct kz__views *
+views_of(struct kz_store *st, int *rc)
+{
+	struct kz__views *v = views_state(st, rc);
+
+	if (v == NULL)
+		return NULL;
+	if (!v->loaded) {
+		if ((*rc = load_root(st, v)) < 0)
+			return NULL;
+		kz_ws_control_free(&v->ctl);
+		/* The control views are persisted; rebuild the in-memory
+		 * state from the facts (pure, no writes needed if unchanged). */
+		{
+			struct factset fs = { 0 };
+			uint8_t zero[32] = { 0 };
+
+			*rc = load_facts(st, NULL, 0, &fs);
+			if (*rc == 0)
+				*rc = kz_ws_control_build(&v->ctl, v->has_root ?
+				    v->root : zero, fs.f, v->has_root ? fs.n : 0);
+			factset_free(&fs);
+			if (*rc < 0)
+				return NULL;
+		}
+		v->loaded = true;
+	}
+	return v;
+}
+
+void
+kz__views_free(struct kz__views *v)
+{
+	int i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < STMT_CACHE; i++)
+		sqlite3_finalize(v->cache[i].s);
+	kz_ws_control_free(&v->ctl);
+	free(v->dirty.keys);
+	free(v->dirty.lens);
+	free(v);
+}
+
+void
+kz__views_forget(struct kz_store *st)
+{
+	struct kz__views *v = *kz__store_views(st);
+
+	if (v != NULL) {
+		v->loaded = false;
+		v->dirty.n = 0;
+		v->control_dirty = false;
+	}
+}
+
+/* ------------------------------------------------------------ one id */
+
+static int
+exec1(struct kz_store *st, const char *sql, const void *key, size_t key_len)
+{
+	sqlite3_stmt *s;
+	int rc = prep(st, &s, sql);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, key, (int)key_len, SQLITE_STATIC);
+	return run(st, s, sql);
+}
+
+static int
+update_reply_count(struct kz_store *st, const void *root)
+{
+	return exec1(st, "UPDATE ws_messages SET reply_count = (SELECT count(*)"
+	    " FROM ws_messages r WHERE r.thread_root = ?1 AND r.deleted = 0)"
+	    " WHERE id = ?1", root, KZ_ID_BYTES);
+}
+
+static int
+write_channel(struct kz_store *st, const uint8_t *id, const struct factset *fs,
+    struct kz__views *v)
+{
+	struct kz_ws_channel ch;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!kz_ws_channel_merge(&v->ctl, id, fs->f, fs->n, &ch))
+		return exec1(st, "DELETE FROM ws_channels WHERE id = ?1", id, 32);
+	if ((rc = prep(st, &s, "INSERT OR REPLACE INTO ws_channels(id, name, topic,"
+	    " archived, created_hlc, creator) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")) < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, ch.name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, ch.topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, ch.archived);
+	sqlite3_bind_int64(s, 5, (int64_t)ch.created_hlc);
+	sqlite3_bind_text(s, 6, ch.creator, -1, SQLITE_STATIC);
+	return run(st, s, "write channel");
+}
+
+/* Drops the op bytes of the post and edits of a purged message. */
+static int
+drop_purged_bytes(struct kz_store *st, const struct factset *fs)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < fs->n; i++) {
+		const struct kz_op *op = fs->ops[i];
+
+		if (op == NULL || (op->type != KZ_OP_POST && op->type != KZ_OP_EDIT))
+			continue;
+		if ((rc = prep(st, &s, "UPDATE entries SET op = NULL WHERE rowid = ?1")) < 0)
+			return rc;
+		sqlite3_bind_int64(s, 1, fs->rowids[i]);
+		if ((rc = run(st, s, "purge op bytes")) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* What the views held for a message before this recompute. */
+struct old_message {
+	bool exists;
+	int64_t doc;
+	bool has_root;
+	uint8_t root[32];
+	char *text;		/* malloc'd; what the search index holds, or NULL */
+};
+
+static int
+old_message(struct kz_store *st, const uint8_t *id, struct old_message *o)
+{
+	sqlite3_stmt *s;
+	int rc = prep(st, &s, "SELECT doc, thread_root, text, deleted FROM"
+	    " ws_messages WHERE id = ?1");
+
+	memset(o, 0, sizeof(*o));
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		o->exists = true;
+		o->doc = sqlite3_column_int64(s, 0);
+		if (sqlite3_column_bytes(s, 1) == 32) {
+			memcpy(o->root, sqlite3_column_blob(s, 1), 32);
+			o->has_root = true;
+		}
+		if (sqlite3_column_int(s, 3) == 0 && sqlite3_column_bytes(s, 2) > 0) {
+			o->text = strdup((const char *)sqlite3_column_text(s, 2));
+			if (o->text == NULL)
+				rc = KZ_ERR_NOMEM;
+		}
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Adds (text != NULL) or removes a message's text in the search index. */
+static int
+fts_put(struct kz_store *st, int64_t doc, const char *text, bool add)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = prep(st, &s, add ?
+	    "INSERT INTO ws_search(rowid, text) VALUES (?1, ?2)" :
+	    "INSERT INTO ws_search(ws_search, rowid, text) VALUES ('delete', ?1, ?2)");
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, doc);
+	sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+	return run(st, s, "update search index");
+}
+
+/*
+ * A new message's doc: its time in milliseconds << 20 plus 20 bits of its
+ * id (the next free value on a clash), so the search index's rowid order is
+ * time order and "newest first" needs no sort.
+ */
+static int
+new_doc(struct kz_store *st, uint64_t hlc, const uint8_t *id, int64_t *doc)
+{
+	sqlite3_stmt *s;
+	int rc = prep(st, &s, "SELECT 1 FROM ws_messages WHERE doc = ?1");
+	int64_t d = (int64_t)(kz_hlc_ms(hlc) << 20 |
+	    ((uint64_t)id[0] << 12 | (uint64_t)id[1] << 4 | id[2] >> 4));
+
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		int src;
+
+		sqlite3_bind_int64(s, 1, d);
+		src = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (src == SQLITE_DONE)
+			break;
+		if (src != SQLITE_ROW)
+			return kz__store_err(st, src, "allocate doc");
+		d++;
+	}
+	*doc = d;
+	return 0;
+}
+
+static int
+write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
+    struct kz__views *v)
+{
+	struct kz_ws_message m;
+	struct kz_ws_reaction *reacts = NULL;
+	const char **acks = NULL;
+	struct old_message old;
+	sqlite3_stmt *s;
+	int64_t doc = 0;
+	int rc, nr, na, i;
+	bool exists = kz_ws_message_merge(&v->ctl, id, fs->f, fs->n, &m);
+
+	if ((rc = old_message(st, id, &old)) < 0)
+		goto out;
+	if (m.purged) {
+		if ((rc = drop_purged_bytes(st, fs)) < 0)
+			goto out;
+		v->purged = true;
+	}
+	if ((rc = exec1(st, "DELETE FROM ws_reactions WHERE target = ?1", id, 32)) < 0 ||
+	    (rc = exec1(st, "DELETE FROM ws_acks WHERE target = ?1", id, 32)) < 0)
+		goto out;
+	if (old.text != NULL && (rc = fts_put(st, old.doc, old.text, false)) < 0)
+		goto out;
+	if (!exists) {
+		if (old.exists) {
+			rc = exec1(st, "DELETE FROM ws_messages WHERE id = ?1", id, 32);
+			if (rc == 0 && old.has_root)
+				rc = update_reply_count(st, old.root);
+		}
+		goto out;
+	}
+	const struct kz_post *p = &m.post->op->u.post;
+
+	if (old.exists)
+		doc = old.doc;
+	else if ((rc = new_doc(st, m.post->hlc, id, &doc)) < 0)
+		goto out;
+	if ((rc = prep(st, &s, "INSERT INTO ws_messages(doc, id, channel, hlc,"
+	    " author, seq, actor, thread_root, priority, text, edited, deleted,"
+	    " reply_count) VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+	    " (SELECT count(*) FROM ws_messages r WHERE r.thread_root = ?1 AND"
+	    " r.deleted = 0)) ON CONFLICT(id) DO UPDATE SET text = excluded.text,"
+	    " edited = excluded.edited, deleted = excluded.deleted, reply_count ="
+	    " excluded.reply_count")) < 0)
+		goto out;
+	sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, p->channel, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)m.post->hlc);
+	sqlite3_bind_blob(s, 4, m.post->author, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (int64_t)m.post->seq);
+	sqlite3_bind_text(s, 6, m.post->op->actor ? m.post->op->actor : "", -1,
+	    SQLITE_STATIC);
+	if (p->thread_root != NULL)
+		sqlite3_bind_blob(s, 7, p->thread_root, 32, SQLITE_STATIC);
+	sqlite3_bind_int(s, 8, (int)p->priority);
+	sqlite3_bind_text(s, 9, m.text, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 10, m.edited);
+	sqlite3_bind_int(s, 11, m.deleted);
+	sqlite3_bind_int64(s, 12, doc);
+	if ((rc = run(st, s, "write message")) < 0)
+		goto out;
+	/* Deleted and purged messages are not searchable; edited ones by
+	 * their current text only. */
+	if (!m.deleted && *m.text != '\0' && (rc = fts_put(st, doc, m.text, true)) < 0)
+		goto out;
+	if (p->thread_root != NULL && (rc = update_reply_count(st, p->thread_root)) < 0)
+		goto out;
+	if (old.has_root && (p->thread_root == NULL ||
+	    memcmp(old.root, p->thread_root, 32) != 0) &&
+	    (rc = update_reply_count(st, old.root)) < 0)
+		goto out;
+
+	reacts = calloc(MAX_REACTIONS, sizeof(*reacts));
+	acks = calloc(MAX_ACKS, sizeof(*acks));
+	if (reacts == NULL || acks == NULL) {
+		rc = KZ_ERR_NOMEM;
+		goto out;
+	}
+	nr = kz_ws_reactions_merge(&v->ctl, id, fs->f, fs->n, reacts, MAX_REACTIONS);
+	na = kz_ws_acks_merge(&v->ctl, &m, fs->f, fs->n, acks, MAX_ACKS);
+	if (nr < 0 || na < 0) {
+		rc = KZ_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		if ((rc = prep(st, &s, "INSERT INTO ws_reactions(target, user, emoji)"
+		    " VALUES (?1, ?2, ?3)")) < 0)
+			goto out;
+		sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, reacts[i].user, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, reacts[i].emoji, -1, SQLITE_STATIC);
+		if ((rc = run(st, s, "write reaction")) < 0)
+			goto out;
+	}
+	for (i = 0; i < na; i++) {
+		if ((rc = prep(st, &s, "INSERT INTO ws_acks(target, user) VALUES (?1, ?2)")) < 0)
+			goto out;
+		sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, acks[i], -1, SQLITE_STATIC);
+		if ((rc = run(st, s, "write ack")) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(old.text);
+	free(reacts);
+	free(acks);
+	return rc;
+}
+
+static int
+write_safety(struct kz_store *st, const char *user, const struct factset *fs,
+    struct kz__views *v)
+{
+	struct kz_ws_safety sf;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!kz_ws_safety_merge(&v->ctl, user, fs->f, fs->n, &sf)) {
+		if ((rc = prep(st, &s, "DELETE FROM ws_rollcall WHERE user = ?1")) < 0)
+			return rc;
+		sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+		return run(st, s, "clear roll call");
+	}
+	if ((rc = prep(st, &s, "INSERT OR REPLACE INTO ws_rollcall(user, status,"
+	    " place, note, hlc, reporter) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")) < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, (int)sf.status);
+	sqlite3_bind_text(s, 3, sf.place, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, sf.note, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (int64_t)sf.fact->hlc);
+	sqlite3_bind_text(s, 6, sf.reporter, -1, SQLITE_STATIC);
+	return run(st, s, "write roll call");
+}
+
+static int
+recompute_key(struct kz_store *st, struct kz__views *v, const uint8_t *key,
+    size_t len)
+{
+	struct factset fs = { 0 };
+	int rc;
+
+	if ((rc = load_facts(st, key, len, &fs)) < 0)
+		goto out;
+	if (len == KZ_ID_BYTES) {
+		rc = write_channel(st, key, &fs, v);
+		if (rc == 0)
+			rc = write_message(st, key, &fs, v);
+	} else if (len > 2 && memcmp(key, USER_KEY_PREFIX, 2) == 0) {
+		char user[KZ_USER_ID_MAX + 1];
+
+		memcpy(user, key + 2, len - 2);
+		user[len - 2] = '\0';
+		rc = write_safety(st, user, &fs, v);
+	}
+out:
+	factset_free(&fs);
+	return rc;
+}
+
+static int
+rebuild_all(struct kz_store *st, struct kz__views *v)
+{
+	static const char *const clear[] = {
+		"DELETE FROM ws_channels", "DELETE FROM ws_messages",
+		"INSERT INTO ws_search(ws_search) VALUES ('delete-all')",
+		"DELETE FROM ws_reactions", "DELETE FROM ws_acks",
+		"DELETE FROM ws_rollcall",
+	};
+	sqlite3_stmt *s;
+	size_t i;
+	int rc, src;
+
+	struct kz_ws_control old;
+
+	rc = rebuild_control(st, v, &old);
+	kz_ws_control_free(&old);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < sizeof(clear) / sizeof(clear[0]); i++)
+		if ((rc = prep(st, &s, clear[i])) < 0 || (rc = run(st, s, clear[i])) < 0)
+			return rc;
+	if ((rc = prep(st, &s, "SELECT DISTINCT key FROM ws_facts"
+	    " WHERE key IS NOT NULL ORDER BY key")) < 0)
+		return rc;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		uint8_t key[2 + KZ_USER_ID_MAX];
+		size_t len = (size_t)sqlite3_column_bytes(s, 0);
+
+		if (len > sizeof(key))
+			continue;
+		memcpy(key, sqlite3_column_blob(s, 0), len);
+		if ((rc = recompute_key(st, v, key, len)) < 0)
+			break;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "list fact keys");
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* ------------------------------------------------------------ apply */
+
+static int
+dirty_add(struct keylist *d, const uint8_t *key, size_t len)
+{
+	if (len > sizeof(d->keys[0]))
+		return 0;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		void *a = realloc(d->keys, cap * sizeof(*d->keys));
+		void *b = a ? realloc(d->lens, cap) : NULL;
+
+		if (a)
+			d->keys = a;
+		if (b == NULL)
+			return KZ_ERR_NOMEM;
+		d->lens = b;
+		d->cap = cap;
+	}
+	memcpy(d->keys[d->n], key, len);
+	d->lens[d->n++] = (uint8_t)len;
+	return 0;
+}
+
+struct keyref {
+	const uint8_t *key;
+	size_t len;
+};
+
+static int
+keyref_cmp(const void *a, const void *b)
+{
+	const struct keyref *x = a, *y = b;
+	int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+
+	if (c != 0)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* The dirty ids sorted, without repeats; the caller frees the array. */
+static struct keyref *
+dirty_unique(struct keylist *d, size_t *n_out)
+{
+	struct keyref *r = malloc((d->n + 1) * sizeof(*r));
+	size_t i, j;
+
+	*n_out = 0;
+	if (r == NULL)
+		return NULL;
+	for (i = 0; i < d->n; i++)
+		r[i] = (struct keyref){ d->keys[i], d->lens[i] };
+	qsort(r, d->n, sizeof(*r), keyref_cmp);
+	for (i = j = 0; i < d->n; i++)
+		if (j == 0 || keyref_cmp(&r[j - 1], &r[i]) != 0)
+			r[j++] = r[i];
+	*n_out = j;
+	return r;
+}
+
+static bool
+user_changed(const struct kz_ws_user *a, const struct kz_ws_user *b)
+{
+	size_t i;
+
+	if (strcmp(a->display_name, b->display_name) != 0 || a->role != b->role ||
+	    a->active != b->active || a->n_epochs != b->n_epochs)
+		return true;
+	for (i = 0; i < a->n_epochs; i++) {
+		const struct kz_ws_user_epoch *x = &a->epochs[i], *y = &b->epochs[i];
+
+		if (x->hlc != y->hlc || x->seq != y->seq || x->active != y->active ||
+		    x->role != y->role || memcmp(x->author, y->author, 32) != 0)
+			return true;
+	}
+	return false;
+}
+
+/* Adds the ids of every fact matching sql (one bound text or blob). */
+static int
+dirty_from_query(struct kz_store *st, struct kz__views *v, const char *sql,
+    const void *arg, int arg_len, bool is_text)
+{
+	sqlite3_stmt *s;
+	int rc, src;
+
+	if ((rc = prep(st, &s, sql)) < 0)
+		return rc;
+	if (is_text)
+		sqlite3_bind_text(s, 1, arg, arg_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_blob(s, 1, arg, arg_len, SQLITE_STATIC);
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		if ((rc = dirty_add(&v->dirty, sqlite3_column_blob(s, 0),
+		    (size_t)sqlite3_column_bytes(s, 0))) < 0)
+			break;
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "find affected facts");
+	sqlite3_reset(s);
+	return rc;
+}
+
+static int
+user_affected(struct kz_store *st, struct kz__views *v, const char *id)
+{
+	uint8_t key[2 + KZ_USER_ID_MAX];
+	size_t len = strlen(id);
+	int rc;
+
+	memcpy(key, USER_KEY_PREFIX, 2);
+	memcpy(key + 2, id, len);
+	if ((rc = dirty_add(&v->dirty, key, 2 + len)) < 0)
+		return rc;
+	return dirty_from_query(st, v, "SELECT DISTINCT key FROM ws_facts"
+	    " WHERE actor = ?1 AND key IS NOT NULL", id, -1, true);
+}
+
+static int
+node_affected(struct kz_store *st, struct kz__views *v, const uint8_t key[32])
+{
+	return dirty_from_query(st, v, "SELECT DISTINCT w.key FROM feeds f"
+	    " JOIN entries e ON e.feed = f.id JOIN ws_facts w ON w.entry = e.rowid"
+	    " WHERE f.key = ?1 AND w.key IS NOT NULL", key, 32, false);
+}
+
+/*
+ * After the control state changed from old to v->ctl: marks dirty the ids
+ * of every fact whose actor's or node's standing changed.  Nothing else can
+ * change: a content rule reads the control state only through its fact's
+ * own actor and node (and a roll call entry through its subject).
+ */
+static int
+mark_affected(struct kz_store *st, struct kz__views *v,
+    const struct kz_ws_control *old)
+{
+	const struct kz_ws_control *nw = &v->ctl;
+	size_t i = 0, j = 0;
+	int rc = 0;
+
+	while (rc == 0 && (i < old->n_users || j < nw->n_users)) {
+		int c = i == old->n_users ? 1 : j == nw->n_users ? -1 :
+		    strcmp(old->users[i].id, nw->users[j].id);
+
+		if (c < 0)
+			rc = user_affected(st, v, old->users[i++].id);
+		else if (c > 0)
+			rc = user_affected(st, v, nw->users[j++].id);
+		else {
+			if (user_changed(&old->users[i], &nw->users[j]))
+				rc = user_affected(st, v, nw->users[j].id);
+			i++;
+			j++;
+		}
+	}
+	i = j = 0;
+	while (rc == 0 && (i < old->n_nodes || j < nw->n_nodes)) {
+		int c = i == old->n_nodes ? 1 : j == nw->n_nodes ? -1 :
+		    memcmp(old->nodes[i].key, nw->nodes[j].key, 32);
+
+		if (c < 0)
+			rc = node_affected(st, v, old->nodes[i++].key);
+		else if (c > 0)
+			rc = node_affected(st, v, nw->nodes[j++].key);
+		else {
+			if (old->nodes[i].admin != nw->nodes[j].admin ||
+			    old->nodes[i].last_seq != nw->nodes[j].last_seq)
+				rc = node_affected(st, v, nw->nodes[j].key);
+			i++;
+			j++;
+		}
+	}
+	return rc;
+}
+
+/* The id an op is filed under; len 0 for control ops. */
+static void
+fact_key(const struct kz_op *op, const uint8_t hash[32], uint8_t *key,
+    size_t *len)
+{
+	const char *subject;
+
+	*len = 0;
+	switch (op->type) {
+	case KZ_OP_POST:
+	case KZ_OP_CHANNEL_CREATE:
+		memcpy(key, hash, 32);
+		*len = 32;
+		break;
+	case KZ_OP_CHANNEL_SET:
+	case KZ_OP_EDIT:
+	case KZ_OP_DELETE:
+	case KZ_OP_PURGE:
+	case KZ_OP_REACT:
+	case KZ_OP_ACK:
+		memcpy(key, kz_op_target(op), 32);
+		*len = 32;
+		break;
+	case KZ_OP_SAFETY:
+		subject = kz_ws_safety_subject(op);
+		if (*subject == '\0')
+			break;	/* nobody to file it under: ignored */
+		memcpy(key, USER_KEY_PREFIX, 2);
+		memcpy(key + 2, subject, strlen(subject));
+		*len = 2 + strlen(subject);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Files the decodable entries of fs; marks what they touch as dirty. */
+static int
+file_facts(struct kz_store *st, struct kz__views *v, const struct factset *fs,
+    bool track)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < fs->n; i++) {
+		const struct kz_op *op = fs->ops[i];
+		uint8_t key[2 + KZ_USER_ID_MAX];
+		size_t len;
+		bool control;
+
+		if (op == NULL)
+			continue;	/* purged or not an operation we know */
+		control = kz_ws_is_control(op->type);
+		fact_key(op, fs->f[i].hash, key, &len);
+		if (!control && len == 0)
+			continue;
+		if ((rc = prep(st, &s, "INSERT OR IGNORE INTO ws_facts(entry, key, type,"
+		    " actor) VALUES (?1, ?2, ?3, ?4)")) < 0)
+			return rc;
+		sqlite3_bind_int64(s, 1, fs->rowids[i]);
+		if (!control)
+			sqlite3_bind_blob(s, 2, key, (int)len, SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, (int)op->type);
+		sqlite3_bind_text(s, 4, op->actor ? op->actor : "", -1, SQLITE_STATIC);
+		if ((rc = run(st, s, "file fact")) < 0)
+			return rc;
+		if (!track)
+			continue;
+		if (control)
+			v->control_dirty = true;
+		else if ((rc = dirty_add(&v->dirty, key, len)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Files every stored entry again, from scratch. */
+static int
+refile_all(struct kz_store *st, struct kz__views *v)
+{
+	struct factset fs = { 0 };
+	sqlite3_stmt *s;
+	int rc, src;
+
+	if ((rc = prep(st, &s, "DELETE FROM ws_facts")) < 0 ||
+	    (rc = run(st, s, "clear facts")) < 0)
+		return rc;
+	if ((rc = prep(st, &s, "SELECT rowid, header, hash, op FROM entries"
+	    " WHERE op IS NOT NULL")) < 0)
+		return rc;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = factset_add(&fs, s)) < 0)
+			break;
+		if (fs.n == 4096) {
+			rc = file_facts(st, v, &fs, false);
+			factset_free(&fs);
+			if (rc < 0)
+				break;
+		}
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "read entries");
+	sqlite3_reset(s);
+	if (rc == 0)
+		rc = file_facts(st, v, &fs, false);
+	factset_free(&fs);
+	return rc;
+}
+
+int
+kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to)
+{
+	struct kz__views *v;
+	struct factset fs = { 0 };
+	sqlite3_stmt *s = NULL;
+	size_t i;
+	int rc, src;
+
+	if ((v = views_of(st, &rc)) == NULL)
+		return rc;
+	v->dirty.n = 0;
+	v->control_dirty = false;
+	v->purged = false;
+	if ((rc = prep(st, &s, "SELECT rowid, header, hash, op FROM entries"
+	    " WHERE feed = ?1 AND seq BETWEEN ?2 AND ?3")) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, feed);
+	sqlite3_bind_int64(s, 2, (int64_t)from);
+	sqlite3_bind_int64(s, 3, (int64_t)to);
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		if ((rc = factset_add(&fs, s)) < 0)
+			break;
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "read new entries");
+	sqlite3_reset(s);
+	if (rc < 0)
+		goto out;
+
+	if ((rc = file_facts(st, v, &fs, true)) < 0)
+		goto out;
+	if (v->control_dirty) {
+		struct kz_ws_control old;
+
+		rc = rebuild_control(st, v, &old);
+		if (rc == 0)
+			rc = mark_affected(st, v, &old);
+		kz_ws_control_free(&old);
+		if (rc < 0)
+			goto out;
+	}
+	{
+		size_t n;
+		struct keyref *keys = dirty_unique(&v->dirty, &n);
+
+		if (keys == NULL) {
+			rc = KZ_ERR_NOMEM;
+			goto out;
+		}
+		for (i = 0; i < n && rc == 0; i++)
+			rc = recompute_key(st, v, keys[i].key, keys[i].len);
+		free(keys);
+	}
+	if (rc == 0 && v->purged) {
+		/* Rewrite the search index so no segment keeps the purged
+		 * text's terms behind a delete marker. */
+		if ((rc = prep(st, &s, "INSERT INTO ws_search(ws_search) VALUES"
+		    " ('optimize')")) == 0)
+			rc = run(st, s, "optimize search index");
+	}
+out:
+	factset_free(&fs);
+	if (rc < 0)
+		kz__views_forget(st);	/* the transaction rolls back */
+	return rc;
+}
+
+/* ------------------------------------------------------------ public */
+
+int
+kz_views_set_root(struct kz_store *st, const uint8_t root[32])
+{
+	struct kz__views *v;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((v = views_of(st, &rc)) == NULL)
+		return rc;
+	if (v->has_root)
+		return memcmp(v->root, root, 32) == 0 ? 0 : KZ_ERR_EXISTS;
+	if ((rc = kz_store_begin(st)) < 0)
+		return rc;
+	if ((rc = prep(st, &s, "INSERT INTO ws_meta(k, v) VALUES ('root', ?1)")) < 0)
+		goto fail;
+	sqlite3_bind_blob(s, 1, root, 32, SQLITE_STATIC);
+	if ((rc = run(st, s, "set root")) < 0)
+		goto fail;
+	memcpy(v->root, root, 32);
+	v->has_root = true;
+	if ((rc = refile_all(st, v)) < 0 || (rc = rebuild_all(st, v)) < 0)
+		goto fail;
+	return kz_store_commit(st);
+fail:
+	kz_store_rollback(st);
+	kz__views_forget(st);
+	return rc;
+}
+
+int
+kz_views_root(struct kz_store *st, uint8_t root[32])
+{
+	struct kz__views *v;
+	int rc;
+
+	if ((v = views_of(st, &rc)) == NULL)
+		return rc;
+	if (!v->has_root)
+		return KZ_ERR_NOT_FOUND;
+	memcpy(root, v->root, 32);
+	return 0;
+}
+
+int
+kz_views_rebuild(struct kz_store *st)
+{
+	struct kz__views *v;
+	int rc;
+
+	if ((v = views_of(st, &rc)) == NULL)
+		return rc;
+	if ((rc = kz_store_begin(st)) < 0)
+		return rc;
+	if ((rc = refile_all(st, v)) < 0 || (rc = rebuild_all(st, v)) < 0) {
+		kz_store_rollback(st);
+		kz__views_forget(st);
+		return rc;
+	}
+	return kz_store_commit(st);
+}
+
+int
+kz_views_digest(struct kz_store *st, uint8_t out[32])
+{
+	static const char *const dumps[] = {
+		"SELECT k, v FROM ws_meta WHERE k IN ('mesh_id', 'mesh_name') ORDER BY k",
+		"SELECT key, name, admin, last_seq FROM ws_nodes ORDER BY key",
+		"SELECT id, display_name, department, role, active, password_hash"
+		" FROM ws_users ORDER BY id",
+		"SELECT id, name, topic, archived, created_hlc, creator FROM ws_channels"
+		" ORDER BY id",
+		"SELECT id, channel, hlc, author, seq, actor, thread_root, priority,"
+		" text, edited, deleted, reply_count FROM ws_messages ORDER BY id",
+		"SELECT target, user, emoji FROM ws_reactions ORDER BY target, user, emoji",
+		"SELECT target, user FROM ws_acks ORDER BY target, user",
+		"SELECT user, status, place, note, hlc, reporter FROM ws_rollcall"
+		" ORDER BY user",
+	};
+	crypto_generichash_state h;
+	size_t i;
+	int rc = 0;
+
+	crypto_generichash_init(&h, NULL, 0, 32);
+	for (i = 0; i < sizeof(dumps) / sizeof(dumps[0]) && rc == 0; i++)
+		rc = kz__store_digest_query(st, &h, dumps[i]);
+	crypto_generichash_final(&h, out, 32);
+	return rc;
+}

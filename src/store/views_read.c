@@ -1,0 +1,456 @@
+/*
+ * Reading the workspace views: channels, messages in their total order,
+ * threads, users, the roll call, nodes, acknowledgements.  Read-only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kizuna/err.h"
+#include "kizuna/search.h"
+#include "kizuna/views.h"
+#include "store/store_int.h"
+
+static int
+prepare(struct kz_store *st, const char *sql, sqlite3_stmt **s)
+{
+	int rc = sqlite3_prepare_v2(kz__store_db(st), sql, -1, s, NULL);
+
+	return rc == SQLITE_OK ? 0 : kz__store_err(st, rc, sql);
+}
+
+static const char *
+text(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	return t != NULL ? (const char *)t : "";
+}
+
+static void
+blob32(uint8_t out[32], sqlite3_stmt *s, int col)
+{
+	if (sqlite3_column_bytes(s, col) == 32)
+		memcpy(out, sqlite3_column_blob(s, col), 32);
+	else
+		memset(out, 0, 32);
+}
+
+/* Steps s, calling row() for each row; finalizes s. */
+static int
+each_row(struct kz_store *st, sqlite3_stmt *s,
+    int (*row)(sqlite3_stmt *s, void (*cb)(void), void *ctx), void (*cb)(void),
+    void *ctx)
+{
+	int rc = 0, src;
+
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		if ((rc = row(s, cb, ctx)) != 0)
+			break;
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "read view");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ------------------------------------------------------------ channels */
+
+static int
+channel_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
+{
+	struct kz_view_channel c;
+
+	blob32(c.id, s, 0);
+	c.name = text(s, 1);
+	c.topic = text(s, 2);
+	c.archived = sqlite3_column_int(s, 3) != 0;
+	c.messages = (uint64_t)sqlite3_column_int64(s, 4);
+	return ((int (*)(void *, const struct kz_view_channel *))cb)(ctx, &c);
+}
+
+int
+kz_views_channels(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_view_channel *c), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "SELECT c.id, c.name, c.topic, c.archived,"
+	    " (SELECT count(*) FROM ws_messages m WHERE m.channel = c.id AND"
+	    " m.deleted = 0) FROM ws_channels c ORDER BY c.name, c.id", &s);
+
+	if (rc < 0)
+		return rc;
+	return each_row(st, s, channel_row, (void (*)(void))cb, ctx);
+}
+
+/* Finds one id in table by exact name or by hex prefix of its id. */
+static int
+find_id(struct kz_store *st, const char *sql_name, const char *sql_prefix,
+    const char *name_or_prefix, uint8_t id[32])
+{
+	sqlite3_stmt *s;
+	size_t len = strlen(name_or_prefix), i;
+	uint8_t lo[32], hi[32];
+	int rc, n = 0;
+
+	if (sql_name != NULL) {
+		if ((rc = prepare(st, sql_name, &s)) < 0)
+			return rc;
+		sqlite3_bind_text(s, 1, name_or_prefix, -1, SQLITE_STATIC);
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			blob32(id, s, 0);
+			n++;
+		}
+		sqlite3_finalize(s);
+		if (n == 1)
+			return 0;
+		if (n > 1)
+			return KZ_ERR_EXISTS;
+	}
+	/* A hex prefix of at least 8 digits: the range [prefix00.., prefixff..]. */
+	if (len < 8 || len > 64)
+		return KZ_ERR_NOT_FOUND;
+	memset(lo, 0, 32);
+	memset(hi, 0xff, 32);
+	for (i = 0; i < len; i++) {
+		char c = name_or_prefix[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
+		    c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
+		if (v < 0)
+			return KZ_ERR_NOT_FOUND;
+		if (i % 2 == 0) {
+			lo[i / 2] = (uint8_t)(v << 4);
+			hi[i / 2] = (uint8_t)(v << 4 | 0x0f);
+		} else {
+			lo[i / 2] |= (uint8_t)v;
+			hi[i / 2] = (uint8_t)((hi[i / 2] & 0xf0) | v);
+		}
+	}
+	if ((rc = prepare(st, sql_prefix, &s)) < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, lo, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, hi, 32, SQLITE_STATIC);
+	n = 0;
+	while (sqlite3_step(s) == SQLITE_ROW && n < 2) {
+		blob32(id, s, 0);
+		n++;
+	}
+	sqlite3_finalize(s);
+	return n == 1 ? 0 : n == 0 ? KZ_ERR_NOT_FOUND : KZ_ERR_EXISTS;
+}
+
+int
+kz_views_channel_find(struct kz_store *st, const char *name_or_id,
+    uint8_t id[KZ_ID_BYTES])
+{
+	return find_id(st, "SELECT id FROM ws_channels WHERE name = ?1",
+	    "SELECT id FROM ws_channels WHERE id BETWEEN ?1 AND ?2 LIMIT 2",
+	    name_or_id, id);
+}
+
+int
+kz_views_message_find(struct kz_store *st, const char *id_prefix,
+    uint8_t id[KZ_ID_BYTES])
+{
+	return find_id(st, NULL,
+	    "SELECT id FROM ws_messages WHERE id BETWEEN ?1 AND ?2 LIMIT 2",
+	    id_prefix, id);
+}
+
+/* ------------------------------------------------------------ messages */
+
+#define MESSAGE_COLS "m.id, m.channel, m.hlc, m.author, m.seq, m.actor," \
+	" m.thread_root, m.priority, m.text, m.edited, m.deleted, m.reply_count," \
+	" (SELECT count(*) FROM ws_acks a WHERE a.target = m.id)," \
+	" (SELECT count(*) FROM ws_reactions r WHERE r.target = m.id)"
+
+static void
+message_row_fill(struct kz_view_message *mp, sqlite3_stmt *s)
+{
+	blob32(mp->id, s, 0);
+	blob32(mp->channel, s, 1);
+	mp->hlc = (uint64_t)sqlite3_column_int64(s, 2);
+	blob32(mp->author, s, 3);
+	mp->seq = (uint64_t)sqlite3_column_int64(s, 4);
+	mp->actor = text(s, 5);
+	mp->has_thread_root = sqlite3_column_bytes(s, 6) == 32;
+	blob32(mp->thread_root, s, 6);
+	mp->priority = (enum kz_priority)sqlite3_column_int(s, 7);
+	mp->text = text(s, 8);
+	mp->edited = sqlite3_column_int(s, 9) != 0;
+	mp->deleted = sqlite3_column_int(s, 10) != 0;
+	mp->reply_count = (uint64_t)sqlite3_column_int64(s, 11);
+	mp->acks = (uint64_t)sqlite3_column_int64(s, 12);
+	mp->reactions = (uint64_t)sqlite3_column_int64(s, 13);
+}
+
+static int
+message_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
+{
+	struct kz_view_message m;
+
+	message_row_fill(&m, s);
+	return ((int (*)(void *, const struct kz_view_message *))cb)(ctx, &m);
+}
+
+int
+kz_views_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
+    uint64_t limit, int (*cb)(void *ctx, const struct kz_view_message *m),
+    void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	/* The newest `limit` top-level messages, shown oldest first. */
+	rc = prepare(st, "SELECT * FROM (SELECT " MESSAGE_COLS " FROM ws_messages m"
+	    " WHERE m.channel = ?1 AND m.thread_root IS NULL"
+	    " ORDER BY m.hlc DESC, m.author DESC, m.seq DESC LIMIT ?2)"
+	    " ORDER BY 3, 4, 5", &s);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, channel, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, limit == 0 ? -1 : (int64_t)limit);
+	return each_row(st, s, message_row, (void (*)(void))cb, ctx);
+}
+
+int
+kz_views_thread(struct kz_store *st, const uint8_t root[KZ_ID_BYTES],
+    int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = prepare(st, "SELECT " MESSAGE_COLS " FROM ws_messages m"
+	    " WHERE m.id = ?1 OR m.thread_root = ?1"
+	    " ORDER BY m.id <> ?1, m.hlc, m.author, m.seq", &s);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, root, 32, SQLITE_STATIC);
+	return each_row(st, s, message_row, (void (*)(void))cb, ctx);
+}
+
+/* ------------------------------------------------------------ users */
+
+static int
+user_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
+{
+	struct kz_view_user u;
+
+	u.id = text(s, 0);
+	u.display_name = text(s, 1);
+	u.department = text(s, 2);
+	u.role = (enum kz_role)sqlite3_column_int(s, 3);
+	u.active = sqlite3_column_int(s, 4) != 0;
+	u.password_hash = text(s, 5);
+	u.has_password = *u.password_hash != '\0';
+	return ((int (*)(void *, const struct kz_view_user *))cb)(ctx, &u);
+}
+
+int
+kz_views_users(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_view_user *u), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "SELECT id, display_name, department, role, active,"
+	    " password_hash FROM ws_users ORDER BY id", &s);
+
+	if (rc < 0)
+		return rc;
+	return each_row(st, s, user_row, (void (*)(void))cb, ctx);
+}
+
+struct one_user {
+	int found;
+	int (*cb)(void *ctx, const struct kz_view_user *u);
+	void *ctx;
+};
+
+static int
+one_user_cb(void *ctx, const struct kz_view_user *u)
+{
+	struct one_user *o = ctx;
+
+	o->found = 1;
+	return o->cb(o->ctx, u);
+}
+
+int
+kz_views_user(struct kz_store *st, const char *id,
+    int (*cb)(void *ctx, const struct kz_view_user *u), void *ctx)
+{
+	struct one_user o = { 0, cb, ctx };
+	sqlite3_stmt *s;
+	int rc = prepare(st, "SELECT id, display_name, department, role, active,"
+	    " password_hash FROM ws_users WHERE id = ?1", &s);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = each_row(st, s, user_row, (void (*)(void))one_user_cb, &o);
+	if (rc == 0 && !o.found)
+		rc = KZ_ERR_NOT_FOUND;
+	return rc;
+}
+
+/* ------------------------------------------------------------ roll call */
+
+static int
+safety_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
+{
+	struct kz_view_safety v;
+
+	v.user = text(s, 0);
+	v.display_name = text(s, 1);
+	v.status = (enum kz_safety)sqlite3_column_int(s, 2);
+	v.place = text(s, 3);
+	v.note = text(s, 4);
+	v.reporter = text(s, 5);
+	v.hlc = (uint64_t)sqlite3_column_int64(s, 6);
+	return ((int (*)(void *, const struct kz_view_safety *))cb)(ctx, &v);
+}
+
+int
+kz_views_rollcall(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_view_safety *s), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "SELECT u.id, u.display_name, coalesce(r.status, 0),"
+	    " coalesce(r.place, ''), coalesce(r.note, ''), coalesce(r.reporter, ''),"
+	    " coalesce(r.hlc, 0) FROM ws_users u LEFT JOIN ws_rollcall r"
+	    " ON r.user = u.id WHERE u.active = 1 ORDER BY u.id", &s);
+
+	if (rc < 0)
+		return rc;
+	return each_row(st, s, safety_row, (void (*)(void))cb, ctx);
+}
+
+/* ------------------------------------------------------------ nodes, acks, mesh */
+
+static int
+node_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
+{
+	struct kz_view_node n;
+
+	blob32(n.key, s, 0);
+	n.name = text(s, 1);
+	n.admin = sqlite3_column_int(s, 2) != 0;
+	n.revoked = sqlite3_column_type(s, 3) != SQLITE_NULL;
+	n.last_seq = (uint64_t)sqlite3_column_int64(s, 3);
+	return ((int (*)(void *, const struct kz_view_node *))cb)(ctx, &n);
+}
+
+int
+kz_views_nodes(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_view_node *n), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "SELECT key, name, admin, last_seq FROM ws_nodes"
+	    " ORDER BY name, key", &s);
+
+	if (rc < 0)
+		return rc;
+	return each_row(st, s, node_row, (void (*)(void))cb, ctx);
+}
+
+static int
+ack_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
+{
+	return ((int (*)(void *, const char *))cb)(ctx, text(s, 0));
+}
+
+int
+kz_views_acks(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
+    int (*cb)(void *ctx, const char *user), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "SELECT user FROM ws_acks WHERE target = ?1"
+	    " ORDER BY user", &s);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
+	return each_row(st, s, ack_row, (void (*)(void))cb, ctx);
+}
+
+int
+kz_views_mesh(struct kz_store *st, uint8_t mesh_id[KZ_ID_BYTES],
+    char name[KZ_NAME_MAX + 1])
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "SELECT (SELECT v FROM ws_meta WHERE k = 'mesh_id'),"
+	    " (SELECT CAST(v AS TEXT) FROM ws_meta WHERE k = 'mesh_name')", &s);
+
+	if (rc < 0)
+		return rc;
+	rc = KZ_ERR_NOT_FOUND;
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32) {
+		memcpy(mesh_id, sqlite3_column_blob(s, 0), 32);
+		snprintf(name, KZ_NAME_MAX + 1, "%s", text(s, 1));
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ------------------------------------------------------------ search */
+
+int
+kz_views_search(struct kz_store *st, const char *query,
+    const struct kz_search_filter *filter,
+    int (*cb)(void *ctx, const struct kz_search_hit *hit), void *ctx)
+{
+	static const struct kz_search_filter none = { 0 };
+	const struct kz_search_filter *f = filter != NULL ? filter : &none;
+	size_t qlen = KZ_SEARCH_QUERY_MAX(strlen(query));
+	char *match = malloc(qlen);
+	sqlite3_stmt *s = NULL;
+	int rc, src;
+
+	if (match == NULL)
+		return KZ_ERR_NOMEM;
+	if ((rc = kz_search_query(match, qlen, query)) < 0)
+		goto out;
+	rc = prepare(st, f->ranked ?
+	    "SELECT " MESSAGE_COLS ", kz_snippet(ws_search, 0, ?9, ?10, '…', 16),"
+	    " bm25(ws_search) FROM ws_search JOIN ws_messages m ON m.doc = ws_search.rowid"
+	    " WHERE ws_search MATCH ?1 AND ws_search.rowid >= ?2 AND ws_search.rowid < ?3"
+	    " AND (?4 IS NULL OR m.channel = ?4) AND (?5 IS NULL OR m.actor = ?5)"
+	    " AND m.priority >= ?6 ORDER BY bm25(ws_search) LIMIT ?7 OFFSET ?8" :
+	    "SELECT " MESSAGE_COLS ", kz_snippet(ws_search, 0, ?9, ?10, '…', 16),"
+	    " bm25(ws_search) FROM ws_search JOIN ws_messages m ON m.doc = ws_search.rowid"
+	    " WHERE ws_search MATCH ?1 AND ws_search.rowid >= ?2 AND ws_search.rowid < ?3"
+	    " AND (?4 IS NULL OR m.channel = ?4) AND (?5 IS NULL OR m.actor = ?5)"
+	    " AND m.priority >= ?6 ORDER BY ws_search.rowid DESC LIMIT ?7 OFFSET ?8", &s);
+	if (rc < 0)
+		goto out;
+	sqlite3_bind_text(s, 1, match, -1, SQLITE_STATIC);
+	/* Docs are (ms << 20) | tiebreak: a time range is a rowid range. */
+	sqlite3_bind_int64(s, 2, (int64_t)(f->since_ms << 20));
+	sqlite3_bind_int64(s, 3, f->until_ms != 0 ? (int64_t)(f->until_ms << 20) :
+	    INT64_MAX);
+	if (f->channel != NULL)
+		sqlite3_bind_blob(s, 4, f->channel, 32, SQLITE_STATIC);
+	if (f->author != NULL)
+		sqlite3_bind_text(s, 5, f->author, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, (int)f->min_priority);
+	sqlite3_bind_int64(s, 7, f->limit != 0 ? (int64_t)f->limit : 20);
+	sqlite3_bind_int64(s, 8, (int64_t)f->offset);
+	sqlite3_bind_text(s, 9, f->mark_open ? f->mark_open : "[", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 10, f->mark_close ? f->mark_close : "]", -1,
+	    SQLITE_STATIC);
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		struct kz_search_hit hit;
+
+		message_row_fill(&hit.m, s);
+		hit.snippet = text(s, 14);
+		hit.score = sqlite3_column_double(s, 15);
+		if ((rc = cb(ctx, &hit)) != 0)
+			break;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "search");
+out:
+	sqlite3_finalize(s);
+	free(match);
+	return rc;
+}

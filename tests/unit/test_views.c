@@ -1,0 +1,536 @@
+/*
+ * The workspace inside the store: views follow appends and ingests in the
+ * same transaction; nothing counts before the mesh root is known; the
+ * authorization rules hold whichever order entries arrive in; a purge
+ * leaves the purged text nowhere in the database file or its WAL.
+ */
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kizuna/err.h"
+#include "kizuna/op.h"
+#include "kizuna/store.h"
+#include "kizuna/views.h"
+#include "store/store_int.h"
+#include "testutil.h"
+
+#define T0 1790000000000ull
+
+struct node {
+	struct kz_store *st;
+	struct kz_keypair kp;
+	uint64_t wall;
+	char *path;
+};
+
+static void
+node_open(struct node *n, const char *dir, const char *name, uint8_t seedbyte)
+{
+	uint8_t seed[32];
+
+	memset(seed, seedbyte, sizeof(seed));
+	assert_int_equal(kz_keypair_from_seed(&n->kp, seed), 0);
+	n->path = kz_test_path(dir, name);
+	assert_int_equal(kz_store_open(&n->st, n->path, NULL), 0);
+	n->wall = T0 + seedbyte;
+}
+
+static void
+node_close(struct node *n)
+{
+	kz_store_free(n->st);
+	n->st = NULL;
+	free(n->path);
+}
+
+static void
+put(struct node *n, struct kz_op *op, uint8_t id[32])
+{
+	struct kz_appended app;
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(kz_op_encode(&buf, &len, op), 0);
+	n->wall += 10;
+	assert_int_equal(kz_store_append(n->st, &n->kp, n->wall, buf, len, &app), 0);
+	free(buf);
+	if (id != NULL)
+		memcpy(id, app.hash, 32);
+}
+
+static void
+mesh(struct node *n)
+{
+	uint8_t mesh_id[32] = { 9 };
+	struct kz_op op = { .type = KZ_OP_MESH_CREATE,
+	    .u.mesh_create = { mesh_id, "谷川市" } };
+
+	put(n, &op, NULL);
+	assert_int_equal(kz_views_set_root(n->st, n->kp.pk), 0);
+}
+
+static void
+add_user(struct node *n, const char *id, enum kz_role role)
+{
+	struct kz_op op = { .type = KZ_OP_USER_SET, .u.user_set = { .user = id,
+	    .set = KZ_USER_SET_ALL, .display_name = id, .department = "防災課",
+	    .role = role, .password_hash = "", .active = true } };
+
+	put(n, &op, NULL);
+}
+
+static void
+channel(struct node *n, const char *name, uint8_t id[32])
+{
+	struct kz_op op = { .type = KZ_OP_CHANNEL_CREATE, .actor = "",
+	    .u.channel_create = { name, "" } };
+
+	put(n, &op, id);
+}
+
+static void
+post(struct node *n, const char *actor, const uint8_t ch[32], const char *text,
+    enum kz_priority prio, uint8_t id[32])
+{
+	struct kz_op op = { .type = KZ_OP_POST, .actor = actor,
+	    .u.post = { ch, text, NULL, prio, 0, NULL } };
+
+	put(n, &op, id);
+}
+
+/* Moves all of from's own feed into to's store. */
+static void
+carry(struct node *from, struct node *to)
+{
+	uint64_t tip, seq = 1;
+
+	assert_int_equal(kz_store_tip(from->st, from->kp.pk, &tip, NULL), 0);
+	while (seq <= tip) {
+		struct kz_run *run;
+
+		assert_int_equal(kz_store_read_run(from->st, from->kp.pk, seq, 1000,
+		    0, &run), 0);
+		assert_int_equal(kz_store_ingest(to->st, run, NULL), 0);
+		seq += run->n;
+		kz_run_free(run);
+	}
+}
+
+struct texts {
+	char all[4096];
+	int n;
+};
+
+static int
+on_msg(void *ctx, const struct kz_view_message *m)
+{
+	struct texts *t = ctx;
+	size_t len = strlen(t->all);
+
+	snprintf(t->all + len, sizeof(t->all) - len, "%s%s%s|", m->text,
+	    m->edited ? "*" : "", m->deleted ? "(deleted)" : "");
+	t->n++;
+	return 0;
+}
+
+static const char *
+texts_of(struct node *n, const uint8_t ch[32], struct texts *t)
+{
+	memset(t, 0, sizeof(*t));
+	assert_int_equal(kz_views_messages(n->st, ch, 0, on_msg, t), 0);
+	return t->all;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void
+test_nothing_counts_before_root(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a;
+	uint8_t ch[32], id[32], d1[32], d2[32], root[32];
+	struct texts t;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	assert_int_equal(kz_views_root(a.st, root), KZ_ERR_NOT_FOUND);
+	channel(&a, "general", ch);
+	post(&a, "", ch, "停電しています", KZ_PRIO_NORMAL, id);
+	assert_string_equal(texts_of(&a, ch, &t), "");
+	assert_int_equal(kz_views_digest(a.st, d1), 0);
+	/* The root known: the same entries now count (the node is the root,
+	 * acting for itself). */
+	assert_int_equal(kz_views_set_root(a.st, a.kp.pk), 0);
+	assert_string_equal(texts_of(&a, ch, &t), "停電しています|");
+	assert_int_equal(kz_views_digest(a.st, d2), 0);
+	assert_memory_not_equal(d1, d2, 32);
+	assert_int_equal(kz_views_root(a.st, root), 0);
+	assert_memory_equal(root, a.kp.pk, 32);
+	/* Setting it again: same is fine, another is refused. */
+	assert_int_equal(kz_views_set_root(a.st, a.kp.pk), 0);
+	root[0] ^= 1;
+	assert_int_equal(kz_views_set_root(a.st, root), KZ_ERR_EXISTS);
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
+static void
+test_edit_rules_and_deactivation(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a;
+	uint8_t ch[32], m1[32], m2[32];
+	struct texts t;
+	struct kz_op op;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	mesh(&a);
+	add_user(&a, "tanaka", KZ_ROLE_MEMBER);
+	add_user(&a, "sato", KZ_ROLE_MEMBER);
+	add_user(&a, "chief", KZ_ROLE_ADMIN);
+	channel(&a, "災害対策本部", ch);
+	post(&a, "tanaka", ch, "給水車 14時", KZ_PRIO_URGENT, m1);
+	/* sato (a member) cannot edit tanaka's post; tanaka and chief can. */
+	op = (struct kz_op){ .type = KZ_OP_EDIT, .actor = "sato",
+	    .u.edit = { m1, "いたずら" } };
+	put(&a, &op, NULL);
+	assert_string_equal(texts_of(&a, ch, &t), "給水車 14時|");
+	op.actor = "tanaka";
+	op.u.edit.text = "給水車 15時";
+	put(&a, &op, NULL);
+	assert_string_equal(texts_of(&a, ch, &t), "給水車 15時*|");
+	op.actor = "chief";
+	op.u.edit.text = "給水車 16時";
+	put(&a, &op, NULL);
+	assert_string_equal(texts_of(&a, ch, &t), "給水車 16時*|");
+	/* Deactivated: tanaka's later posts do not count, earlier ones do. */
+	op = (struct kz_op){ .type = KZ_OP_USER_SET, .actor = "chief",
+	    .u.user_set = { .user = "tanaka", .set = KZ_USER_SET_ACTIVE,
+	    .active = false } };
+	put(&a, &op, NULL);
+	post(&a, "tanaka", ch, "退職後の投稿", KZ_PRIO_NORMAL, m2);
+	assert_string_equal(texts_of(&a, ch, &t), "給水車 16時*|");
+	/* Deleting beats the edits. */
+	op = (struct kz_op){ .type = KZ_OP_DELETE, .actor = "chief",
+	    .u.del = { m1 } };
+	put(&a, &op, NULL);
+	assert_string_equal(texts_of(&a, ch, &t), "*(deleted)|");
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
+static int
+count_ack(void *ctx, const char *user)
+{
+	char *buf = ctx;
+
+	strcat(buf, user);
+	strcat(buf, ",");
+	return 0;
+}
+
+static void
+test_acks_listed(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a;
+	uint8_t ch[32], m1[32], m2[32];
+	struct kz_op op;
+	char buf[256] = "";
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	mesh(&a);
+	add_user(&a, "sato", KZ_ROLE_MEMBER);
+	add_user(&a, "chief", KZ_ROLE_ADMIN);
+	channel(&a, "general", ch);
+	post(&a, "chief", ch, "避難指示", KZ_PRIO_EMERGENCY, m1);
+	post(&a, "chief", ch, "お昼です", KZ_PRIO_NORMAL, m2);
+	op = (struct kz_op){ .type = KZ_OP_ACK, .actor = "sato", .u.ack = { m1 } };
+	put(&a, &op, NULL);
+	put(&a, &op, NULL);
+	op.actor = "chief";
+	put(&a, &op, NULL);
+	op.u.ack.target = m2;	/* a normal post: acks do not apply */
+	put(&a, &op, NULL);
+	assert_int_equal(kz_views_acks(a.st, m1, count_ack, buf), 0);
+	assert_string_equal(buf, "chief,sato,");
+	buf[0] = '\0';
+	assert_int_equal(kz_views_acks(a.st, m2, count_ack, buf), 0);
+	assert_string_equal(buf, "");
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
+static void
+test_revoked_node_in_either_order(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a, b, c;
+	uint8_t ch[32], d_a[32], d_c[32];
+	struct texts t;
+	struct kz_op op;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	node_open(&b, dir, "b.db", 2);
+	node_open(&c, dir, "c.db", 3);
+	mesh(&a);
+	assert_int_equal(kz_views_set_root(c.st, a.kp.pk), 0);
+	add_user(&a, "ito", KZ_ROLE_MEMBER);
+	op = (struct kz_op){ .type = KZ_OP_NODE_ADMIT,
+	    .u.node_admit = { b.kp.pk, "branch", false } };
+	put(&a, &op, NULL);
+	channel(&a, "general", ch);
+	b.wall = a.wall + 100;
+	post(&b, "ito", ch, "b1", KZ_PRIO_NORMAL, NULL);
+	post(&b, "ito", ch, "b2", KZ_PRIO_NORMAL, NULL);
+	post(&b, "ito", ch, "b3", KZ_PRIO_NORMAL, NULL);
+
+	/* c sees b's posts first, then the revocation. */
+	carry(&a, &c);
+	carry(&b, &c);
+	assert_string_equal(texts_of(&c, ch, &t), "b1|b2|b3|");
+	op = (struct kz_op){ .type = KZ_OP_NODE_REVOKE,
+	    .u.node_revoke = { b.kp.pk, 2, "stolen" } };
+	put(&a, &op, NULL);
+	carry(&a, &c);
+	assert_string_equal(texts_of(&c, ch, &t), "b1|b2|");
+	/* a sees the revocation first, then b's posts. */
+	carry(&b, &a);
+	assert_string_equal(texts_of(&a, ch, &t), "b1|b2|");
+	assert_int_equal(kz_views_digest(a.st, d_a), 0);
+	assert_int_equal(kz_views_digest(c.st, d_c), 0);
+	assert_memory_equal(d_a, d_c, 32);
+	node_close(&a);
+	node_close(&b);
+	node_close(&c);
+	kz_test_rmtree(dir);
+}
+
+/* Counts occurrences of needle in a file (0 if the file is absent). */
+static int
+occurrences(const char *path, const char *needle)
+{
+	FILE *fp = fopen(path, "rb");
+	size_t nl = strlen(needle), size, i;
+	char *buf;
+	int n = 0;
+
+	if (fp == NULL)
+		return 0;
+	fseek(fp, 0, SEEK_END);
+	size = (size_t)ftell(fp);
+	rewind(fp);
+	buf = malloc(size + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, size, fp), size);
+	fclose(fp);
+	for (i = 0; i + nl <= size; i++)
+		n += memcmp(buf + i, needle, nl) == 0;
+	free(buf);
+	return n;
+}
+
+static int
+in_db(struct node *n, const char *needle)
+{
+	char wal[4096];
+
+	assert_int_equal(sqlite3_exec(kz__store_db(n->st),
+	    "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
+	snprintf(wal, sizeof(wal), "%s-wal", n->path);
+	return occurrences(n->path, needle) + occurrences(wal, needle);
+}
+
+static int
+op_null_count(void *ctx, const struct kz_entry_view *e)
+{
+	*(int *)ctx += e->op == NULL;
+	return 0;
+}
+
+static void
+test_purge_leaves_no_trace(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a, b;
+	uint8_t ch[32], m1[32], m2[32];
+	struct kz_verify_report rep;
+	struct texts t;
+	struct kz_op op;
+	int nulls = 0;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	node_open(&b, dir, "b.db", 2);
+	mesh(&a);
+	assert_int_equal(kz_views_set_root(b.st, a.kp.pk), 0);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	op = (struct kz_op){ .type = KZ_OP_NODE_ADMIT,
+	    .u.node_admit = { b.kp.pk, "branch", false } };
+	put(&a, &op, NULL);
+	channel(&a, "救護", ch);
+	post(&a, "kato", ch, "山田様 持病SECRET-DIAG-4711 服薬中", KZ_PRIO_NORMAL, m1);
+	op = (struct kz_op){ .type = KZ_OP_EDIT, .actor = "kato",
+	    .u.edit = { m1, "山田様 持病SECRET-EDIT-0815" } };
+	put(&a, &op, NULL);
+	post(&a, "kato", ch, "毛布 20枚 到着", KZ_PRIO_NORMAL, m2);
+	assert_true(in_db(&a, "SECRET-DIAG-4711") > 0);	/* the scan works */
+	assert_true(in_db(&a, "SECRET-EDIT-0815") > 0);
+	/* The search index holds the words too (lowercased, and the bigram). */
+	assert_true(in_db(&a, "4711") > 0);
+	assert_true(in_db(&a, "持病") > 0);
+
+	/* A member node's purge is ignored: b is admitted but not admin. */
+	b.wall = a.wall + 100;
+	op = (struct kz_op){ .type = KZ_OP_PURGE, .u.purge = { m1 } };
+	put(&b, &op, NULL);
+	carry(&a, &b);
+	carry(&b, &a);
+	assert_string_equal(texts_of(&a, ch, &t),
+	    "山田様 持病SECRET-EDIT-0815*|毛布 20枚 到着|");
+	assert_true(in_db(&a, "SECRET-DIAG-4711") > 0);
+
+	/* The root's purge: gone from views and from the entries. */
+	put(&a, &op, NULL);
+	assert_string_equal(texts_of(&a, ch, &t), "毛布 20枚 到着|");
+	assert_int_equal(in_db(&a, "SECRET-DIAG-4711"), 0);
+	assert_int_equal(in_db(&a, "SECRET-EDIT-0815"), 0);
+	assert_int_equal(in_db(&a, "4711"), 0);
+	assert_int_equal(in_db(&a, "0815"), 0);
+	assert_int_equal(in_db(&a, "持病"), 0);
+	assert_int_equal(kz_store_log(a.st, op_null_count, &nulls), 0);
+	assert_int_equal(nulls, 2);	/* the post and its edit */
+	assert_int_equal(kz_store_verify(a.st, &rep), 0);
+	assert_true(rep.ok);
+
+	/* b learns of the purge and drops the bytes too. */
+	assert_true(in_db(&b, "SECRET-DIAG-4711") > 0);
+	carry(&a, &b);
+	assert_int_equal(in_db(&b, "SECRET-DIAG-4711"), 0);
+	assert_int_equal(in_db(&b, "SECRET-EDIT-0815"), 0);
+	assert_string_equal(texts_of(&b, ch, &t), "毛布 20枚 到着|");
+	assert_int_equal(kz_store_verify(b.st, &rep), 0);
+	assert_true(rep.ok);
+	node_close(&a);
+	node_close(&b);
+	kz_test_rmtree(dir);
+}
+
+struct hits {
+	char buf[2048];
+	int n;
+};
+
+static int
+on_hit(void *ctx, const struct kz_search_hit *h)
+{
+	struct hits *hs = ctx;
+	size_t len = strlen(hs->buf);
+
+	snprintf(hs->buf + len, sizeof(hs->buf) - len, "%s|", h->snippet);
+	hs->n++;
+	return 0;
+}
+
+static const char *
+search(struct node *n, const char *q, const struct kz_search_filter *f,
+    struct hits *hs)
+{
+	memset(hs, 0, sizeof(*hs));
+	assert_int_equal(kz_views_search(n->st, q, f, on_hit, hs), 0);
+	return hs->buf;
+}
+
+static void
+test_search_current_text_only(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a;
+	uint8_t ch1[32], ch2[32], m1[32], m2[32], m3[32], m4[32];
+	struct kz_search_filter f = { 0 };
+	struct hits hs;
+	struct kz_op op;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	mesh(&a);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	add_user(&a, "mori", KZ_ROLE_MEMBER);
+	channel(&a, "本部", ch1);
+	channel(&a, "支所", ch2);
+	post(&a, "kato", ch1, "第二小学校で給水を開始", KZ_PRIO_NORMAL, m1);
+	post(&a, "mori", ch2, "給水車が到着しました", KZ_PRIO_URGENT, m2);
+	post(&a, "kato", ch1, "停電のため給水ポンプ停止", KZ_PRIO_NORMAL, m3);
+	post(&a, "mori", ch1, "避難所の毛布が不足", KZ_PRIO_NORMAL, m4);
+
+	/* Newest first, highlighted. */
+	assert_string_equal(search(&a, "給水", NULL, &hs),
+	    "停電のため[給水]ポンプ停止|[給水]車が到着しました|第二小学校で[給水]を開始|");
+	/* Filters: channel, author, priority, time. */
+	f.channel = ch1;
+	assert_int_equal((search(&a, "給水", &f, &hs), hs.n), 2);
+	f = (struct kz_search_filter){ .author = "mori" };
+	assert_string_equal(search(&a, "給水", &f, &hs), "[給水]車が到着しました|");
+	f = (struct kz_search_filter){ .min_priority = KZ_PRIO_URGENT };
+	assert_string_equal(search(&a, "給水", &f, &hs), "[給水]車が到着しました|");
+	f = (struct kz_search_filter){ .until_ms = T0 + 1 };
+	assert_int_equal((search(&a, "給水", &f, &hs), hs.n), 0);
+	f = (struct kz_search_filter){ .since_ms = T0, .limit = 1, .offset = 1 };
+	assert_string_equal(search(&a, "給水", &f, &hs), "[給水]車が到着しました|");
+	/* Two terms, both needed. */
+	assert_string_equal(search(&a, "停電 給水", NULL, &hs),
+	    "[停電]のため[給水]ポンプ停止|");
+	/* Edited: found by the new text only. */
+	op = (struct kz_op){ .type = KZ_OP_EDIT, .actor = "kato",
+	    .u.edit = { m1, "第二小学校で炊き出しを開始" } };
+	put(&a, &op, NULL);
+	assert_int_equal((search(&a, "給水", NULL, &hs), hs.n), 2);
+	assert_string_equal(search(&a, "炊き出し", NULL, &hs),
+	    "第二小学校で[炊き出し]を開始|");
+	/* Deleted: not at all. */
+	op = (struct kz_op){ .type = KZ_OP_DELETE, .actor = "mori",
+	    .u.del = { m2 } };
+	put(&a, &op, NULL);
+	assert_string_equal(search(&a, "給水", NULL, &hs),
+	    "停電のため[給水]ポンプ停止|");
+	/* Purged: not at all, and after a rebuild still not. */
+	op = (struct kz_op){ .type = KZ_OP_PURGE, .u.purge = { m4 } };
+	put(&a, &op, NULL);
+	assert_int_equal((search(&a, "毛布", NULL, &hs), hs.n), 0);
+	assert_int_equal(kz_views_rebuild(a.st), 0);
+	assert_int_equal((search(&a, "毛布", NULL, &hs), hs.n), 0);
+	assert_int_equal((search(&a, "給水", NULL, &hs), hs.n), 1);
+	/* Ranked by relevance. */
+	f = (struct kz_search_filter){ .ranked = true, .mark_open = "<",
+	    .mark_close = ">" };
+	assert_string_equal(search(&a, "停電", &f, &hs), "<停電>のため給水ポンプ停止|");
+	/* Nothing searchable. */
+	assert_int_equal(kz_views_search(a.st, " 、。 ", NULL, on_hit, &hs),
+	    KZ_ERR_INVAL);
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nothing_counts_before_root),
+		cmocka_unit_test(test_edit_rules_and_deactivation),
+		cmocka_unit_test(test_acks_listed),
+		cmocka_unit_test(test_revoked_node_in_either_order),
+		cmocka_unit_test(test_purge_leaves_no_trace),
+		cmocka_unit_test(test_search_current_text_only),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
