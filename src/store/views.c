@@ -1014,6 +1014,10 @@ kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to)
 
 	if ((v = views_of(st, &rc)) == NULL)
 		return rc;
+	/* Without a mesh root nothing counts; kz_views_set_root files every
+	 * stored entry when the root becomes known. */
+	if (!v->has_root)
+		return 0;
 	v->dirty.n = 0;
 	v->control_dirty = false;
 	v->purged = false;
