@@ -489,8 +489,14 @@ node_ok(const struct kz_ws_control *ctl, const struct kz_ws_fact *f,
 	return n != NULL && f->seq <= n->last_seq && (!need_admin || n->admin);
 }
 
-bool
-kz_ws_fact_ok(const struct kz_ws_control *ctl, const struct kz_ws_fact *f)
+/*
+ * Whether f counts: its node may act and its actor is active at f's place
+ * in the total order (with need_admin: also an admin user), or, with no
+ * actor, its node is an admin node.
+ */
+static bool
+fact_allowed(const struct kz_ws_control *ctl, const struct kz_ws_fact *f,
+    bool need_admin)
 {
 	const char *actor;
 	const struct kz_ws_user *u;
@@ -503,24 +509,19 @@ kz_ws_fact_ok(const struct kz_ws_control *ctl, const struct kz_ws_fact *f)
 		return node_ok(ctl, f, true);
 	u = kz_ws_user_find(ctl, actor);
 	e = u != NULL ? epoch_at(u, f) : NULL;
-	return e != NULL && e->active;
+	return e != NULL && e->active && (!need_admin || e->role == KZ_ROLE_ADMIN);
+}
+
+bool
+kz_ws_fact_ok(const struct kz_ws_control *ctl, const struct kz_ws_fact *f)
+{
+	return fact_allowed(ctl, f, false);
 }
 
 bool
 kz_ws_fact_admin(const struct kz_ws_control *ctl, const struct kz_ws_fact *f)
 {
-	const char *actor;
-	const struct kz_ws_user *u;
-	const struct kz_ws_user_epoch *e;
-
-	if (f->op == NULL || !node_ok(ctl, f, false))
-		return false;
-	actor = actor_of(f);
-	if (*actor == '\0')
-		return node_ok(ctl, f, true);
-	u = kz_ws_user_find(ctl, actor);
-	e = u != NULL ? epoch_at(u, f) : NULL;
-	return e != NULL && e->active && e->role == KZ_ROLE_ADMIN;
+	return fact_allowed(ctl, f, true);
 }
 
 /* ------------------------------------------------------------ content */
