@@ -22,6 +22,12 @@
 
 #define EXIT_USAGE 2
 
+/* The number of elements of an array. */
+#define CLI_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Room for an id (KZ_ID_BYTES) in hex and a NUL. */
+#define CLI_HEX_ID (2 * KZ_ID_BYTES + 1)
+
 /* getopt value of --as, accepted globally and by every command. */
 #define CLI_OPT_AS 1000
 
@@ -66,8 +72,25 @@ int cli_getopt(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
  */
 int cli_no_args(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv);
 
+/*
+ * cli_no_args, then cli_open_node, for the commands that read the node.
+ * Returns -1 to go on, or the exit status to return.
+ */
+int cli_no_args_open(struct cli *c, const struct cli_cmd *cmd, int argc,
+    char **argv);
+
 /* Sets the acting user after checking the id; returns 0 or EXIT_USAGE. */
 int cli_set_actor(struct cli *c, const char *user);
+
+/*
+ * Checks a user id given as an argument, or as the value of option opt (for
+ * the message; NULL for an operand).  Returns 0, or prints why not and
+ * returns EXIT_USAGE.
+ */
+int cli_check_user_id(struct cli *c, const char *id, const char *opt);
+
+/* Parses a priority into out: 0, or prints why not and returns EXIT_USAGE. */
+int cli_parse_priority(struct cli *c, const char *arg, enum kz_priority *out);
 
 /*
  * Runs the subcommand argv[1] of group (subs' names are "GROUP SUB").
@@ -77,8 +100,17 @@ int cli_set_actor(struct cli *c, const char *user);
 int cli_group(struct cli *c, const struct cli_cmd *group,
     const struct cli_cmd *subs, size_t n, int argc, char **argv);
 
-/* Prints "kizuna: " and the message to stderr; returns 1. */
+/* Prints "kizuna: " and the message to stderr. */
+void cli_warn(struct cli *c, const char *fmt, ...) KZ_PRINTF(2, 3);
+
+/* cli_warn for a failed operation; returns 1. */
 int cli_fail(struct cli *c, const char *fmt, ...) KZ_PRINTF(2, 3);
+
+/* cli_warn for bad usage; returns EXIT_USAGE. */
+int cli_bad(struct cli *c, const char *fmt, ...) KZ_PRINTF(2, 3);
+
+/* cli_fail with "cannot read the workspace" and the reason for rc. */
+int cli_fail_workspace(struct cli *c, int rc);
 
 /* Prints a usage line for cmd to stderr; returns EXIT_USAGE. */
 int cli_usage(struct cli *c, const struct cli_cmd *cmd);
@@ -106,6 +138,13 @@ json_t *cli_json_hex(const uint8_t *p, size_t len);
 
 /* Parses a decimal u64; returns 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *out);
+
+/*
+ * Parses an option's decimal value from min to max into out.  Returns 0,
+ * or prints refusal (borrowed) and returns EXIT_USAGE.
+ */
+int cli_parse_range(struct cli *c, const char *arg, uint64_t min, uint64_t max,
+    uint64_t *out, const char *refusal);
 
 /* ------------------------------------------------------------ workspace
  * Helpers shared by the workspace commands (cmd_ws.c).  Those that print
@@ -135,6 +174,9 @@ int cli_append_op(struct cli *c, struct kz_op *op, const char *what,
  * lives in c->why.
  */
 const char *cli_ws_why(struct cli *c, enum cli_need need, const char *fallback);
+
+/* The reason to give when the views name no better one. */
+#define CLI_NOT_TAKEN "the workspace did not take it"
 
 /*
  * Reports an appended entry: with --json, obj (owned; may be NULL) plus seq,
@@ -176,6 +218,9 @@ int cli_channel_read(struct cli *c, const uint8_t id[KZ_ID_BYTES],
 /* Finds a channel by name ("#name" too) or id prefix, printing failures. */
 int cli_channel_get(struct cli *c, const char *arg, struct cli_channel *out);
 
+/* cli_open_node, then cli_channel_get: 0 or the exit status. */
+int cli_open_channel(struct cli *c, const char *arg, struct cli_channel *out);
+
 struct cli_message {
 	uint8_t id[KZ_ID_BYTES];
 	uint8_t channel[KZ_ID_BYTES];
@@ -199,6 +244,15 @@ int cli_message_read(struct cli *c, const uint8_t id[KZ_ID_BYTES],
 
 /* Finds a message by id prefix, printing failures (format: 2, else 1). */
 int cli_message_get(struct cli *c, const char *prefix, struct cli_message *out);
+
+/* cli_open_node, then cli_message_get: 0 or the exit status. */
+int cli_open_message(struct cli *c, const char *prefix, struct cli_message *out);
+
+/*
+ * The id of the root of m's thread (borrowed from m): threads are one level
+ * deep, so a reply's root is the root its thread has, and a root is its own.
+ */
+const uint8_t *cli_message_root(const struct cli_message *m);
 
 /* Accepts a zeroed or filled message. */
 void cli_message_free(struct cli_message *m);

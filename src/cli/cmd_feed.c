@@ -36,15 +36,12 @@ cmd_post(struct cli *c, int argc, char **argv)
 	    cli_post_opt, &po);
 	if (rc >= 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
-		return rc;
-	if ((rc = cli_channel_get(c, argv[optind], &ch)) != 0)
+	if ((rc = cli_open_channel(c, argv[optind], &ch)) != 0)
 		return rc;
 	if (po.thread != NULL) {
 		if ((rc = cli_message_get(c, po.thread, &m)) != 0)
 			return rc;
-		/* Threads are one level deep: a reply's thread is its root's. */
-		memcpy(root, m.has_thread_root ? m.thread_root : m.id, KZ_ID_BYTES);
+		memcpy(root, cli_message_root(&m), KZ_ID_BYTES);
 		in_thread = true;
 		if (memcmp(m.channel, ch.id, KZ_ID_BYTES) != 0) {
 			struct cli_channel other;
@@ -375,12 +372,10 @@ cmd_log(struct cli *c, int argc, char **argv)
 	struct log_ctx lc = { .c = c };
 	int rc;
 
-	if ((rc = cli_no_args(c, cli_find_cmd("log"), argc, argv)) >= 0)
-		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = cli_no_args_open(c, cli_find_cmd("log"), argc, argv)) >= 0)
 		return rc;
 	if ((rc = cli_names_load(c, &lc.names)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	rc = kz_store_log(c->st, on_log_entry, &lc);
 	cli_names_free(&lc.names);
 	if (rc < 0)
@@ -397,9 +392,7 @@ cmd_verify(struct cli *c, int argc, char **argv)
 	char hex[2 * KZ_PK_BYTES + 1];
 	int rc;
 
-	if ((rc = cli_no_args(c, cli_find_cmd("verify"), argc, argv)) >= 0)
-		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = cli_no_args_open(c, cli_find_cmd("verify"), argc, argv)) >= 0)
 		return rc;
 	rc = kz_store_verify(c->st, &rep);
 	if (rc < 0)
@@ -446,18 +439,16 @@ static int
 on_export_opt(struct cli *c, int ch, const char *arg, void *ctx)
 {
 	struct export_opts *eo = ctx;
+	int rc;
 
 	if (ch == 'f') {
-		if (kz_unhex(eo->feed, sizeof(eo->feed), arg) < 0) {
-			cli_fail(c, "--feed takes a node key of 64 hex digits");
-			return EXIT_USAGE;
-		}
+		if (kz_unhex(eo->feed, sizeof(eo->feed), arg) < 0)
+			return cli_bad(c, "--feed takes a node key of 64 hex digits");
 		eo->have_feed = true;
 	} else if (ch == 'F') {
-		if (cli_parse_u64(arg, &eo->from) < 0 || eo->from == 0) {
-			cli_fail(c, "--from takes a seq of 1 or more");
-			return EXIT_USAGE;
-		}
+		if ((rc = cli_parse_range(c, arg, 1, UINT64_MAX, &eo->from,
+		    "--from takes a seq of 1 or more")) != 0)
+			return rc;
 	}
 	return -1;
 }
@@ -561,8 +552,8 @@ cmd_import_run(struct cli *c, int argc, char **argv)
 		if (rc == 1)
 			break;
 		if (rc < 0) {
-			fprintf(stderr, "%s: %s: damaged at byte %llu: %s\n", c->prog,
-			    file, (unsigned long long)kz_runfile_reader_offset(r),
+			cli_warn(c, "%s: damaged at byte %llu: %s", file,
+			    (unsigned long long)kz_runfile_reader_offset(r),
 			    kz_strerror(rc));
 			damaged = true;
 			if (rc == KZ_ERR_MALFORMED)
@@ -573,16 +564,16 @@ cmd_import_run(struct cli *c, int argc, char **argv)
 		rc = kz_store_ingest(c->st, run, &res);
 		if (rc < 0 && rc != KZ_ERR_FORK) {
 			kz_fingerprint(fp, run->author);
-			fprintf(stderr, "%s: %s: run of feed %s seq %llu..%llu "
-			    "rejected: %s\n", c->prog, file, fp,
+			cli_warn(c, "%s: run of feed %s seq %llu..%llu rejected: "
+			    "%s", file, fp,
 			    (unsigned long long)run->first_seq,
 			    (unsigned long long)(run->first_seq + run->n - 1),
 			    kz_strerror(rc));
 			rejected++;
 		} else if (rc == KZ_ERR_FORK) {
 			kz_fingerprint(fp, run->author);
-			fprintf(stderr, "%s: %s: FORK in feed %s at seq %llu: proof "
-			    "kept, first-seen entries kept\n", c->prog, file, fp,
+			cli_warn(c, "%s: FORK in feed %s at seq %llu: proof kept, "
+			    "first-seen entries kept", file, fp,
 			    (unsigned long long)res.fork_seq);
 			rejected++;
 		}

@@ -16,32 +16,25 @@
 #include "kizuna/err.h"
 #include "kizuna/util.h"
 
-#define HEX_ID (2 * KZ_ID_BYTES + 1)
-
 /* ------------------------------------------------------------ post, reply */
 
 int
 cli_post_opt(struct cli *c, int ch, const char *arg, void *ctx)
 {
 	struct cli_post_opts *po = ctx;
+	int rc;
 
 	switch (ch) {
 	case 'p':
-		if (kz_priority_parse(&po->priority, arg) < 0) {
-			fprintf(stderr, "%s: unknown priority '%s' (normal, urgent or "
-			    "emergency)\n", c->prog, arg);
-			return EXIT_USAGE;
-		}
+		if ((rc = cli_parse_priority(c, arg, &po->priority)) != 0)
+			return rc;
 		break;
 	case 't':
 		po->thread = arg;
 		break;
 	case 'm':
-		if (!kz_user_id_valid(arg)) {
-			fprintf(stderr, "%s: invalid user id '%s' for --mention: 1 to %d "
-			    "of A-Z a-z 0-9 . _ @ -\n", c->prog, arg, KZ_USER_ID_MAX);
-			return EXIT_USAGE;
-		}
+		if ((rc = cli_check_user_id(c, arg, "--mention")) != 0)
+			return rc;
 		if (po->n_mentions < KZ_MENTIONS_MAX)
 			po->mentions[po->n_mentions++] = arg;
 		else
@@ -59,7 +52,8 @@ cli_post_append(struct cli *c, const struct cli_post_opts *po,
 	struct kz_appended app;
 	struct cli_message m = { 0 };
 	struct cli_user u;
-	char hex[HEX_ID], chex[HEX_ID], rhex[HEX_ID];
+	char hex[CLI_HEX_ID], chex[CLI_HEX_ID], rhex[CLI_HEX_ID];
+	const char *why;
 	bool counted;
 	size_t i;
 	json_t *o;
@@ -98,16 +92,15 @@ cli_post_append(struct cli *c, const struct cli_post_opts *po,
 	} else {
 		json_object_set_new(o, "thread_root", json_null());
 	}
+	why = counted ? NULL : cli_ws_why(c, CLI_NEED_MEMBER, CLI_NOT_TAKEN);
 	if (root != NULL)
-		cli_report(c, &app, o, counted, counted ? NULL :
-		    cli_ws_why(c, CLI_NEED_MEMBER, "the workspace did not take it"),
-		    "replied to %.8s in #%s as seq %llu (%.16s)\nmessage id: %s",
-		    rhex, ch->name, (unsigned long long)app.seq, hex, hex);
-	else
-		cli_report(c, &app, o, counted, counted ? NULL :
-		    cli_ws_why(c, CLI_NEED_MEMBER, "the workspace did not take it"),
-		    "posted to #%s as seq %llu (%.16s)\nmessage id: %s", ch->name,
+		cli_report(c, &app, o, counted, why, "replied to %.8s in #%s as seq "
+		    "%llu (%.16s)\nmessage id: %s", rhex, ch->name,
 		    (unsigned long long)app.seq, hex, hex);
+	else
+		cli_report(c, &app, o, counted, why, "posted to #%s as seq %llu "
+		    "(%.16s)\nmessage id: %s", ch->name, (unsigned long long)app.seq,
+		    hex, hex);
 	return 0;
 }
 
@@ -129,12 +122,10 @@ cmd_reply(struct cli *c, int argc, char **argv)
 	    cli_post_opt, &po);
 	if (rc >= 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = cli_open_message(c, argv[optind], &m)) != 0)
 		return rc;
-	if ((rc = cli_message_get(c, argv[optind], &m)) != 0)
-		return rc;
-	/* Threads are one level deep: a reply to a reply joins its thread. */
-	memcpy(root, m.has_thread_root ? m.thread_root : m.id, KZ_ID_BYTES);
+	/* A reply to a reply joins its thread. */
+	memcpy(root, cli_message_root(&m), KZ_ID_BYTES);
 	rc = cli_channel_read(c, m.channel, &ch);
 	cli_message_free(&m);
 	if (rc < 0)
@@ -145,21 +136,6 @@ cmd_reply(struct cli *c, int argc, char **argv)
 
 /* ------------------------------------------------------------ edit, delete, purge */
 
-/* The fallback reason for an edit or delete that did not count. */
-static const char *
-change_why(struct cli *c, const struct cli_message *m, const char *verb)
-{
-	char fallback[160];
-
-	if (m->deleted)
-		snprintf(fallback, sizeof(fallback), "the message is deleted");
-	else
-		snprintf(fallback, sizeof(fallback), "only its author (%s) or an "
-		    "admin user may %s it", m->actor[0] ? m->actor : "the node",
-		    verb);
-	return cli_ws_why(c, CLI_NEED_MEMBER, fallback);
-}
-
 static json_t *
 target_json(const uint8_t id[KZ_ID_BYTES])
 {
@@ -169,13 +145,39 @@ target_json(const uint8_t id[KZ_ID_BYTES])
 	return o;
 }
 
+/*
+ * Reports an edit or delete (verb) of m as "DONE ID (seq N)".  Unless the
+ * views name a reason, one that did not count failed because m is deleted,
+ * or because only its author or an admin user may change it.
+ */
+static void
+change_report(struct cli *c, const struct kz_appended *app,
+    const struct cli_message *m, bool counted, const char *verb,
+    const char *done)
+{
+	char fallback[160], hex[CLI_HEX_ID];
+	const char *why = NULL;
+
+	if (!counted) {
+		if (m->deleted)
+			snprintf(fallback, sizeof(fallback), "the message is deleted");
+		else
+			snprintf(fallback, sizeof(fallback), "only its author (%s) or "
+			    "an admin user may %s it", m->actor[0] ? m->actor :
+			    "the node", verb);
+		why = cli_ws_why(c, CLI_NEED_MEMBER, fallback);
+	}
+	kz_hex(hex, m->id, KZ_ID_BYTES);
+	cli_report(c, app, target_json(m->id), counted, why, "%s %.8s (seq %llu)",
+	    done, hex, (unsigned long long)app->seq);
+}
+
 int
 cmd_edit(struct cli *c, int argc, char **argv)
 {
 	struct kz_op op = { .type = KZ_OP_EDIT };
 	struct kz_appended app;
 	struct cli_message m = { 0 }, after = { 0 };
-	char hex[HEX_ID];
 	bool counted;
 	int rc;
 
@@ -183,9 +185,7 @@ cmd_edit(struct cli *c, int argc, char **argv)
 	    NULL);
 	if (rc >= 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
-		return rc;
-	if ((rc = cli_message_get(c, argv[optind], &m)) != 0)
+	if ((rc = cli_open_message(c, argv[optind], &m)) != 0)
 		return rc;
 	if (m.deleted) {
 		cli_message_free(&m);
@@ -199,10 +199,7 @@ cmd_edit(struct cli *c, int argc, char **argv)
 	if (rc == 0) {
 		counted = cli_message_read(c, m.id, &after) == 0 && after.edited &&
 		    strcmp(after.text, argv[optind + 1]) == 0;
-		kz_hex(hex, m.id, KZ_ID_BYTES);
-		cli_report(c, &app, target_json(m.id), counted, counted ? NULL :
-		    change_why(c, &m, "edit"), "edited %.8s (seq %llu)", hex,
-		    (unsigned long long)app.seq);
+		change_report(c, &app, &m, counted, "edit", "edited");
 	}
 	cli_message_free(&m);
 	cli_message_free(&after);
@@ -215,7 +212,6 @@ cmd_delete(struct cli *c, int argc, char **argv)
 	struct kz_op op = { .type = KZ_OP_DELETE };
 	struct kz_appended app;
 	struct cli_message m = { 0 }, after = { 0 };
-	char hex[HEX_ID];
 	bool counted;
 	int rc;
 
@@ -223,19 +219,14 @@ cmd_delete(struct cli *c, int argc, char **argv)
 	    NULL);
 	if (rc >= 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
-		return rc;
-	if ((rc = cli_message_get(c, argv[optind], &m)) != 0)
+	if ((rc = cli_open_message(c, argv[optind], &m)) != 0)
 		return rc;
 	op.u.del.target = m.id;
 	rc = cli_append_op(c, &op, "delete", "too big", "invalid delete", &app);
 	if (rc == 0) {
 		counted = cli_message_read(c, m.id, &after) == 0 && after.deleted;
 		m.deleted = false;	/* the reason is about who may, not what was */
-		kz_hex(hex, m.id, KZ_ID_BYTES);
-		cli_report(c, &app, target_json(m.id), counted, counted ? NULL :
-		    change_why(c, &m, "delete"), "deleted %.8s (seq %llu)", hex,
-		    (unsigned long long)app.seq);
+		change_report(c, &app, &m, counted, "delete", "deleted");
 	}
 	cli_message_free(&m);
 	cli_message_free(&after);
@@ -249,7 +240,7 @@ cmd_purge(struct cli *c, int argc, char **argv)
 	struct kz_appended app;
 	struct cli_message m = { 0 };
 	uint8_t id[KZ_ID_BYTES];
-	char hex[HEX_ID];
+	char hex[CLI_HEX_ID];
 	bool counted;
 	int rc;
 
@@ -280,7 +271,7 @@ cmd_purge(struct cli *c, int argc, char **argv)
 		    "(seq %llu)", hex, (unsigned long long)app.seq);
 	else
 		cli_report(c, &app, target_json(id), false, cli_ws_why(c,
-		    CLI_NEED_ADMIN_NODE, "the workspace did not take it"),
+		    CLI_NEED_ADMIN_NODE, CLI_NOT_TAKEN),
 		    "purge of %.8s written (seq %llu)", hex,
 		    (unsigned long long)app.seq);
 	return 0;
@@ -293,9 +284,8 @@ need_user(struct cli *c, const char *what)
 {
 	if (c->actor != NULL)
 		return 0;
-	fprintf(stderr, "%s: %s needs a user: give --as USER or set KIZUNA_USER\n",
-	    c->prog, what);
-	return EXIT_USAGE;
+	return cli_bad(c, "%s needs a user: give --as USER or set KIZUNA_USER",
+	    what);
 }
 
 static int
@@ -316,7 +306,7 @@ cmd_react(struct cli *c, int argc, char **argv)
 	struct kz_appended app;
 	struct cli_message m = { 0 };
 	const char *why;
-	char hex[HEX_ID];
+	char hex[CLI_HEX_ID];
 	bool on = true;
 	json_t *o;
 	int rc;
@@ -327,9 +317,7 @@ cmd_react(struct cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = need_user(c, "react")) != 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
-		return rc;
-	if ((rc = cli_message_get(c, argv[optind], &m)) != 0)
+	if ((rc = cli_open_message(c, argv[optind], &m)) != 0)
 		return rc;
 	op.u.react.target = m.id;
 	op.u.react.emoji = argv[optind + 1];
@@ -372,7 +360,7 @@ cmd_ack(struct cli *c, int argc, char **argv)
 	struct kz_appended app;
 	struct cli_message m = { 0 };
 	struct ack_find af = { NULL, false };
-	char hex[HEX_ID];
+	char hex[CLI_HEX_ID];
 	int rc;
 
 	rc = cli_getopt(c, cli_find_cmd("ack"), argc, argv, NULL, NULL, 1, NULL,
@@ -381,9 +369,7 @@ cmd_ack(struct cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = need_user(c, "ack")) != 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
-		return rc;
-	if ((rc = cli_message_get(c, argv[optind], &m)) != 0)
+	if ((rc = cli_open_message(c, argv[optind], &m)) != 0)
 		return rc;
 	op.u.ack.target = m.id;
 	rc = cli_append_op(c, &op, "ack", "too big", "invalid ack", &app);
@@ -395,7 +381,7 @@ cmd_ack(struct cli *c, int argc, char **argv)
 		cli_report(c, &app, target_json(m.id), af.found, af.found ? NULL :
 		    cli_ws_why(c, CLI_NEED_USER, m.priority == KZ_PRIO_NORMAL ?
 		    "only urgent and emergency messages collect acknowledgements" :
-		    "the workspace did not take it"),
+		    CLI_NOT_TAKEN),
 		    "acknowledged %.8s (seq %llu)", hex, (unsigned long long)app.seq);
 	}
 	cli_message_free(&m);
@@ -449,7 +435,7 @@ count(const char *one, const char *many, uint64_t n)
 static void
 message_print(struct show *sh, const struct kz_view_message *m, bool indent)
 {
-	char when[32], hex[HEX_ID], buf[KZ_NAME_MAX + 1];
+	char when[32], hex[CLI_HEX_ID], buf[KZ_NAME_MAX + 1];
 
 	cli_format_hlc(when, m->hlc);
 	kz_hex(hex, m->id, KZ_ID_BYTES);
@@ -520,17 +506,36 @@ on_show_message(void *ctx, const struct kz_view_message *m)
 	return sh->rc;
 }
 
+/*
+ * Prints the thread of sh->root if sh->thread, else the newest n messages
+ * of channel; returns 0 or the exit status.
+ */
+static int
+show_messages(struct show *sh, const uint8_t *channel, uint64_t n)
+{
+	struct cli *c = sh->c;
+	int rc;
+
+	if ((rc = cli_names_load(c, &sh->names)) < 0)
+		return cli_fail_workspace(c, rc);
+	if (sh->thread)
+		rc = kz_views_thread(c->st, sh->root, on_show_message, sh);
+	else
+		rc = kz_views_messages(c->st, channel, n, on_show_message, sh);
+	cli_names_free(&sh->names);
+	if (rc < 0)
+		return cli_fail_workspace(c, rc);
+	return 0;
+}
+
 static int
 on_tail_opt(struct cli *c, int ch, const char *arg, void *ctx)
 {
-	uint64_t *n = ctx;
+	int rc;
 
-	if (cli_parse_u64(arg, n) < 0 || *n == 0) {
-		fprintf(stderr, "%s: -n takes a number of messages (1 or more)\n",
-		    c->prog);
-		return EXIT_USAGE;
-	}
-	return -1;
+	rc = cli_parse_range(c, arg, 1, UINT64_MAX, ctx,
+	    "-n takes a number of messages (1 or more)");
+	return rc != 0 ? rc : -1;
 }
 
 int
@@ -549,17 +554,9 @@ cmd_tail(struct cli *c, int argc, char **argv)
 	    on_tail_opt, &n);
 	if (rc >= 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = cli_open_channel(c, argv[optind], &ch)) != 0)
 		return rc;
-	if ((rc = cli_channel_get(c, argv[optind], &ch)) != 0)
-		return rc;
-	if ((rc = cli_names_load(c, &sh.names)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
-	rc = kz_views_messages(c->st, ch.id, n, on_show_message, &sh);
-	cli_names_free(&sh.names);
-	if (rc < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
-	return 0;
+	return show_messages(&sh, ch.id, n);
 }
 
 int
@@ -573,19 +570,11 @@ cmd_thread(struct cli *c, int argc, char **argv)
 	    NULL);
 	if (rc >= 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = cli_open_message(c, argv[optind], &m)) != 0)
 		return rc;
-	if ((rc = cli_message_get(c, argv[optind], &m)) != 0)
-		return rc;
-	memcpy(sh.root, m.has_thread_root ? m.thread_root : m.id, KZ_ID_BYTES);
+	memcpy(sh.root, cli_message_root(&m), KZ_ID_BYTES);
 	cli_message_free(&m);
-	if ((rc = cli_names_load(c, &sh.names)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
-	rc = kz_views_thread(c->st, sh.root, on_show_message, &sh);
-	cli_names_free(&sh.names);
-	if (rc < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
-	return 0;
+	return show_messages(&sh, NULL, 0);
 }
 
 /* ------------------------------------------------------------ roll call */
@@ -600,14 +589,12 @@ static int
 on_safety_opt(struct cli *c, int ch, const char *arg, void *ctx)
 {
 	struct safety_opts *so = ctx;
+	int rc;
 
 	switch (ch) {
 	case 'u':
-		if (!kz_user_id_valid(arg)) {
-			fprintf(stderr, "%s: invalid user id '%s' for --user: 1 to %d "
-			    "of A-Z a-z 0-9 . _ @ -\n", c->prog, arg, KZ_USER_ID_MAX);
-			return EXIT_USAGE;
-		}
+		if ((rc = cli_check_user_id(c, arg, "--user")) != 0)
+			return rc;
 		so->user = arg;
 		break;
 	case 'p':
@@ -662,8 +649,8 @@ safety_set(struct cli *c, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (kz_safety_parse(&status, argv[optind]) < 0) {
-		fprintf(stderr, "%s: unknown status '%s' (safe, needs-help, injured "
-		    "or unknown)\n", c->prog, argv[optind]);
+		cli_warn(c, "unknown status '%s' (safe, needs-help, injured or "
+		    "unknown)", argv[optind]);
 		return cli_usage(c, &safety_cmds[0]);
 	}
 	if ((rc = need_user(c, "status set")) != 0)
@@ -728,26 +715,23 @@ on_rollcall(void *ctx, const struct kz_view_safety *s)
 	return 0;
 }
 
+/* Prints the roll call: 'status list' and 'rollcall', as cmd says. */
 static int
-rollcall_print(struct cli *c)
+rollcall_print(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv)
 {
 	int rc;
 
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = cli_no_args_open(c, cmd, argc, argv)) >= 0)
 		return rc;
 	if ((rc = kz_views_rollcall(c->st, on_rollcall, c)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	return 0;
 }
 
 static int
 safety_list(struct cli *c, int argc, char **argv)
 {
-	int rc;
-
-	if ((rc = cli_no_args(c, &safety_cmds[1], argc, argv)) >= 0)
-		return rc;
-	return rollcall_print(c);
+	return rollcall_print(c, &safety_cmds[1], argc, argv);
 }
 
 static const struct cli_cmd safety_cmds[] = {
@@ -762,15 +746,11 @@ int
 cmd_safety(struct cli *c, int argc, char **argv)
 {
 	return cli_group(c, cli_find_cmd("status"), safety_cmds,
-	    sizeof(safety_cmds) / sizeof(safety_cmds[0]), argc, argv);
+	    CLI_NELEM(safety_cmds), argc, argv);
 }
 
 int
 cmd_rollcall(struct cli *c, int argc, char **argv)
 {
-	int rc;
-
-	if ((rc = cli_no_args(c, cli_find_cmd("rollcall"), argc, argv)) >= 0)
-		return rc;
-	return rollcall_print(c);
+	return rollcall_print(c, cli_find_cmd("rollcall"), argc, argv);
 }

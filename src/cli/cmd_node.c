@@ -57,9 +57,7 @@ cmd_status(struct cli *c, int argc, char **argv)
 			c->json = true;
 		return cmd_safety(c, argc - i + 1, argv + i - 1);
 	}
-	if ((rc = cli_no_args(c, cli_find_cmd("status"), argc, argv)) >= 0)
-		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = cli_no_args_open(c, cli_find_cmd("status"), argc, argv)) >= 0)
 		return rc;
 	if ((rc = kz_store_tip(c->st, c->kp.pk, &tip, NULL)) < 0 ||
 	    (rc = kz_store_stats(c->st, &stats)) < 0)

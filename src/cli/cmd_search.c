@@ -43,7 +43,7 @@ static int
 on_search_opt(struct cli *c, int ch, const char *arg, void *ctx)
 {
 	struct search_opts *o = ctx;
-	uint64_t v;
+	int rc;
 
 	switch (ch) {
 	case 'c':
@@ -61,32 +61,27 @@ on_search_opt(struct cli *c, int ch, const char *arg, void *ctx)
 			goto bad_date;
 		break;
 	case 'p':
-		if (kz_priority_parse(&o->f.min_priority, arg) < 0) {
-			cli_fail(c, "unknown priority '%s' (normal, urgent or "
-			    "emergency)", arg);
-			return EXIT_USAGE;
-		}
+		if ((rc = cli_parse_priority(c, arg, &o->f.min_priority)) != 0)
+			return rc;
 		break;
 	case 'r':
 		o->f.ranked = true;
 		break;
 	case 'l':
+		if ((rc = cli_parse_range(c, arg, 1, 1000, &o->f.limit,
+		    "--limit takes a number from 1 to 1000")) != 0)
+			return rc;
+		break;
 	case 'o':
-		if (cli_parse_u64(arg, &v) < 0 || (ch == 'l' && (v == 0 || v > 1000))) {
-			cli_fail(c, "--%s takes a number%s", ch == 'l' ? "limit" :
-			    "offset", ch == 'l' ? " from 1 to 1000" : "");
-			return EXIT_USAGE;
-		}
-		if (ch == 'l')
-			o->f.limit = v;
-		else
-			o->f.offset = v;
+		if ((rc = cli_parse_range(c, arg, 0, UINT64_MAX, &o->f.offset,
+		    "--offset takes a number")) != 0)
+			return rc;
 		break;
 	}
 	return -1;
 bad_date:
-	cli_fail(c, "dates are YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC): '%s'", arg);
-	return EXIT_USAGE;
+	return cli_bad(c, "dates are YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC): '%s'",
+	    arg);
 }
 
 struct search_out {
@@ -99,7 +94,7 @@ static int
 on_hit(void *ctx, const struct kz_search_hit *h)
 {
 	struct search_out *so = ctx;
-	char when[32], id[2 * KZ_ID_BYTES + 1], chbuf[KZ_NAME_MAX + 1];
+	char when[32], id[CLI_HEX_ID], chbuf[KZ_NAME_MAX + 1];
 	const char *chname = cli_names_channel(&so->names, h->m.channel, chbuf);
 
 	so->hits++;
@@ -171,7 +166,7 @@ cmd_search(struct cli *c, int argc, char **argv)
 		}
 	}
 	if ((rc = cli_names_load(c, &so.names)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	rc = kz_views_search(c->st, argv[optind], &o.f, on_hit, &so);
 	cli_names_free(&so.names);
 	switch (rc) {
@@ -185,6 +180,6 @@ cmd_search(struct cli *c, int argc, char **argv)
 		return cli_fail(c, "search failed: %s", kz_strerror(rc));
 	}
 	if (!c->json && so.hits == 0)
-		fprintf(stderr, "%s: no messages match\n", c->prog);
+		cli_warn(c, "no messages match");
 	return 0;
 }

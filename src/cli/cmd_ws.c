@@ -26,8 +26,9 @@
 #include "kizuna/err.h"
 #include "kizuna/util.h"
 
-#define HEX_ID (2 * KZ_ID_BYTES + 1)
 #define PASSWORD_MAX 1024
+#define NO_MESH "this node has not joined a mesh (run 'kizuna mesh create' " \
+	"or 'kizuna mesh join ROOTKEY')"
 
 /* ------------------------------------------------------------ appending */
 
@@ -48,8 +49,7 @@ cli_append_op(struct cli *c, struct kz_op *op, const char *what,
 			return cli_fail(c, "%s refused: no user '%s' in this workspace "
 			    "(--as or KIZUNA_USER names who acts)", what, c->actor);
 		if (rc < 0)
-			return cli_fail(c, "cannot read the workspace: %s",
-			    kz_strerror(rc));
+			return cli_fail_workspace(c, rc);
 	}
 	rc = kz_op_encode(&buf, &len, op);
 	switch (rc) {
@@ -118,8 +118,7 @@ cli_ws_why(struct cli *c, enum cli_need need, const char *fallback)
 	int rc;
 
 	if (kz_views_root(c->st, root) == KZ_ERR_NOT_FOUND) {
-		snprintf(c->why, sizeof(c->why), "this node has not joined a mesh "
-		    "(run 'kizuna mesh create' or 'kizuna mesh join ROOTKEY')");
+		snprintf(c->why, sizeof(c->why), "%s", NO_MESH);
 		return c->why;
 	}
 	if (node_state(c, c->kp.pk, &ns) < 0 || !ns.found) {
@@ -192,9 +191,8 @@ cli_report(struct cli *c, const struct kz_appended *app, json_t *obj,
 		putchar('\n');
 	}
 	if (!counted)
-		fprintf(stderr, "%s: warning: stored as seq %llu, but it does not "
-		    "count in the workspace: %s\n", c->prog,
-		    (unsigned long long)app->seq, why);
+		cli_warn(c, "warning: stored as seq %llu, but it does not count in "
+		    "the workspace: %s", (unsigned long long)app->seq, why);
 }
 
 /* ------------------------------------------------------------ users */
@@ -221,27 +219,19 @@ cli_user_read(struct cli *c, const char *id, struct cli_user *out)
 	return kz_views_user(c->st, id, on_user_copy, out);
 }
 
-static int
-bad_user_id(struct cli *c, const char *id)
-{
-	fprintf(stderr, "%s: invalid user id '%s': 1 to %d of A-Z a-z 0-9 . _ @ -\n",
-	    c->prog, id, KZ_USER_ID_MAX);
-	return EXIT_USAGE;
-}
-
 int
 cli_user_get(struct cli *c, const char *id, struct cli_user *out)
 {
 	int rc;
 
-	if (!kz_user_id_valid(id))
-		return bad_user_id(c, id);
+	if ((rc = cli_check_user_id(c, id, NULL)) != 0)
+		return rc;
 	rc = cli_user_read(c, id, out);
 	if (rc == KZ_ERR_NOT_FOUND)
 		return cli_fail(c, "no user '%s' in this workspace (see 'kizuna user "
 		    "list')", id);
 	if (rc < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	return 0;
 }
 
@@ -301,8 +291,18 @@ cli_channel_get(struct cli *c, const char *arg, struct cli_channel *out)
 	if (rc == 0)
 		rc = cli_channel_read(c, id, out);
 	if (rc < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	return 0;
+}
+
+int
+cli_open_channel(struct cli *c, const char *arg, struct cli_channel *out)
+{
+	int rc;
+
+	if ((rc = cli_open_node(c)) != 0)
+		return rc;
+	return cli_channel_get(c, arg, out);
 }
 
 /* ------------------------------------------------------------ messages */
@@ -384,11 +384,9 @@ cli_message_get(struct cli *c, const char *prefix, struct cli_message *out)
 	uint8_t id[KZ_ID_BYTES];
 	int rc;
 
-	if (!hex_prefix_ok(prefix)) {
-		fprintf(stderr, "%s: invalid message id '%s': give 8 to 64 hex digits "
-		    "of it (see 'kizuna tail')\n", c->prog, prefix);
-		return EXIT_USAGE;
-	}
+	if (!hex_prefix_ok(prefix))
+		return cli_bad(c, "invalid message id '%s': give 8 to 64 hex digits "
+		    "of it (see 'kizuna tail')", prefix);
 	rc = kz_views_message_find(c->st, prefix, id);
 	if (rc == KZ_ERR_NOT_FOUND)
 		return cli_fail(c, "no message '%s' (see 'kizuna tail CHANNEL')",
@@ -401,8 +399,24 @@ cli_message_get(struct cli *c, const char *prefix, struct cli_message *out)
 	if (rc == KZ_ERR_NOT_FOUND)
 		return cli_fail(c, "no message '%s'", prefix);
 	if (rc < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	return 0;
+}
+
+int
+cli_open_message(struct cli *c, const char *prefix, struct cli_message *out)
+{
+	int rc;
+
+	if ((rc = cli_open_node(c)) != 0)
+		return rc;
+	return cli_message_get(c, prefix, out);
+}
+
+const uint8_t *
+cli_message_root(const struct cli_message *m)
+{
+	return m->has_thread_root ? m->thread_root : m->id;
 }
 
 void
@@ -495,7 +509,7 @@ cli_names_channel(const struct cli_names *n, const uint8_t id[KZ_ID_BYTES],
     char buf[KZ_NAME_MAX + 1])
 {
 	const char *s = name_find(n->channels, n->n_channels, id);
-	char hex[HEX_ID];
+	char hex[CLI_HEX_ID];
 
 	if (s == NULL) {
 		kz_hex(hex, id, KZ_ID_BYTES);
@@ -508,15 +522,38 @@ cli_names_channel(const struct cli_names *n, const uint8_t id[KZ_ID_BYTES],
 
 /* ------------------------------------------------------------ mesh */
 
+/*
+ * Parses a node key operand, before the node is opened so that a bad one
+ * is a usage error even without a node; then opens the node.  Returns 0 or
+ * the exit status.
+ */
 static int
-parse_node_key(struct cli *c, const char *arg, uint8_t key[32])
+node_key_open(struct cli *c, const char *arg, uint8_t key[32])
 {
-	if (kz_unhex(key, 32, arg) < 0) {
-		fprintf(stderr, "%s: invalid node key '%s': give all 64 hex digits "
-		    "(see 'kizuna status' on that node)\n", c->prog, arg);
-		return EXIT_USAGE;
-	}
+	if (kz_unhex(key, 32, arg) < 0)
+		return cli_bad(c, "invalid node key '%s': give all 64 hex digits "
+		    "(see 'kizuna status' on that node)", arg);
+	return cli_open_node(c);
+}
+
+/* The mesh's root key: 0, or prints that there is no mesh and returns 1. */
+static int
+mesh_root(struct cli *c, uint8_t root[32])
+{
+	if (kz_views_root(c->st, root) < 0)
+		return cli_fail(c, "%s", NO_MESH);
 	return 0;
+}
+
+/* Refuses to found or join a mesh besides the one of root; returns 1. */
+static int
+other_mesh(struct cli *c, const uint8_t root[32])
+{
+	char hex[CLI_HEX_ID];
+
+	kz_hex(hex, root, 32);
+	return cli_fail(c, "this node already belongs to the mesh whose root is "
+	    "%s; a node belongs to one mesh", hex);
 }
 
 struct mesh_opts {
@@ -531,6 +568,7 @@ static int
 on_mesh_opt(struct cli *c, int ch, const char *arg, void *ctx)
 {
 	struct mesh_opts *mo = ctx;
+	int rc;
 
 	switch (ch) {
 	case 'n':
@@ -540,11 +578,9 @@ on_mesh_opt(struct cli *c, int ch, const char *arg, void *ctx)
 		mo->admin = true;
 		break;
 	case 'l':
-		if (cli_parse_u64(arg, &mo->last_seq) < 0) {
-			fprintf(stderr, "%s: --last-seq takes a seq (0 or more)\n",
-			    c->prog);
-			return EXIT_USAGE;
-		}
+		if ((rc = cli_parse_range(c, arg, 0, UINT64_MAX, &mo->last_seq,
+		    "--last-seq takes a seq (0 or more)")) != 0)
+			return rc;
 		mo->have_last_seq = true;
 		break;
 	case 'r':
@@ -567,7 +603,7 @@ mesh_create(struct cli *c, int argc, char **argv)
 	struct kz_op op = { .type = KZ_OP_MESH_CREATE };
 	struct kz_appended app;
 	uint8_t mesh_id[KZ_ID_BYTES], root[32];
-	char idhex[HEX_ID], keyhex[HEX_ID];
+	char idhex[CLI_HEX_ID], keyhex[CLI_HEX_ID];
 	json_t *o;
 	int rc;
 
@@ -577,13 +613,10 @@ mesh_create(struct cli *c, int argc, char **argv)
 	if ((rc = cli_open_node(c)) != 0)
 		return rc;
 	rc = kz_views_root(c->st, root);
-	if (rc == 0) {
-		kz_hex(keyhex, root, 32);
-		return cli_fail(c, "this node already belongs to the mesh whose root "
-		    "is %s; a node belongs to one mesh", keyhex);
-	}
+	if (rc == 0)
+		return other_mesh(c, root);
 	if (rc != KZ_ERR_NOT_FOUND)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	randombytes_buf(mesh_id, sizeof(mesh_id));
 	op.u.mesh_create.mesh_id = mesh_id;
 	op.u.mesh_create.name = mo.name;
@@ -612,24 +645,19 @@ static int
 mesh_join(struct cli *c, int argc, char **argv)
 {
 	uint8_t key[32], root[32];
-	char hex[HEX_ID];
+	char hex[CLI_HEX_ID];
 	int rc;
 
 	rc = cli_getopt(c, &mesh_cmds[1], argc, argv, NULL, NULL, 1, NULL, NULL);
 	if (rc >= 0)
 		return rc;
-	if ((rc = parse_node_key(c, argv[optind], key)) != 0)
-		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = node_key_open(c, argv[optind], key)) != 0)
 		return rc;
 	if (memcmp(key, c->kp.pk, 32) == 0)
 		return cli_fail(c, "%s is this node's own key: to found a mesh, run "
 		    "'kizuna mesh create'", argv[optind]);
-	if (kz_views_root(c->st, root) == 0 && memcmp(root, key, 32) != 0) {
-		kz_hex(hex, root, 32);
-		return cli_fail(c, "this node already belongs to the mesh whose root "
-		    "is %s; a node belongs to one mesh", hex);
-	}
+	if (kz_views_root(c->st, root) == 0 && memcmp(root, key, 32) != 0)
+		return other_mesh(c, root);
 	if ((rc = kz_views_set_root(c->st, key)) < 0)
 		return cli_fail(c, "cannot set the mesh root: %s", kz_strerror(rc));
 	kz_hex(hex, key, 32);
@@ -660,7 +688,7 @@ mesh_admit(struct cli *c, int argc, char **argv)
 	struct kz_appended app;
 	struct node_state ns;
 	uint8_t key[32];
-	char hex[HEX_ID], fp[KZ_FINGERPRINT_CHARS + 1];
+	char hex[CLI_HEX_ID], fp[KZ_FINGERPRINT_CHARS + 1];
 	bool counted;
 	json_t *o;
 	int rc;
@@ -669,12 +697,10 @@ mesh_admit(struct cli *c, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (mo.name == NULL) {
-		fprintf(stderr, "%s: mesh admit needs --name NAME\n", c->prog);
+		cli_warn(c, "mesh admit needs --name NAME");
 		return cli_usage(c, &mesh_cmds[2]);
 	}
-	if ((rc = parse_node_key(c, argv[optind], key)) != 0)
-		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = node_key_open(c, argv[optind], key)) != 0)
 		return rc;
 	op.u.node_admit.node = key;
 	op.u.node_admit.name = mo.name;
@@ -684,7 +710,7 @@ mesh_admit(struct cli *c, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if ((rc = node_state(c, key, &ns)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	counted = ns.found && (!mo.admin || ns.admin);
 	kz_hex(hex, key, 32);
 	kz_fingerprint(fp, key);
@@ -693,7 +719,7 @@ mesh_admit(struct cli *c, int argc, char **argv)
 	json_object_set_new(o, "name", json_string(mo.name));
 	json_object_set_new(o, "admin", json_boolean(mo.admin));
 	cli_report(c, &app, o, counted, counted ? NULL :
-	    cli_ws_why(c, CLI_NEED_ADMIN_NODE, "the workspace did not take it"),
+	    cli_ws_why(c, CLI_NEED_ADMIN_NODE, CLI_NOT_TAKEN),
 	    "admitted node %s as %s%s (seq %llu)", fp, mo.name,
 	    mo.admin ? ", an admin node" : "", (unsigned long long)app.seq);
 	return 0;
@@ -712,7 +738,7 @@ mesh_revoke(struct cli *c, int argc, char **argv)
 	struct kz_appended app;
 	struct node_state ns;
 	uint8_t key[32], root[32];
-	char hex[HEX_ID], fp[KZ_FINGERPRINT_CHARS + 1];
+	char hex[CLI_HEX_ID], fp[KZ_FINGERPRINT_CHARS + 1];
 	bool counted;
 	json_t *o;
 	int rc;
@@ -720,16 +746,14 @@ mesh_revoke(struct cli *c, int argc, char **argv)
 	rc = cli_getopt(c, &mesh_cmds[3], argc, argv, opts, "", 1, on_mesh_opt, &mo);
 	if (rc >= 0)
 		return rc;
-	if ((rc = parse_node_key(c, argv[optind], key)) != 0)
-		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = node_key_open(c, argv[optind], key)) != 0)
 		return rc;
 	kz_fingerprint(fp, key);
 	if (kz_views_root(c->st, root) == 0 && memcmp(root, key, 32) == 0)
 		return cli_fail(c, "node %s is the mesh's root and cannot be revoked",
 		    fp);
 	if ((rc = node_state(c, key, &ns)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	if (!ns.found)
 		return cli_fail(c, "node %s is not admitted to this mesh (see "
 		    "'kizuna mesh nodes')", fp);
@@ -745,7 +769,7 @@ mesh_revoke(struct cli *c, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if ((rc = node_state(c, key, &ns)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	counted = !ns.found || (ns.revoked && ns.last_seq <= mo.last_seq);
 	kz_hex(hex, key, 32);
 	o = json_object();
@@ -753,7 +777,7 @@ mesh_revoke(struct cli *c, int argc, char **argv)
 	json_object_set_new(o, "last_seq", json_integer((json_int_t)mo.last_seq));
 	json_object_set_new(o, "reason", json_string(mo.reason));
 	cli_report(c, &app, o, counted, counted ? NULL :
-	    cli_ws_why(c, CLI_NEED_ADMIN_NODE, "the workspace did not take it"),
+	    cli_ws_why(c, CLI_NEED_ADMIN_NODE, CLI_NOT_TAKEN),
 	    "revoked node %s: its entries after seq %llu do not count (seq %llu)",
 	    fp, (unsigned long long)mo.last_seq, (unsigned long long)app.seq);
 	return 0;
@@ -772,7 +796,7 @@ on_mesh_node(void *ctx, const struct kz_view_node *n)
 	struct cli *c = nc->c;
 	bool root = nc->has_root && memcmp(n->key, nc->root, 32) == 0;
 	bool self = memcmp(n->key, c->kp.pk, 32) == 0;
-	char hex[HEX_ID];
+	char hex[CLI_HEX_ID];
 
 	kz_hex(hex, n->key, 32);
 	if (c->json) {
@@ -808,16 +832,13 @@ mesh_nodes(struct cli *c, int argc, char **argv)
 	struct nodes_ctx nc = { .c = c };
 	int rc;
 
-	if ((rc = cli_no_args(c, &mesh_cmds[4], argc, argv)) >= 0)
+	if ((rc = cli_no_args_open(c, &mesh_cmds[4], argc, argv)) >= 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = mesh_root(c, nc.root)) != 0)
 		return rc;
-	if (kz_views_root(c->st, nc.root) < 0)
-		return cli_fail(c, "this node has not joined a mesh (run 'kizuna mesh "
-		    "create' or 'kizuna mesh join ROOTKEY')");
 	nc.has_root = true;
 	if ((rc = kz_views_nodes(c->st, on_mesh_node, &nc)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	return 0;
 }
 
@@ -825,26 +846,23 @@ static int
 mesh_show(struct cli *c, int argc, char **argv)
 {
 	uint8_t root[32], mesh_id[KZ_ID_BYTES];
-	char name[KZ_NAME_MAX + 1] = "", idhex[HEX_ID], roothex[HEX_ID];
-	char selfhex[HEX_ID];
+	char name[KZ_NAME_MAX + 1] = "", idhex[CLI_HEX_ID], roothex[CLI_HEX_ID];
+	char selfhex[CLI_HEX_ID];
 	const char *standing;
 	struct node_state ns;
 	bool has_mesh;
 	int rc;
 
-	if ((rc = cli_no_args(c, &mesh_cmds[5], argc, argv)) >= 0)
+	if ((rc = cli_no_args_open(c, &mesh_cmds[5], argc, argv)) >= 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = mesh_root(c, root)) != 0)
 		return rc;
-	if (kz_views_root(c->st, root) < 0)
-		return cli_fail(c, "this node has not joined a mesh (run 'kizuna mesh "
-		    "create' or 'kizuna mesh join ROOTKEY')");
 	rc = kz_views_mesh(c->st, mesh_id, name);
 	if (rc < 0 && rc != KZ_ERR_NOT_FOUND)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	has_mesh = rc == 0;
 	if ((rc = node_state(c, c->kp.pk, &ns)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	standing = !ns.found ? "not admitted" : ns.revoked ? "revoked" :
 	    ns.admin ? "admin" : "member";
 	kz_hex(idhex, mesh_id, KZ_ID_BYTES);
@@ -893,12 +911,21 @@ int
 cmd_mesh(struct cli *c, int argc, char **argv)
 {
 	return cli_group(c, cli_find_cmd("mesh"), mesh_cmds,
-	    sizeof(mesh_cmds) / sizeof(mesh_cmds[0]), argc, argv);
+	    CLI_NELEM(mesh_cmds), argc, argv);
 }
 
 /* ------------------------------------------------------------ users */
 
 static const struct cli_cmd user_cmds[];
+
+/* Parses a role into out: 0, or prints why not and returns EXIT_USAGE. */
+static int
+parse_role(struct cli *c, const char *arg, enum kz_role *out)
+{
+	if (kz_role_parse(out, arg) >= 0)
+		return 0;
+	return cli_bad(c, "unknown role '%s' (member or admin)", arg);
+}
 
 /*
  * Reads a password: one line from stdin, without echo on a terminal.  The
@@ -966,6 +993,7 @@ static int
 on_user_opt(struct cli *c, int ch, const char *arg, void *ctx)
 {
 	struct user_opts *uo = ctx;
+	int rc;
 
 	switch (ch) {
 	case 'n':
@@ -975,11 +1003,8 @@ on_user_opt(struct cli *c, int ch, const char *arg, void *ctx)
 		uo->department = arg;
 		break;
 	case 'r':
-		if (kz_role_parse(&uo->role, arg) < 0) {
-			fprintf(stderr, "%s: unknown role '%s' (member or admin)\n",
-			    c->prog, arg);
-			return EXIT_USAGE;
-		}
+		if ((rc = parse_role(c, arg, &uo->role)) != 0)
+			return rc;
 		uo->have_role = true;
 		break;
 	case 'p':
@@ -1069,11 +1094,11 @@ user_add(struct cli *c, int argc, char **argv)
 		return rc;
 	id = argv[optind];
 	if (uo.name == NULL) {
-		fprintf(stderr, "%s: user add needs --name DISPLAY\n", c->prog);
+		cli_warn(c, "user add needs --name DISPLAY");
 		return cli_usage(c, &user_cmds[0]);
 	}
-	if (!kz_user_id_valid(id))
-		return bad_user_id(c, id);
+	if ((rc = cli_check_user_id(c, id, NULL)) != 0)
+		return rc;
 	if ((rc = cli_open_node(c)) != 0)
 		return rc;
 	rc = cli_user_read(c, id, &u);
@@ -1081,7 +1106,7 @@ user_add(struct cli *c, int argc, char **argv)
 		return cli_fail(c, "user '%s' already exists (change it with 'kizuna "
 		    "user passwd|role|activate|deactivate')", id);
 	if (rc != KZ_ERR_NOT_FOUND)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	if (uo.password && (rc = password_hash(c, hash)) != 0)
 		return rc;
 	s->user = id;
@@ -1134,18 +1159,33 @@ user_list(struct cli *c, int argc, char **argv)
 {
 	int rc;
 
-	if ((rc = cli_no_args(c, &user_cmds[1], argc, argv)) >= 0)
-		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = cli_no_args_open(c, &user_cmds[1], argc, argv)) >= 0)
 		return rc;
 	if ((rc = kz_views_users(c->st, on_user_list, c)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	return 0;
 }
 
 /*
- * The common start of passwd, deactivate and activate: options, the node,
- * the user.  Returns -1 to go on or the exit status.
+ * The user id operand of a command that changes a user: checked before the
+ * node is opened, so that a bad one is a usage error even without a node;
+ * then the node and the user.  Returns 0 or the exit status.
+ */
+static int
+user_open(struct cli *c, const char *id, struct cli_user *u)
+{
+	int rc;
+
+	if ((rc = cli_check_user_id(c, id, NULL)) != 0)
+		return rc;
+	if ((rc = cli_open_node(c)) != 0)
+		return rc;
+	return cli_user_get(c, id, u);
+}
+
+/*
+ * The common start of passwd, deactivate and activate: options, then
+ * user_open.  Returns -1 to go on or the exit status.
  */
 static int
 user_change(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
@@ -1156,11 +1196,7 @@ user_change(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv,
 	rc = cli_getopt(c, cmd, argc, argv, NULL, NULL, 1, NULL, NULL);
 	if (rc >= 0)
 		return rc;
-	if (!kz_user_id_valid(argv[optind]))
-		return bad_user_id(c, argv[optind]);
-	if ((rc = cli_open_node(c)) != 0)
-		return rc;
-	rc = cli_user_get(c, argv[optind], u);
+	rc = user_open(c, argv[optind], u);
 	return rc == 0 ? -1 : rc;
 }
 
@@ -1228,16 +1264,9 @@ user_role(struct cli *c, int argc, char **argv)
 	rc = cli_getopt(c, &user_cmds[5], argc, argv, NULL, NULL, 2, NULL, NULL);
 	if (rc >= 0)
 		return rc;
-	if (kz_role_parse(&role, argv[optind + 1]) < 0) {
-		fprintf(stderr, "%s: unknown role '%s' (member or admin)\n", c->prog,
-		    argv[optind + 1]);
+	if (parse_role(c, argv[optind + 1], &role) != 0)
 		return cli_usage(c, &user_cmds[5]);
-	}
-	if (!kz_user_id_valid(argv[optind]))
-		return bad_user_id(c, argv[optind]);
-	if ((rc = cli_open_node(c)) != 0)
-		return rc;
-	if ((rc = cli_user_get(c, argv[optind], &u)) != 0)
+	if ((rc = user_open(c, argv[optind], &u)) != 0)
 		return rc;
 	op.u.user_set.user = u.id;
 	op.u.user_set.set = KZ_USER_SET_ROLE;
@@ -1264,7 +1293,7 @@ int
 cmd_user(struct cli *c, int argc, char **argv)
 {
 	return cli_group(c, cli_find_cmd("user"), user_cmds,
-	    sizeof(user_cmds) / sizeof(user_cmds[0]), argc, argv);
+	    CLI_NELEM(user_cmds), argc, argv);
 }
 
 /* ------------------------------------------------------------ channels */
@@ -1293,7 +1322,7 @@ name_free(struct cli *c, const char *name, const uint8_t *except)
 		return 0;
 	if (rc == 0 || rc == KZ_ERR_EXISTS)
 		return cli_fail(c, "a channel named '%s' already exists", name);
-	return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+	return cli_fail_workspace(c, rc);
 }
 
 static int
@@ -1307,7 +1336,7 @@ channel_create(struct cli *c, int argc, char **argv)
 	struct kz_appended app;
 	struct cli_channel ch;
 	const char *topic = "", *name;
-	char hex[HEX_ID];
+	char hex[CLI_HEX_ID];
 	bool counted;
 	json_t *o;
 	int rc;
@@ -1333,7 +1362,7 @@ channel_create(struct cli *c, int argc, char **argv)
 	json_object_set_new(o, "id", json_string(hex));
 	json_object_set_new(o, "name", json_string(name));
 	cli_report(c, &app, o, counted, counted ? NULL :
-	    cli_ws_why(c, CLI_NEED_MEMBER, "the workspace did not take it"),
+	    cli_ws_why(c, CLI_NEED_MEMBER, CLI_NOT_TAKEN),
 	    "created #%s as seq %llu (id %.16s)", name,
 	    (unsigned long long)app.seq, hex);
 	return 0;
@@ -1343,7 +1372,7 @@ static int
 on_channel_list(void *ctx, const struct kz_view_channel *v)
 {
 	struct cli *c = ctx;
-	char hex[HEX_ID];
+	char hex[CLI_HEX_ID];
 
 	kz_hex(hex, v->id, KZ_ID_BYTES);
 	if (c->json) {
@@ -1371,12 +1400,10 @@ channel_list(struct cli *c, int argc, char **argv)
 {
 	int rc;
 
-	if ((rc = cli_no_args(c, &channel_cmds[1], argc, argv)) >= 0)
-		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = cli_no_args_open(c, &channel_cmds[1], argc, argv)) >= 0)
 		return rc;
 	if ((rc = kz_views_channels(c->st, on_channel_list, c)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	return 0;
 }
 
@@ -1388,7 +1415,7 @@ channel_set_append(struct cli *c, struct kz_op *op, const char *what,
 	const struct kz_channel_set *s = &op->u.channel_set;
 	struct kz_appended app;
 	struct cli_channel ch;
-	char hex[HEX_ID];
+	char hex[CLI_HEX_ID];
 	bool counted;
 	json_t *o;
 	int rc;
@@ -1405,7 +1432,7 @@ channel_set_append(struct cli *c, struct kz_op *op, const char *what,
 	o = json_object();
 	json_object_set_new(o, "channel", json_string(hex));
 	cli_report(c, &app, o, counted, counted ? NULL :
-	    cli_ws_why(c, CLI_NEED_MEMBER, "the workspace did not take it"),
+	    cli_ws_why(c, CLI_NEED_MEMBER, CLI_NOT_TAKEN),
 	    "%s (seq %llu)", msg, (unsigned long long)app.seq);
 	return 0;
 }
@@ -1423,9 +1450,7 @@ channel_rename(struct cli *c, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	name = argv[optind + 1];
-	if ((rc = cli_open_node(c)) != 0)
-		return rc;
-	if ((rc = cli_channel_get(c, argv[optind], &ch)) != 0 ||
+	if ((rc = cli_open_channel(c, argv[optind], &ch)) != 0 ||
 	    (rc = name_free(c, name, ch.id)) != 0)
 		return rc;
 	op.u.channel_set.channel = ch.id;
@@ -1446,9 +1471,7 @@ channel_topic(struct cli *c, int argc, char **argv)
 	rc = cli_getopt(c, &channel_cmds[3], argc, argv, NULL, NULL, 2, NULL, NULL);
 	if (rc >= 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
-		return rc;
-	if ((rc = cli_channel_get(c, argv[optind], &ch)) != 0)
+	if ((rc = cli_open_channel(c, argv[optind], &ch)) != 0)
 		return rc;
 	op.u.channel_set.channel = ch.id;
 	op.u.channel_set.set = KZ_CHANNEL_SET_TOPIC;
@@ -1469,9 +1492,7 @@ channel_archived(struct cli *c, const struct cli_cmd *cmd, int argc,
 	rc = cli_getopt(c, cmd, argc, argv, NULL, NULL, 1, NULL, NULL);
 	if (rc >= 0)
 		return rc;
-	if ((rc = cli_open_node(c)) != 0)
-		return rc;
-	if ((rc = cli_channel_get(c, argv[optind], &ch)) != 0)
+	if ((rc = cli_open_channel(c, argv[optind], &ch)) != 0)
 		return rc;
 	op.u.channel_set.channel = ch.id;
 	op.u.channel_set.set = KZ_CHANNEL_SET_ARCHIVED;
@@ -1510,7 +1531,7 @@ int
 cmd_channel(struct cli *c, int argc, char **argv)
 {
 	return cli_group(c, cli_find_cmd("channel"), channel_cmds,
-	    sizeof(channel_cmds) / sizeof(channel_cmds[0]), argc, argv);
+	    CLI_NELEM(channel_cmds), argc, argv);
 }
 
 /* ------------------------------------------------------------ digest */
@@ -1519,15 +1540,13 @@ int
 cmd_digest(struct cli *c, int argc, char **argv)
 {
 	uint8_t d[32];
-	char hex[HEX_ID];
+	char hex[CLI_HEX_ID];
 	int rc;
 
-	if ((rc = cli_no_args(c, cli_find_cmd("digest"), argc, argv)) >= 0)
-		return rc;
-	if ((rc = cli_open_node(c)) != 0)
+	if ((rc = cli_no_args_open(c, cli_find_cmd("digest"), argc, argv)) >= 0)
 		return rc;
 	if ((rc = kz_views_digest(c->st, d)) < 0)
-		return cli_fail(c, "cannot read the workspace: %s", kz_strerror(rc));
+		return cli_fail_workspace(c, rc);
 	kz_hex(hex, d, sizeof(d));
 	if (c->json) {
 		json_t *o = json_object();
