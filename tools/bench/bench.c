@@ -63,6 +63,7 @@ static const uint8_t bench_channel[32] = { 0xc4, 0x01 };
 #define SEARCH_CHANNELS 30
 #define SEARCH_QUERIES 200	/* timed queries per class */
 #define SEARCH_WARMUP 50	/* untimed queries per class first */
+#define SEARCH_SLOW 3		/* slowest queries per class shown on stderr */
 #define SEARCH_PAGE 20
 #define SEARCH_T0 1743465600000ULL	/* 2025-04-01T00:00:00Z */
 #define SEARCH_GAP_MS 60000	/* posts are 0..this apart */
@@ -1615,17 +1616,72 @@ percentile(const double *v, size_t n, unsigned permille)
 	return v[r > 0 ? r - 1 : 0];
 }
 
+/* The slowest timed queries of a class, for stderr. */
+struct slow_query {
+	double ms;
+	uint64_t hits;
+	struct bench_query q;
+};
+
+static void
+slow_keep(struct slow_query slow[SEARCH_SLOW], const struct bench_query *q,
+    double ms, uint64_t hits)
+{
+	size_t i = SEARCH_SLOW;
+
+	while (i > 0 && slow[i - 1].ms < ms) {
+		if (i < SEARCH_SLOW)
+			slow[i] = slow[i - 1];
+		i--;
+	}
+	if (i < SEARCH_SLOW) {
+		slow[i].ms = ms;
+		slow[i].hits = hits;
+		slow[i].q = *q;
+	}
+}
+
+static void
+slow_print(const struct slow_query slow[SEARCH_SLOW], enum query_class cls,
+    const struct search_ws *ws)
+{
+	size_t i;
+
+	for (i = 0; i < SEARCH_SLOW && slow[i].ms > 0; i++) {
+		const struct bench_query *q = &slow[i].q;
+		char chan[32] = "", days[64] = "";
+
+		if (q->channel >= 0)
+			snprintf(chan, sizeof(chan), " channel=%s",
+			    channel_names[q->channel]);
+		if (q->f.since_ms != 0)
+			snprintf(days, sizeof(days), " days=%.0f..%.0f",
+			    (double)(q->f.since_ms - ws->first_post_ms) / DAY_MS,
+			    (double)(q->f.until_ms - ws->first_post_ms) / DAY_MS);
+		fprintf(stderr, "%s: search: slow %s: %.2f ms \"%s\"%s%s%s%s%s"
+		    " %llu hits\n", progname, class_key[cls], slow[i].ms,
+		    q->text, chan, q->f.author ? " author=" : "",
+		    q->f.author ? q->f.author : "", days,
+		    q->f.min_priority == KZ_PRIO_EMERGENCY ? " emergency" :
+		    q->f.min_priority == KZ_PRIO_URGENT ? " urgent+" : "",
+		    (unsigned long long)slow[i].hits);
+	}
+}
+
 /* SEARCH_WARMUP untimed queries, then SEARCH_QUERIES timed ones. */
 static int
 run_class(struct kz_store *st, enum query_class cls, const struct vocab *v,
     const struct search_ws *ws, uint64_t *rng, struct class_result *res)
 {
 	struct bench_query q;
+	struct slow_query slow[SEARCH_SLOW];
 	struct hit_sink sink = { 0, 0 }, warm = { 0, 0 };
 	double ms[SEARCH_QUERIES], t;
+	uint64_t before;
 	size_t i;
 	int rc;
 
+	memset(slow, 0, sizeof(slow));
 	for (i = 0; i < SEARCH_WARMUP; i++) {
 		make_query(&q, cls, i, v, ws, rng);
 		if ((rc = run_query(st, ws, &q, &t, &warm)) < 0)
@@ -1633,9 +1689,12 @@ run_class(struct kz_store *st, enum query_class cls, const struct vocab *v,
 	}
 	for (i = 0; i < SEARCH_QUERIES; i++) {
 		make_query(&q, cls, i, v, ws, rng);
+		before = sink.hits;
 		if ((rc = run_query(st, ws, &q, &ms[i], &sink)) < 0)
 			return rc;
+		slow_keep(slow, &q, ms[i], sink.hits - before);
 	}
+	slow_print(slow, cls, ws);
 	qsort(ms, SEARCH_QUERIES, sizeof(ms[0]), cmp_double);
 	res->p50_ms = percentile(ms, SEARCH_QUERIES, 500);
 	res->p99_ms = percentile(ms, SEARCH_QUERIES, 990);
