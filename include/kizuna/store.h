@@ -44,8 +44,10 @@ int kz_store_schema_version(struct kz_store *st);
  * Groups the following appends and ingests into one transaction, committed
  * by kz_store_commit (durably) or dropped by kz_store_rollback.  Nothing in
  * the group may be announced to anyone before kz_store_commit returns 0.
- * A call in the group that fails is undone alone (a savepoint each), so the
- * group may go on or be committed.
+ * A call in the group that is refused before it writes anything (a gap, a
+ * bad signature, an op too big) leaves the group as it was; one that fails
+ * after writing (disk full, say) fails the group: later calls return its
+ * error and kz_store_commit rolls the whole group back and returns it.
  *
  * Appends alone are each signed.  In a group, only the last entry appended
  * to a feed is signed (at commit): the hash chain authenticates those before

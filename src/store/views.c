@@ -437,13 +437,14 @@ struct old_message {
 	bool has_root;
 	uint8_t root[32];
 	char *text;		/* malloc'd; what the search index holds, or NULL */
+	char *meta;		/* malloc'd, with text */
 };
 
 static int
 old_message(struct kz_store *st, const uint8_t *id, struct old_message *o)
 {
 	sqlite3_stmt *s;
-	int rc = prep(st, &s, "SELECT doc, thread_root, text, deleted FROM"
+	int rc = prep(st, &s, "SELECT doc, thread_root, text, deleted, meta FROM"
 	    " ws_messages WHERE id = ?1");
 
 	memset(o, 0, sizeof(*o));
@@ -459,7 +460,8 @@ old_message(struct kz_store *st, const uint8_t *id, struct old_message *o)
 		}
 		if (sqlite3_column_int(s, 3) == 0 && sqlite3_column_bytes(s, 2) > 0) {
 			o->text = strdup((const char *)sqlite3_column_text(s, 2));
-			if (o->text == NULL)
+			o->meta = strdup((const char *)sqlite3_column_text(s, 4));
+			if (o->text == NULL || o->meta == NULL)
 				rc = KZ_ERR_NOMEM;
 		}
 	}
@@ -467,37 +469,62 @@ old_message(struct kz_store *st, const uint8_t *id, struct old_message *o)
 	return rc;
 }
 
-/* Adds (text != NULL) or removes a message's text in the search index. */
+/* Removes what the search index holds of a message (its old values). */
 static int
-fts_put(struct kz_store *st, int64_t doc, const char *text, bool add)
+fts_remove(struct kz_store *st, int64_t doc, const char *text, const char *meta)
 {
 	sqlite3_stmt *s;
-	int rc;
+	int rc = prep(st, &s, "INSERT INTO ws_search(ws_search, rowid, text, meta)"
+	    " VALUES ('delete', ?1, ?2, ?3)");
 
-	rc = prep(st, &s, add ?
-	    "INSERT INTO ws_search(rowid, text) VALUES (?1, ?2)" :
-	    "INSERT INTO ws_search(ws_search, rowid, text) VALUES ('delete', ?1, ?2)");
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, doc);
 	sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, meta, -1, SQLITE_STATIC);
 	return run(st, s, "update search index");
 }
 
-/*
- * A new message's doc: its time in milliseconds << 20 plus 20 bits of its
- * id (the next free value on a clash), so the search index's rowid order is
- * time order and "newest first" needs no sort.
- */
+/* Indexes a message as its row now stands. */
 static int
-new_doc(struct kz_store *st, uint64_t hlc, const uint8_t *id, int64_t *doc)
+fts_add(struct kz_store *st, int64_t doc)
 {
 	sqlite3_stmt *s;
-	int rc = prep(st, &s, "SELECT 1 FROM ws_messages WHERE doc = ?1");
-	int64_t d = (int64_t)(kz_hlc_ms(hlc) << 20 |
-	    ((uint64_t)id[0] << 12 | (uint64_t)id[1] << 4 | id[2] >> 4));
+	int rc = prep(st, &s, "INSERT INTO ws_search(rowid, text, meta)"
+	    " SELECT doc, text, meta FROM ws_messages WHERE doc = ?1");
 
 	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, doc);
+	return run(st, s, "update search index");
+}
+
+#define DOC_SLOT_BITS 4
+
+/*
+ * A new message's doc: the minute of its hlc << 4 plus a slot, so that the
+ * search index's rowid order is time order ("newest first" needs no sort)
+ * while rowids stay dense enough for the index's delta coding (one message
+ * every 30 s keeps the index ~1.1x the text; milliseconds << 20 made it
+ * 2.4x).  A minute with more than 16 messages spills into the next free
+ * doc after it.
+ */
+static int
+new_doc(struct kz_store *st, uint64_t hlc, int64_t *doc)
+{
+	sqlite3_stmt *s;
+	int64_t base = (int64_t)(kz_hlc_ms(hlc) / 60000) << DOC_SLOT_BITS, d = base;
+	int rc = prep(st, &s, "SELECT max(doc) FROM ws_messages"
+	    " WHERE doc >= ?1 AND doc < ?2");
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, base);
+	sqlite3_bind_int64(s, 2, base + (1 << DOC_SLOT_BITS));
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		d = sqlite3_column_int64(s, 0) + 1;
+	sqlite3_reset(s);
+	if ((rc = prep(st, &s, "SELECT 1 FROM ws_messages WHERE doc = ?1")) < 0)
 		return rc;
 	for (;;) {
 		int src;
@@ -538,7 +565,7 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	if ((rc = exec1(st, "DELETE FROM ws_reactions WHERE target = ?1", id, 32)) < 0 ||
 	    (rc = exec1(st, "DELETE FROM ws_acks WHERE target = ?1", id, 32)) < 0)
 		goto out;
-	if (old.text != NULL && (rc = fts_put(st, old.doc, old.text, false)) < 0)
+	if (old.text != NULL && (rc = fts_remove(st, old.doc, old.text, old.meta)) < 0)
 		goto out;
 	if (!exists) {
 		if (old.exists) {
@@ -552,7 +579,7 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 
 	if (old.exists)
 		doc = old.doc;
-	else if ((rc = new_doc(st, m.post->hlc, id, &doc)) < 0)
+	else if ((rc = new_doc(st, m.post->hlc, &doc)) < 0)
 		goto out;
 	if ((rc = prep(st, &s, "INSERT INTO ws_messages(doc, id, channel, hlc,"
 	    " author, seq, actor, thread_root, priority, text, edited, deleted,"
@@ -580,7 +607,7 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 		goto out;
 	/* Deleted and purged messages are not searchable; edited ones by
 	 * their current text only. */
-	if (!m.deleted && *m.text != '\0' && (rc = fts_put(st, doc, m.text, true)) < 0)
+	if (!m.deleted && *m.text != '\0' && (rc = fts_add(st, doc)) < 0)
 		goto out;
 	if (p->thread_root != NULL && (rc = update_reply_count(st, p->thread_root)) < 0)
 		goto out;
@@ -622,6 +649,7 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	rc = 0;
 out:
 	free(old.text);
+	free(old.meta);
 	free(reacts);
 	free(acks);
 	return rc;

@@ -2,12 +2,14 @@
  * Reading the workspace views: channels, messages in their total order,
  * threads, users, the roll call, nodes, acknowledgements.  Read-only.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kizuna/err.h"
 #include "kizuna/search.h"
+#include "kizuna/util.h"
 #include "kizuna/views.h"
 #include "store/store_int.h"
 
@@ -394,6 +396,90 @@ kz_views_mesh(struct kz_store *st, uint8_t mesh_id[KZ_ID_BYTES],
 
 /* ------------------------------------------------------------ search */
 
+/* The newest matches a ranked search scores (bm25 costs ~2 us a match). */
+#define RANK_WINDOW 30000
+#define DOC_SLOT_BITS 4	/* as in views.c: doc = (minute << 4) | slot */
+
+/* Appends printf output to a malloc'd string; returns -1 when out of memory. */
+static int
+append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return -1;
+		if ((size_t)n < *cap - *len) {
+			*len += (size_t)n;
+			return 0;
+		}
+		{
+			size_t ncap = (*cap + (size_t)n) * 2;
+			char *p = realloc(*buf, ncap);
+
+			if (p == NULL)
+				return -1;
+			*buf = p;
+			*cap = ncap;
+		}
+	}
+}
+
+/*
+ * The MATCH expression: the person's query on the text column, and each
+ * filter as a term of the meta column (see ws_messages.meta), so FTS5
+ * intersects term lists instead of reading every match of the text.
+ */
+static int
+match_expr(char **out, const char *query, const struct kz_search_filter *f)
+{
+	size_t qcap = KZ_SEARCH_QUERY_MAX(strlen(query)), len = 0, cap;
+	char *q = malloc(qcap), *buf = NULL, hex[2 * KZ_USER_ID_MAX + 1];
+	int rc;
+
+	*out = NULL;
+	if (q == NULL)
+		return KZ_ERR_NOMEM;
+	if ((rc = kz_search_query(q, qcap, query)) < 0)
+		goto out;
+	cap = qcap + 256;
+	rc = KZ_ERR_NOMEM;
+	if ((buf = malloc(cap)) == NULL ||
+	    append(&buf, &len, &cap, "{text} : (%s)", q) < 0)
+		goto out;
+	if (f->channel != NULL) {
+		kz_hex(hex, f->channel, 8);
+		if (append(&buf, &len, &cap, " AND {meta} : c%s", hex) < 0)
+			goto out;
+	}
+	if (f->author != NULL) {
+		if (!kz_user_id_valid(f->author)) {
+			rc = KZ_ERR_INVAL;
+			goto out;
+		}
+		kz_hex(hex, (const uint8_t *)f->author, strlen(f->author));
+		if (append(&buf, &len, &cap, " AND {meta} : \"a%.63s\"", hex) < 0)
+			goto out;
+	}
+	if (f->min_priority == KZ_PRIO_URGENT &&
+	    append(&buf, &len, &cap, " AND {meta} : (p1 OR p2)") < 0)
+		goto out;
+	if (f->min_priority == KZ_PRIO_EMERGENCY &&
+	    append(&buf, &len, &cap, " AND {meta} : p2") < 0)
+		goto out;
+	*out = buf;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	free(q);
+	return rc;
+}
+
 int
 kz_views_search(struct kz_store *st, const char *query,
     const struct kz_search_filter *filter,
@@ -401,33 +487,50 @@ kz_views_search(struct kz_store *st, const char *query,
 {
 	static const struct kz_search_filter none = { 0 };
 	const struct kz_search_filter *f = filter != NULL ? filter : &none;
-	size_t qlen = KZ_SEARCH_QUERY_MAX(strlen(query));
-	char *match = malloc(qlen);
+	char *match = NULL;
 	sqlite3_stmt *s = NULL;
+	int64_t lo, hi;
 	int rc, src;
 
-	if (match == NULL)
-		return KZ_ERR_NOMEM;
-	if ((rc = kz_search_query(match, qlen, query)) < 0)
-		goto out;
+	if ((rc = match_expr(&match, query, f)) < 0)
+		return rc;
+	/* A time range is a doc range (to the minute), then exact on hlc. */
+	lo = (int64_t)(f->since_ms / 60000) << DOC_SLOT_BITS;
+	hi = f->until_ms != 0 ?
+	    (int64_t)((f->until_ms + 59999) / 60000 + 1) << DOC_SLOT_BITS : INT64_MAX;
+	if (f->ranked) {
+		/* Score only the newest RANK_WINDOW matches. */
+		if ((rc = prepare(st, "SELECT rowid FROM ws_search WHERE ws_search"
+		    " MATCH ?1 AND rowid >= ?2 AND rowid < ?3 ORDER BY rowid DESC"
+		    " LIMIT 1 OFFSET ?4", &s)) < 0)
+			goto out;
+		sqlite3_bind_text(s, 1, match, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, lo);
+		sqlite3_bind_int64(s, 3, hi);
+		sqlite3_bind_int(s, 4, RANK_WINDOW - 1);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			lo = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+		s = NULL;
+	}
 	rc = prepare(st, f->ranked ?
 	    "SELECT " MESSAGE_COLS ", kz_snippet(ws_search, 0, ?9, ?10, '…', 16),"
 	    " bm25(ws_search) FROM ws_search JOIN ws_messages m ON m.doc = ws_search.rowid"
 	    " WHERE ws_search MATCH ?1 AND ws_search.rowid >= ?2 AND ws_search.rowid < ?3"
 	    " AND (?4 IS NULL OR m.channel = ?4) AND (?5 IS NULL OR m.actor = ?5)"
-	    " AND m.priority >= ?6 ORDER BY bm25(ws_search) LIMIT ?7 OFFSET ?8" :
+	    " AND m.priority >= ?6 AND m.hlc >= ?11 AND m.hlc < ?12"
+	    " ORDER BY bm25(ws_search) LIMIT ?7 OFFSET ?8" :
 	    "SELECT " MESSAGE_COLS ", kz_snippet(ws_search, 0, ?9, ?10, '…', 16),"
-	    " bm25(ws_search) FROM ws_search JOIN ws_messages m ON m.doc = ws_search.rowid"
+	    " 0.0 FROM ws_search JOIN ws_messages m ON m.doc = ws_search.rowid"
 	    " WHERE ws_search MATCH ?1 AND ws_search.rowid >= ?2 AND ws_search.rowid < ?3"
 	    " AND (?4 IS NULL OR m.channel = ?4) AND (?5 IS NULL OR m.actor = ?5)"
-	    " AND m.priority >= ?6 ORDER BY ws_search.rowid DESC LIMIT ?7 OFFSET ?8", &s);
+	    " AND m.priority >= ?6 AND m.hlc >= ?11 AND m.hlc < ?12"
+	    " ORDER BY ws_search.rowid DESC LIMIT ?7 OFFSET ?8", &s);
 	if (rc < 0)
 		goto out;
 	sqlite3_bind_text(s, 1, match, -1, SQLITE_STATIC);
-	/* Docs are (ms << 20) | tiebreak: a time range is a rowid range. */
-	sqlite3_bind_int64(s, 2, (int64_t)(f->since_ms << 20));
-	sqlite3_bind_int64(s, 3, f->until_ms != 0 ? (int64_t)(f->until_ms << 20) :
-	    INT64_MAX);
+	sqlite3_bind_int64(s, 2, lo);
+	sqlite3_bind_int64(s, 3, hi);
 	if (f->channel != NULL)
 		sqlite3_bind_blob(s, 4, f->channel, 32, SQLITE_STATIC);
 	if (f->author != NULL)
@@ -438,6 +541,9 @@ kz_views_search(struct kz_store *st, const char *query,
 	sqlite3_bind_text(s, 9, f->mark_open ? f->mark_open : "[", -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 10, f->mark_close ? f->mark_close : "]", -1,
 	    SQLITE_STATIC);
+	sqlite3_bind_int64(s, 11, (int64_t)(f->since_ms << 16));
+	sqlite3_bind_int64(s, 12, f->until_ms != 0 ? (int64_t)(f->until_ms << 16) :
+	    INT64_MAX);
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		struct kz_search_hit hit;
 

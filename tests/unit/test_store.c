@@ -826,6 +826,16 @@ test_disk_full_refuses_and_keeps_store(void **state)
 	assert_int_equal(kz_store_ingest(f->b, run, NULL), KZ_ERR_FULL);
 	digest(f->b, after);
 	assert_memory_equal(before, after, 32);
+	/* In a group: the call that hits the full disk fails the group, later
+	 * calls return the same error, and commit rolls all of it back. */
+	assert_int_equal(kz_store_begin(f->b), 0);
+	rc = kz_store_append(f->b, &f->kb, T0, op, len, NULL);
+	assert_int_equal(rc, KZ_ERR_FULL);
+	assert_int_equal(kz_store_append(f->b, &f->kb, T0, (const uint8_t *)"", 0,
+	    NULL), KZ_ERR_FULL);
+	assert_int_equal(kz_store_commit(f->b), KZ_ERR_FULL);
+	digest(f->b, after);
+	assert_memory_equal(before, after, 32);
 	/* Space freed: it goes on. */
 	assert_int_equal(sqlite3_exec(kz__store_db(f->b),
 	    "PRAGMA max_page_count = 1000000", NULL, NULL, NULL), SQLITE_OK);
