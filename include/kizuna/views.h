@@ -153,7 +153,7 @@ struct kz_search_filter {
 	uint64_t since_ms;		/* 0: no lower bound (wall-clock ms) */
 	uint64_t until_ms;		/* 0: no upper bound (exclusive) */
 	enum kz_priority min_priority;	/* KZ_PRIO_NORMAL: every message */
-	bool ranked;			/* by relevance (bm25) among the newest 30,000
+	bool ranked;			/* by relevance (bm25) among the newest 25,000
 					 * matches, instead of newest first */
 	uint64_t limit;			/* 0: 20 */
 	uint64_t offset;		/* hits to skip (paging) */
@@ -172,7 +172,7 @@ struct kz_search_hit {
  * deleted nor purged (kizuna/search.h for what a query may contain).
  * Newest first by default: the index is kept in time order (to the minute),
  * so the first page costs no sort of all matches; filters are terms of the
- * index too.  Ranked search scores only the newest 30,000 matches (bm25
+ * index too.  Ranked search scores only the newest 25,000 matches (bm25
  * costs ~2 us a match; recent history is what staff search in a disaster).
  * Returns 0, KZ_ERR_INVAL (nothing searchable in query, or a bad author id),
  * KZ_ERR_BAD_UTF8, or a store error; cb's non-zero return stops the walk

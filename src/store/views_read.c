@@ -397,7 +397,7 @@ kz_views_mesh(struct kz_store *st, uint8_t mesh_id[KZ_ID_BYTES],
 /* ------------------------------------------------------------ search */
 
 /* The newest matches a ranked search scores (bm25 costs ~2 us a match). */
-#define RANK_WINDOW 30000
+#define RANK_WINDOW 25000
 #define DOC_SLOT_BITS 4	/* as in views.c: doc = (minute << 4) | slot */
 
 /* Appends printf output to a malloc'd string; returns -1 when out of memory. */
