@@ -27,8 +27,12 @@
 #include "store/store_int.h"
 
 #define USER_KEY_PREFIX "u:"
-#define MAX_REACTIONS 1024
-#define MAX_ACKS 4096
+
+/* Kinds of facts an id has (fact_kinds). */
+#define KIND_CHANNEL 1u
+#define KIND_MESSAGE 2u
+#define KIND_REACT 4u
+#define KIND_ACK 8u
 
 struct keylist {
 	uint8_t (*keys)[2 + KZ_USER_ID_MAX];
@@ -544,7 +548,7 @@ new_doc(struct kz_store *st, uint64_t hlc, int64_t *doc)
 
 static int
 write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
-    struct kz__views *v)
+    struct kz__views *v, unsigned kinds)
 {
 	struct kz_ws_message m;
 	struct kz_ws_reaction *reacts = NULL;
@@ -562,7 +566,10 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 			goto out;
 		v->purged = true;
 	}
-	if ((rc = exec1(st, "DELETE FROM ws_reactions WHERE target = ?1", id, 32)) < 0 ||
+	if ((kinds & KIND_REACT) &&
+	    (rc = exec1(st, "DELETE FROM ws_reactions WHERE target = ?1", id, 32)) < 0)
+		goto out;
+	if ((kinds & KIND_ACK) &&
 	    (rc = exec1(st, "DELETE FROM ws_acks WHERE target = ?1", id, 32)) < 0)
 		goto out;
 	if (old.text != NULL && (rc = fts_remove(st, old.doc, old.text, old.meta)) < 0)
@@ -616,14 +623,19 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	    (rc = update_reply_count(st, old.root)) < 0)
 		goto out;
 
-	reacts = calloc(MAX_REACTIONS, sizeof(*reacts));
-	acks = calloc(MAX_ACKS, sizeof(*acks));
+	if ((kinds & (KIND_REACT | KIND_ACK)) == 0) {
+		rc = 0;
+		goto out;
+	}
+	/* At most one reaction or ack per fact. */
+	reacts = calloc(fs->n, sizeof(*reacts));
+	acks = calloc(fs->n, sizeof(*acks));
 	if (reacts == NULL || acks == NULL) {
 		rc = KZ_ERR_NOMEM;
 		goto out;
 	}
-	nr = kz_ws_reactions_merge(&v->ctl, id, fs->f, fs->n, reacts, MAX_REACTIONS);
-	na = kz_ws_acks_merge(&v->ctl, &m, fs->f, fs->n, acks, MAX_ACKS);
+	nr = kz_ws_reactions_merge(&v->ctl, id, fs->f, fs->n, reacts, fs->n);
+	na = kz_ws_acks_merge(&v->ctl, &m, fs->f, fs->n, acks, fs->n);
 	if (nr < 0 || na < 0) {
 		rc = KZ_ERR_NOMEM;
 		goto out;
@@ -681,6 +693,41 @@ write_safety(struct kz_store *st, const char *user, const struct factset *fs,
 	return run(st, s, "write roll call");
 }
 
+static unsigned
+fact_kinds(const struct factset *fs)
+{
+	unsigned k = 0;
+	size_t i;
+
+	for (i = 0; i < fs->n; i++) {
+		const struct kz_op *op = fs->ops[i];
+
+		if (op == NULL)
+			continue;
+		switch (op->type) {
+		case KZ_OP_CHANNEL_CREATE:
+		case KZ_OP_CHANNEL_SET:
+			k |= KIND_CHANNEL;
+			break;
+		case KZ_OP_REACT:
+			k |= KIND_MESSAGE | KIND_REACT;
+			break;
+		case KZ_OP_ACK:
+			k |= KIND_MESSAGE | KIND_ACK;
+			break;
+		case KZ_OP_POST:
+		case KZ_OP_EDIT:
+		case KZ_OP_DELETE:
+		case KZ_OP_PURGE:
+			k |= KIND_MESSAGE;
+			break;
+		default:
+			break;
+		}
+	}
+	return k;
+}
+
 static int
 recompute_key(struct kz_store *st, struct kz__views *v, const uint8_t *key,
     size_t len)
@@ -691,9 +738,14 @@ recompute_key(struct kz_store *st, struct kz__views *v, const uint8_t *key,
 	if ((rc = load_facts(st, key, len, &fs)) < 0)
 		goto out;
 	if (len == KZ_ID_BYTES) {
-		rc = write_channel(st, key, &fs, v);
-		if (rc == 0)
-			rc = write_message(st, key, &fs, v);
+		unsigned kinds = fact_kinds(&fs);
+
+		/* Facts are only ever added, so an id with no fact of a kind
+		 * has no row of that kind to update or remove. */
+		if (kinds & KIND_CHANNEL)
+			rc = write_channel(st, key, &fs, v);
+		if (rc == 0 && (kinds & KIND_MESSAGE))
+			rc = write_message(st, key, &fs, v, kinds);
 	} else if (len > 2 && memcmp(key, USER_KEY_PREFIX, 2) == 0) {
 		char user[KZ_USER_ID_MAX + 1];
 
