@@ -1,0 +1,119 @@
+/*
+ * The sync protocol of one link, sans I/O (docs/sync.md).
+ *
+ * A session consumes the frames its peer sent (kz_sync_receive) and produces
+ * the frames to send (kz_sync_next); the caller moves bytes.  A frame is one
+ * encoded SyncMsg; the transport adds the u32 length prefix.  The session
+ * reads and writes the store (runs are ingested, and committed, before they
+ * are acknowledged), and never touches sockets, files or the clock.
+ *
+ *   HELLO ──(Hello received; digests equal)──────────────▶ LIVE
+ *     │  (kz_sync_start queued our Hello)                    ▲
+ *     └──(digests differ: Vector sent)──▶ EXCHANGE ──────────┘
+ *                                         (peer's Vector received and
+ *                                          every run it lacked sent)
+ *   any state ──(Bye received, bad frame, unknown version)──▶ CLOSED
+ *
+ * Flow control: at most opts.window bytes of run frames are unacknowledged;
+ * the receiver acknowledges what it has committed.  In LIVE, a feed that
+ * grows here (kz_sync_feed_grew) is pushed at once.
+ */
+#ifndef KIZUNA_SYNC_H
+#define KIZUNA_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kizuna/entry.h"
+#include "kizuna/log.h"
+#include "kizuna/store.h"
+
+#define KZ_SYNC_VERSION 1
+/* The largest frame: a run of KZ_RUN_MAX_BYTES plus the message around it. */
+#define KZ_SYNC_FRAME_MAX (KZ_RUN_MAX_BYTES + 4096)
+
+struct kz_sync;
+
+struct kz_sync_opts {
+	size_t window;		/* unacknowledged run bytes; 0: 1 MiB */
+	size_t run_entries;	/* entries per run sent; 0: 1,000 */
+	size_t run_bytes;	/* op bytes per run sent; 0: 256 KiB */
+	/*
+	 * Whether a feed may be accepted from and forwarded to peers (admitted
+	 * to the mesh); NULL: every feed.  Called from kz_sync_* only.
+	 */
+	bool (*accept_feed)(void *ctx, const uint8_t feed[32]);
+	/* A run of feed added entries here: tell the other links. */
+	void (*feed_grew)(void *ctx, const uint8_t feed[32]);
+	void *ctx;
+	const struct kz_logger *log;	/* borrowed, may be NULL */
+	const char *peer_name;		/* for log lines, borrowed */
+};
+
+enum kz_sync_state {
+	KZ_SYNC_HELLO,
+	KZ_SYNC_EXCHANGE,
+	KZ_SYNC_LIVE,
+	KZ_SYNC_CLOSED
+};
+
+struct kz_sync_stats {
+	uint64_t frames_in, frames_out;
+	uint64_t bytes_in, bytes_out;		/* frame bytes, prefixes excluded */
+	uint64_t entries_in, entries_out;	/* entries newly stored / sent */
+	uint64_t runs_rejected;			/* refused by ingest or admission */
+};
+
+/*
+ * A session over st (borrowed; must outlive it) for this node (its key,
+ * copied).  opts is copied (NULL: defaults).  Returns 0 or KZ_ERR_NOMEM.
+ */
+int kz_sync_new(struct kz_sync **out, struct kz_store *st,
+    const uint8_t node[32], const struct kz_sync_opts *opts);
+
+/* Accepts NULL. */
+void kz_sync_free(struct kz_sync *s);
+
+/* Queues our Hello.  Returns 0 or a store error. */
+int kz_sync_start(struct kz_sync *s);
+
+/*
+ * Consumes one frame from the peer.  Returns 0; KZ_ERR_MALFORMED or
+ * KZ_ERR_TOO_BIG for a frame that is not a valid SyncMsg (the session is
+ * CLOSED: the link should close); or a store error (KZ_ERR_FULL: nothing was
+ * stored, the session stays usable).  A run that the store refuses (gap,
+ * bad signature, fork, not admitted) is counted and logged once, and the
+ * session goes on.
+ */
+int kz_sync_receive(struct kz_sync *s, const uint8_t *frame, size_t len);
+
+/*
+ * The next frame to send: 0 with *frame (malloc'd, the caller frees) and
+ * *len; 1 when nothing may be sent now (nothing due, or the window is
+ * full); or an error.
+ */
+int kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len);
+
+/* feed grew in the store: in LIVE, schedule what the peer lacks of it. */
+void kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32]);
+
+enum kz_sync_state kz_sync_state(const struct kz_sync *s);
+
+/* True when nothing is due to send and nothing sent is unacknowledged. */
+bool kz_sync_idle(const struct kz_sync *s);
+
+/* The peer's node key once its Hello arrived (else NULL). */
+const uint8_t *kz_sync_peer(const struct kz_sync *s);
+
+/* Why the session closed ("" while open). */
+const char *kz_sync_reason(const struct kz_sync *s);
+
+void kz_sync_get_stats(const struct kz_sync *s, struct kz_sync_stats *out);
+
+/* The 16-byte digest of this node's version vector (as Hello carries it). */
+int kz_sync_vector_digest(struct kz_store *st,
+    bool (*accept_feed)(void *ctx, const uint8_t feed[32]), void *ctx,
+    uint8_t out[16]);
+
+#endif

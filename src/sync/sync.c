@@ -1,0 +1,701 @@
+/*
+ * The sync protocol of one link (states and flow control in kizuna/sync.h).
+ *
+ * Transitions:
+ *   kz_sync_start       queues Hello                        (HELLO)
+ *   on_hello            digests equal → LIVE; else queue our Vector (EXCHANGE)
+ *   on_vector           learn the peer's tips; answer with our Vector if we
+ *                       have not sent one; schedule every feed it lacks
+ *   kz_sync_next        sends control frames, then acks, then runs while the
+ *                       window allows; EXCHANGE → LIVE once nothing is left
+ *   on_run              ingest (committed before it is acknowledged)
+ *   on_ack              slide the window
+ *   on_bye, bad frames  → CLOSED
+ *
+ * What the peer holds is tracked per feed (ptips): from its Vector, from the
+ * runs we sent it, and from the runs it sent us, so nothing is sent twice
+ * that arrived, and a feed that grows here in LIVE is pushed from the
+ * peer's tip.  A link cut off loses only the frames in flight: the next
+ * session's vectors start after what was committed.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kizuna.pb-c.h"
+#include "kizuna/err.h"
+#include "kizuna/sync.h"
+#include "kizuna/util.h"
+
+#define DEFAULT_WINDOW (1024 * 1024)
+#define DEFAULT_RUN_ENTRIES 1000
+#define DEFAULT_RUN_BYTES (256 * 1024)
+
+struct tip {
+	uint8_t feed[32];
+	uint64_t tip;
+};
+
+struct todo {
+	uint8_t feed[32];
+	uint64_t next;		/* next seq to send */
+};
+
+struct frame {
+	uint8_t *buf;
+	size_t len;
+};
+
+struct kz_sync {
+	struct kz_store *st;
+	uint8_t node[32];
+	struct kz_sync_opts o;
+	enum kz_sync_state state;
+	bool have_peer;
+	uint8_t peer[32];
+	bool peer_vector;	/* the peer's tips are known */
+	bool vector_sent;	/* our Vector went out */
+	struct tip *ptips;
+	size_t n_ptips, cap_ptips;
+	struct todo *todo;
+	size_t n_todo, cap_todo;
+	struct frame *ctl;	/* control frames to send, in order */
+	size_t n_ctl, cap_ctl;
+	uint64_t sent_run_bytes, acked_bytes;
+	uint64_t rx_committed;
+	bool ack_due;
+	unsigned logged;	/* reasons already logged (bit per KZ_ERR_ offset) */
+	char reason[160];
+	struct kz_sync_stats stats;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static bool
+accepts(const struct kz_sync *s, const uint8_t feed[32])
+{
+	return s->o.accept_feed == NULL || s->o.accept_feed(s->o.ctx, feed);
+}
+
+static struct tip *
+ptip_find(struct kz_sync *s, const uint8_t feed[32])
+{
+	size_t i;
+
+	for (i = 0; i < s->n_ptips; i++)
+		if (memcmp(s->ptips[i].feed, feed, 32) == 0)
+			return &s->ptips[i];
+	return NULL;
+}
+
+static uint64_t
+ptip_get(struct kz_sync *s, const uint8_t feed[32])
+{
+	struct tip *t = ptip_find(s, feed);
+
+	return t != NULL ? t->tip : 0;
+}
+
+/* Raises what the peer is known to hold of feed to at least tip. */
+static int
+ptip_raise(struct kz_sync *s, const uint8_t feed[32], uint64_t tip)
+{
+	struct tip *t = ptip_find(s, feed);
+
+	if (t != NULL) {
+		if (tip > t->tip)
+			t->tip = tip;
+		return 0;
+	}
+	if (s->n_ptips == s->cap_ptips) {
+		size_t cap = s->cap_ptips ? s->cap_ptips * 2 : 16;
+		void *p = realloc(s->ptips, cap * sizeof(*s->ptips));
+
+		if (p == NULL)
+			return KZ_ERR_NOMEM;
+		s->ptips = p;
+		s->cap_ptips = cap;
+	}
+	memcpy(s->ptips[s->n_ptips].feed, feed, 32);
+	s->ptips[s->n_ptips++].tip = tip;
+	return 0;
+}
+
+/* Schedules feed from seq next (or moves an existing entry forward). */
+static int
+todo_add(struct kz_sync *s, const uint8_t feed[32], uint64_t next)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_todo; i++) {
+		if (memcmp(s->todo[i].feed, feed, 32) == 0) {
+			if (next > s->todo[i].next)
+				s->todo[i].next = next;
+			return 0;
+		}
+	}
+	if (s->n_todo == s->cap_todo) {
+		size_t cap = s->cap_todo ? s->cap_todo * 2 : 16;
+		void *p = realloc(s->todo, cap * sizeof(*s->todo));
+
+		if (p == NULL)
+			return KZ_ERR_NOMEM;
+		s->todo = p;
+		s->cap_todo = cap;
+	}
+	memcpy(s->todo[s->n_todo].feed, feed, 32);
+	s->todo[s->n_todo++].next = next;
+	return 0;
+}
+
+static void
+todo_remove(struct kz_sync *s, size_t i)
+{
+	memmove(&s->todo[i], &s->todo[i + 1], (s->n_todo - i - 1) * sizeof(*s->todo));
+	s->n_todo--;
+}
+
+static int
+pack(const Kizuna__SyncMsg *m, uint8_t **buf, size_t *len)
+{
+	size_t n = kizuna__sync_msg__get_packed_size(m);
+
+	if (n > KZ_SYNC_FRAME_MAX)
+		return KZ_ERR_TOO_BIG;
+	*buf = malloc(n ? n : 1);
+	if (*buf == NULL)
+		return KZ_ERR_NOMEM;
+	kizuna__sync_msg__pack(m, *buf);
+	*len = n;
+	return 0;
+}
+
+static int
+queue_ctl(struct kz_sync *s, const Kizuna__SyncMsg *m)
+{
+	struct frame f;
+	int rc;
+
+	if (s->n_ctl == s->cap_ctl) {
+		size_t cap = s->cap_ctl ? s->cap_ctl * 2 : 4;
+		void *p = realloc(s->ctl, cap * sizeof(*s->ctl));
+
+		if (p == NULL)
+			return KZ_ERR_NOMEM;
+		s->ctl = p;
+		s->cap_ctl = cap;
+	}
+	if ((rc = pack(m, &f.buf, &f.len)) < 0)
+		return rc;
+	s->ctl[s->n_ctl++] = f;
+	return 0;
+}
+
+static void
+close_with(struct kz_sync *s, const char *why)
+{
+	if (s->state != KZ_SYNC_CLOSED)
+		snprintf(s->reason, sizeof(s->reason), "%s", why);
+	s->state = KZ_SYNC_CLOSED;
+}
+
+static int
+say_bye(struct kz_sync *s, const char *why)
+{
+	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+	Kizuna__Bye bye = KIZUNA__BYE__INIT;
+
+	bye.reason = (char *)why;
+	m.body_case = KIZUNA__SYNC_MSG__BODY_BYE;
+	m.bye = &bye;
+	close_with(s, why);
+	return queue_ctl(s, &m);
+}
+
+/* ------------------------------------------------------------ vectors */
+
+struct vec {
+	struct tip *t;
+	size_t n, cap;
+	bool (*accept)(void *ctx, const uint8_t feed[32]);
+	void *ctx;
+};
+
+static int
+on_feed(void *ctx, const struct kz_feed_info *fi)
+{
+	struct vec *v = ctx;
+
+	if (v->accept != NULL && !v->accept(v->ctx, fi->key))
+		return 0;
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 16;
+		void *p = realloc(v->t, cap * sizeof(*v->t));
+
+		if (p == NULL)
+			return KZ_ERR_NOMEM;
+		v->t = p;
+		v->cap = cap;
+	}
+	memcpy(v->t[v->n].feed, fi->key, 32);
+	v->t[v->n++].tip = fi->tip;
+	return 0;
+}
+
+/* This node's vector of accepted feeds, sorted by feed key. */
+static int
+vector_read(struct kz_store *st, bool (*accept)(void *, const uint8_t *),
+    void *ctx, struct vec *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->accept = accept;
+	v->ctx = ctx;
+	return kz_store_feeds(st, on_feed, v);
+}
+
+static void
+vector_digest(const struct vec *v, uint8_t out[16])
+{
+	crypto_generichash_state h;
+	size_t i;
+
+	crypto_generichash_init(&h, NULL, 0, 16);
+	for (i = 0; i < v->n; i++) {
+		uint8_t tip[8];
+
+		kz_put_be64(tip, v->t[i].tip);
+		crypto_generichash_update(&h, v->t[i].feed, 32);
+		crypto_generichash_update(&h, tip, 8);
+	}
+	crypto_generichash_final(&h, out, 16);
+}
+
+int
+kz_sync_vector_digest(struct kz_store *st,
+    bool (*accept_feed)(void *ctx, const uint8_t feed[32]), void *ctx,
+    uint8_t out[16])
+{
+	struct vec v;
+	int rc = vector_read(st, accept_feed, ctx, &v);
+
+	if (rc == 0)
+		vector_digest(&v, out);
+	free(v.t);
+	return rc;
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+int
+kz_sync_new(struct kz_sync **out, struct kz_store *st, const uint8_t node[32],
+    const struct kz_sync_opts *opts)
+{
+	struct kz_sync *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (s == NULL)
+		return KZ_ERR_NOMEM;
+	s->st = st;
+	memcpy(s->node, node, 32);
+	if (opts != NULL)
+		s->o = *opts;
+	if (s->o.window == 0)
+		s->o.window = DEFAULT_WINDOW;
+	if (s->o.run_entries == 0)
+		s->o.run_entries = DEFAULT_RUN_ENTRIES;
+	if (s->o.run_bytes == 0)
+		s->o.run_bytes = DEFAULT_RUN_BYTES;
+	if (s->o.peer_name == NULL)
+		s->o.peer_name = "peer";
+	s->state = KZ_SYNC_HELLO;
+	*out = s;
+	return 0;
+}
+
+void
+kz_sync_free(struct kz_sync *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n_ctl; i++)
+		free(s->ctl[i].buf);
+	free(s->ctl);
+	free(s->ptips);
+	free(s->todo);
+	free(s);
+}
+
+int
+kz_sync_start(struct kz_sync *s)
+{
+	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+	Kizuna__Hello hello = KIZUNA__HELLO__INIT;
+	uint8_t digest[16];
+	int rc;
+
+	rc = kz_sync_vector_digest(s->st, s->o.accept_feed, s->o.ctx, digest);
+	if (rc < 0)
+		return rc;
+	hello.version = KZ_SYNC_VERSION;
+	hello.node.data = s->node;
+	hello.node.len = 32;
+	hello.digest.data = digest;
+	hello.digest.len = 16;
+	m.body_case = KIZUNA__SYNC_MSG__BODY_HELLO;
+	m.hello = &hello;
+	return queue_ctl(s, &m);
+}
+
+/* ------------------------------------------------------------ receiving */
+
+static int
+send_vector(struct kz_sync *s, const struct vec *v)
+{
+	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+	Kizuna__Vector vm = KIZUNA__VECTOR__INIT;
+	Kizuna__FeedTip *tips = calloc(v->n + 1, sizeof(*tips));
+	Kizuna__FeedTip **ptrs = calloc(v->n + 1, sizeof(*ptrs));
+	size_t i;
+	int rc = KZ_ERR_NOMEM;
+
+	if (tips == NULL || ptrs == NULL)
+		goto out;
+	for (i = 0; i < v->n; i++) {
+		kizuna__feed_tip__init(&tips[i]);
+		tips[i].feed.data = (uint8_t *)v->t[i].feed;
+		tips[i].feed.len = 32;
+		tips[i].tip = v->t[i].tip;
+		ptrs[i] = &tips[i];
+	}
+	vm.n_feeds = v->n;
+	vm.feeds = ptrs;
+	m.body_case = KIZUNA__SYNC_MSG__BODY_VECTOR;
+	m.vector = &vm;
+	rc = queue_ctl(s, &m);
+	if (rc == 0)
+		s->vector_sent = true;
+out:
+	free(tips);
+	free(ptrs);
+	return rc;
+}
+
+static int
+on_hello(struct kz_sync *s, const Kizuna__Hello *h)
+{
+	struct vec v;
+	uint8_t digest[16];
+	char why[160];
+	size_t i;
+	int rc;
+
+	if (s->have_peer)
+		return say_bye(s, "a second hello");
+	if (h->version != KZ_SYNC_VERSION) {
+		snprintf(why, sizeof(why), "protocol version %u is not supported "
+		    "(this node speaks %u)", h->version, KZ_SYNC_VERSION);
+		kz_log(s->o.log, KZ_LOG_WARN, "%s: %s", s->o.peer_name, why);
+		return say_bye(s, why);
+	}
+	if (h->node.len != 32 || h->digest.len != 16)
+		return say_bye(s, "malformed hello");
+	memcpy(s->peer, h->node.data, 32);
+	s->have_peer = true;
+	if ((rc = vector_read(s->st, s->o.accept_feed, s->o.ctx, &v)) < 0)
+		goto out;
+	vector_digest(&v, digest);
+	if (sodium_memcmp(digest, h->digest.data, 16) == 0) {
+		/* In sync: the peer holds exactly our tips. */
+		for (i = 0; i < v.n && rc == 0; i++)
+			rc = ptip_raise(s, v.t[i].feed, v.t[i].tip);
+		s->peer_vector = true;
+		s->state = KZ_SYNC_LIVE;
+	} else {
+		rc = send_vector(s, &v);
+		s->state = KZ_SYNC_EXCHANGE;
+	}
+out:
+	free(v.t);
+	return rc;
+}
+
+static int
+on_vector(struct kz_sync *s, const Kizuna__Vector *vm)
+{
+	struct vec v;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < vm->n_feeds; i++) {
+		const Kizuna__FeedTip *t = vm->feeds[i];
+
+		if (t->feed.len != 32)
+			return say_bye(s, "malformed vector");
+		if ((rc = ptip_raise(s, t->feed.data, t->tip)) < 0)
+			return rc;
+	}
+	s->peer_vector = true;
+	if ((rc = vector_read(s->st, s->o.accept_feed, s->o.ctx, &v)) < 0)
+		goto out;
+	/*
+	 * The peer may have judged us in sync from a hello we sent before our
+	 * feeds grew; answering its vector with ours completes the exchange
+	 * whatever either side concluded from the digests.
+	 */
+	if (!s->vector_sent && (rc = send_vector(s, &v)) < 0)
+		goto out;
+	for (i = 0; i < v.n && rc == 0; i++) {
+		uint64_t have = ptip_get(s, v.t[i].feed);
+
+		if (v.t[i].tip > have)
+			rc = todo_add(s, v.t[i].feed, have + 1);
+	}
+out:
+	free(v.t);
+	return rc;
+}
+
+/* Logs a refused run, once per reason per session. */
+static void
+log_refused(struct kz_sync *s, const struct kz_run *run, int why)
+{
+	unsigned bit = (unsigned)(why - KZ__ERR_FIRST) % 32u;
+	char fp[KZ_FINGERPRINT_CHARS + 1];
+
+	s->stats.runs_rejected++;
+	if (s->logged & (1u << bit))
+		return;
+	s->logged |= 1u << bit;
+	kz_fingerprint(fp, run->author);
+	kz_log(s->o.log, KZ_LOG_WARN, "%s: run of feed %s seq %llu..%llu refused: "
+	    "%s", s->o.peer_name, fp, (unsigned long long)run->first_seq,
+	    (unsigned long long)(run->first_seq + run->n - 1), kz_strerror(why));
+}
+
+static int
+on_run(struct kz_sync *s, const ProtobufCBinaryData *bytes, size_t frame_len)
+{
+	struct kz_run *run = NULL;
+	struct kz_ingest_result res;
+	uint64_t last;
+	int rc;
+
+	rc = kz_run_decode(&run, bytes->data, bytes->len);
+	if (rc < 0) {
+		close_with(s, "malformed run");
+		return rc;
+	}
+	last = run->first_seq + run->n - 1;
+	if (!accepts(s, run->author)) {
+		log_refused(s, run, KZ_ERR_NOT_FOUND);
+		rc = 0;
+		goto done;
+	}
+	rc = kz_store_ingest(s->st, run, &res);
+	if (rc == KZ_ERR_FULL || rc == KZ_ERR_DB || rc == KZ_ERR_NOMEM ||
+	    rc == KZ_ERR_CORRUPT) {
+		/* Not committed: not acknowledged; the peer resends later. */
+		kz_run_free(run);
+		return rc;
+	}
+	if (rc < 0) {
+		log_refused(s, run, rc);
+		rc = 0;
+	} else {
+		s->stats.entries_in += res.added;
+		if (res.added > 0 && s->o.feed_grew != NULL)
+			s->o.feed_grew(s->o.ctx, run->author);
+	}
+	/* The peer holds this run, whatever we made of it. */
+	if ((rc = ptip_raise(s, run->author, last)) == 0) {
+		size_t i;
+
+		for (i = 0; i < s->n_todo; i++)
+			if (memcmp(s->todo[i].feed, run->author, 32) == 0 &&
+			    s->todo[i].next <= last)
+				s->todo[i].next = last + 1;
+	}
+done:
+	s->rx_committed += frame_len;
+	s->ack_due = true;
+	kz_run_free(run);
+	return rc;
+}
+
+int
+kz_sync_receive(struct kz_sync *s, const uint8_t *frame, size_t len)
+{
+	Kizuna__SyncMsg *m;
+	int rc = 0;
+
+	if (s->state == KZ_SYNC_CLOSED)
+		return KZ_ERR_INVAL;
+	if (len > KZ_SYNC_FRAME_MAX) {
+		close_with(s, "frame too big");
+		return KZ_ERR_TOO_BIG;
+	}
+	m = kizuna__sync_msg__unpack(NULL, len, frame);
+	if (m == NULL) {
+		close_with(s, "malformed frame");
+		return KZ_ERR_MALFORMED;
+	}
+	s->stats.frames_in++;
+	s->stats.bytes_in += len;
+	if (m->body_case != KIZUNA__SYNC_MSG__BODY_HELLO &&
+	    m->body_case != KIZUNA__SYNC_MSG__BODY_BYE && !s->have_peer) {
+		rc = say_bye(s, "no hello first");
+		goto out;
+	}
+	switch (m->body_case) {
+	case KIZUNA__SYNC_MSG__BODY_HELLO:
+		rc = on_hello(s, m->hello);
+		break;
+	case KIZUNA__SYNC_MSG__BODY_VECTOR:
+		rc = on_vector(s, m->vector);
+		break;
+	case KIZUNA__SYNC_MSG__BODY_RUN:
+		rc = on_run(s, &m->run, len);
+		break;
+	case KIZUNA__SYNC_MSG__BODY_ACK:
+		if (m->ack->bytes > s->acked_bytes && m->ack->bytes <= s->sent_run_bytes)
+			s->acked_bytes = m->ack->bytes;
+		break;
+	case KIZUNA__SYNC_MSG__BODY_BYE:
+		kz_log(s->o.log, KZ_LOG_INFO, "%s: closed by peer: %s", s->o.peer_name,
+		    m->bye->reason);
+		close_with(s, m->bye->reason);
+		break;
+	default:
+		/* A message of a later protocol revision: ignored. */
+		break;
+	}
+out:
+	kizuna__sync_msg__free_unpacked(m, NULL);
+	return rc;
+}
+
+/* ------------------------------------------------------------ sending */
+
+static int
+next_run(struct kz_sync *s, uint8_t **frame, size_t *len)
+{
+	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+
+	while (s->n_todo > 0) {
+		struct todo *t = &s->todo[0];
+		struct kz_run *run = NULL;
+		uint8_t *bytes = NULL;
+		size_t nbytes;
+		uint64_t tip;
+		int rc;
+
+		if ((rc = kz_store_tip(s->st, t->feed, &tip, NULL)) < 0)
+			return rc;
+		if (t->next > tip) {
+			todo_remove(s, 0);
+			continue;
+		}
+		if (s->sent_run_bytes - s->acked_bytes >= s->o.window)
+			return 1;
+		rc = kz_store_read_run(s->st, t->feed, t->next, s->o.run_entries,
+		    s->o.run_bytes, &run);
+		if (rc == 0)
+			rc = kz_run_encode(&bytes, &nbytes, run);
+		if (rc == 0) {
+			m.body_case = KIZUNA__SYNC_MSG__BODY_RUN;
+			m.run.data = bytes;
+			m.run.len = nbytes;
+			rc = pack(&m, frame, len);
+		}
+		if (rc == 0) {
+			t->next = run->first_seq + run->n;
+			rc = ptip_raise(s, t->feed, t->next - 1);
+			s->sent_run_bytes += *len;
+			s->stats.entries_out += run->n;
+		}
+		free(bytes);
+		kz_run_free(run);
+		return rc;
+	}
+	if (s->state == KZ_SYNC_EXCHANGE && s->peer_vector)
+		s->state = KZ_SYNC_LIVE;
+	return 1;
+}
+
+int
+kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len)
+{
+	int rc;
+
+	*frame = NULL;
+	*len = 0;
+	if (s->n_ctl > 0) {
+		*frame = s->ctl[0].buf;
+		*len = s->ctl[0].len;
+		memmove(&s->ctl[0], &s->ctl[1], (s->n_ctl - 1) * sizeof(*s->ctl));
+		s->n_ctl--;
+		rc = 0;
+	} else if (s->state == KZ_SYNC_CLOSED) {
+		return 1;
+	} else if (s->ack_due) {
+		Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+		Kizuna__SyncAck ack = KIZUNA__SYNC_ACK__INIT;
+
+		ack.bytes = s->rx_committed;
+		m.body_case = KIZUNA__SYNC_MSG__BODY_ACK;
+		m.ack = &ack;
+		if ((rc = pack(&m, frame, len)) == 0)
+			s->ack_due = false;
+	} else if (s->peer_vector) {
+		rc = next_run(s, frame, len);
+	} else {
+		return 1;
+	}
+	if (rc == 0) {
+		s->stats.frames_out++;
+		s->stats.bytes_out += *len;
+	}
+	return rc;
+}
+
+void
+kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32])
+{
+	if (s->state == KZ_SYNC_CLOSED || !s->peer_vector || !accepts(s, feed))
+		return;
+	(void)todo_add(s, feed, ptip_get(s, feed) + 1);
+}
+
+enum kz_sync_state
+kz_sync_state(const struct kz_sync *s)
+{
+	return s->state;
+}
+
+bool
+kz_sync_idle(const struct kz_sync *s)
+{
+	return s->n_ctl == 0 && !s->ack_due && s->n_todo == 0 &&
+	    s->acked_bytes == s->sent_run_bytes;
+}
+
+const uint8_t *
+kz_sync_peer(const struct kz_sync *s)
+{
+	return s->have_peer ? s->peer : NULL;
+}
+
+const char *
+kz_sync_reason(const struct kz_sync *s)
+{
+	return s->reason;
+}
+
+void
+kz_sync_get_stats(const struct kz_sync *s, struct kz_sync_stats *out)
+{
+	*out = s->stats;
+}

@@ -1,0 +1,434 @@
+/*
+ * The sync protocol between stores in one process, frames moved by hand:
+ * catch-up both ways, a reconnect in sync costing a few bytes, the
+ * flow-control window, resumption after a cut, live push, forwarding along
+ * a chain, admission filtering, and refusals (unknown version, bad frames).
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kizuna.pb-c.h"
+#include "kizuna/err.h"
+#include "kizuna/op.h"
+#include "kizuna/store.h"
+#include "kizuna/sync.h"
+#include "testutil.h"
+
+#define T0 1790000000000ull
+
+static const uint8_t CHAN[32] = { 0xc4, 0x01 };
+
+struct node {
+	struct kz_store *st;
+	struct kz_keypair kp;
+};
+
+static void
+node_init(struct node *n, uint8_t seedbyte)
+{
+	uint8_t seed[32];
+
+	memset(seed, seedbyte, sizeof(seed));
+	assert_int_equal(kz_keypair_from_seed(&n->kp, seed), 0);
+	assert_int_equal(kz_store_open(&n->st, ":memory:", NULL), 0);
+}
+
+static void
+node_fini(struct node *n)
+{
+	kz_store_free(n->st);
+}
+
+/* n posts of ~200 bytes to n's own feed, in groups of 500. */
+static void
+write_posts(struct node *n, int count, uint64_t *op_bytes)
+{
+	char text[256];
+	struct kz_post p = { .channel = CHAN, .text = text };
+	uint8_t *op;
+	size_t len;
+
+	assert_int_equal(kz_store_begin(n->st), 0);
+	for (int i = 0; i < count; i++) {
+		snprintf(text, sizeof(text), "避難所 %d: 給水車は14時に到着予定、毛布"
+		    "と発電機を運搬中。道路は通行止め、迂回路を確認してください。", i);
+		assert_int_equal(kz_op_encode_post(&op, &len, &p), 0);
+		assert_int_equal(kz_store_append(n->st, &n->kp, T0 + (uint64_t)i, op,
+		    len, NULL), 0);
+		if (op_bytes != NULL)
+			*op_bytes += len;
+		free(op);
+		if (i % 500 == 499) {
+			assert_int_equal(kz_store_commit(n->st), 0);
+			assert_int_equal(kz_store_begin(n->st), 0);
+		}
+	}
+	assert_int_equal(kz_store_commit(n->st), 0);
+}
+
+struct link {
+	struct kz_sync *a, *b;
+	uint64_t bytes;		/* frame bytes both ways, with 4-byte prefixes */
+	uint64_t frames;
+};
+
+static void
+link_open(struct link *l, struct node *a, struct node *b,
+    const struct kz_sync_opts *oa, const struct kz_sync_opts *ob)
+{
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(kz_sync_new(&l->a, a->st, a->kp.pk, oa), 0);
+	assert_int_equal(kz_sync_new(&l->b, b->st, b->kp.pk, ob), 0);
+	assert_int_equal(kz_sync_start(l->a), 0);
+	assert_int_equal(kz_sync_start(l->b), 0);
+}
+
+static void
+link_close(struct link *l)
+{
+	kz_sync_free(l->a);
+	kz_sync_free(l->b);
+	l->a = l->b = NULL;
+}
+
+/* Moves one frame from -> to; returns 1 if one moved. */
+static int
+move(struct link *l, struct kz_sync *from, struct kz_sync *to)
+{
+	uint8_t *f;
+	size_t len;
+	int rc = kz_sync_next(from, &f, &len);
+
+	assert_true(rc >= 0);
+	if (rc == 1)
+		return 0;
+	assert_int_equal(kz_sync_receive(to, f, len), 0);
+	l->bytes += len + 4;
+	l->frames++;
+	free(f);
+	return 1;
+}
+
+/* Pumps until neither side has anything to send, or max frames moved. */
+static void
+pump(struct link *l, uint64_t max)
+{
+	uint64_t start = l->frames;
+
+	while (l->frames - start < max) {
+		int moved = move(l, l->a, l->b) + move(l, l->b, l->a);
+
+		if (!moved)
+			break;
+	}
+}
+
+static uint64_t
+tip(struct node *n, const struct node *feed)
+{
+	uint64_t t;
+
+	assert_int_equal(kz_store_tip(n->st, feed->kp.pk, &t, NULL), 0);
+	return t;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void
+test_catch_up_both_ways(void **state)
+{
+	struct node a, b;
+	struct link l;
+	uint64_t op_bytes = 0;
+	struct kz_sync_stats sa;
+	struct kz_verify_report rep;
+
+	(void)state;
+	node_init(&a, 1);
+	node_init(&b, 2);
+	write_posts(&a, 3000, &op_bytes);
+	write_posts(&b, 700, NULL);
+	link_open(&l, &a, &b, NULL, NULL);
+	pump(&l, 100000);
+	assert_int_equal(kz_sync_state(l.a), KZ_SYNC_LIVE);
+	assert_int_equal(kz_sync_state(l.b), KZ_SYNC_LIVE);
+	assert_true(kz_sync_idle(l.a) && kz_sync_idle(l.b));
+	assert_int_equal(tip(&b, &a), 3000);
+	assert_int_equal(tip(&a, &b), 700);
+	assert_memory_equal(kz_sync_peer(l.a), b.kp.pk, 32);
+	kz_sync_get_stats(l.a, &sa);
+	assert_int_equal(sa.entries_out, 3000);
+	assert_int_equal(sa.entries_in, 700);
+	assert_int_equal(sa.runs_rejected, 0);
+	assert_int_equal(kz_store_verify(b.st, &rep), 0);
+	assert_true(rep.ok);
+	/* Bytes on the wire: near the op bytes, plus headers per entry. */
+	fprintf(stderr, "test_sync: %llu wire bytes for %llu op bytes of a's feed\n",
+	    (unsigned long long)l.bytes, (unsigned long long)op_bytes);
+	link_close(&l);
+
+	/* A reconnect in sync: two hellos, nothing more. */
+	link_open(&l, &a, &b, NULL, NULL);
+	pump(&l, 1000);
+	assert_int_equal(kz_sync_state(l.a), KZ_SYNC_LIVE);
+	assert_int_equal(l.frames, 2);
+	assert_true(l.bytes <= 200);
+	link_close(&l);
+	node_fini(&a);
+	node_fini(&b);
+}
+
+static void
+test_window_bounds_what_is_in_flight(void **state)
+{
+	struct node a, b;
+	struct link l;
+	struct kz_sync_opts o = { .window = 64 * 1024, .run_entries = 50 };
+	uint64_t sent = 0;
+	uint8_t *f;
+	size_t len, biggest = 0;
+
+	(void)state;
+	node_init(&a, 1);
+	node_init(&b, 2);
+	write_posts(&a, 2000, NULL);
+	link_open(&l, &a, &b, &o, &o);
+	/* Hellos and vectors. */
+	assert_int_equal(move(&l, l.a, l.b), 1);
+	assert_int_equal(move(&l, l.b, l.a), 1);
+	assert_int_equal(move(&l, l.a, l.b), 1);
+	assert_int_equal(move(&l, l.b, l.a), 1);
+	/* a sends runs to b, but b's acks are held back. */
+	while (kz_sync_next(l.a, &f, &len) == 0) {
+		/* Nothing starts once the window is full. */
+		assert_true(sent < 64 * 1024);
+		assert_int_equal(kz_sync_receive(l.b, f, len), 0);
+		sent += len;
+		biggest = len > biggest ? len : biggest;
+		free(f);
+	}
+	assert_true(sent >= 64 * 1024);
+	assert_true(sent < 64 * 1024 + biggest);
+	assert_true(tip(&b, &a) < 2000);
+	/* The acks arrive: the rest follows. */
+	pump(&l, 100000);
+	assert_int_equal(tip(&b, &a), 2000);
+	link_close(&l);
+	node_fini(&a);
+	node_fini(&b);
+}
+
+static void
+test_resume_after_cut(void **state)
+{
+	struct node a, b, c;
+	struct link l;
+	uint64_t whole, cut_total;
+
+	(void)state;
+	/* The uninterrupted transfer, for comparison. */
+	node_init(&a, 1);
+	node_init(&c, 3);
+	write_posts(&a, 4000, NULL);
+	link_open(&l, &a, &c, NULL, NULL);
+	pump(&l, 100000);
+	whole = l.bytes;
+	link_close(&l);
+	assert_int_equal(tip(&c, &a), 4000);
+
+	/* Cut after 6 frames, then a new session. */
+	node_init(&b, 2);
+	link_open(&l, &a, &b, NULL, NULL);
+	pump(&l, 6);
+	cut_total = l.bytes;
+	link_close(&l);
+	assert_true(tip(&b, &a) > 0 && tip(&b, &a) < 4000);
+	link_open(&l, &a, &b, NULL, NULL);
+	pump(&l, 100000);
+	cut_total += l.bytes;
+	link_close(&l);
+	assert_int_equal(tip(&b, &a), 4000);
+	fprintf(stderr, "test_sync: %llu bytes uninterrupted, %llu with a cut\n",
+	    (unsigned long long)whole, (unsigned long long)cut_total);
+	assert_true(cut_total <= whole + whole / 10);
+	node_fini(&a);
+	node_fini(&b);
+	node_fini(&c);
+}
+
+struct relay {
+	struct kz_sync *to_c;	/* b's session towards c */
+	int grew;
+};
+
+static void
+on_grew(void *ctx, const uint8_t feed[32])
+{
+	struct relay *r = ctx;
+
+	r->grew++;
+	if (r->to_c != NULL)
+		kz_sync_feed_grew(r->to_c, feed);
+}
+
+static void
+test_live_push_and_forwarding(void **state)
+{
+	struct node a, b, c;
+	struct link ab, bc;
+	struct relay r = { 0 };
+	struct kz_sync_opts ob = { .feed_grew = on_grew, .ctx = &r };
+
+	(void)state;
+	node_init(&a, 1);
+	node_init(&b, 2);
+	node_init(&c, 3);
+	write_posts(&a, 10, NULL);
+	link_open(&ab, &a, &b, NULL, &ob);
+	link_open(&bc, &b, &c, NULL, NULL);
+	r.to_c = bc.a;
+	pump(&ab, 1000);
+	pump(&bc, 1000);
+	assert_int_equal(tip(&c, &a), 10);
+	assert_int_equal(kz_sync_state(bc.a), KZ_SYNC_LIVE);
+	/* A new post on a: pushed to b at once, and forwarded on to c. */
+	write_posts(&a, 1, NULL);
+	kz_sync_feed_grew(ab.a, a.kp.pk);
+	pump(&ab, 1000);
+	assert_int_equal(tip(&b, &a), 11);
+	pump(&bc, 1000);
+	assert_int_equal(tip(&c, &a), 11);
+	assert_true(r.grew >= 2);
+	link_close(&ab);
+	link_close(&bc);
+	node_fini(&a);
+	node_fini(&b);
+	node_fini(&c);
+}
+
+static const uint8_t *banned;
+
+static bool
+not_banned(void *ctx, const uint8_t feed[32])
+{
+	(void)ctx;
+	return memcmp(feed, banned, 32) != 0;
+}
+
+static void
+test_admission_filter(void **state)
+{
+	struct node a, b, x;
+	struct link l;
+	struct kz_sync_opts filt = { .accept_feed = not_banned };
+	struct kz_sync_stats sb;
+	struct kz_run *run;
+
+	(void)state;
+	node_init(&a, 1);
+	node_init(&b, 2);
+	node_init(&x, 9);
+	write_posts(&a, 5, NULL);
+	write_posts(&x, 5, NULL);
+	/* a holds x's feed too. */
+	assert_int_equal(kz_store_read_run(x.st, x.kp.pk, 1, 10, 0, &run), 0);
+	assert_int_equal(kz_store_ingest(a.st, run, NULL), 0);
+	kz_run_free(run);
+	banned = x.kp.pk;
+	/* b accepts no run of x, whatever a sends. */
+	link_open(&l, &a, &b, NULL, &filt);
+	pump(&l, 1000);
+	assert_int_equal(tip(&b, &a), 5);
+	assert_int_equal(tip(&b, &x), 0);
+	kz_sync_get_stats(l.b, &sb);
+	assert_int_equal(sb.runs_rejected, 1);
+	link_close(&l);
+	/* And a that does not forward x sends none. */
+	node_fini(&b);
+	node_init(&b, 2);
+	link_open(&l, &a, &b, &filt, NULL);
+	pump(&l, 1000);
+	assert_int_equal(tip(&b, &a), 5);
+	assert_int_equal(tip(&b, &x), 0);
+	link_close(&l);
+	node_fini(&a);
+	node_fini(&b);
+	node_fini(&x);
+}
+
+static void
+test_refusals(void **state)
+{
+	struct node a;
+	struct kz_sync *s;
+	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+	Kizuna__Hello h = KIZUNA__HELLO__INIT;
+	uint8_t node[32] = { 7 }, digest[16] = { 0 }, buf[256], *f;
+	size_t len, flen;
+	Kizuna__SyncMsg *bye;
+
+	(void)state;
+	node_init(&a, 1);
+	/* A peer speaking another version gets a Bye saying why. */
+	assert_int_equal(kz_sync_new(&s, a.st, a.kp.pk, NULL), 0);
+	h.version = 99;
+	h.node.data = node;
+	h.node.len = 32;
+	h.digest.data = digest;
+	h.digest.len = 16;
+	m.body_case = KIZUNA__SYNC_MSG__BODY_HELLO;
+	m.hello = &h;
+	len = kizuna__sync_msg__pack(&m, buf);
+	assert_int_equal(kz_sync_receive(s, buf, len), 0);
+	assert_int_equal(kz_sync_state(s), KZ_SYNC_CLOSED);
+	assert_int_equal(kz_sync_next(s, &f, &flen), 0);
+	bye = kizuna__sync_msg__unpack(NULL, flen, f);
+	assert_non_null(bye);
+	assert_int_equal(bye->body_case, KIZUNA__SYNC_MSG__BODY_BYE);
+	assert_string_equal(bye->bye->reason,
+	    "protocol version 99 is not supported (this node speaks 1)");
+	assert_string_equal(kz_sync_reason(s), bye->bye->reason);
+	kizuna__sync_msg__free_unpacked(bye, NULL);
+	free(f);
+	assert_int_equal(kz_sync_next(s, &f, &flen), 1);
+	kz_sync_free(s);
+
+	/* Garbage closes the session. */
+	assert_int_equal(kz_sync_new(&s, a.st, a.kp.pk, NULL), 0);
+	memset(buf, 0xff, 16);
+	assert_int_equal(kz_sync_receive(s, buf, 16), KZ_ERR_MALFORMED);
+	assert_int_equal(kz_sync_state(s), KZ_SYNC_CLOSED);
+	kz_sync_free(s);
+
+	/* A run before any hello is refused with a Bye. */
+	assert_int_equal(kz_sync_new(&s, a.st, a.kp.pk, NULL), 0);
+	m = (Kizuna__SyncMsg)KIZUNA__SYNC_MSG__INIT;
+	m.body_case = KIZUNA__SYNC_MSG__BODY_RUN;
+	m.run.data = buf;
+	m.run.len = 4;
+	len = kizuna__sync_msg__pack(&m, buf + 16);
+	assert_int_equal(kz_sync_receive(s, buf + 16, len), 0);
+	assert_int_equal(kz_sync_state(s), KZ_SYNC_CLOSED);
+	assert_string_equal(kz_sync_reason(s), "no hello first");
+	kz_sync_free(s);
+	node_fini(&a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_catch_up_both_ways),
+		cmocka_unit_test(test_window_bounds_what_is_in_flight),
+		cmocka_unit_test(test_resume_after_cut),
+		cmocka_unit_test(test_live_push_and_forwarding),
+		cmocka_unit_test(test_admission_filter),
+		cmocka_unit_test(test_refusals),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
