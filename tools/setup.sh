@@ -23,6 +23,7 @@ libjansson-dev
 libcmocka-dev
 libzstd-dev
 libsystemd-dev
+libqrencode-dev
 "
 
 missing=""

@@ -7,7 +7,9 @@
 #ifndef KIZUNA_CONFIG_H
 #define KIZUNA_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kizuna/log.h"
 
@@ -17,10 +19,33 @@
 /* Longest path setting: it must fit on one line with its name. */
 #define KZ_CONFIG_PATH_MAX 160
 
+/* Longest host in a HOST:PORT setting (a name, or an address without brackets). */
+#define KZ_CONFIG_HOST_MAX 100
+/* Most peers [net] peers may list. */
+#define KZ_CONFIG_PEERS_MAX 16
+
+/*
+ * Every setting, already checked against its row of the table: a HOST:PORT
+ * string parses with kz_hostport_parse, the peer list with kz_config_peers.
+ */
 struct kz_config {
 	char node_name[KZ_CONFIG_STR_MAX];
 	char store_path[KZ_CONFIG_STR_MAX];
 	int log_level;			/* enum kz_log_level */
+	char control_socket[KZ_CONFIG_STR_MAX];	/* relative: inside the home */
+	char net_listen[KZ_CONFIG_STR_MAX];	/* HOST:PORT, or "" (none) */
+	char net_peers[KZ_CONFIG_STR_MAX];	/* HOST:PORT, ... or "" */
+	bool net_discovery;
+	int net_discovery_port;
+	int net_keepalive_s;
+	int net_reconnect_max_s;
+	char http_listen[KZ_CONFIG_STR_MAX];	/* HOST:PORT, or "" (none) */
+};
+
+struct kz_hostport {
+	char host[KZ_CONFIG_HOST_MAX + 1];	/* without IPv6 brackets */
+	uint16_t port;
+	bool numeric;			/* host is an IPv4 or IPv6 address */
 };
 
 /* Fills every setting with its default. */
@@ -42,5 +67,29 @@ int kz_config_set(struct kz_config *cfg, const char *section, const char *name,
 
 /* The documented default file, malloc'd; the caller frees it. */
 int kz_config_default_text(char **out);
+
+/*
+ * Parses "HOST:PORT": an IPv4 address, a DNS name, or an IPv6 address in
+ * brackets ("[2001:db8::1]:7420").  With listen, HOST must be an address (a
+ * node binds to it) and PORT may be 0 (any free port); otherwise PORT is 1 to
+ * 65535.  Returns 0 or KZ_ERR_INVAL.
+ */
+int kz_hostport_parse(struct kz_hostport *out, const char *text, bool listen);
+
+/*
+ * The peers of [net] peers, in the order listed, into peers (room for
+ * KZ_CONFIG_PEERS_MAX); *n is how many.  Returns 0 or KZ_ERR_INVAL (only for
+ * a list that kz_config_set would have refused).
+ */
+int kz_config_peers(const struct kz_config *cfg,
+    struct kz_hostport peers[KZ_CONFIG_PEERS_MAX], size_t *n);
+
+/*
+ * Resolves a path setting as the node does: an absolute path stays as it is,
+ * a relative one is inside the node's home folder.  Returns 0 or
+ * KZ_ERR_INVAL if the result does not fit len.
+ */
+int kz_config_home_path(char *buf, size_t len, const char *home,
+    const char *path);
 
 #endif

@@ -322,4 +322,29 @@ int cmd_import_run(struct cli *c, int argc, char **argv);
 
 const struct cli_cmd *cli_find_cmd(const char *name);
 
+/* ------------------------------------------------------------ kizunad
+ * The control socket of a running kizunad (daemon.c; kizuna/control.h).
+ * Both need the config cli_open_node() loaded: it names the socket.
+ */
+
+/*
+ * Has kizunad append op (len bytes, borrowed) to this node's feed, so that
+ * the daemon that owns the node's links learns of it at once.  Returns 0
+ * and the entry in *out (done by the daemon); 1 when no kizunad runs (no
+ * socket, or a stale one): the caller appends directly; or, after printing
+ * why, a negative KZ_ERR_*: the daemon's refusal (KZ_ERR_FORK, KZ_ERR_FULL,
+ * KZ_ERR_TOO_BIG, KZ_ERR_MALFORMED for an invalid op, KZ_ERR_DB) or
+ * KZ_ERR_IO when it could not be asked or did not answer (then the entry
+ * may or may not be stored, and the message says so).
+ */
+int cli_daemon_append(struct cli *c, const uint8_t *op, size_t len,
+    struct kz_appended *out);
+
+/*
+ * Asks kizunad for its status.  Returns 0 and the answer object in *out
+ * (the caller releases it; keys in kizuna/control.h), 1 when no kizunad
+ * runs, or a negative KZ_ERR_* after printing why.
+ */
+int cli_daemon_status(struct cli *c, json_t **out);
+
 #endif

@@ -12,6 +12,7 @@
  * change the outcome, and the command warns and says why.  The CLI never
  * decides who may do what itself: it only explains what the views show.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,15 +21,17 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <qrencode.h>
 #include <sodium.h>
 
 #include "cli/cli.h"
 #include "kizuna/err.h"
+#include "kizuna/mesh.h"
 #include "kizuna/util.h"
 
 #define PASSWORD_MAX 1024
 #define NO_MESH "this node has not joined a mesh (run 'kizuna mesh create' " \
-	"or 'kizuna mesh join ROOTKEY')"
+	"or 'kizuna mesh join TOKEN')"
 
 /* ------------------------------------------------------------ appending */
 
@@ -65,7 +68,15 @@ cli_append_op(struct cli *c, struct kz_op *op, const char *what,
 	default:
 		return cli_fail(c, "%s refused: %s", what, kz_strerror(rc));
 	}
-	rc = kz_store_append(c->st, &c->kp, cli_now_ms(), buf, len, app);
+	/* A running kizunad owns the feed (it pushes new entries to its
+	 * peers at once); without one, append here. */
+	rc = cli_daemon_append(c, buf, len, app);
+	if (rc < 0) {
+		free(buf);
+		return 1;	/* cli_daemon_append said why */
+	}
+	if (rc == 1)
+		rc = kz_store_append(c->st, &c->kp, cli_now_ms(), buf, len, app);
 	free(buf);
 	if (rc == KZ_ERR_FORK)
 		return cli_fail(c, "%s not stored: this node's own feed is forked; "
@@ -562,6 +573,9 @@ struct mesh_opts {
 	bool have_last_seq;
 	uint64_t last_seq;
 	const char *reason;
+	const char *address;	/* mesh invite --address */
+	bool qr;		/* mesh invite --qr */
+	bool root;		/* mesh join --root */
 };
 
 static int
@@ -586,11 +600,81 @@ on_mesh_opt(struct cli *c, int ch, const char *arg, void *ctx)
 	case 'r':
 		mo->reason = arg;
 		break;
+	case 'A':
+		if (kz_mesh_address_check(arg) < 0)
+			return cli_bad(c, "invalid --address '%s': give HOST:PORT, "
+			    "where HOST is a name, an IPv4 address or an IPv6 address "
+			    "in brackets, and PORT is 1 to 65535", arg);
+		mo->address = arg;
+		break;
+	case 'Q':
+		mo->qr = true;
+		break;
+	case 'R':
+		mo->root = true;
+		break;
 	}
 	return -1;
 }
 
 static const struct cli_cmd mesh_cmds[];
+
+/*
+ * Reads this node's mesh file into *mc.  Returns 0, KZ_ERR_NOT_FOUND (no
+ * file: the node holds no network key), or prints why the file cannot be
+ * used and returns 1.  *mc is zeroed unless 0 is returned.
+ */
+static int
+mesh_creds_read(struct cli *c, struct kz_mesh_creds *mc)
+{
+	int rc = kz_mesh_file_read(c->home, mc);
+
+	switch (rc) {
+	case 0:
+	case KZ_ERR_NOT_FOUND:
+		return rc;
+	case KZ_ERR_KEY_PERMS:
+		return cli_fail(c, "%s/%s is readable by group or others; refusing "
+		    "to use it (fix with: chmod 600 %s/%s)", c->home, KZ_MESH_FILE,
+		    c->home, KZ_MESH_FILE);
+	case KZ_ERR_SCHEMA:
+		return cli_fail(c, "%s/%s was written by a newer kizuna", c->home,
+		    KZ_MESH_FILE);
+	case KZ_ERR_BAD_KEY:
+		return cli_fail(c, "%s/%s is not a kizuna mesh file", c->home,
+		    KZ_MESH_FILE);
+	case KZ_ERR_IO:
+		return cli_fail(c, "%s/%s: %s", c->home, KZ_MESH_FILE,
+		    strerror(errno));
+	default:
+		return cli_fail(c, "%s/%s: %s", c->home, KZ_MESH_FILE,
+		    kz_strerror(rc));
+	}
+}
+
+/* Prints why the mesh file could not be written; returns 1. */
+static int
+mesh_creds_write_failed(struct cli *c, int rc)
+{
+	if (rc == KZ_ERR_IO)
+		return cli_fail(c, "cannot write %s/%s: %s", c->home, KZ_MESH_FILE,
+		    strerror(errno));
+	return cli_fail(c, "cannot write %s/%s: %s", c->home, KZ_MESH_FILE,
+	    kz_strerror(rc));
+}
+
+/* Refuses credentials of another mesh already in the mesh file; returns 1. */
+static int
+mesh_creds_other(struct cli *c, const struct kz_mesh_creds *held)
+{
+	char id[CLI_HEX_ID], root[CLI_HEX_ID];
+
+	kz_hex(id, held->mesh_id, KZ_MESH_ID_BYTES);
+	kz_hex(root, held->root, 32);
+	return cli_fail(c, "%s/%s already holds the credentials of another mesh "
+	    "(id %s, root %s); a node belongs to one mesh", c->home, KZ_MESH_FILE,
+	    id, root);
+}
 
 static int
 mesh_create(struct cli *c, int argc, char **argv)
@@ -601,12 +685,15 @@ mesh_create(struct cli *c, int argc, char **argv)
 	};
 	struct mesh_opts mo = { .name = "kizuna" };
 	struct kz_op op = { .type = KZ_OP_MESH_CREATE };
+	struct kz_mesh_creds mc;
 	struct kz_appended app;
 	uint8_t mesh_id[KZ_ID_BYTES], root[32];
-	char idhex[CLI_HEX_ID], keyhex[CLI_HEX_ID];
+	char idhex[CLI_HEX_ID], keyhex[CLI_HEX_ID], fp[KZ_MESH_KEY_FP_CHARS + 1];
+	bool wrote = false;
 	json_t *o;
 	int rc;
 
+	memset(&mc, 0, sizeof(mc));
 	rc = cli_getopt(c, &mesh_cmds[0], argc, argv, opts, "", 0, on_mesh_opt, &mo);
 	if (rc >= 0)
 		return rc;
@@ -617,47 +704,260 @@ mesh_create(struct cli *c, int argc, char **argv)
 		return other_mesh(c, root);
 	if (rc != KZ_ERR_NOT_FOUND)
 		return cli_fail_workspace(c, rc);
-	randombytes_buf(mesh_id, sizeof(mesh_id));
+	/*
+	 * The network key is written before the mesh entry, so that a mesh never
+	 * exists without one.  A mesh file of this node's own mesh with no root
+	 * set yet is what an interrupted create left: it is used again.
+	 */
+	rc = mesh_creds_read(c, &mc);
+	if (rc == 1)
+		return rc;
+	if (rc == 0 && memcmp(mc.root, c->kp.pk, 32) != 0) {
+		rc = mesh_creds_other(c, &mc);
+		goto out;
+	}
+	if (rc == KZ_ERR_NOT_FOUND) {
+		kz_mesh_creds_new(&mc, c->kp.pk);
+		if ((rc = kz_mesh_file_write(c->home, &mc)) < 0) {
+			rc = mesh_creds_write_failed(c, rc);
+			goto out;
+		}
+		wrote = true;
+	} else {
+		cli_warn(c, "using the network key already in %s/%s (left by an "
+		    "interrupted 'mesh create')", c->home, KZ_MESH_FILE);
+	}
+	memcpy(mesh_id, mc.mesh_id, KZ_ID_BYTES);
+	kz_mesh_key_fingerprint(fp, mc.network_key);
 	op.u.mesh_create.mesh_id = mesh_id;
 	op.u.mesh_create.name = mo.name;
 	/* The mesh's own entry is the node's, whoever runs the command. */
 	c->actor = NULL;
 	rc = cli_append_op(c, &op, "mesh create",
 	    "the mesh name may be at most 80 bytes", "the mesh name is empty", &app);
-	if (rc != 0)
-		return rc;
-	if ((rc = kz_views_set_root(c->st, c->kp.pk)) < 0)
-		return cli_fail(c, "mesh entry stored as seq %llu, but the root key "
+	if (rc != 0) {
+		if (wrote)
+			kz_mesh_file_remove(c->home);
+		goto out;
+	}
+	if ((rc = kz_views_set_root(c->st, c->kp.pk)) < 0) {
+		rc = cli_fail(c, "mesh entry stored as seq %llu, but the root key "
 		    "could not be set: %s", (unsigned long long)app.seq,
 		    kz_strerror(rc));
+		goto out;
+	}
 	kz_hex(idhex, mesh_id, KZ_ID_BYTES);
 	kz_hex(keyhex, c->kp.pk, 32);
 	o = json_object();
 	json_object_set_new(o, "mesh_id", json_string(idhex));
 	json_object_set_new(o, "name", json_string(mo.name));
 	json_object_set_new(o, "root", json_string(keyhex));
+	json_object_set_new(o, "network_key_fingerprint", json_string(fp));
 	cli_report(c, &app, o, true, NULL, "created mesh %s (id %s)\n"
-	    "root node: %s (this node)", mo.name, idhex, keyhex);
+	    "root node: %s (this node)\n"
+	    "network key: in %s/%s (fingerprint %s); 'kizuna mesh invite' "
+	    "hands it to a new node", mo.name, idhex, keyhex, c->home,
+	    KZ_MESH_FILE, fp);
+	rc = 0;
+out:
+	kz_mesh_creds_wipe(&mc);
+	return rc;
+}
+
+/*
+ * The address an invite gives when --address is not: the [net] listen
+ * setting, if it names an address another node can reach.  Returns 0 with
+ * the address in out, or prints why there is none and returns EXIT_USAGE.
+ */
+static int
+mesh_invite_address(struct cli *c, char out[KZ_MESH_ADDR_MAX + 1])
+{
+	const char *l = c->cfg.net_listen;
+
+	if (l[0] == '\0') {
+		cli_warn(c, "mesh invite needs --address HOST:PORT: the address at "
+		    "which the new node reaches this one ([net] listen is not set)");
+		return cli_usage(c, &mesh_cmds[1]);
+	}
+	if (kz_mesh_address_check(l) < 0 || strncmp(l, "0.0.0.0:", 8) == 0 ||
+	    strncmp(l, "[::]:", 5) == 0 || strcmp(strrchr(l, ':'), ":0") == 0) {
+		cli_warn(c, "mesh invite needs --address HOST:PORT: the [net] listen "
+		    "setting (%s) names no address another node can reach", l);
+		return cli_usage(c, &mesh_cmds[1]);
+	}
+	/* kz_mesh_address_check bounds it to KZ_MESH_ADDR_MAX. */
+	memcpy(out, l, strlen(l) + 1);
 	return 0;
 }
 
+/*
+ * Draws token as a QR code (error correction M) with Unicode half blocks,
+ * two rows of modules to a line, inside a 4-module quiet zone.  It encodes
+ * the token's upper-case form, which the QR alphanumeric mode carries in
+ * 5.5 bits a character.  On a terminal (color) the code is drawn black on
+ * white whatever the terminal's colours; otherwise the blocks are the dark
+ * modules, for a light background or paper.  Returns 0 or 1 (printed).
+ */
 static int
-mesh_join(struct cli *c, int argc, char **argv)
+mesh_qr_print(struct cli *c, const char *token, bool color)
 {
+	static const char *cell[4] = { " ", "\u2580", "\u2584", "\u2588" };
+	char upper[KZ_MESH_TOKEN_MAX];
+	QRinput *in = NULL;
+	QRcode *qr = NULL;
+	size_t i, n = strlen(token);
+	int x, y, w, m = 4, rc = 0;
+
+	for (i = 0; i <= n && i < sizeof(upper); i++)
+		upper[i] = token[i] >= 'a' && token[i] <= 'z' ?
+		    (char)(token[i] - 'a' + 'A') : token[i];
+	if ((in = QRinput_new2(0, QR_ECLEVEL_M)) == NULL ||
+	    QRinput_append(in, QR_MODE_AN, (int)n, (unsigned char *)upper) < 0 ||
+	    (qr = QRcode_encodeInput(in)) == NULL) {
+		rc = cli_fail(c, "cannot draw the QR code: %s", strerror(errno));
+		goto out;
+	}
+	w = qr->width;
+	for (y = -m; y < w + m; y += 2) {
+		if (color)
+			fputs("\033[30;47m", stdout);
+		for (x = -m; x < w + m; x++) {
+			int top = 0, bottom = 0;
+
+			if (x >= 0 && x < w && y >= 0 && y < w)
+				top = qr->data[y * w + x] & 1;
+			if (x >= 0 && x < w && y + 1 >= 0 && y + 1 < w)
+				bottom = qr->data[(y + 1) * w + x] & 1;
+			fputs(cell[top | bottom << 1], stdout);
+		}
+		if (color)
+			fputs("\033[0m", stdout);
+		putchar('\n');
+	}
+out:
+	/* The code carries the network key too. */
+	if (qr != NULL)
+		sodium_memzero(qr->data, (size_t)qr->width * (size_t)qr->width);
+	QRcode_free(qr);
+	QRinput_free(in);
+	sodium_memzero(upper, sizeof(upper));
+	return rc;
+}
+
+static int
+mesh_invite(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "address", required_argument, NULL, 'A' },
+		{ "qr", no_argument, NULL, 'Q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mesh_opts mo = { 0 };
+	struct kz_mesh_creds mc;
+	uint8_t root[32];
+	char token[KZ_MESH_TOKEN_MAX], id[CLI_HEX_ID], roothex[CLI_HEX_ID];
+	bool tty = isatty(STDOUT_FILENO) != 0;
+	int rc;
+
+	memset(&mc, 0, sizeof(mc));
+	memset(token, 0, sizeof(token));
+	rc = cli_getopt(c, &mesh_cmds[1], argc, argv, opts, "", 0, on_mesh_opt, &mo);
+	if (rc >= 0)
+		return rc;
+	if ((rc = cli_open_node(c)) != 0)
+		return rc;
+	if ((rc = mesh_root(c, root)) != 0)
+		return rc;
+	rc = mesh_creds_read(c, &mc);
+	if (rc == KZ_ERR_NOT_FOUND)
+		return cli_fail(c, "this node holds no network key (no %s/%s): it "
+		    "joined the mesh with its root key only, so it cannot invite; "
+		    "run 'kizuna mesh invite' on the founding node or on a node that "
+		    "joined with a token", c->home, KZ_MESH_FILE);
+	if (rc != 0)
+		return rc;
+	if (memcmp(mc.root, root, 32) != 0) {
+		kz_hex(roothex, mc.root, 32);
+		rc = cli_fail(c, "%s/%s names the root %s, not this node's mesh "
+		    "root: it is not this mesh's file", c->home, KZ_MESH_FILE,
+		    roothex);
+		goto out;
+	}
+	if (mo.address != NULL)
+		snprintf(mc.address, sizeof(mc.address), "%s", mo.address);
+	else if ((rc = mesh_invite_address(c, mc.address)) != 0)
+		goto out;
+	if ((rc = kz_mesh_token_encode(token, sizeof(token), &mc)) < 0) {
+		rc = cli_fail(c, "cannot make a token: %s", kz_strerror(rc));
+		goto out;
+	}
+	kz_hex(id, mc.mesh_id, KZ_MESH_ID_BYTES);
+	kz_hex(roothex, mc.root, 32);
+	if (c->json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "token", json_string(token));
+		json_object_set_new(o, "mesh_id", json_string(id));
+		json_object_set_new(o, "root", json_string(roothex));
+		json_object_set_new(o, "address", json_string(mc.address));
+		cli_json_line(o);
+	} else {
+		printf("%s\n", token);
+		if (tty || mo.qr) {
+			putchar('\n');
+			if ((rc = mesh_qr_print(c, token, tty)) != 0)
+				goto out;
+		}
+		if (tty)
+			printf("\non the new node: kizuna mesh join TOKEN\n");
+	}
+	if (tty)
+		cli_warn(c, "this token holds the mesh's network key: give it only "
+		    "to the new node's operator");
+	rc = 0;
+out:
+	sodium_memzero(token, sizeof(token));
+	kz_mesh_creds_wipe(&mc);
+	return rc;
+}
+
+/* Whether s is all hex digits: a root key, whole or mistyped, not a token. */
+static bool
+mesh_is_hex(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
+		    (*s >= 'A' && *s <= 'F')))
+			return false;
+	return true;
+}
+
+/* mesh join --root ROOTKEY: the mesh's root only, without a network key. */
+static int
+mesh_join_root(struct cli *c, const char *arg)
+{
+	struct kz_mesh_creds mc;
 	uint8_t key[32], root[32];
 	char hex[CLI_HEX_ID];
 	int rc;
 
-	rc = cli_getopt(c, &mesh_cmds[1], argc, argv, NULL, NULL, 1, NULL, NULL);
-	if (rc >= 0)
-		return rc;
-	if ((rc = node_key_open(c, argv[optind], key)) != 0)
+	if ((rc = node_key_open(c, arg, key)) != 0)
 		return rc;
 	if (memcmp(key, c->kp.pk, 32) == 0)
 		return cli_fail(c, "%s is this node's own key: to found a mesh, run "
-		    "'kizuna mesh create'", argv[optind]);
+		    "'kizuna mesh create'", arg);
 	if (kz_views_root(c->st, root) == 0 && memcmp(root, key, 32) != 0)
 		return other_mesh(c, root);
+	if ((rc = mesh_creds_read(c, &mc)) == 1)
+		return rc;
+	if (rc == 0 && memcmp(mc.root, key, 32) != 0) {
+		rc = mesh_creds_other(c, &mc);
+		kz_mesh_creds_wipe(&mc);
+		return rc;
+	}
+	kz_mesh_creds_wipe(&mc);
 	if ((rc = kz_views_set_root(c->st, key)) < 0)
 		return cli_fail(c, "cannot set the mesh root: %s", kz_strerror(rc));
 	kz_hex(hex, key, 32);
@@ -673,6 +973,122 @@ mesh_join(struct cli *c, int argc, char **argv)
 		    "--name NAME\n", hex);
 	}
 	return 0;
+}
+
+/* mesh join TOKEN: the mesh file from the token, then the root. */
+static int
+mesh_join_token(struct cli *c, const char *arg)
+{
+	struct kz_mesh_creds mc, held;
+	uint8_t root[32], mesh_id[KZ_ID_BYTES];
+	char name[KZ_NAME_MAX + 1], id[CLI_HEX_ID], hex[CLI_HEX_ID];
+	char fp[KZ_FINGERPRINT_CHARS + 1], kfp[KZ_MESH_KEY_FP_CHARS + 1];
+	int rc;
+
+	memset(&held, 0, sizeof(held));
+	if ((rc = kz_mesh_token_decode(&mc, arg)) < 0)
+		return cli_fail(c, "%s", kz_mesh_token_strerror(rc));
+	if ((rc = cli_open_node(c)) != 0)
+		goto out;
+	kz_hex(id, mc.mesh_id, KZ_MESH_ID_BYTES);
+	if (memcmp(mc.root, c->kp.pk, 32) == 0) {
+		rc = cli_fail(c, "the token's root node is this node: it founded "
+		    "mesh %s, and needs no token", id);
+		goto out;
+	}
+	rc = kz_views_root(c->st, root);
+	if (rc == 0 && memcmp(root, mc.root, 32) != 0) {
+		rc = other_mesh(c, root);
+		goto out;
+	}
+	if (rc < 0 && rc != KZ_ERR_NOT_FOUND) {
+		rc = cli_fail_workspace(c, rc);
+		goto out;
+	}
+	/* The root's own mesh entry, when it has arrived, must agree. */
+	rc = kz_views_mesh(c->st, mesh_id, name);
+	if (rc < 0 && rc != KZ_ERR_NOT_FOUND) {
+		rc = cli_fail_workspace(c, rc);
+		goto out;
+	}
+	if (rc == 0 && memcmp(mesh_id, mc.mesh_id, KZ_ID_BYTES) != 0) {
+		kz_hex(hex, mesh_id, KZ_ID_BYTES);
+		rc = cli_fail(c, "the token is for mesh id %s, but this node's mesh "
+		    "(root node's entry) has id %s: ask the admin for a new token",
+		    id, hex);
+		goto out;
+	}
+	rc = mesh_creds_read(c, &held);
+	if (rc == 1)
+		goto out;
+	if (rc == 0) {
+		/* Joining again with the same token changes nothing. */
+		if (memcmp(held.mesh_id, mc.mesh_id, KZ_MESH_ID_BYTES) != 0 ||
+		    memcmp(held.root, mc.root, 32) != 0 ||
+		    sodium_memcmp(held.network_key, mc.network_key,
+		    KZ_MESH_KEY_BYTES) != 0) {
+			rc = mesh_creds_other(c, &held);
+			goto out;
+		}
+		if (strcmp(held.address, mc.address) != 0)
+			cli_warn(c, "already joined: %s/%s keeps its bootstrap "
+			    "address %s", c->home, KZ_MESH_FILE,
+			    held.address[0] ? held.address : "(none)");
+		memcpy(mc.address, held.address, sizeof(mc.address));
+	} else if ((rc = kz_mesh_file_write(c->home, &mc)) < 0) {
+		rc = mesh_creds_write_failed(c, rc);
+		goto out;
+	}
+	if ((rc = kz_views_set_root(c->st, mc.root)) < 0) {
+		rc = cli_fail(c, "cannot set the mesh root: %s", kz_strerror(rc));
+		goto out;
+	}
+	kz_hex(hex, mc.root, 32);
+	kz_fingerprint(fp, mc.root);
+	kz_mesh_key_fingerprint(kfp, mc.network_key);
+	if (c->json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "mesh_id", json_string(id));
+		json_object_set_new(o, "root", json_string(hex));
+		json_object_set_new(o, "bootstrap", mc.address[0] ?
+		    json_string(mc.address) : json_null());
+		json_object_set_new(o, "network_key_fingerprint", json_string(kfp));
+		cli_json_line(o);
+	} else {
+		printf("joined mesh %s\n", id);
+		printf("root node:   %s\n", fp);
+		printf("bootstrap:   %s\n", mc.address[0] ? mc.address : "(none)");
+		printf("network key: in %s/%s (fingerprint %s)\n", c->home,
+		    KZ_MESH_FILE, kfp);
+		kz_hex(hex, c->kp.pk, 32);
+		printf("an admin node admits this one with: kizuna mesh admit %s "
+		    "--name NAME\n", hex);
+	}
+	rc = 0;
+out:
+	kz_mesh_creds_wipe(&mc);
+	kz_mesh_creds_wipe(&held);
+	return rc;
+}
+
+static int
+mesh_join(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "root", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mesh_opts mo = { 0 };
+	int rc;
+
+	rc = cli_getopt(c, &mesh_cmds[2], argc, argv, opts, "", 1, on_mesh_opt, &mo);
+	if (rc >= 0)
+		return rc;
+	/* Hex digits alone are a root key (the form before tokens), never a token. */
+	if (mo.root || mesh_is_hex(argv[optind]))
+		return mesh_join_root(c, argv[optind]);
+	return mesh_join_token(c, argv[optind]);
 }
 
 static int
@@ -693,12 +1109,12 @@ mesh_admit(struct cli *c, int argc, char **argv)
 	json_t *o;
 	int rc;
 
-	rc = cli_getopt(c, &mesh_cmds[2], argc, argv, opts, "", 1, on_mesh_opt, &mo);
+	rc = cli_getopt(c, &mesh_cmds[3], argc, argv, opts, "", 1, on_mesh_opt, &mo);
 	if (rc >= 0)
 		return rc;
 	if (mo.name == NULL) {
 		cli_warn(c, "mesh admit needs --name NAME");
-		return cli_usage(c, &mesh_cmds[2]);
+		return cli_usage(c, &mesh_cmds[3]);
 	}
 	if ((rc = node_key_open(c, argv[optind], key)) != 0)
 		return rc;
@@ -743,7 +1159,7 @@ mesh_revoke(struct cli *c, int argc, char **argv)
 	json_t *o;
 	int rc;
 
-	rc = cli_getopt(c, &mesh_cmds[3], argc, argv, opts, "", 1, on_mesh_opt, &mo);
+	rc = cli_getopt(c, &mesh_cmds[4], argc, argv, opts, "", 1, on_mesh_opt, &mo);
 	if (rc >= 0)
 		return rc;
 	if ((rc = node_key_open(c, argv[optind], key)) != 0)
@@ -832,7 +1248,7 @@ mesh_nodes(struct cli *c, int argc, char **argv)
 	struct nodes_ctx nc = { .c = c };
 	int rc;
 
-	if ((rc = cli_no_args_open(c, &mesh_cmds[4], argc, argv)) >= 0)
+	if ((rc = cli_no_args_open(c, &mesh_cmds[5], argc, argv)) >= 0)
 		return rc;
 	if ((rc = mesh_root(c, nc.root)) != 0)
 		return rc;
@@ -847,13 +1263,14 @@ mesh_show(struct cli *c, int argc, char **argv)
 {
 	uint8_t root[32], mesh_id[KZ_ID_BYTES];
 	char name[KZ_NAME_MAX + 1] = "", idhex[CLI_HEX_ID], roothex[CLI_HEX_ID];
-	char selfhex[CLI_HEX_ID];
+	char selfhex[CLI_HEX_ID], kfp[KZ_MESH_KEY_FP_CHARS + 1] = "";
 	const char *standing;
+	struct kz_mesh_creds mc;
 	struct node_state ns;
-	bool has_mesh;
+	bool has_mesh, has_id, has_key;
 	int rc;
 
-	if ((rc = cli_no_args_open(c, &mesh_cmds[5], argc, argv)) >= 0)
+	if ((rc = cli_no_args_open(c, &mesh_cmds[6], argc, argv)) >= 0)
 		return rc;
 	if ((rc = mesh_root(c, root)) != 0)
 		return rc;
@@ -863,6 +1280,21 @@ mesh_show(struct cli *c, int argc, char **argv)
 	has_mesh = rc == 0;
 	if ((rc = node_state(c, c->kp.pk, &ns)) < 0)
 		return cli_fail_workspace(c, rc);
+	if ((rc = mesh_creds_read(c, &mc)) == 1)
+		return rc;
+	has_key = rc == 0;
+	has_id = has_mesh || has_key;
+	if (has_key) {
+		kz_mesh_key_fingerprint(kfp, mc.network_key);
+		if (memcmp(mc.root, root, 32) != 0)
+			cli_warn(c, "warning: %s/%s names another root node than this "
+			    "node's mesh", c->home, KZ_MESH_FILE);
+		else if (has_mesh && memcmp(mc.mesh_id, mesh_id, KZ_ID_BYTES) != 0)
+			cli_warn(c, "warning: %s/%s names another mesh id than the "
+			    "root node's mesh entry", c->home, KZ_MESH_FILE);
+		if (!has_mesh)
+			memcpy(mesh_id, mc.mesh_id, KZ_ID_BYTES);
+	}
 	standing = !ns.found ? "not admitted" : ns.revoked ? "revoked" :
 	    ns.admin ? "admin" : "member";
 	kz_hex(idhex, mesh_id, KZ_ID_BYTES);
@@ -871,40 +1303,64 @@ mesh_show(struct cli *c, int argc, char **argv)
 	if (c->json) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, "mesh_id", has_mesh ? json_string(idhex) :
+		json_object_set_new(o, "mesh_id", has_id ? json_string(idhex) :
 		    json_null());
 		json_object_set_new(o, "name", has_mesh ? json_string(name) :
 		    json_null());
 		json_object_set_new(o, "root", json_string(roothex));
 		json_object_set_new(o, "node_key", json_string(selfhex));
 		json_object_set_new(o, "standing", json_string(standing));
+		json_object_set_new(o, "network_key", json_boolean(has_key));
+		json_object_set_new(o, "network_key_fingerprint", has_key ?
+		    json_string(kfp) : json_null());
+		json_object_set_new(o, "bootstrap", has_key && mc.address[0] ?
+		    json_string(mc.address) : json_null());
 		cli_json_line(o);
+		kz_mesh_creds_wipe(&mc);
 		return 0;
 	}
-	if (has_mesh) {
+	if (has_mesh)
 		printf("mesh:      %s\n", name);
-		printf("mesh id:   %s\n", idhex);
-	} else {
+	else
 		printf("mesh:      (not known yet: the root node's feed has not "
 		    "arrived)\n");
-	}
+	if (has_id)
+		printf("mesh id:   %s\n", idhex);
 	printf("root node: %s\n", roothex);
 	printf("this node: %s (%s)\n", selfhex, standing);
+	if (has_key)
+		printf("net key:   present (fingerprint %s)\n", kfp);
+	else
+		printf("net key:   none (joined with the root key only: it links to "
+		    "no peer until it joins with a token from 'kizuna mesh "
+		    "invite')\n");
+	if (has_key && mc.address[0])
+		printf("bootstrap: %s\n", mc.address);
+	kz_mesh_creds_wipe(&mc);
 	return 0;
 }
 
 static const struct cli_cmd mesh_cmds[] = {
 	{ "mesh create", mesh_create, "[--name NAME]",
-	  "found a new mesh with this node as its root (admin) node" },
-	{ "mesh join", mesh_join, "ROOTKEY",
-	  "make this node a member of the mesh whose root node key is ROOTKEY" },
+	  "found a new mesh with this node as its root (admin) node, and its "
+	  "network key" },
+	{ "mesh invite", mesh_invite, "[--address HOST:PORT] [--qr]",
+	  "print a join token for a new node (mesh id, network key, root key and "
+	  "HOST:PORT, this node's address; default: the [net] listen setting), "
+	  "as a QR code too on a terminal or with --qr" },
+	{ "mesh join", mesh_join, "TOKEN | --root ROOTKEY",
+	  "make this node a member of the mesh of a token from 'kizuna mesh "
+	  "invite' (or, with --root or 64 hex digits, of the root node key alone, "
+	  "without the network key)" },
 	{ "mesh admit", mesh_admit, "--name NAME [--admin] NODEKEY",
 	  "admit a node to the mesh (admin nodes)" },
 	{ "mesh revoke", mesh_revoke, "[--last-seq N] [--reason TEXT] NODEKEY",
 	  "revoke a node: its entries after seq N (default: all this node holds "
 	  "of it) stop counting (admin nodes)" },
 	{ "mesh nodes", mesh_nodes, "", "list the admitted nodes" },
-	{ "mesh show", mesh_show, "", "show the mesh's id, name and root node" },
+	{ "mesh show", mesh_show, "",
+	  "show the mesh's id, name and root node, and whether this node holds "
+	  "the network key" },
 };
 
 int

@@ -4,19 +4,28 @@
  * looks keys up here, and the default config file is printed from here.
  * Errors name the file and the line, as Redis' "FATAL CONFIG FILE ERROR".
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "kizuna/config.h"
 #include "kizuna/err.h"
 #include "kizuna/util.h"
 
-enum cfg_type { CFG_STRING, CFG_INT, CFG_ENUM };
+enum cfg_type { CFG_STRING, CFG_INT, CFG_ENUM, CFG_BOOL };
+
+/*
+ * A CFG_STRING validator: 0 if value is acceptable, else KZ_ERR_CONFIG with
+ * the reason (what follows "[section] name: ") in why.
+ */
+typedef int cfg_check_fn(const char *value, char *why, size_t whylen);
 
 struct cfg_row {
 	const char *section;
@@ -24,26 +33,266 @@ struct cfg_row {
 	enum cfg_type type;
 	size_t offset;
 	const char *def;
-	long min, max;			/* CFG_INT bounds; CFG_STRING max length */
+	long min, max;			/* CFG_INT bounds; CFG_STRING length bounds */
 	const char *const *choices;	/* CFG_ENUM, NULL-terminated */
+	cfg_check_fn *check;		/* CFG_STRING, or NULL */
 	const char *help;
 };
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
 
+static cfg_check_fn check_socket, check_listen, check_peers;
+
 #define OFF(f) offsetof(struct kz_config, f)
+/* "HOST:PORT": the longest host, brackets, a colon and five digits. */
+#define HOSTPORT_MAX (KZ_CONFIG_HOST_MAX + 8)
+/* The longest peer list that fits on one line after "peers = ". */
+#define PEERS_MAX (KZ_CONFIG_LINE_MAX - 8)
 
 static const struct cfg_row rows[] = {
-	{ "node", "name", CFG_STRING, OFF(node_name), "", 0, 63, NULL,
+	{ "node", "name", CFG_STRING, OFF(node_name), "", 0, 63, NULL, NULL,
 	  "Name shown to other nodes and staff, e.g. city-hall (may stay empty)." },
 	{ "store", "path", CFG_STRING, OFF(store_path), "store.db", 1,
-	  KZ_CONFIG_PATH_MAX, NULL,
+	  KZ_CONFIG_PATH_MAX, NULL, NULL,
 	  "SQLite store file; relative paths are inside the node's home folder." },
-	{ "log", "level", CFG_ENUM, OFF(log_level), "info", 0, 0, log_levels,
+	{ "log", "level", CFG_ENUM, OFF(log_level), "info", 0, 0, log_levels, NULL,
 	  "Least severe message logged: error, warning, info or debug." },
+	{ "control", "socket", CFG_STRING, OFF(control_socket), "control.sock", 1,
+	  KZ_CONFIG_PATH_MAX, NULL, check_socket,
+	  "Local control socket (mode 0600) through which the kizuna command acts\n"
+	  "# on the running kizunad; relative paths are inside the home folder." },
+	{ "net", "listen", CFG_STRING, OFF(net_listen), "0.0.0.0:7420", 0,
+	  HOSTPORT_MAX, NULL, check_listen,
+	  "TCP address on which peers link to this node, HOST:PORT; [::]:7420 for\n"
+	  "# IPv6 too; port 0 picks a free port; empty: accept no links." },
+	{ "net", "peers", CFG_STRING, OFF(net_peers), "", 0, PEERS_MAX, NULL,
+	  check_peers,
+	  "Static peers this node keeps a link to, comma-separated HOST:PORT\n"
+	  "# (a name, an IPv4 address or an IPv6 address in brackets)." },
+	{ "net", "discovery", CFG_BOOL, OFF(net_discovery), "true", 0, 0, NULL, NULL,
+	  "Find and link to mesh members on the LAN by UDP beacons, which carry\n"
+	  "# the mesh id's hash and the node key only, no secret." },
+	{ "net", "discovery_port", CFG_INT, OFF(net_discovery_port), "7421", 1,
+	  65535, NULL, NULL, "UDP port of the LAN discovery beacons." },
+	{ "net", "keepalive_s", CFG_INT, OFF(net_keepalive_s), "10", 1, 300, NULL,
+	  NULL, "Seconds between keepalives on an idle link; a peer silent for three\n"
+	  "# of them is taken for dead and its link closed." },
+	{ "net", "reconnect_max_s", CFG_INT, OFF(net_reconnect_max_s), "60", 1,
+	  3600, NULL, NULL,
+	  "Longest wait, in seconds, between attempts to reach a static peer (the\n"
+	  "# wait doubles from one second up to this, with random jitter)." },
+	{ "http", "listen", CFG_STRING, OFF(http_listen), "0.0.0.0:8080", 0,
+	  HOSTPORT_MAX, NULL, check_listen,
+	  "TCP address of the web UI and its HTTP API (served by a later release;\n"
+	  "# checked now), HOST:PORT; empty: none." },
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
+
+static const struct {
+	const char *word;
+	bool value;
+} bool_words[] = {
+	{ "true", true }, { "yes", true }, { "on", true }, { "1", true },
+	{ "false", false }, { "no", false }, { "off", false }, { "0", false },
+	{ NULL, false },
+};
+
+/* ------------------------------------------------------------ validators */
+
+/* A DNS name: dot-separated labels of letters, digits and inner hyphens. */
+static bool
+dns_name_valid(const char *s)
+{
+	size_t label = 0, i;
+	bool all_digits = true, prev_digits = false;
+
+	if (*s == '\0' || *s == '.')
+		return false;
+	for (i = 0; s[i] != '\0'; i++) {
+		char ch = s[i];
+
+		if (ch == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			prev_digits = all_digits;
+			all_digits = true;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-'))
+			return false;
+		if (ch == '-' && label == 0)
+			return false;
+		if (ch < '0' || ch > '9')
+			all_digits = false;
+		if (++label > 63)
+			return false;
+	}
+	if (label > 0 && s[i - 1] == '-')
+		return false;
+	/* A trailing dot is allowed; "192.0.2.300" is a bad address, not a
+	 * name: the last label of a name is never all digits. */
+	return !(label > 0 ? all_digits : prev_digits);
+}
+
+int
+kz_hostport_parse(struct kz_hostport *out, const char *text, bool listen)
+{
+	const char *colon, *host = text, *port;
+	size_t hlen;
+	unsigned char addr[16];
+	char *end;
+	long v;
+
+	memset(out, 0, sizeof(*out));
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (close == NULL || close[1] != ':')
+			return KZ_ERR_INVAL;
+		host = text + 1;
+		hlen = (size_t)(close - host);
+		port = close + 2;
+	} else {
+		colon = strrchr(text, ':');
+		if (colon == NULL || memchr(text, ':', (size_t)(colon - text)) != NULL)
+			return KZ_ERR_INVAL;	/* none, or an unbracketed IPv6 */
+		hlen = (size_t)(colon - text);
+		port = colon + 1;
+	}
+	if (hlen == 0 || hlen > KZ_CONFIG_HOST_MAX)
+		return KZ_ERR_INVAL;
+	memcpy(out->host, host, hlen);
+	out->host[hlen] = '\0';
+	if (*port < '0' || *port > '9')
+		return KZ_ERR_INVAL;
+	errno = 0;
+	v = strtol(port, &end, 10);
+	if (errno != 0 || *end != '\0' || v > 65535 || (v == 0 && !listen))
+		return KZ_ERR_INVAL;
+	out->port = (uint16_t)v;
+	if (host != text)
+		out->numeric = inet_pton(AF_INET6, out->host, addr) == 1;
+	else
+		out->numeric = inet_pton(AF_INET, out->host, addr) == 1;
+	if (out->numeric)
+		return 0;
+	if (host != text || listen || !dns_name_valid(out->host))
+		return KZ_ERR_INVAL;
+	return 0;
+}
+
+static int
+check_socket(const char *value, char *why, size_t whylen)
+{
+	struct sockaddr_un sun;
+
+	if (value[0] == '/' && strlen(value) >= sizeof(sun.sun_path)) {
+		snprintf(why, whylen, "a socket path is at most %zu bytes long",
+		    sizeof(sun.sun_path) - 1);
+		return KZ_ERR_CONFIG;
+	}
+	return 0;
+}
+
+static int
+check_listen(const char *value, char *why, size_t whylen)
+{
+	struct kz_hostport hp;
+
+	if (value[0] == '\0' || kz_hostport_parse(&hp, value, true) == 0)
+		return 0;
+	snprintf(why, whylen, "'%s' is not ADDRESS:PORT (e.g. 0.0.0.0:7420, "
+	    "[::]:7420)", value);
+	return KZ_ERR_CONFIG;
+}
+
+/*
+ * Splits a peer list at its commas, skipping blanks around each entry.
+ * Returns 0 and how many were found, or KZ_ERR_CONFIG with the reason.
+ */
+static int
+split_peers(const char *value, struct kz_hostport *peers, size_t *n, char *why,
+    size_t whylen)
+{
+	const char *p = value, *e;
+	char one[HOSTPORT_MAX + 1];
+	size_t len, i;
+
+	*n = 0;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return 0;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		e = p + strcspn(p, ",");
+		len = (size_t)(e - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0) {
+			snprintf(why, whylen, "an empty entry in the list");
+			return KZ_ERR_CONFIG;
+		}
+		if (*n == KZ_CONFIG_PEERS_MAX) {
+			snprintf(why, whylen, "at most %d peers", KZ_CONFIG_PEERS_MAX);
+			return KZ_ERR_CONFIG;
+		}
+		snprintf(one, sizeof(one), "%.*s", (int)len, p);
+		if (len > HOSTPORT_MAX ||
+		    kz_hostport_parse(&peers[*n], one, false) < 0) {
+			snprintf(why, whylen, "'%.*s' is not HOST:PORT (e.g. "
+			    "192.0.2.20:7420, [2001:db8::20]:7420, branch.example:7420)",
+			    (int)(len > 60 ? 60 : len), p);
+			return KZ_ERR_CONFIG;
+		}
+		for (i = 0; i < *n; i++) {
+			if (peers[i].port == peers[*n].port &&
+			    strcasecmp(peers[i].host, peers[*n].host) == 0) {
+				snprintf(why, whylen, "'%s' is listed twice", one);
+				return KZ_ERR_CONFIG;
+			}
+		}
+		(*n)++;
+		if (*e == '\0')
+			return 0;
+		p = e + 1;
+	}
+}
+
+static int
+check_peers(const char *value, char *why, size_t whylen)
+{
+	struct kz_hostport peers[KZ_CONFIG_PEERS_MAX];
+	size_t n;
+
+	return split_peers(value, peers, &n, why, whylen);
+}
+
+int
+kz_config_peers(const struct kz_config *cfg,
+    struct kz_hostport peers[KZ_CONFIG_PEERS_MAX], size_t *n)
+{
+	char why[200];
+
+	return split_peers(cfg->net_peers, peers, n, why, sizeof(why)) < 0 ?
+	    KZ_ERR_INVAL : 0;
+}
+
+int
+kz_config_home_path(char *buf, size_t len, const char *home, const char *path)
+{
+	int n;
+
+	if (path[0] == '/')
+		n = snprintf(buf, len, "%s", path);
+	else
+		n = snprintf(buf, len, "%s/%s", home, path);
+	return n < 0 || (size_t)n >= len ? KZ_ERR_INVAL : 0;
+}
 
 static int
 set_row(struct kz_config *cfg, const struct cfg_row *r, const char *value,
@@ -65,8 +314,27 @@ set_row(struct kz_config *cfg, const struct cfg_row *r, const char *value,
 			    r->section, r->name);
 			return KZ_ERR_CONFIG;
 		}
+		if (r->check != NULL) {
+			char why[200];
+
+			if (r->check(value, why, sizeof(why)) < 0) {
+				snprintf(err, errlen, "[%s] %s: %s", r->section,
+				    r->name, why);
+				return KZ_ERR_CONFIG;
+			}
+		}
 		snprintf(p, KZ_CONFIG_STR_MAX, "%s", value);
 		return 0;
+	case CFG_BOOL:
+		for (i = 0; bool_words[i].word != NULL; i++) {
+			if (strcasecmp(value, bool_words[i].word) == 0) {
+				*(bool *)(void *)p = bool_words[i].value;
+				return 0;
+			}
+		}
+		snprintf(err, errlen, "[%s] %s: '%s' is not true or false",
+		    r->section, r->name, value);
+		return KZ_ERR_CONFIG;
 	case CFG_INT:
 		errno = 0;
 		v = strtol(value, &end, 10);
@@ -222,6 +490,8 @@ kz_config_default_text(char **out)
 		fprintf(f, "# %s\n", r->help);
 		if (r->type == CFG_INT)
 			fprintf(f, "# (%ld to %ld)\n", r->min, r->max);
+		else if (r->type == CFG_BOOL)
+			fprintf(f, "# (true or false)\n");
 		fprintf(f, "%s = %s\n", r->name, r->def);
 	}
 	if (fclose(f) != 0) {

@@ -18,6 +18,7 @@
 #include "kizuna/home.h"
 #include "kizuna/store.h"
 #include "kizuna/util.h"
+#include "store/store_int.h"
 
 #define KEY_PREFIX "ed25519-seed: "
 
@@ -67,9 +68,8 @@ mkdirs(const char *dir)
 	return 0;
 }
 
-/* Writes a new file (never replacing one), fsynced, with the given mode. */
-static int
-write_new_file(const char *path, const char *text, mode_t mode)
+int
+kz__file_create(const char *path, const char *text, mode_t mode)
 {
 	size_t len = strlen(text), off = 0;
 	int fd, rc = 0;
@@ -100,8 +100,8 @@ write_new_file(const char *path, const char *text, mode_t mode)
 	return rc;
 }
 
-static void
-fsync_dir(const char *dir)
+void
+kz__fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -134,7 +134,7 @@ kz_home_init(const char *dir, struct kz_keypair *kp)
 	snprintf(text, sizeof(text),
 	    "# kizuna node secret key: keep private (mode 0600), back up offline.\n"
 	    KEY_PREFIX "%s\n", hex);
-	rc = write_new_file(path, text, 0600);
+	rc = kz__file_create(path, text, 0600);
 	sodium_memzero(seed, sizeof(seed));
 	sodium_memzero(hex, sizeof(hex));
 	sodium_memzero(text, sizeof(text));
@@ -144,21 +144,21 @@ kz_home_init(const char *dir, struct kz_keypair *kp)
 	kz_hex(hex, kp->pk, KZ_PK_BYTES);
 	snprintf(text, sizeof(text), "%s\n", hex);
 	if ((rc = kz_home_path(path, sizeof(path), dir, KZ_HOME_PUB)) < 0 ||
-	    (rc = write_new_file(path, text, 0644)) < 0)
+	    (rc = kz__file_create(path, text, 0644)) < 0)
 		goto fail;
 
 	if ((rc = kz_home_path(path, sizeof(path), dir, KZ_HOME_CONF)) < 0)
 		goto fail;
 	if (access(path, F_OK) != 0) {
 		if ((rc = kz_config_default_text(&conf)) < 0 ||
-		    (rc = write_new_file(path, conf, 0644)) < 0)
+		    (rc = kz__file_create(path, conf, 0644)) < 0)
 			goto fail;
 	}
 
 	if ((rc = kz_home_path(path, sizeof(path), dir, KZ_HOME_DB)) < 0 ||
 	    (rc = kz_store_open(&st, path, NULL)) < 0)
 		goto fail;
-	fsync_dir(dir);
+	kz__fsync_dir(dir);
 	rc = 0;
 	goto out;
 fail:
@@ -170,32 +170,53 @@ out:
 }
 
 int
+kz__secret_read(const char *path, char *buf, size_t cap)
+{
+	struct stat sb;
+	size_t len = 0;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? KZ_ERR_NOT_FOUND : KZ_ERR_IO;
+	if (fstat(fd, &sb) < 0)
+		rc = KZ_ERR_IO;
+	else if (!S_ISREG(sb.st_mode))
+		rc = KZ_ERR_BAD_KEY;
+	else if ((sb.st_mode & 077) != 0)
+		rc = KZ_ERR_KEY_PERMS;
+	while (rc == 0) {
+		ssize_t r = read(fd, buf + len, cap - 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			rc = KZ_ERR_IO;
+		else if (r == 0)
+			break;
+		else if ((len += (size_t)r) == cap - 1)
+			rc = KZ_ERR_BAD_KEY;	/* larger than any key file */
+	}
+	close(fd);
+	buf[len] = '\0';
+	if (rc == 0 && strlen(buf) != len)
+		rc = KZ_ERR_BAD_KEY;
+	if (rc < 0)
+		sodium_memzero(buf, cap);
+	return rc;
+}
+
+int
 kz_home_load_key(const char *dir, struct kz_keypair *kp)
 {
 	char path[4096], buf[512], *line, *save = NULL;
 	uint8_t seed[KZ_SEED_BYTES];
-	struct stat sb;
-	ssize_t n;
-	int fd, rc = KZ_ERR_BAD_KEY;
+	int rc;
 
 	if ((rc = kz_home_path(path, sizeof(path), dir, KZ_HOME_KEY)) < 0)
 		return rc;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? KZ_ERR_NOT_FOUND : KZ_ERR_IO;
-	if (fstat(fd, &sb) < 0) {
-		close(fd);
-		return KZ_ERR_IO;
-	}
-	if ((sb.st_mode & 077) != 0) {
-		close(fd);
-		return KZ_ERR_KEY_PERMS;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return KZ_ERR_IO;
-	buf[n] = '\0';
+	if ((rc = kz__secret_read(path, buf, sizeof(buf))) < 0)
+		return rc;
 	rc = KZ_ERR_BAD_KEY;
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {

@@ -3,6 +3,7 @@
 #define KIZUNA_STORE_INT_H
 
 #include <sodium.h>
+#include <sys/types.h>
 #include <sqlite3.h>
 
 #include "kizuna/store.h"
@@ -19,6 +20,26 @@ const char *kz__store_path(struct kz_store *st);
 /* Feeds the rows of one query into a digest, each value type-tagged. */
 int kz__store_digest_query(struct kz_store *st, crypto_generichash_state *h,
     const char *sql);
+
+/* ------------------------------------------------------------ home.c */
+
+/*
+ * Creates path with mode (never replacing a file: KZ_ERR_EXISTS), writes
+ * text, fsyncs; on failure nothing is left behind.  KZ_ERR_IO (errno set)
+ * or KZ_ERR_FULL otherwise.
+ */
+int kz__file_create(const char *path, const char *text, mode_t mode);
+
+/* fsyncs a folder so a file just created in it survives a crash. */
+void kz__fsync_dir(const char *dir);
+
+/*
+ * Reads a secret file (a key file) into buf, NUL-ended: refused when it is
+ * not a regular file or when group or others may access it
+ * (KZ_ERR_KEY_PERMS), or when it holds a NUL or more than cap - 1 bytes
+ * (KZ_ERR_BAD_KEY); KZ_ERR_NOT_FOUND, KZ_ERR_IO.  buf is wiped on failure.
+ */
+int kz__secret_read(const char *path, char *buf, size_t cap);
 
 /* ------------------------------------------------------------ views.c */
 

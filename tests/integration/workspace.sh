@@ -76,12 +76,14 @@ has out "\"root\":\"$AK\""
 has out '"name":"川沿い市"'
 has out '"standing":"admin"'
 MESH=$(field mesh_id)
+NETFP=$(field network_key_fingerprint)
 expect 0 "mesh show" -- ka mesh show
 same out <<EOF
 mesh:      川沿い市
 mesh id:   $MESH
 root node: $AK
 this node: $AK (admin)
+net key:   present (fingerprint $NETFP)
 EOF
 
 expect 2 "join bad key" -- kb mesh join 1234

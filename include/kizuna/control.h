@@ -1,0 +1,57 @@
+/*
+ * The control protocol: how local programs (the kizuna CLI, kizuna-ctl) act
+ * on a running kizunad.
+ *
+ * Transport: a unix stream socket at [control] socket (default
+ * HOME/control.sock), mode 0600, so only the node's own user (and root) may
+ * connect: a client that can connect is the node's operator.
+ *
+ * Framing: newline-delimited JSON.  Each request is one JSON object on one
+ * line of at most KZ_CONTROL_LINE_MAX bytes; each gets exactly one response
+ * line, in order.  A client may pipeline requests and may half-close its
+ * side after the last one: kizunad answers what it read, then closes.
+ *
+ * Requests ("id", any JSON value, is copied into the response if given):
+ *
+ *   {"cmd":"ping"}
+ *       -> {"ok":true}
+ *   {"cmd":"status"}
+ *       -> {"ok":true,"node_key":HEX,"node_name":S,"home":S,"feed_length":N,
+ *           "feeds":N,"entries":N,"forks":N,"store_bytes":N,
+ *           "schema_version":N,"uptime_s":N,"pid":N,"version":S,
+ *           "control":{"clients":N,"requests":N,"bad_requests":N}}
+ *   {"cmd":"append","op":BASE64}
+ *       The op bytes (standard base64 with padding) are decoded and checked
+ *       by kz_op_decode, then appended to this node's feed alone (signed
+ *       on their own) and committed before the answer:
+ *       -> {"ok":true,"seq":N,"hash":HEX,"hlc":N}
+ *
+ * Failure: {"ok":false,"error":{"code":CODE,"message":TEXT}}, where CODE is
+ * one of the KZ_CONTROL_E_* strings below.  After any failure but an
+ * oversize line the connection goes on; a line over KZ_CONTROL_LINE_MAX is
+ * answered with bad_request and the connection is closed.
+ */
+#ifndef KIZUNA_CONTROL_H
+#define KIZUNA_CONTROL_H
+
+/* Longest request or response line, newline excluded. */
+#define KZ_CONTROL_LINE_MAX (256 * 1024)
+
+/* Not JSON, not an object, a missing or mistyped field, a line too long. */
+#define KZ_CONTROL_E_BAD_REQUEST "bad_request"
+/* "cmd" names no command this kizunad knows. */
+#define KZ_CONTROL_E_UNKNOWN_COMMAND "unknown_command"
+/* The op bytes are not one valid, canonically encoded operation. */
+#define KZ_CONTROL_E_INVALID_OP "invalid_op"
+/* The op is over KZ_OP_MAX bytes (or a field over its bound). */
+#define KZ_CONTROL_E_TOO_BIG "too_big"
+/* This node's own feed is forked: it must not write until resolved. */
+#define KZ_CONTROL_E_FORKED "forked"
+/* The disk is full; nothing was stored. */
+#define KZ_CONTROL_E_DISK_FULL "disk_full"
+/* Any other store failure; nothing was stored. */
+#define KZ_CONTROL_E_STORE "store_error"
+/* Too many control connections; try again. */
+#define KZ_CONTROL_E_BUSY "busy"
+
+#endif
