@@ -98,6 +98,9 @@ int kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len);
 /* feed grew in the store: in LIVE, schedule what the peer lacks of it. */
 void kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32]);
 
+/* Ends the session: queues a Bye carrying reason (the next frame out). */
+int kz_sync_bye(struct kz_sync *s, const char *reason);
+
 enum kz_sync_state kz_sync_state(const struct kz_sync *s);
 
 /* True when nothing is due to send and nothing sent is unacknowledged. */

@@ -669,6 +669,14 @@ kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32])
 	(void)todo_add(s, feed, ptip_get(s, feed) + 1);
 }
 
+int
+kz_sync_bye(struct kz_sync *s, const char *reason)
+{
+	if (s->state == KZ_SYNC_CLOSED)
+		return 0;
+	return say_bye(s, reason);
+}
+
 enum kz_sync_state
 kz_sync_state(const struct kz_sync *s)
 {
