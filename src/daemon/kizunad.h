@@ -30,6 +30,8 @@
 #include "kizuna/config.h"
 #include "kizuna/keys.h"
 #include "kizuna/log.h"
+#include "kizuna/mesh.h"
+#include "kizuna/op.h"
 #include "kizuna/store.h"
 
 #ifndef KZ_VERSION
@@ -44,6 +46,17 @@
 #define KZD_CONTROL_BATCH 32
 /* Bytes queued to one client before its requests stop being read. */
 #define KZD_CONTROL_QUEUE_MAX (1024 * 1024)
+
+/* Bytes queued in writes to one peer before its link stops being drained. */
+#define KZD_NET_QUEUE_MAX (1024 * 1024)
+/* TCP connections (either way) at once; more are refused. */
+#define KZD_NET_PEERS_MAX 64
+/* How long a closing link may take to flush its last bytes. */
+#define KZD_NET_FLUSH_MS 5000
+/* A link open this long resets its static peer's backoff to one second. */
+#define KZD_NET_STABLE_MS 10000
+/* Bytes read from a socket at once. */
+#define KZD_NET_READ_BUF (64 * 1024)
 
 #define KZD_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -82,6 +95,107 @@ struct kzd_control {
 	uint64_t requests, bad_requests;
 };
 
+/* "HOST:PORT" with IPv6 brackets, NUL included. */
+#define KZD_ADDR_MAX (KZ_CONFIG_HOST_MAX + 9)
+
+struct kz_link;
+struct kzd_dial;
+
+/*
+ * One TCP connection to a peer, either way, and its secure link; owned by
+ * the net module (net.c), freed in on_peer_closed() after uv_close().
+ */
+struct kzd_peer {
+	uv_tcp_t tcp;			/* first: closed before the struct is freed */
+	uv_connect_t connect;
+	uv_shutdown_t shutdown;
+	struct kzd *d;
+	struct kzd_peer *next, *prev;
+	struct kzd_dial *dial;		/* the static peer dialled, or NULL (in) */
+	struct kz_link *link;		/* NULL until TCP is connected */
+	unsigned long id;
+	bool initiator;			/* we dialled */
+	bool connected;			/* TCP is up */
+	bool checked;			/* the peer's node key was looked at */
+	unsigned long adm_gen;		/* the admissions it was checked against */
+	bool duplicate;			/* closed as a second link to one node */
+	bool drain_due;			/* the link may have bytes to send */
+	bool finishing;			/* no more reads; last bytes flush */
+	bool shutting;			/* uv_shutdown called */
+	bool closing;			/* uv_close called */
+	size_t queued;			/* bytes in uv_write requests */
+	uint64_t started_ms;		/* uv_now() when the connection began */
+	uint64_t since_s;		/* wall clock (s) when TCP came up */
+	uint64_t linked_ms;		/* uv_now() when the node key matched; 0 */
+	uint64_t last_rx_ms;		/* uv_now() of the last bytes read */
+	uint64_t finish_by_ms;		/* uv_now() by which finishing ends */
+	char address[KZD_ADDR_MAX];
+	char name[KZD_ADDR_MAX + 16];	/* "link in|out ADDRESS", for log lines */
+	char last_error[160];
+	uint8_t rbuf[KZD_NET_READ_BUF];
+};
+
+/* One static peer ([net] peers, or mesh.key's bootstrap address). */
+struct kzd_dial {
+	struct kzd *d;
+	uv_timer_t timer;		/* the next attempt */
+	bool timer_open;
+	uv_getaddrinfo_t gai;
+	bool resolving;
+	struct kz_hostport hp;
+	char address[KZD_ADDR_MAX];
+	struct kzd_peer *peer;		/* the connection now, or NULL */
+	uint64_t backoff_ms;		/* the next wait before jitter */
+	uint64_t retry_at_ms;		/* uv_now() of the next attempt; 0: none */
+	unsigned attempts;
+	bool self;			/* it is this node: never dialled again */
+	bool standby;			/* another link reaches its node */
+	bool have_node;
+	uint8_t node[32];		/* its node key, once learnt */
+	char last_error[160];
+};
+
+/* One admitted node, as the admission cache holds it. */
+struct kzd_adm_node {
+	uint8_t key[32];
+	bool revoked;
+	char name[KZ_NAME_MAX + 1];
+};
+
+/*
+ * Which feeds links accept and forward: the nodes the workspace admits
+ * (kz_views_nodes), or every feed while the store has no mesh root.
+ * Reloaded when an entry was stored since the last load.
+ */
+struct kzd_adm {
+	bool loaded, dirty;
+	unsigned long gen;		/* counts the loads */
+	bool all;			/* no mesh root yet: accept every feed */
+	bool have_root;
+	uint8_t root[32];
+	struct kzd_adm_node *nodes;	/* sorted by key */
+	size_t n, cap;
+	uint8_t (*grew)[32];		/* newly admitted: to push on every link */
+	size_t n_grew, cap_grew;
+};
+
+struct kzd_net {
+	bool enabled;			/* the node holds a network key */
+	uint8_t network_key[KZ_MESH_KEY_BYTES];	/* secret: wiped at exit */
+	uv_tcp_t listener;
+	bool listener_open;
+	int listen_port;		/* -1: not listening */
+	uv_timer_t tick;		/* silence and flush deadlines, each second */
+	bool tick_open;
+	struct kzd_dial dials[KZ_CONFIG_PEERS_MAX + 1];
+	size_t n_dials;
+	struct kzd_peer *peers;
+	size_t n_peers;
+	unsigned long next_id;
+	struct kzd_adm adm;
+	bool settling;			/* kzd_net_settle() is running */
+};
+
 struct kzd {
 	uv_loop_t loop;
 	bool loop_open;
@@ -104,6 +218,7 @@ struct kzd {
 
 	bool stopping, done;
 	struct kzd_control ctl;
+	struct kzd_net net;
 };
 
 /* ------------------------------------------------------------ main.c */
@@ -131,6 +246,40 @@ void kzd_control_stop(struct kzd *d);
 
 /* Closes every client at once (the grace period ran out). */
 void kzd_control_abort(struct kzd *d);
+
+/* ------------------------------------------------------------ net.c */
+
+/*
+ * Reads the network key (DIR/mesh.key), listens on [net] listen and dials
+ * the static peers.  Without a network key it logs why and runs without
+ * links.  Returns 0 or -1 after logging why (the listener cannot bind).
+ */
+int kzd_net_start(struct kzd *d);
+
+/* Stops listening and dialling; says Bye on every link, which then closes. */
+void kzd_net_stop(struct kzd *d);
+
+/* Closes every connection at once (the grace period ran out). */
+void kzd_net_abort(struct kzd *d);
+
+/* Closes the listener and the timers (once no connection is left). */
+void kzd_net_close_handles(struct kzd *d);
+
+/* Wipes the network key and frees what the module holds (after the loop). */
+void kzd_net_free(struct kzd *d);
+
+/*
+ * This node appended an entry (an op of type) to its own feed: pushes it on
+ * every link, and reloads the admissions if it may change them.
+ */
+void kzd_net_appended(struct kzd *d, enum kz_op_type type);
+
+/* Links open to a known node (for the systemd status line). */
+size_t kzd_net_links(const struct kzd *d);
+
+/* Adds "listen_port" and "peers" to a status answer (a JSON object). */
+struct json_t;
+void kzd_net_status(struct kzd *d, struct json_t *o);
 
 /* ------------------------------------------------------------ request.c */
 

@@ -297,10 +297,15 @@ on_grace(uv_timer_t *t)
 {
 	struct kzd *d = KZD_CONTAINER_OF(t, struct kzd, grace);
 
-	kz_log(&d->log, KZ_LOG_WARN, "%zu control client(s) did not take their "
-	    "answers within %d ms; closing them", d->ctl.n_clients,
-	    KZD_STOP_GRACE_MS);
+	if (d->ctl.n_clients > 0)
+		kz_log(&d->log, KZ_LOG_WARN, "%zu control client(s) did not take "
+		    "their answers within %d ms; closing them", d->ctl.n_clients,
+		    KZD_STOP_GRACE_MS);
+	if (d->net.n_peers > 0)
+		kz_log(&d->log, KZ_LOG_WARN, "%zu link(s) did not close within %d "
+		    "ms; cutting them off", d->net.n_peers, KZD_STOP_GRACE_MS);
 	kzd_control_abort(d);
+	kzd_net_abort(d);
 }
 
 static void
@@ -323,6 +328,7 @@ close_handles(struct kzd *d)
 	close_if_open((uv_handle_t *)&d->grace, &d->grace_open);
 	close_if_open((uv_handle_t *)&d->ctl.listener, &d->ctl.listener_open);
 	close_if_open((uv_handle_t *)&d->ctl.idle, &d->ctl.idle_open);
+	kzd_net_close_handles(d);
 }
 
 void
@@ -336,7 +342,8 @@ kzd_stop(struct kzd *d, const char *reason)
 	kz_log(&d->log, KZ_LOG_INFO, "%s: stopping", reason);
 	kzd_notify_stopping(d);
 	kzd_control_stop(d);
-	if (d->ctl.n_clients > 0)
+	kzd_net_stop(d);
+	if (d->ctl.n_clients > 0 || d->net.n_peers > 0)
 		uv_timer_start(&d->grace, on_grace, KZD_STOP_GRACE_MS, 0);
 	kzd_maybe_done(d);
 }
@@ -344,7 +351,8 @@ kzd_stop(struct kzd *d, const char *reason)
 void
 kzd_maybe_done(struct kzd *d)
 {
-	if (!d->stopping || d->done || d->ctl.n_clients > 0)
+	if (!d->stopping || d->done || d->ctl.n_clients > 0 ||
+	    d->net.n_peers > 0)
 		return;
 	d->done = true;
 	close_handles(d);
@@ -380,6 +388,8 @@ start(struct kzd *d)
 
 	if (kz_config_home_path(path, sizeof(path), d->home,
 	    d->cfg.control_socket) < 0 || kzd_control_start(d, path) < 0)
+		return -1;
+	if (kzd_net_start(d) < 0)
 		return -1;
 	kzd_notify_ready(d);
 	return 0;
@@ -512,12 +522,14 @@ out:
 		/* After a failed start, or (a bug) handles a stop left open. */
 		close_handles(d);
 		kzd_control_abort(d);
+		kzd_net_abort(d);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		if (uv_loop_close(&d->loop) != 0) {
 			uv_walk(&d->loop, on_walk_leftover, d);
 			status = 1;
 		}
 	}
+	kzd_net_free(d);
 	kz_store_free(d->st);
 	if (d->have_key)
 		kz_keypair_wipe(&d->kp);

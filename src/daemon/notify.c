@@ -34,8 +34,9 @@ status_line(struct kzd *d, char *buf, size_t len)
 		return;
 	}
 	snprintf(buf, len, "running: feed length %llu, %llu feeds held, "
-	    "%llu entries", (unsigned long long)tip,
-	    (unsigned long long)stats.feeds, (unsigned long long)stats.entries);
+	    "%llu entries, %zu links", (unsigned long long)tip,
+	    (unsigned long long)stats.feeds, (unsigned long long)stats.entries,
+	    kzd_net_links(d));
 }
 
 void

@@ -101,6 +101,7 @@ do_status(struct kzd *d)
 	/* The home is a path, not necessarily UTF-8: left out if it is not. */
 	if (o != NULL)
 		json_object_set_new(o, "home", json_string(d->home));
+	kzd_net_status(d, o);
 	return o;
 }
 
@@ -185,6 +186,7 @@ do_append(struct kzd *d, struct kzd_client *from, json_t *req, bool *bad)
 	resp = json_pack("{s:b,s:I,s:s,s:I}", "ok", 1, "seq", (json_int_t)app.seq,
 	    "hash", hex, "hlc", (json_int_t)app.hlc);
 	kzd_notify_status(d);
+	kzd_net_appended(d, type);
 out:
 	free(bin);
 	return resp;

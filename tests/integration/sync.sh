@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# TCP links between real kizunad processes on 127.0.0.1: A founds a mesh
+# and listens on a free port (read from its log and its status); B joins
+# with A's invite, dials A as its static peer, and A admits it; posts on
+# either appear on the other (live push) and both workspaces have one
+# digest; a node C of another mesh (a wrong network key) dialling A gets
+# nothing and A's log names the refused link; B killed with -9 and
+# restarted catches up on the posts made meanwhile; A stopped and started
+# again is redialled by B (backoff) and catches up; a revoked B is cut off
+# with the reason; SIGTERM stops every daemon cleanly (exit 0: every handle
+# closed).  Every daemon started here is killed by its pid on exit.
+set -u
+K="$KZ_BIN/kizuna"
+D="$KZ_BIN/kizunad"
+C="$KZ_BIN/kizuna-ctl"
+T=$(mktemp -d "${TMPDIR:-/tmp}/kzsync-XXXXXX")
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0; passes=0
+
+ok()   { passes=$((passes + 1)); }
+bad()  { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+# expect CODE DESCRIPTION -- COMMAND...: runs it, checks the exit code.
+expect() {
+	local code=$1 what=$2; shift 3
+	"$@" >"$T/out" 2>"$T/err"; local rc=$?
+	if [ "$rc" -ne "$code" ]; then
+		bad "$what: exit $rc, wanted $code"; sed 's/^/  | /' "$T/out" "$T/err" >&2
+	else ok; fi
+}
+has()  { grep -qF -- "$2" "$T/$1" && ok || { bad "$1 lacks '$2'"; sed 's/^/  | /' "$T/$1" >&2; }; }
+lacks() { grep -qF -- "$2" "$T/$1" && { bad "$1 has '$2'"; sed 's/^/  | /' "$T/$1" >&2; } || ok; }
+eq()   { [ "$1" = "$2" ] && ok || bad "$3: '$1' != '$2'"; }
+# until_ok DESCRIPTION -- COMMAND...: polls every 0.1 s for up to 10 s.
+until_ok() {
+	local what=$1 i; shift 2
+	for i in $(seq 100); do
+		"$@" >/dev/null 2>&1 && { ok; return 0; }
+		sleep 0.1
+	done
+	bad "$what: not within 10 s"; return 1
+}
+exited() { local s; s=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null); [ -z "$s" ] || [ "$s" = Z ]; }
+# stopped PID NAME: waits up to 10 s for the daemon to exit, then wants 0.
+stopped() {
+	local rc
+	until_ok "$2 exits" -- exited "$1"
+	exited "$1" || kill -9 "$1"
+	wait "$1"; rc=$?
+	[ "$rc" -eq 0 ] && ok || { bad "$2 exited $rc"; sed 's/^/  | /' "$T/$2.err" >&2; }
+}
+# start NAME HOME: kizunad in the background, stderr appended to $T/NAME.err.
+start() {
+	"$D" --home "$2" 2>>"$T/$1.err" &
+	DPID=$!
+	pids+=("$DPID")
+}
+field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$T/out" | head -1; }
+# conf HOME LISTEN PEERS: the [net] settings (no discovery), debug logs.
+conf() {
+	sed -i "s/^listen = .*/listen = $2/; s/^peers = .*/peers = $3/;
+	    s/^discovery = .*/discovery = false/; s/^level = .*/level = debug/;
+	    s/^reconnect_max_s = .*/reconnect_max_s = 2/" "$1/kizuna.conf"
+}
+
+A="$T/a"; B="$T/b"; X="$T/c"
+for h in "$A" "$B" "$X"; do
+	expect 0 "init ${h##*/}" -- "$K" --home "$h" --json init
+done
+"$K" --home "$A" --json status >"$T/out"; AK=$(field node_key)
+"$K" --home "$B" --json status >"$T/out"; BK=$(field node_key)
+digest() { "$K" --home "$1" digest; }
+# shows HOME CHANNEL TEXT: the channel's tail on HOME holds TEXT.
+shows() { "$K" --home "$1" tail -n 50 "$2" 2>/dev/null | grep -qF -- "$3"; }
+same_digest() { [ "$(digest "$A")" = "$(digest "$B")" ]; }
+
+# ---------------------------------------------------------------- A and B
+expect 0 "a: mesh create" -- "$K" --home "$A" mesh create --name 谷川市
+expect 0 "a: user alice" -- "$K" --home "$A" user add --name Alice alice
+expect 0 "a: channel" -- "$K" --home "$A" channel create ops
+conf "$A" 127.0.0.1:0 ""
+start a "$A"
+DA=$DPID
+until_ok "a listens" -- grep -q "listening on 127.0.0.1:" "$T/a.err"
+PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/a.err" | head -1)
+[ -n "$PORT" ] && [ "$PORT" -gt 0 ] && ok || bad "no port in a's log"
+until_ok "a answers" -- "$C" --home "$A" '{"cmd":"ping"}'
+expect 0 "a: status" -- "$C" --home "$A" '{"cmd":"status"}'
+has out "\"listen_port\":$PORT,"
+has out '"peers":[]'
+
+expect 0 "a: invite" -- "$K" --home "$A" mesh invite --address "127.0.0.1:$PORT"
+TOK=$(cat "$T/out")
+expect 0 "b: join" -- "$K" --home "$B" mesh join "$TOK"
+expect 0 "a admits b (through a's kizunad)" -- "$K" --home "$A" mesh admit "$BK" --name b
+expect 0 "a: post before b links" -- "$K" --home "$A" --as alice post ops "避難所の給水 1"
+
+conf "$B" 127.0.0.1:0 "127.0.0.1:$PORT"
+start b "$B"
+DB=$DPID
+until_ok "b has a's post" -- shows "$B" ops "避難所の給水 1"
+until_ok "a logs the link" -- grep -q "linked with node ${BK:0:16} (b)" "$T/a.err"
+expect 0 "b: status" -- "$C" --home "$B" '{"cmd":"status"}'
+has out "\"address\":\"127.0.0.1:$PORT\",\"direction\":\"out\",\"state\":\"open\",\"node_key\":\"$AK\""
+has out '"last_error":null'
+expect 0 "a: status" -- "$C" --home "$A" '{"cmd":"status"}'
+has out "\"direction\":\"in\",\"state\":\"open\",\"node_key\":\"$BK\""
+
+# Live: a post on either side appears on the other.
+expect 0 "a: live post" -- "$K" --home "$A" --as alice post ops "live from a"
+until_ok "b shows a's live post" -- shows "$B" ops "live from a"
+expect 0 "b: post" -- "$K" --home "$B" --as alice post ops "停電 from b"
+until_ok "a shows b's post" -- shows "$A" ops "停電 from b"
+until_ok "one digest" -- same_digest
+DIG=$(digest "$A")
+
+# ---------------------------------------------------------------- C: wrong key
+expect 0 "c: its own mesh" -- "$K" --home "$X" mesh create --name other
+conf "$X" "" "127.0.0.1:$PORT"
+start c "$X"
+DC=$DPID
+until_ok "a names the refused link" -- grep -q "link from 127.0.0.1:[0-9]*: link closed: handshake refused (wrong network key" "$T/a.err"
+until_ok "c retries with backoff" -- grep -q "\[net\] peers: 127.0.0.1:$PORT: next attempt in" "$T/c.err"
+expect 0 "c: status" -- "$C" --home "$X" '{"cmd":"status"}'
+lacks out "$AK"
+has out '"listen_port":null'
+expect 0 "c: log" -- "$K" --home "$X" log
+lacks out "${AK:0:16}"
+lacks out "避難所"
+eq "$(digest "$A")" "$DIG" "a's digest after c"
+kill -TERM "$DC"
+stopped "$DC" c
+
+# ---------------------------------------------------------------- kill -9 B
+{ kill -9 "$DB"; wait "$DB"; } 2>/dev/null
+expect 0 "a: post while b is down" -- "$K" --home "$A" --as alice post ops "while b was down 1"
+expect 0 "a: post while b is down" -- "$K" --home "$A" --as alice post --priority urgent ops "while b was down 2"
+start b "$B"
+DB=$DPID
+until_ok "b catches up after kill -9" -- shows "$B" ops "while b was down 2"
+until_ok "b catches up (1)" -- shows "$B" ops "while b was down 1"
+until_ok "one digest after the restart" -- same_digest
+
+# ---------------------------------------------------------------- A away
+kill -TERM "$DA"
+stopped "$DA" a
+has a.err "link from 127.0.0.1:"
+expect 0 "b: post while a is down" -- "$K" --home "$B" --as alice post ops "while a was down"
+until_ok "b tries again with backoff" -- grep -q "\[net\] peers: 127.0.0.1:$PORT: next attempt in .* after: connection refused" "$T/b.err"
+conf "$A" "127.0.0.1:$PORT" ""
+start a "$A"
+DA=$DPID
+until_ok "a catches up from b" -- shows "$A" ops "while a was down"
+until_ok "one digest after a's restart" -- same_digest
+
+# ---------------------------------------------------------------- revoked
+expect 0 "a revokes b" -- "$K" --home "$A" mesh revoke "$BK"
+until_ok "a cuts b off" -- grep -q "node ${BK:0:16} was revoked by the mesh; closing its link" "$T/a.err"
+until_ok "b is told why" -- grep -q "closed by peer: this node was revoked by the mesh" "$T/b.err"
+expect 0 "a: post after the revocation" -- "$K" --home "$A" --as alice post ops "not for b"
+expect 0 "a: status" -- "$C" --home "$A" '{"cmd":"status"}'
+lacks out "\"state\":\"open\",\"node_key\":\"$BK\""
+shows "$B" ops "not for b" && bad "b got a post after its revocation" || ok
+
+# ---------------------------------------------------------------- stop
+kill -TERM "$DB"
+stopped "$DB" b
+kill -TERM "$DA"
+stopped "$DA" a
+has a.err "info: stopped"
+has b.err "info: stopped"
+lacks a.err "handle left open"
+lacks b.err "handle left open"
+
+echo "sync: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]
