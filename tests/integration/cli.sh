@@ -8,20 +8,8 @@ set -u
 K="$KZ_BIN/kizuna"
 T=$(mktemp -d "${TMPDIR:-/tmp}/kzcli-XXXXXX")
 trap 'rm -rf "$T"' EXIT
-fails=0; passes=0
+. "$(dirname "$0")/lib.sh"
 
-ok()   { passes=$((passes + 1)); }
-bad()  { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE DESCRIPTION -- COMMAND...: runs it, checks the exit code.
-expect() {
-	local code=$1 what=$2; shift 3
-	"$@" >"$T/out" 2>"$T/err"; local rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		bad "$what: exit $rc, wanted $code"; sed 's/^/  | /' "$T/out" "$T/err" >&2
-	else ok; fi
-}
-has()  { grep -qF -- "$2" "$T/$1" && ok || { bad "$1 lacks '$2'"; sed 's/^/  | /' "$T/$1" >&2; }; }
-lines() { local n; n=$(wc -l <"$T/$1"); [ "$n" -eq "$2" ] && ok || bad "$1 has $n lines, wanted $2"; }
 
 A="$T/a"; B="$T/b"
 expect 0 "init a" -- "$K" --home "$A" init
@@ -118,5 +106,4 @@ done
 KIZUNA_HOME="$B" expect 0 "KIZUNA_HOME" -- "$K" status --json
 has out "\"home\":\"$B\""
 
-echo "cli: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish cli

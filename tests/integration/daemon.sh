@@ -22,40 +22,11 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0; passes=0
+. "$(dirname "$0")/lib.sh"
 
-ok()   { passes=$((passes + 1)); }
-bad()  { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE DESCRIPTION -- COMMAND...: runs it, checks the exit code.
-expect() {
-	local code=$1 what=$2; shift 3
-	"$@" >"$T/out" 2>"$T/err"; local rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		bad "$what: exit $rc, wanted $code"; sed 's/^/  | /' "$T/out" "$T/err" >&2
-	else ok; fi
-}
-has()  { grep -qF -- "$2" "$T/$1" && ok || { bad "$1 lacks '$2'"; sed 's/^/  | /' "$T/$1" >&2; }; }
-lacks() { grep -qF -- "$2" "$T/$1" && { bad "$1 has '$2'"; sed 's/^/  | /' "$T/$1" >&2; } || ok; }
-lines() { local n; n=$(wc -l <"$T/$1"); [ "$n" -eq "$2" ] && ok || bad "$1 has $n lines, wanted $2"; }
 # until DESCRIPTION -- COMMAND...: polls every 0.1 s for up to 10 s.
-until_ok() {
-	local what=$1 i; shift 2
-	for i in $(seq 100); do
-		"$@" >/dev/null 2>&1 && { ok; return 0; }
-		sleep 0.1
-	done
-	bad "$what: not within 10 s"; return 1
-}
 # Whether process $1 has exited (a zombie until waited for).
-exited() { local s; s=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null); [ -z "$s" ] || [ "$s" = Z ]; }
 # stopped PID NAME: waits up to 5 s for the daemon to exit, then wants 0.
-stopped() {
-	local rc
-	until_ok "$2 exits" -- exited "$1"
-	exited "$1" || kill -9 "$1"
-	wait "$1"; rc=$?
-	[ "$rc" -eq 0 ] && ok || { bad "$2 exited $rc"; sed 's/^/  | /' "$T/$2.err" >&2; }
-}
 # start NAME ARGS...: kizunad in the background, stderr to $T/NAME.err; pid in $DPID.
 start() {
 	local name=$1; shift
@@ -283,5 +254,4 @@ stopped "$D4" d4
 has d4.err "SIGINT: stopping"
 [ ! -e "$A/control.sock" ] && ok || bad "control.sock left after SIGINT"
 
-echo "daemon: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish daemon

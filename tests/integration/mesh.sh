@@ -9,26 +9,10 @@ set -u
 K="$KZ_BIN/kizuna"
 T=$(mktemp -d "${TMPDIR:-/tmp}/kzmesh-XXXXXX")
 trap 'rm -rf "$T"' EXIT
-fails=0; passes=0
+. "$(dirname "$0")/lib.sh"
 
-ok()   { passes=$((passes + 1)); }
-bad()  { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE DESCRIPTION -- COMMAND...: runs it, checks the exit code.
-expect() {
-	local code=$1 what=$2; shift 3
-	"$@" >"$T/out" 2>"$T/err"; local rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		bad "$what: exit $rc, wanted $code"; sed 's/^/  | /' "$T/out" "$T/err" >&2
-	else ok; fi
-}
-has()  { grep -qF -- "$2" "$T/$1" && ok || { bad "$1 lacks '$2'"; sed 's/^/  | /' "$T/$1" >&2; }; }
-hasnt() { grep -qF -- "$2" "$T/$1" && { bad "$1 has '$2'"; sed 's/^/  | /' "$T/$1" >&2; } || ok; }
-lines() { local n; n=$(wc -l <"$T/$1"); [ "$n" -eq "$2" ] && ok || bad "$1 has $n lines, wanted $2"; }
-empty() { [ -s "$T/$1" ] && { bad "$1 is not empty"; sed 's/^/  | /' "$T/$1" >&2; } || ok; }
 same() { if diff -u - "$T/$1" >"$T/diff"; then ok; else
 	bad "$1 is not as expected"; sed 's/^/  | /' "$T/diff" >&2; fi; }
-eq()   { [ "$1" = "$2" ] && ok || bad "$3: '$1' != '$2'"; }
-field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$T/out" | head -1; }
 mode() { stat -c %a "$1"; }
 
 A="$T/a"; B="$T/b"; C="$T/c"; D="$T/d"
@@ -219,5 +203,4 @@ has out "usage: kizuna [--home DIR] mesh join [--json] TOKEN | --root ROOTKEY"
 expect 0 "mesh --help lists invite" -- ka mesh --help
 has out "mesh invite [--address HOST:PORT] [--qr]"
 
-echo "mesh: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish mesh

@@ -21,46 +21,14 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0; passes=0
+. "$(dirname "$0")/lib.sh"
 
-ok()   { passes=$((passes + 1)); }
-bad()  { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE DESCRIPTION -- COMMAND...: runs it, checks the exit code.
-expect() {
-	local code=$1 what=$2; shift 3
-	"$@" >"$T/out" 2>"$T/err"; local rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		bad "$what: exit $rc, wanted $code"; sed 's/^/  | /' "$T/out" "$T/err" >&2
-	else ok; fi
-}
-has()  { grep -qF -- "$2" "$T/$1" && ok || { bad "$1 lacks '$2'"; sed 's/^/  | /' "$T/$1" >&2; }; }
-lacks() { grep -qF -- "$2" "$T/$1" && { bad "$1 has '$2'"; sed 's/^/  | /' "$T/$1" >&2; } || ok; }
-eq()   { [ "$1" = "$2" ] && ok || bad "$3: '$1' != '$2'"; }
-# until_ok DESCRIPTION -- COMMAND...: polls every 0.1 s for up to 10 s.
-until_ok() {
-	local what=$1 i; shift 2
-	for i in $(seq 100); do
-		"$@" >/dev/null 2>&1 && { ok; return 0; }
-		sleep 0.1
-	done
-	bad "$what: not within 10 s"; return 1
-}
-exited() { local s; s=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null); [ -z "$s" ] || [ "$s" = Z ]; }
-# stopped PID NAME: waits up to 10 s for the daemon to exit, then wants 0.
-stopped() {
-	local rc
-	until_ok "$2 exits" -- exited "$1"
-	exited "$1" || kill -9 "$1"
-	wait "$1"; rc=$?
-	[ "$rc" -eq 0 ] && ok || { bad "$2 exited $rc"; sed 's/^/  | /' "$T/$2.err" >&2; }
-}
 # start NAME HOME: kizunad in the background, stderr appended to $T/NAME.err.
 start() {
 	"$D" --home "$2" 2>>"$T/$1.err" &
 	DPID=$!
 	pids+=("$DPID")
 }
-field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$T/out" | head -1; }
 # conf HOME LISTEN PEERS: the [net] settings (no discovery), debug logs.
 conf() {
 	sed -i "s/^listen = .*/listen = $2/; s/^peers = .*/peers = $3/;
@@ -177,5 +145,4 @@ has b.err "info: stopped"
 lacks a.err "handle left open"
 lacks b.err "handle left open"
 
-echo "sync: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish sync

@@ -11,22 +11,8 @@ set -u
 K="$KZ_BIN/kizuna"
 T=$(mktemp -d "${TMPDIR:-/tmp}/kzws-XXXXXX")
 trap 'rm -rf "$T"' EXIT
-fails=0; passes=0
+. "$(dirname "$0")/lib.sh"
 
-ok()   { passes=$((passes + 1)); }
-bad()  { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE DESCRIPTION -- COMMAND...: runs it, checks the exit code.
-expect() {
-	local code=$1 what=$2; shift 3
-	"$@" >"$T/out" 2>"$T/err"; local rc=$?
-	if [ "$rc" -ne "$code" ]; then
-		bad "$what: exit $rc, wanted $code"; sed 's/^/  | /' "$T/out" "$T/err" >&2
-	else ok; fi
-}
-has()  { grep -qF -- "$2" "$T/$1" && ok || { bad "$1 lacks '$2'"; sed 's/^/  | /' "$T/$1" >&2; }; }
-hasnt() { grep -qF -- "$2" "$T/$1" && { bad "$1 has '$2'"; sed 's/^/  | /' "$T/$1" >&2; } || ok; }
-lines() { local n; n=$(wc -l <"$T/$1"); [ "$n" -eq "$2" ] && ok || bad "$1 has $n lines, wanted $2"; }
-empty() { [ -s "$T/$1" ] && { bad "$1 is not empty"; sed 's/^/  | /' "$T/$1" >&2; } || ok; }
 # same FILE <<EOF: FILE is exactly the text given, with times written TIME.
 same() {
 	sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z/TIME/g' \
@@ -36,7 +22,6 @@ same() {
 }
 # The message id a post or reply printed, and a JSON field of out.
 msgid() { sed -n 's/^message id: //p' "$T/out"; }
-field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$T/out" | head -1; }
 seq_of() { sed -n 's/.*"seq":\([0-9]*\).*/\1/p' "$T/out" | head -1; }
 
 A="$T/a"; B="$T/b"
@@ -609,5 +594,4 @@ done
 expect 2 "edit missing text" -- ka edit "$E1"
 has err "usage: kizuna [--home DIR] edit [--json] ID TEXT"
 
-echo "workspace: $passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish workspace
