@@ -299,6 +299,7 @@ int cli_post_append(struct cli *c, const struct cli_post_opts *po,
 /* Commands. */
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
+int cmd_peers(struct cli *c, int argc, char **argv);
 int cmd_mesh(struct cli *c, int argc, char **argv);
 int cmd_user(struct cli *c, int argc, char **argv);
 int cmd_channel(struct cli *c, int argc, char **argv);

@@ -8,6 +8,9 @@
 #include "kizuna/home.h"
 #include "kizuna/util.h"
 
+static json_t *daemon_summary(struct cli *c);
+static void print_daemon(struct cli *c);
+
 int
 cmd_init(struct cli *c, int argc, char **argv)
 {
@@ -76,6 +79,7 @@ cmd_status(struct cli *c, int argc, char **argv)
 		    json_integer((json_int_t)stats.db_bytes));
 		json_object_set_new(o, "schema_version",
 		    json_integer(stats.schema_version));
+		json_object_set_new(o, "daemon", daemon_summary(c));
 		cli_json_line(o);
 	} else {
 		printf("home:           %s\n", c->home);
@@ -90,6 +94,107 @@ cmd_status(struct cli *c, int argc, char **argv)
 			    (unsigned long long)stats.forks);
 		printf("store size:     %llu bytes\n", (unsigned long long)stats.db_bytes);
 		printf("schema version: %d\n", stats.schema_version);
+		print_daemon(c);
 	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ links */
+
+/* kizunad's status, or NULL when it is not running (reasons printed). */
+static json_t *
+daemon_state(struct cli *c)
+{
+	json_t *st = NULL;
+
+	return cli_daemon_status(c, &st) == 0 ? st : NULL;
+}
+
+/* The daemon part of `status --json`: pid, uptime and links, or null. */
+static json_t *
+daemon_summary(struct cli *c)
+{
+	json_t *st = daemon_state(c), *o;
+
+	if (st == NULL)
+		return json_null();
+	o = json_object();
+	json_object_set(o, "pid", json_object_get(st, "pid"));
+	json_object_set(o, "uptime_s", json_object_get(st, "uptime_s"));
+	json_object_set_new(o, "links", json_integer((json_int_t)json_array_size(
+	    json_object_get(st, "peers"))));
+	json_decref(st);
+	return o;
+}
+
+static const char *
+str_of(json_t *o, const char *key, const char *dflt)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v != NULL ? v : dflt;
+}
+
+static long long
+int_of(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* One line per link, for people. */
+static void
+print_links(json_t *peers)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(peers, i, p) {
+		const char *key = str_of(p, "node_key", "");
+		const char *err = str_of(p, "last_error", "");
+
+		printf("  %-3s %-22s %-10s %.16s  since %llds  in %lld B/%lld entries"
+		    "  out %lld B/%lld entries%s%s\n", str_of(p, "direction", "?"),
+		    str_of(p, "address", "?"), str_of(p, "state", "?"),
+		    *key ? key : "(unknown)", int_of(p, "since"), int_of(p, "bytes_in"),
+		    int_of(p, "entries_in"), int_of(p, "bytes_out"),
+		    int_of(p, "entries_out"), *err ? "  last error: " : "", err);
+	}
+}
+
+static void
+print_daemon(struct cli *c)
+{
+	json_t *st = daemon_state(c), *peers;
+
+	if (st == NULL) {
+		printf("kizunad:        not running\n");
+		return;
+	}
+	peers = json_object_get(st, "peers");
+	printf("kizunad:        running (pid %lld, up %llds), %zu links\n",
+	    int_of(st, "pid"), int_of(st, "uptime_s"), json_array_size(peers));
+	print_links(peers);
+	json_decref(st);
+}
+
+int
+cmd_peers(struct cli *c, int argc, char **argv)
+{
+	json_t *st, *p;
+	size_t i;
+	int rc;
+
+	if ((rc = cli_no_args_open(c, cli_find_cmd("peers"), argc, argv)) >= 0)
+		return rc;
+	if ((st = daemon_state(c)) == NULL)
+		return cli_fail(c, "kizunad is not running here: links are its "
+		    "(start it with 'kizunad --home %s')", c->home);
+	if (c->json) {
+		json_array_foreach(json_object_get(st, "peers"), i, p)
+			cli_json_line(json_incref(p));
+	} else {
+		print_links(json_object_get(st, "peers"));
+	}
+	json_decref(st);
 	return 0;
 }

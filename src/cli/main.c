@@ -22,6 +22,8 @@ static const struct cli_cmd commands[] = {
 	{ "init", cmd_init, "", "create a node: key, store and default config" },
 	{ "status", cmd_status, "[set STATUS [--user U] [--place P] [--note N] | list]",
 	  "show the node (key, feeds, store); 'set' and 'list': the roll call" },
+	{ "peers", cmd_peers, "",
+	  "the running kizunad's links: peer, state, bytes and entries each way" },
 	{ "mesh", cmd_mesh, "create|join|admit|revoke|nodes|show ...",
 	  "create or join the mesh; admit, revoke and list its nodes" },
 	{ "user", cmd_user, "add|list|passwd|deactivate|activate|role ...",

@@ -49,6 +49,12 @@ expect 0 "status" -- "$K" --home "$A" status --json
 has out '"feed_length":6'
 has out '"schema_version":4'
 has out '"entries":6'
+expect 0 "status without a daemon" -- "$K" --home "$A" status
+has out "kizunad:        not running"
+expect 0 "status json without a daemon" -- "$K" --home "$A" --json status
+has out '"daemon":null'
+expect 1 "peers without a daemon" -- "$K" --home "$A" peers
+has err "kizunad is not running here"
 expect 0 "log" -- "$K" --home "$A" log
 lines out 6
 has out "(node) mesh_create 川沿い市"

@@ -87,6 +87,19 @@ until_ok "a shows b's post" -- shows "$A" ops "停電 from b"
 until_ok "one digest" -- same_digest
 DIG=$(digest "$A")
 
+# The links as an operator sees them.
+expect 0 "peers on a" -- "$K" --home "$A" peers
+has out "in  127.0.0.1:"
+has out "open       ${BK:0:16}"
+expect 0 "peers json on b" -- "$K" --home "$B" --json peers
+has out '"direction":"out"'
+has out '"state":"open"'
+expect 0 "status shows kizunad" -- "$K" --home "$A" status
+has out "kizunad:        running (pid "
+has out ", 1 links"
+expect 0 "status json shows kizunad" -- "$K" --home "$A" status --json
+has out '"daemon":{"pid":'
+
 # ---------------------------------------------------------------- C: wrong key
 expect 0 "c: its own mesh" -- "$K" --home "$X" mesh create --name other
 conf "$X" "" "127.0.0.1:$PORT"
