@@ -22,6 +22,7 @@
 
 #include "kizuna/err.h"
 #include "kizuna/hlc.h"
+#include "kizuna/util.h"
 #include "kizuna/views.h"
 #include "kizuna/workspace.h"
 #include "store/store_int.h"
@@ -489,18 +490,37 @@ fts_remove(struct kz_store *st, int64_t doc, const char *text, const char *meta)
 	return run(st, s, "update search index");
 }
 
-/* Indexes a message as its row now stands. */
+/*
+ * Indexes a message.  meta is ws_messages.meta's formula computed here, so
+ * the statement is a single-row VALUES insert: an INSERT ... SELECT opens a
+ * statement journal, whose savepoint makes FTS5 flush its pending terms as
+ * a new segment for every message (measured: 60% of ingest time).
+ */
 static int
-fts_add(struct kz_store *st, int64_t doc)
+fts_add(struct kz_store *st, int64_t doc, const char *text,
+    const uint8_t channel[32], const char *actor, enum kz_priority prio)
 {
 	sqlite3_stmt *s;
-	int rc = prep(st, &s, "INSERT INTO ws_search(rowid, text, meta)"
-	    " SELECT doc, text, meta FROM ws_messages WHERE doc = ?1");
+	char chan[17], *meta, *p;
+	size_t alen = strlen(actor);
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_int64(s, 1, doc);
-	return run(st, s, "update search index");
+	meta = malloc(2 * alen + 40);
+	if (meta == NULL)
+		return KZ_ERR_NOMEM;
+	kz_hex(chan, channel, 8);
+	p = meta + sprintf(meta, "c%s a", chan);
+	kz_hex(p, (const uint8_t *)actor, alen);
+	sprintf(p + 2 * alen, " p%d", (int)prio);
+	rc = prep(st, &s, "INSERT INTO ws_search(rowid, text, meta) VALUES (?1, ?2, ?3)");
+	if (rc == 0) {
+		sqlite3_bind_int64(s, 1, doc);
+		sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, meta, -1, SQLITE_STATIC);
+		rc = run(st, s, "update search index");
+	}
+	free(meta);
+	return rc;
 }
 
 #define DOC_SLOT_BITS 4
@@ -614,7 +634,9 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 		goto out;
 	/* Deleted and purged messages are not searchable; edited ones by
 	 * their current text only. */
-	if (!m.deleted && *m.text != '\0' && (rc = fts_add(st, doc)) < 0)
+	if (!m.deleted && *m.text != '\0' &&
+	    (rc = fts_add(st, doc, m.text, p->channel, m.post->op->actor ?
+	    m.post->op->actor : "", p->priority)) < 0)
 		goto out;
 	if (p->thread_root != NULL && (rc = update_reply_count(st, p->thread_root)) < 0)
 		goto out;
