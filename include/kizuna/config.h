@@ -36,7 +36,10 @@ struct kz_config {
 	char net_listen[KZ_CONFIG_STR_MAX];	/* HOST:PORT, or "" (none) */
 	char net_peers[KZ_CONFIG_STR_MAX];	/* HOST:PORT, ... or "" */
 	bool net_discovery;
+	char net_discovery_address[KZ_CONFIG_STR_MAX];	/* an IPv4 address */
+	char net_discovery_interface[KZ_CONFIG_STR_MAX];	/* IPv4, or "" */
 	int net_discovery_port;
+	int net_discovery_interval_s;
 	int net_keepalive_s;
 	int net_reconnect_max_s;
 	char http_listen[KZ_CONFIG_STR_MAX];	/* HOST:PORT, or "" (none) */

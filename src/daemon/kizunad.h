@@ -23,10 +23,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
 #include <sys/un.h>
 
 #include <uv.h>
 
+#include "kizuna/beacon.h"
 #include "kizuna/config.h"
 #include "kizuna/keys.h"
 #include "kizuna/log.h"
@@ -57,6 +59,17 @@
 #define KZD_NET_STABLE_MS 10000
 /* Bytes read from a socket at once. */
 #define KZD_NET_READ_BUF (64 * 1024)
+
+/* Nodes found by LAN discovery that are dialled at once (dial slots). */
+#define KZD_DISC_MAX 32
+/* Of them, the most from one IP address (several nodes may share a host). */
+#define KZD_DISC_PER_HOST 8
+/* A discovered node is forgotten after this many intervals unheard. */
+#define KZD_DISC_EXPIRE 3
+/* Senders whose odd beacons were logged once (the newest kept). */
+#define KZD_DISC_NOTED 16
+/* Static peers, the join token's bootstrap address, discovered nodes. */
+#define KZD_NET_DIALS_MAX (KZ_CONFIG_PEERS_MAX + 1 + KZD_DISC_MAX)
 
 #define KZD_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -135,7 +148,12 @@ struct kzd_peer {
 	uint8_t rbuf[KZD_NET_READ_BUF];
 };
 
-/* One static peer ([net] peers, or mesh.key's bootstrap address). */
+/*
+ * One dial slot: a static peer ([net] peers, or mesh.key's bootstrap
+ * address), or a node found by LAN discovery (discovery.c), which is
+ * dialled the same way until it goes unheard for KZD_DISC_EXPIRE beacon
+ * intervals and its connection, if any, has ended.
+ */
 struct kzd_dial {
 	struct kzd *d;
 	uv_timer_t timer;		/* the next attempt */
@@ -153,6 +171,36 @@ struct kzd_dial {
 	bool have_node;
 	uint8_t node[32];		/* its node key, once learnt */
 	char last_error[160];
+	bool discovered;		/* found by a beacon, not configured */
+	bool unused;			/* discovered: free for the next node */
+	uint64_t seen_ms;		/* discovered: uv_now() of its last beacon */
+};
+
+/*
+ * LAN discovery (discovery.c): beacons sent to [net] discovery_address and
+ * heard on [net] discovery_port.
+ */
+struct kzd_disc {
+	bool on;			/* hearing beacons */
+	bool announcing;		/* sending them (the node listens) */
+	uv_udp_t rx;			/* bound to discovery_port, shared */
+	bool rx_open;
+	uv_udp_t tx;			/* bound to the interface, any port */
+	bool tx_open;
+	uv_timer_t timer;		/* the next beacon, and expiry */
+	bool timer_open;
+	uint64_t interval_ms;
+	struct sockaddr_in dest;
+	uint8_t tag[KZ_BEACON_TAG_BYTES];	/* the mesh tag */
+	uint8_t beacon[KZ_BEACON_BYTES];	/* what this node sends */
+	uint8_t rbuf[256];
+	/* Senders logged once: node keys of other meshes, addresses of junk. */
+	uint8_t noted[KZD_DISC_NOTED][33];
+	size_t n_noted, next_noted;
+	bool full_logged;		/* "too many nodes" said once */
+	bool send_failing;		/* the last beacon could not be sent */
+	uint64_t sent, send_errors, heard, own, other_mesh, bad, rate_limited,
+	    dropped;
 };
 
 /* One admitted node, as the admission cache holds it. */
@@ -182,18 +230,20 @@ struct kzd_adm {
 struct kzd_net {
 	bool enabled;			/* the node holds a network key */
 	uint8_t network_key[KZ_MESH_KEY_BYTES];	/* secret: wiped at exit */
+	uint8_t mesh_id[KZ_MESH_ID_BYTES];	/* not secret: beacons hash it */
 	uv_tcp_t listener;
 	bool listener_open;
 	int listen_port;		/* -1: not listening */
 	uv_timer_t tick;		/* silence and flush deadlines, each second */
 	bool tick_open;
-	struct kzd_dial dials[KZ_CONFIG_PEERS_MAX + 1];
-	size_t n_dials;
+	struct kzd_dial dials[KZD_NET_DIALS_MAX];
+	size_t n_dials;			/* slots used so far (some may be unused) */
 	struct kzd_peer *peers;
 	size_t n_peers;
 	unsigned long next_id;
 	struct kzd_adm adm;
 	bool settling;			/* kzd_net_settle() is running */
+	struct kzd_disc disc;
 };
 
 struct kzd {
@@ -277,9 +327,45 @@ void kzd_net_appended(struct kzd *d, enum kz_op_type type);
 /* Links open to a known node (for the systemd status line). */
 size_t kzd_net_links(const struct kzd *d);
 
-/* Adds "listen_port" and "peers" to a status answer (a JSON object). */
+/* Adds "listen_port", "peers" and "discovery" to a status answer. */
 struct json_t;
 void kzd_net_status(struct kzd *d, struct json_t *o);
+
+/*
+ * For discovery.c: starts dialling dl (a slot discovery filled in) after
+ * delay_ms, as any static peer is: one connection at a time, redialled with
+ * backoff.
+ */
+void kzd_net_dial_start(struct kzd_dial *dl, uint64_t delay_ms);
+
+/* Whether a usable link (either way) reaches node. */
+bool kzd_net_node_linked(struct kzd *d, const uint8_t node[32]);
+
+/* ------------------------------------------------------------ discovery.c */
+
+/*
+ * Starts LAN discovery when [net] discovery is on (kzd_net_start() calls it
+ * once the node holds a network key and listens): hears beacons on
+ * discovery_port, and sends its own when it listens.  A failure is logged
+ * and leaves the node without discovery; links work on.
+ */
+void kzd_discovery_start(struct kzd *d);
+
+/* Stops sending and hearing beacons (the handles close with the others). */
+void kzd_discovery_stop(struct kzd *d);
+
+/* Closes the discovery handles. */
+void kzd_discovery_close_handles(struct kzd *d);
+
+/*
+ * A discovered slot's connection ended: forgets the slot (and returns true)
+ * when its node went unheard for KZD_DISC_EXPIRE intervals; otherwise the
+ * caller dials it again.
+ */
+bool kzd_discovery_closed(struct kzd *d, struct kzd_dial *dl);
+
+/* Adds "discovery" (counters, or null when off) to a status answer. */
+void kzd_discovery_status(struct kzd *d, struct json_t *o);
 
 /* ------------------------------------------------------------ request.c */
 

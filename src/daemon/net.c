@@ -324,7 +324,9 @@ on_peer_closed(uv_handle_t *h)
 		if (p->linked_ms != 0 &&
 		    uv_now(&d->loop) - p->linked_ms >= KZD_NET_STABLE_MS)
 			dl->backoff_ms = BACKOFF_FIRST_MS;
-		if (!d->stopping && !dl->self && !dl->standby)
+		/* A discovered node unheard for long is forgotten instead. */
+		if (!(dl->discovered && kzd_discovery_closed(d, dl)) &&
+		    !d->stopping && !dl->self && !dl->standby)
 			dial_schedule(dl);
 	}
 	kz_link_free(p->link);
@@ -878,6 +880,11 @@ on_dial_timer(uv_timer_t *t)
 	if (dl->d->stopping || dl->peer != NULL || dl->resolving || dl->self ||
 	    dl->standby)
 		return;
+	/* Its node is linked already (it dialled us): stand by until that ends. */
+	if (dl->have_node && node_linked(dl->d, NULL, dl->node)) {
+		dl->standby = true;
+		return;
+	}
 	dl->attempts++;
 	if (dl->hp.numeric) {
 		if ((rc = numeric_addr(&dl->hp, &ss)) < 0) {
@@ -941,7 +948,8 @@ dial_add(struct kzd *d, const struct kz_hostport *hp)
 		if (d->net.dials[i].hp.port == hp->port &&
 		    strcasecmp(d->net.dials[i].hp.host, hp->host) == 0)
 			return 0;
-	if (d->net.n_dials == KZD_NELEM(d->net.dials))
+	/* Static slots come first, before discovery adds any. */
+	if (d->net.n_dials >= KZ_CONFIG_PEERS_MAX + 1)
 		return 0;
 	dl = &d->net.dials[d->net.n_dials];
 	memset(dl, 0, sizeof(*dl));
@@ -954,6 +962,23 @@ dial_add(struct kzd *d, const struct kz_hostport *hp)
 	/* The first attempt at once. */
 	uv_timer_start(&dl->timer, on_dial_timer, 0, 0);
 	return 0;
+}
+
+void
+kzd_net_dial_start(struct kzd_dial *dl, uint64_t delay_ms)
+{
+	struct kzd *d = dl->d;
+
+	if (d->stopping || !dl->timer_open)
+		return;
+	dl->retry_at_ms = uv_now(&d->loop) + delay_ms;
+	uv_timer_start(&dl->timer, on_dial_timer, delay_ms, 0);
+}
+
+bool
+kzd_net_node_linked(struct kzd *d, const uint8_t node[32])
+{
+	return node_linked(d, NULL, node);
 }
 
 /* ------------------------------------------------------------ ticking */
@@ -1012,6 +1037,7 @@ load_network_key(struct kzd *d)
 	switch (rc) {
 	case 0:
 		memcpy(d->net.network_key, mc.network_key, KZ_MESH_KEY_BYTES);
+		memcpy(d->net.mesh_id, mc.mesh_id, KZ_MESH_ID_BYTES);
 		kz_mesh_key_fingerprint(fp, mc.network_key);
 		kz_log(&d->log, KZ_LOG_INFO, "network key %s (fingerprint %s)",
 		    KZ_MESH_FILE, fp);
@@ -1122,6 +1148,7 @@ kzd_net_start(struct kzd *d)
 	if (listen_start(d) < 0)
 		return -1;
 	uv_timer_start(&d->net.tick, on_tick, TICK_MS, TICK_MS);
+	kzd_discovery_start(d);
 	return 0;
 }
 
@@ -1135,6 +1162,7 @@ kzd_net_stop(struct kzd *d)
 	    !uv_is_closing((uv_handle_t *)&d->net.listener))
 		uv_close((uv_handle_t *)&d->net.listener, NULL);
 	d->net.listener_open = false;
+	kzd_discovery_stop(d);
 	for (i = 0; i < d->net.n_dials; i++) {
 		uv_timer_stop(&d->net.dials[i].timer);
 		d->net.dials[i].retry_at_ms = 0;
@@ -1177,6 +1205,7 @@ kzd_net_close_handles(struct kzd *d)
 
 	close_if_open((uv_handle_t *)&d->net.listener, &d->net.listener_open);
 	close_if_open((uv_handle_t *)&d->net.tick, &d->net.tick_open);
+	kzd_discovery_close_handles(d);
 	for (i = 0; i < d->net.n_dials; i++)
 		close_if_open((uv_handle_t *)&d->net.dials[i].timer,
 		    &d->net.dials[i].timer_open);
@@ -1236,11 +1265,12 @@ peer_json(const struct kzd_peer *p)
 		kz_link_get_stats(p->link, &ls);
 	if (node != NULL)
 		kz_hex(hex, node, 32);
-	o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:o}",
+	o = json_pack("{s:s,s:s,s:s,s:o,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:o}",
 	    "address", p->address,
 	    "direction", p->initiator ? "out" : "in",
 	    "state", state_name(p),
 	    "node_key", node != NULL ? json_string(hex) : json_null(),
+	    "discovered", p->dial != NULL && p->dial->discovered,
 	    "since", p->connected ? json_integer((json_int_t)p->since_s) :
 	    json_null(),
 	    "bytes_in", (json_int_t)ls.bytes_in,
@@ -1262,11 +1292,12 @@ dial_json(const struct kzd *d, const struct kzd_dial *dl)
 
 	if (dl->have_node)
 		kz_hex(hex, dl->node, 32);
-	return json_pack("{s:s,s:s,s:s,s:o,s:n,s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
+	return json_pack("{s:s,s:s,s:s,s:o,s:b,s:n,s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
 	    "address", dl->address,
 	    "direction", "out",
 	    "state", "closed",
 	    "node_key", dl->have_node ? json_string(hex) : json_null(),
+	    "discovered", dl->discovered,
 	    "since",
 	    "bytes_in", (json_int_t)0,
 	    "bytes_out", (json_int_t)0,
@@ -1296,8 +1327,18 @@ kzd_net_status(struct kzd *d, json_t *o)
 	    json_integer(d->net.listen_port) : json_null());
 	for (p = d->net.peers; p != NULL; p = p->next)
 		json_array_append_new(a, peer_json(p));
-	for (i = 0; i < d->net.n_dials; i++)
-		if (d->net.dials[i].peer == NULL)
-			json_array_append_new(a, dial_json(d, &d->net.dials[i]));
+	for (i = 0; i < d->net.n_dials; i++) {
+		const struct kzd_dial *dl = &d->net.dials[i];
+
+		/*
+		 * A discovered node reached by another link is that link's row;
+		 * a forgotten slot is nothing.
+		 */
+		if (dl->peer != NULL || dl->unused ||
+		    (dl->discovered && dl->standby))
+			continue;
+		json_array_append_new(a, dial_json(d, dl));
+	}
 	json_object_set_new(o, "peers", a);
+	kzd_discovery_status(d, o);
 }

@@ -42,6 +42,7 @@ struct cfg_row {
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
 
 static cfg_check_fn check_socket, check_listen, check_peers;
+static cfg_check_fn check_disc_address, check_disc_interface;
 
 #define OFF(f) offsetof(struct kz_config, f)
 /* "HOST:PORT": the longest host, brackets, a colon and five digits. */
@@ -71,9 +72,22 @@ static const struct cfg_row rows[] = {
 	  "# (a name, an IPv4 address or an IPv6 address in brackets)." },
 	{ "net", "discovery", CFG_BOOL, OFF(net_discovery), "true", 0, 0, NULL, NULL,
 	  "Find and link to mesh members on the LAN by UDP beacons, which carry\n"
-	  "# the mesh id's hash and the node key only, no secret." },
+	  "# the mesh id's hash, the node key and the listen port only, no secret." },
+	{ "net", "discovery_address", CFG_STRING, OFF(net_discovery_address),
+	  "239.192.74.20", 7, 15, NULL, check_disc_address,
+	  "Where beacons go, an IPv4 address: a multicast group (the default is\n"
+	  "# organisation-local, sent with TTL 1 so it stays on the LAN), or\n"
+	  "# 255.255.255.255 to broadcast on a flat LAN whose switches drop multicast." },
+	{ "net", "discovery_interface", CFG_STRING, OFF(net_discovery_interface),
+	  "", 0, 15, NULL, check_disc_interface,
+	  "IPv4 address of the interface beacons are sent from and heard on;\n"
+	  "# empty: the system's choice (that of the default route)." },
 	{ "net", "discovery_port", CFG_INT, OFF(net_discovery_port), "7421", 1,
 	  65535, NULL, NULL, "UDP port of the LAN discovery beacons." },
+	{ "net", "discovery_interval_s", CFG_INT, OFF(net_discovery_interval_s),
+	  "5", 1, 3600, NULL, NULL,
+	  "Seconds between beacons (with +-20% jitter); a node unheard for three\n"
+	  "# of them is forgotten once its link has ended." },
 	{ "net", "keepalive_s", CFG_INT, OFF(net_keepalive_s), "10", 1, 300, NULL,
 	  NULL, "Seconds between keepalives on an idle link; a peer silent for three\n"
 	  "# of them is taken for dead and its link closed." },
@@ -207,6 +221,48 @@ check_listen(const char *value, char *why, size_t whylen)
 	snprintf(why, whylen, "'%s' is not ADDRESS:PORT (e.g. 0.0.0.0:7420, "
 	    "[::]:7420)", value);
 	return KZ_ERR_CONFIG;
+}
+
+/* A dotted-quad IPv4 address into *a (network order).  Returns true if it is one. */
+static bool
+ipv4_parse(const char *value, uint32_t *a)
+{
+	struct in_addr in;
+
+	if (inet_pton(AF_INET, value, &in) != 1)
+		return false;
+	*a = ntohl(in.s_addr);
+	return true;
+}
+
+static int
+check_disc_address(const char *value, char *why, size_t whylen)
+{
+	uint32_t a;
+
+	if (!ipv4_parse(value, &a) || a == 0) {
+		snprintf(why, whylen, "'%s' is not an IPv4 address to send beacons "
+		    "to (a multicast group such as 239.192.74.20, or 255.255.255.255)",
+		    value);
+		return KZ_ERR_CONFIG;
+	}
+	return 0;
+}
+
+static int
+check_disc_interface(const char *value, char *why, size_t whylen)
+{
+	uint32_t a;
+
+	if (value[0] == '\0')
+		return 0;
+	if (!ipv4_parse(value, &a) || a == 0 || a == 0xffffffffu ||
+	    (a >> 28) == 0xe) {
+		snprintf(why, whylen, "'%s' is not the IPv4 address of one of this "
+		    "node's interfaces (e.g. 192.0.2.10), nor empty", value);
+		return KZ_ERR_CONFIG;
+	}
+	return 0;
 }
 
 /*
