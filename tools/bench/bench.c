@@ -20,8 +20,13 @@
  * queries (two-character terms, longer terms, two-term AND, filtered,
  * ranked) and sizes the search index against the text it indexes.
  *
+ * sync (bench_sync.c): real kizunad processes on loopback: catch-up of N
+ * entries from one node to another, the bytes it took, the bytes of an
+ * in-sync reconnect, and live post latency over 1 hop and over 4 hops.
+ *
  * Adding a benchmark: write a static `bench_<name>(int argc, char **argv)`
- * returning an exit status and add a row to benches[].
+ * (or one in its own file, declared in bench.h) returning an exit status
+ * and add a row to benches[].
  */
 #include <err.h>
 #include <errno.h>
@@ -47,6 +52,8 @@
 #include "kizuna/store.h"
 #include "kizuna/views.h"
 
+#include "bench.h"
+
 /* A channel id (the hash of a channel_create entry in a real workspace). */
 static const uint8_t bench_channel[32] = { 0xc4, 0x01 };
 
@@ -54,8 +61,6 @@ static const uint8_t bench_channel[32] = { 0xc4, 0x01 };
 #define APPEND_SAMPLE 3000	/* appends committed one by one */
 #define APPEND_BATCH 100	/* appends per transaction afterwards */
 #define RUN_ENTRIES 1000	/* entries per run read from A */
-#define TEXT_TARGET 200		/* aimed-at text size, bytes */
-#define TEXT_CAP 1024		/* text buffer (a text never gets near it) */
 
 #define SEARCH_DEFAULT_MESSAGES 1000000
 #define SEARCH_GROUP 1000	/* appends per transaction */
@@ -78,7 +83,8 @@ static const uint8_t bench_channel[32] = { 0xc4, 0x01 };
 #define KZ_BENCH_WORDS "tools/bench/words-ja.txt"
 #endif
 
-static const char *progname = "kizuna-bench";
+const char *progname = "kizuna-bench";
+const char *bench_argv0 = "kizuna-bench";
 
 /* ------------------------------------------------------------ helpers */
 
@@ -100,14 +106,20 @@ usage(void)
 	    "      %d; %d per transaction) from the word list FILE (default\n"
 	    "      %s), then times %d queries of each class\n"
 	    "      (q2, q3, and, filtered, rank) and sizes the search index.\n"
+	    "  sync [--entries N] [--dir DIR] [--keep] [--live-samples S]\n"
+	    "       [--bin DIR]\n"
+	    "      Real kizunad processes on 127.0.0.1 (kizuna and kizunad from\n"
+	    "      --bin, default the bench's own folder): node A holds N posts\n"
+	    "      (default %d); B catches up; B reconnects in sync; S live posts\n"
+	    "      (default %d) cross 1 hop, then 4 in a chain A-B-C-D-E.\n"
 	    "\n"
 	    "Each benchmark prints one JSON line on stdout.\n",
 	    progname, INGEST_DEFAULT_ENTRIES, APPEND_SAMPLE, APPEND_BATCH,
 	    RUN_ENTRIES, SEARCH_DEFAULT_MESSAGES, SEARCH_GROUP, KZ_BENCH_WORDS,
-	    SEARCH_QUERIES);
+	    SEARCH_QUERIES, SYNC_DEFAULT_ENTRIES, SYNC_DEFAULT_LIVE);
 }
 
-static double
+double
 mono_s(void)
 {
 	struct timespec ts;
@@ -116,7 +128,7 @@ mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint64_t
+uint64_t
 wall_ms(void)
 {
 	struct timespec ts;
@@ -132,10 +144,10 @@ log_stderr(void *ctx, enum kz_log_level level, const char *msg)
 	warnx("%s: %s", kz_log_level_name(level), msg);
 }
 
-static const struct kz_logger bench_log = { log_stderr, NULL, KZ_LOG_WARN };
+const struct kz_logger bench_log = { log_stderr, NULL, KZ_LOG_WARN };
 
 /* Parses a decimal count in [min, max]. */
-static int
+int
 parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
@@ -156,7 +168,7 @@ parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
  * followed by the value (advancing *i).  NULL if argv[*i] is not that
  * option; *missing is set when the option lacks its value.
  */
-static const char *
+const char *
 opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
 {
 	size_t n = strlen(name);
@@ -174,7 +186,7 @@ opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
 	return argv[++*i];
 }
 
-static json_int_t
+json_int_t
 rate(double count, double secs)
 {
 	return secs > 0 ? (json_int_t)(count / secs + 0.5) : 0;
@@ -192,7 +204,7 @@ file_size(const char *path)
 /* ------------------------------------------------------------ text */
 
 /* splitmix64: small, seedable, good enough to vary the texts. */
-static uint64_t
+uint64_t
 rng_next(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
@@ -202,7 +214,7 @@ rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-static size_t
+size_t
 rng_below(uint64_t *s, size_t n)
 {
 	return (size_t)(rng_next(s) % n);
@@ -289,7 +301,7 @@ add_sentence(char *buf, size_t len, size_t cap, uint64_t *rng)
  * A post text of about TEXT_TARGET bytes: whole sentences while the text is
  * short, stopping at the first one that reaches 90% of the target.
  */
-static size_t
+size_t
 gen_text(char buf[TEXT_CAP], uint64_t *rng)
 {
 	size_t len = 0;
@@ -366,7 +378,7 @@ make_paths(struct ingest_paths *p, const char *parent)
 }
 
 /* Reports a failed library call with its code. */
-static void
+void
 report_err(const char *what, int rc)
 {
 	warnx("%s: %s (%s)", what, kz_strerror(rc), kz_errname(rc));
@@ -1599,7 +1611,7 @@ struct class_result {
 	double hits_avg;
 };
 
-static int
+int
 cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -1608,7 +1620,7 @@ cmp_double(const void *a, const void *b)
 }
 
 /* The nearest-rank percentile (per mille) of sorted v. */
-static double
+double
 percentile(const double *v, size_t n, unsigned permille)
 {
 	size_t r = (permille * n + 999) / 1000;
@@ -1945,6 +1957,7 @@ static const struct bench {
 } benches[] = {
 	{ "ingest", bench_ingest },
 	{ "search", bench_search },
+	{ "sync", bench_sync },
 };
 
 int
@@ -1952,6 +1965,7 @@ main(int argc, char **argv)
 {
 	size_t i;
 
+	bench_argv0 = argv[0];
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
 		usage();
