@@ -530,8 +530,9 @@ fts_add(struct kz_store *st, int64_t doc, const char *text,
  * search index's rowid order is time order ("newest first" needs no sort)
  * while rowids stay dense enough for the index's delta coding (one message
  * every 30 s keeps the index ~1.1x the text; milliseconds << 20 made it
- * 2.4x).  A minute with more than 16 messages spills into the next free
- * doc after it.
+ * 2.4x).  A minute with more than 16 messages spills to the doc after the
+ * last one at or after it (an overflowing old minute's message then sorts
+ * as newer than it is; its hlc, which every view shows, stays right).
  */
 static int
 new_doc(struct kz_store *st, uint64_t hlc, int64_t *doc)
@@ -548,20 +549,21 @@ new_doc(struct kz_store *st, uint64_t hlc, int64_t *doc)
 	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
 		d = sqlite3_column_int64(s, 0) + 1;
 	sqlite3_reset(s);
-	if ((rc = prep(st, &s, "SELECT 1 FROM ws_messages WHERE doc = ?1")) < 0)
+	if (d < base + (1 << DOC_SLOT_BITS))
+		goto done;
+	/*
+	 * The minute is full (a bulk import, or posts of one busy minute):
+	 * the doc after the last one at or after this minute.  One index
+	 * look-up, never a walk over the taken ones.
+	 */
+	if ((rc = prep(st, &s, "SELECT max(doc) FROM ws_messages"
+	    " WHERE doc >= ?1")) < 0)
 		return rc;
-	for (;;) {
-		int src;
-
-		sqlite3_bind_int64(s, 1, d);
-		src = sqlite3_step(s);
-		sqlite3_reset(s);
-		if (src == SQLITE_DONE)
-			break;
-		if (src != SQLITE_ROW)
-			return kz__store_err(st, src, "allocate doc");
-		d++;
-	}
+	sqlite3_bind_int64(s, 1, base);
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		d = sqlite3_column_int64(s, 0) + 1;
+	sqlite3_reset(s);
+done:
 	*doc = d;
 	return 0;
 }

@@ -523,6 +523,56 @@ test_search_current_text_only(void **state)
 	kz_test_rmtree(dir);
 }
 
+/*
+ * More messages in one minute than it has doc slots (16): each gets a doc
+ * of its own (every one found, newest first, none lost to a taken doc),
+ * and the index still matches the rows.
+ */
+static void
+test_search_busy_minute(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a;
+	uint8_t ch[32];
+	struct kz_search_filter f = { .limit = 100 };
+	struct hits hs;
+	char text[64];
+	sqlite3_stmt *s;
+	int i;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	mesh(&a);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	channel(&a, "本部", ch);
+	/* 40 posts 10 ms apart: one minute. */
+	for (i = 0; i < 40; i++) {
+		snprintf(text, sizeof(text), "給水 %02d", i);
+		post(&a, "kato", ch, text, KZ_PRIO_NORMAL, NULL);
+	}
+	/* Then 20 a minute later (the first minute's spill is there). */
+	a.wall += 60000;
+	for (i = 40; i < 60; i++) {
+		snprintf(text, sizeof(text), "給水 %02d", i);
+		post(&a, "kato", ch, text, KZ_PRIO_NORMAL, NULL);
+	}
+	assert_int_equal((search(&a, "給水", &f, &hs), hs.n), 60);
+	assert_true(strncmp(hs.buf, "[給水] 59|[給水] 58|", 24) == 0);
+	assert_non_null(strstr(hs.buf, "[給水] 01|[給水] 00|"));
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(a.st), "SELECT"
+	    " count(DISTINCT doc), count(*) FROM ws_messages", -1, &s, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 60);
+	assert_int_equal(sqlite3_column_int(s, 1), 60);
+	sqlite3_finalize(s);
+	assert_int_equal(sqlite3_exec(kz__store_db(a.st), "INSERT INTO "
+	    "ws_search(ws_search) VALUES ('integrity-check')", NULL, NULL, NULL),
+	    SQLITE_OK);
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -533,6 +583,7 @@ main(void)
 		cmocka_unit_test(test_revoked_node_in_either_order),
 		cmocka_unit_test(test_purge_leaves_no_trace),
 		cmocka_unit_test(test_search_current_text_only),
+		cmocka_unit_test(test_search_busy_minute),
 	};
 
 	if (sodium_init() < 0)
