@@ -22,3 +22,7 @@ echo "== tests under sanitizers"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --output-on-failure -j"$jobs")
+
+echo "== fuzz targets (clang libFuzzer): the regression inputs, then 30 s each"
+bash tools/fuzz.sh check
+bash tools/fuzz.sh 30 run

@@ -334,7 +334,9 @@ kz_mesh_token_decode(struct kz_mesh_creds *creds, const char *text)
 	memcpy(creds->root, bin + 1 + KZ_MESH_ID_BYTES + KZ_MESH_KEY_BYTES, 32);
 	memcpy(creds->address, bin + TOK_FIXED, alen);
 	creds->address[alen] = '\0';
-	if (alen > 0 && kz_mesh_address_check(creds->address) < 0)
+	/* A NUL inside would make two tokens name one address. */
+	if (memchr(creds->address, '\0', alen) != NULL ||
+	    (alen > 0 && kz_mesh_address_check(creds->address) < 0))
 		rc = KZ_ERR_MALFORMED;
 out:
 	if (rc < 0)

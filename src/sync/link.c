@@ -73,6 +73,8 @@ buf_append(struct buf *b, const uint8_t *p, size_t n)
 static void
 buf_consume(struct buf *b, size_t n)
 {
+	if (n == 0)
+		return;
 	memmove(b->p, b->p + n, b->len - n);
 	b->len -= n;
 }
