@@ -29,7 +29,8 @@
 	X(SCHEMA, "store schema is newer than this program")                  \
 	X(CORRUPT, "stored data is corrupt")                                  \
 	X(CONFIG, "invalid configuration")                                    \
-	X(CRYPTO, "cryptographic library failure")
+	X(CRYPTO, "cryptographic library failure")                            \
+	X(NOT_URGENT, "entry sent alone is not of an urgent class")
 
 enum kz_err {
 	KZ_OK = 0,

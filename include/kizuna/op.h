@@ -204,6 +204,20 @@ bool kz_user_id_valid(const char *id);
  */
 const uint8_t *kz_op_target(const struct kz_op *op);
 
+/*
+ * True for the classes of operation that travel ahead of their feed's
+ * backlog, each with its own signature (DESIGN.md, "Urgent entries"): an
+ * urgent or emergency post, an acknowledgement, a safety status and a
+ * membership change (mesh create, node admit, node revoke).
+ */
+bool kz_op_is_urgent(const struct kz_op *op);
+
+/*
+ * kz_op_is_urgent of op bytes; false for bytes that do not decode (or when
+ * memory runs out: such an entry then simply travels in its feed's order).
+ */
+bool kz_op_bytes_urgent(const uint8_t *op, size_t len);
+
 const char *kz_op_type_name(enum kz_op_type t);
 const char *kz_priority_name(enum kz_priority p);
 const char *kz_safety_name(enum kz_safety s);

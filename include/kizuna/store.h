@@ -21,7 +21,7 @@
 #include "kizuna/keys.h"
 #include "kizuna/log.h"
 
-#define KZ_STORE_SCHEMA_VERSION 4
+#define KZ_STORE_SCHEMA_VERSION 5
 
 struct kz_store;
 
@@ -103,6 +103,46 @@ struct kz_ingest_result {
  */
 int kz_store_ingest(struct kz_store *st, const struct kz_run *run,
     struct kz_ingest_result *res);
+
+/*
+ * Ingests one urgent entry (kz_op_is_urgent) that travelled alone ahead of
+ * its feed's backlog: run holds exactly that entry, with its prev_hash and
+ * its own signature.  At or below the tip's next seq it is an ordinary run
+ * of one (kz_store_ingest).  Past it, the header is built from the run
+ * (prev_hash included), the signature verified, and the entry stored
+ * detached: shown in the workspace at once, not part of the feed's tip
+ * until a run reaches it with the very same hash.  Returns 0 (res->added 1
+ * if new, res->duplicate 1 if held), KZ_ERR_INVAL (not one entry with prev
+ * and op bytes), KZ_ERR_NOT_URGENT, KZ_ERR_BAD_SIG, KZ_ERR_FORK (another
+ * entry is held at that seq: proof kept, feed flagged), or what
+ * kz_store_ingest returns.
+ */
+int kz_store_ingest_entry(struct kz_store *st, const struct kz_run *run,
+    struct kz_ingest_result *res);
+
+/*
+ * Reads entry seq of a feed as a run of one with its prev_hash and its own
+ * signature, to send alone.  Returns 0, or KZ_ERR_NOT_FOUND (not held, its
+ * op purged, or no signature of its own held).
+ */
+int kz_store_read_entry(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
+    uint64_t seq, struct kz_run **out);
+
+/*
+ * The seqs (ascending, at most max, into seqs[]) of a feed's urgent entries
+ * after seq `after` whose own signature this node holds: those that travel
+ * alone.  *n says how many.
+ */
+int kz_store_urgent(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
+    uint64_t after, uint64_t *seqs, size_t max, size_t *n);
+
+/*
+ * Calls cb for every detached entry (held above its feed's tip), ordered by
+ * feed key and seq.  A non-zero return from cb stops the walk.
+ */
+int kz_store_detached(struct kz_store *st,
+    int (*cb)(void *ctx, const uint8_t feed[KZ_PK_BYTES], uint64_t seq),
+    void *ctx);
 
 /*
  * The verified contiguous tip of a feed (0 and a zero hash for an unknown

@@ -569,6 +569,36 @@ kz_op_target(const struct kz_op *op)
 	}
 }
 
+bool
+kz_op_is_urgent(const struct kz_op *op)
+{
+	switch (op->type) {
+	case KZ_OP_POST:
+		return op->u.post.priority >= KZ_PRIO_URGENT;
+	case KZ_OP_ACK:
+	case KZ_OP_SAFETY:
+	case KZ_OP_MESH_CREATE:
+	case KZ_OP_NODE_ADMIT:
+	case KZ_OP_NODE_REVOKE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool
+kz_op_bytes_urgent(const uint8_t *op, size_t len)
+{
+	struct kz_op *o;
+	bool urgent;
+
+	if (op == NULL || kz_op_decode(&o, op, len) < 0)
+		return false;
+	urgent = kz_op_is_urgent(o);
+	kz_op_free(o);
+	return urgent;
+}
+
 /* ------------------------------------------------------------ names */
 
 static const char *const op_names[KZ__OP_LAST] = {

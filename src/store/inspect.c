@@ -172,6 +172,37 @@ check_entry(sqlite3_stmt *s, const uint8_t key[KZ_PK_BYTES], uint64_t seq,
 	return NULL;
 }
 
+/*
+ * A detached entry (row s of verify_feed's query, above the tip): its
+ * header and op as check_entry checks them, linked to whatever its header
+ * names, and a signature of its own that verifies.  NULL if sound.
+ */
+static const char *
+check_detached(struct kz_store *st, sqlite3_stmt *s, int64_t id,
+    const uint8_t key[KZ_PK_BYTES], uint64_t seq)
+{
+	struct kz_entry_header h;
+	uint8_t hash[KZ_HASH_BYTES];
+	sqlite3_stmt *q = NULL;
+	const char *why;
+	bool ok = false;
+
+	if (kz_header_decode(&h, sqlite3_column_blob(s, 2),
+	    (size_t)sqlite3_column_bytes(s, 2)) < 0)
+		return "header is malformed";
+	if ((why = check_entry(s, key, seq, h.prev, hash)) != NULL)
+		return why;
+	if (prepare(st, "SELECT sig FROM sigs WHERE feed = ?1 AND seq = ?2", &q) < 0)
+		return "signature could not be read";
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, (int64_t)seq);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		ok = sqlite3_column_bytes(q, 0) == KZ_SIG_BYTES &&
+		    kz_verify_hash(sqlite3_column_blob(q, 0), hash, key) == 0;
+	sqlite3_finalize(q);
+	return ok ? NULL : "detached entry has no signature of its own that verifies";
+}
+
 static int
 verify_feed(struct kz_store *st, int64_t id, const uint8_t key[KZ_PK_BYTES],
     uint64_t tip, const void *tip_hash, int tip_hash_len,
@@ -195,10 +226,19 @@ verify_feed(struct kz_store *st, int64_t id, const uint8_t key[KZ_PK_BYTES],
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		uint64_t row_seq = (uint64_t)sqlite3_column_int64(s, 0);
 
+		if (row_seq > tip && seq == tip) {
+			/* Detached entries: each alone under its own signature. */
+			why = check_detached(st, s, id, key, row_seq);
+			if (why != NULL) {
+				report_bad(rep, key, row_seq, why);
+				goto out;
+			}
+			rep->entries++;
+			continue;
+		}
 		seq++;
-		if (row_seq != seq || seq > tip) {
-			report_bad(rep, key, seq, row_seq != seq ?
-			    "entry missing from the chain" : "entry past the feed's tip");
+		if (row_seq != seq) {
+			report_bad(rep, key, seq, "entry missing from the chain");
 			goto out;
 		}
 		why = check_entry(s, key, seq, prev, hashes[seq - 1]);
@@ -232,7 +272,9 @@ verify_feed(struct kz_store *st, int64_t id, const uint8_t key[KZ_PK_BYTES],
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		uint64_t sseq = (uint64_t)sqlite3_column_int64(s, 0);
 
-		if (sseq == 0 || sseq > tip) {
+		if (sseq > tip && sseq != 0)
+			continue;	/* a detached entry's: checked with it */
+		if (sseq == 0) {
 			report_bad(rep, key, sseq, "signature for an entry not held");
 			goto out;
 		}
@@ -400,6 +442,7 @@ kz_store_content_digest(struct kz_store *st, uint8_t out[KZ_HASH_BYTES])
 		"SELECT * FROM entries ORDER BY feed, seq",
 		"SELECT * FROM sigs ORDER BY feed, seq",
 		"SELECT * FROM forks ORDER BY id",
+		"SELECT * FROM urgent ORDER BY feed, seq",
 		"SELECT * FROM meta ORDER BY k",
 		"SELECT * FROM ws_meta ORDER BY k",
 		"SELECT * FROM ws_facts ORDER BY entry",

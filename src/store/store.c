@@ -2,11 +2,15 @@
  * The SQLite store: feeds, entries, signatures, fork proofs.
  *
  * Invariants kept here:
- *  - entries(feed, seq) holds, for every feed, exactly the contiguous prefix
- *    1..feeds.tip, each with the exact 120 signed header bytes and, unless
- *    purged, the exact op bytes that were hashed;
+ *  - entries(feed, seq) holds, for every feed, the contiguous prefix
+ *    1..feeds.tip, plus detached entries above it: urgent entries that
+ *    travelled ahead of their feed's backlog (kz_store_ingest_entry), each
+ *    with its own signature; every entry has the exact 120 signed header
+ *    bytes and, unless purged, the exact op bytes that were hashed;
  *  - every stored entry is covered by a held signature at or after it (the
  *    tip always has one), so each prefix re-verifies from the store alone;
+ *  - a detached entry joins the prefix only when the chain reaches it with
+ *    the very same hash (anything else is a fork);
  *  - a write is one BEGIN IMMEDIATE transaction committed with
  *    synchronous=FULL before success is returned; on any failure it is
  *    rolled back and the store is as it was;
@@ -25,6 +29,7 @@
 
 #include "kizuna/err.h"
 #include "kizuna/hlc.h"
+#include "kizuna/op.h"
 #include "kizuna/store.h"
 #include "kizuna/util.h"
 #include "store/fts_int.h"
@@ -132,6 +137,16 @@ static const char *const migrations[] = {
 	"  user TEXT PRIMARY KEY, status INTEGER NOT NULL, place TEXT NOT NULL,"
 	"  note TEXT NOT NULL, hlc INTEGER NOT NULL, reporter TEXT NOT NULL"
 	") WITHOUT ROWID;",
+
+	/*
+	 * 4 -> 5: urgent entries (kz_op_is_urgent) whose own signature this
+	 * node holds, so they can travel alone ahead of their feed's backlog.
+	 * Entries stored before this version travel in their feed's order.
+	 */
+	"CREATE TABLE urgent("
+	"  feed INTEGER NOT NULL REFERENCES feeds(id),"
+	"  seq INTEGER NOT NULL,"
+	"  PRIMARY KEY(feed, seq)) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -157,6 +172,8 @@ enum {
 	S_HLC_SET,
 	S_FORK_ADD,
 	S_RUN_READ,
+	S_ENTRY_NEXT,
+	S_URGENT_ADD,
 	N_STMTS
 };
 
@@ -180,7 +197,9 @@ static const char *const stmt_sql[N_STMTS] = {
 	    " VALUES (?1, ?2, ?3, ?4)",
 	[S_RUN_READ] = "SELECT e.seq, e.header, e.op, s.sig FROM entries e"
 	    " LEFT JOIN sigs s ON s.feed = e.feed AND s.seq = e.seq"
-	    " WHERE e.feed = ?1 AND e.seq >= ?2 ORDER BY e.seq",
+	    " WHERE e.feed = ?1 AND e.seq BETWEEN ?2 AND ?3 ORDER BY e.seq",
+	[S_ENTRY_NEXT] = "SELECT hash, header FROM entries WHERE feed = ?1 AND seq = ?2",
+	[S_URGENT_ADD] = "INSERT OR IGNORE INTO urgent(feed, seq) VALUES (?1, ?2)",
 };
 
 struct kz_store {
@@ -646,6 +665,69 @@ hlc_set(struct kz_store *st, uint64_t hlc)
 	return step_done(st, s, "set clock");
 }
 
+static int
+urgent_add(struct kz_store *st, int64_t feed, uint64_t seq)
+{
+	sqlite3_stmt *s = stmt(st, S_URGENT_ADD);
+
+	sqlite3_bind_int64(s, 1, feed);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	return step_done(st, s, "add urgent entry");
+}
+
+/*
+ * Moves f's tip over the detached entries that now follow it, each of
+ * which must link to the one before.  One that does not stays detached
+ * (its author signed two entries at the seq before it: the run that
+ * brings that seq records the fork).
+ */
+static int
+extend_tip(struct kz_store *st, struct feed_row *f)
+{
+	sqlite3_stmt *s = stmt(st, S_ENTRY_NEXT);
+	uint64_t tip = f->tip;
+	uint8_t hash[KZ_HASH_BYTES];
+	int rc = 0, src;
+
+	memcpy(hash, f->tip_hash, KZ_HASH_BYTES);
+	for (;;) {
+		struct kz_entry_header h;
+
+		sqlite3_bind_int64(s, 1, f->id);
+		sqlite3_bind_int64(s, 2, (int64_t)(tip + 1));
+		src = sqlite3_step(s);
+		if (src != SQLITE_ROW) {
+			if (src != SQLITE_DONE)
+				rc = kz__store_err(st, src, "read detached entry");
+			break;
+		}
+		if (sqlite3_column_bytes(s, 0) != KZ_HASH_BYTES ||
+		    kz_header_decode(&h, sqlite3_column_blob(s, 1),
+		    (size_t)sqlite3_column_bytes(s, 1)) < 0) {
+			rc = KZ_ERR_CORRUPT;
+			break;
+		}
+		if (memcmp(h.prev, hash, KZ_HASH_BYTES) != 0) {
+			kz_log(st->log, KZ_LOG_WARN, "detached entry at seq %llu does "
+			    "not link to the entry before it: left detached",
+			    (unsigned long long)(tip + 1));
+			break;
+		}
+		memcpy(hash, sqlite3_column_blob(s, 0), KZ_HASH_BYTES);
+		sqlite3_reset(s);
+		tip++;
+	}
+	sqlite3_reset(s);
+	if (rc == 0 && tip > f->tip) {
+		rc = feed_set_tip(st, f->id, tip, hash);
+		if (rc == 0) {
+			f->tip = tip;
+			memcpy(f->tip_hash, hash, KZ_HASH_BYTES);
+		}
+	}
+	return rc;
+}
+
 /* ------------------------------------------------------------ append */
 
 int
@@ -657,6 +739,7 @@ kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
 	struct pending_sig saved = st->pend;
 	uint8_t header[KZ_HEADER_BYTES], hash[KZ_HASH_BYTES], sig[KZ_SIG_BYTES];
 	uint64_t last, hlc;
+	bool urgent;
 	int rc;
 
 	if (op_len > KZ_OP_MAX)
@@ -685,7 +768,8 @@ kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
 	    op, op_len);
 	if (rc == 0)
 		rc = entry_add(st, f.id, h.seq, hlc, hash, header, op, op_len);
-	if (rc == 0 && st->in_group) {
+	urgent = kz_op_bytes_urgent(op, op_len);
+	if (rc == 0 && st->in_group && !urgent) {
 		/* Another feed's pending run end is signed now; ours waits. */
 		if (st->pend.active && st->pend.feed != f.id)
 			rc = flush_pending_sig(st);
@@ -693,9 +777,19 @@ kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
 		    .seq = h.seq, .kp = kp };
 		memcpy(st->pend.hash, hash, KZ_HASH_BYTES);
 	} else if (rc == 0) {
-		rc = kz_sign_hash(sig, hash, kp);
+		/* Signed alone: an urgent entry travels ahead of the rest. */
+		if (st->in_group && st->pend.active) {
+			if (st->pend.feed != f.id)
+				rc = flush_pending_sig(st);
+			else
+				st->pend.active = false;	/* covered by ours */
+		}
+		if (rc == 0)
+			rc = kz_sign_hash(sig, hash, kp);
 		if (rc == 0)
 			rc = sig_add(st, f.id, h.seq, sig);
+		if (rc == 0 && urgent)
+			rc = urgent_add(st, f.id, h.seq);
 	}
 	if (rc == 0)
 		rc = feed_set_tip(st, f.id, h.seq, hash);
@@ -766,7 +860,8 @@ kz_store_ingest(struct kz_store *st, const struct kz_run *run,
 	uint8_t prev[KZ_HASH_BYTES];
 	uint8_t (*hashes)[KZ_HASH_BYTES] = NULL;
 	uint8_t (*headers)[KZ_HEADER_BYTES] = NULL;
-	uint64_t last_seq, k, max_hlc = 0;
+	bool *held = NULL;
+	uint64_t last_seq, k, seg, max_hlc = 0;
 	size_t i;
 	int rc;
 
@@ -779,7 +874,8 @@ kz_store_ingest(struct kz_store *st, const struct kz_run *run,
 	last_seq = run->first_seq + run->n - 1;
 	hashes = malloc(run->n * sizeof(*hashes));
 	headers = malloc(run->n * sizeof(*headers));
-	if (hashes == NULL || headers == NULL) {
+	held = calloc(run->n, sizeof(*held));
+	if (hashes == NULL || headers == NULL || held == NULL) {
 		rc = KZ_ERR_NOMEM;
 		goto out;
 	}
@@ -807,35 +903,44 @@ kz_store_ingest(struct kz_store *st, const struct kz_run *run,
 	if ((rc = kz_verify_hash(run->sig, hashes[run->n - 1], run->author)) < 0)
 		goto fail;
 
-	/* Entries we already hold must be the very same entries. */
-	if (run->first_seq <= f.tip) {
+	/*
+	 * Entries we already hold (the prefix up to the tip, and detached
+	 * entries above it) must be the very same entries.
+	 */
+	{
 		uint64_t hi = last_seq < f.tip ? last_seq : f.tip;
+		uint64_t below = 0;
 		sqlite3_stmt *s = stmt(st, S_ENTRY_HASHES);
 		int src;
 
 		sqlite3_bind_int64(s, 1, f.id);
 		sqlite3_bind_int64(s, 2, (int64_t)run->first_seq);
-		sqlite3_bind_int64(s, 3, (int64_t)hi);
-		k = run->first_seq;
+		sqlite3_bind_int64(s, 3, (int64_t)last_seq);
+		k = 0;
 		while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 			uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0);
 			const void *h = sqlite3_column_blob(s, 1);
 
-			if (seq != k || sqlite3_column_bytes(s, 1) != KZ_HASH_BYTES) {
+			if (seq < run->first_seq || seq > last_seq ||
+			    sqlite3_column_bytes(s, 1) != KZ_HASH_BYTES) {
 				sqlite3_reset(s);
 				rc = KZ_ERR_CORRUPT;
 				goto fail;
 			}
-			if (memcmp(h, hashes[k - run->first_seq], KZ_HASH_BYTES) != 0)
+			if (memcmp(h, hashes[seq - run->first_seq], KZ_HASH_BYTES) != 0) {
+				k = seq;
 				break;
-			k++;
+			}
+			held[seq - run->first_seq] = true;
+			if (seq <= f.tip)
+				below++;
 		}
 		sqlite3_reset(s);
 		if (src != SQLITE_ROW && src != SQLITE_DONE) {
 			rc = kz__store_err(st, src, "read entry hashes");
 			goto fail;
 		}
-		if (k <= hi) {
+		if (k != 0) {
 			res->fork_seq = k;
 			rc = record_fork(st, &f, run, k, hashes[k - run->first_seq]);
 			if (rc == 0)
@@ -846,35 +951,64 @@ kz_store_ingest(struct kz_store *st, const struct kz_run *run,
 				txn_rollback(st, rc);
 			goto out;
 		}
-		res->duplicate = hi - run->first_seq + 1;
+		if (run->first_seq <= f.tip) {
+			if (below != hi - run->first_seq + 1) {
+				rc = KZ_ERR_CORRUPT;	/* a hole below the tip */
+				goto fail;
+			}
+			res->duplicate = below;
+		}
 	}
 
 	if (f.id == 0 && (rc = feed_add(st, run->author, &f)) < 0)
 		goto fail;
+	/*
+	 * Store what is new; the workspace takes each stretch of new entries
+	 * (a detached entry in the middle was applied when it came).
+	 */
+	seg = 0;
 	for (k = f.tip + 1; k <= last_seq; k++) {
 		i = k - run->first_seq;
+		if (held[i]) {
+			res->duplicate++;
+			if (seg != 0 && (rc = kz__views_apply(st, f.id, seg, k - 1)) < 0)
+				goto fail;
+			seg = 0;
+			continue;
+		}
 		rc = entry_add(st, f.id, k, run->entries[i].hlc, hashes[i],
 		    headers[i], run->entries[i].op, run->entries[i].op_len);
 		if (rc < 0)
 			goto fail;
 		if (run->entries[i].hlc > max_hlc)
 			max_hlc = run->entries[i].hlc;
+		if (seg == 0)
+			seg = k;
 		res->added++;
 	}
 	/* The signature is worth keeping even over entries we held: it is
 	 * one more possible run end. */
 	if ((rc = sig_add(st, f.id, last_seq, run->sig)) < 0)
 		goto fail;
+	/* A run's last entry is signed alone: an urgent one may travel so. */
+	i = run->n - 1;
+	if (kz_op_bytes_urgent(run->entries[i].op, run->entries[i].op_len) &&
+	    (rc = urgent_add(st, f.id, last_seq)) < 0)
+		goto fail;
 	if (last_seq > f.tip) {
+		f.tip = last_seq;
+		memcpy(f.tip_hash, hashes[run->n - 1], KZ_HASH_BYTES);
 		rc = feed_set_tip(st, f.id, last_seq, hashes[run->n - 1]);
-		if (rc == 0)
+		if (rc == 0 && max_hlc > 0)
 			rc = hlc_set(st, max_hlc);
+		if (rc == 0 && seg != 0)
+			rc = kz__views_apply(st, f.id, seg, last_seq);
 		if (rc == 0)
-			rc = kz__views_apply(st, f.id, f.tip + 1, last_seq);
+			rc = extend_tip(st, &f);
 		if (rc < 0)
 			goto fail;
-		res->tip = last_seq;
 	}
+	res->tip = f.tip;
 	if ((rc = txn_commit(st)) < 0)
 		goto fail;
 	goto out;
@@ -884,6 +1018,7 @@ fail:
 out:
 	free(hashes);
 	free(headers);
+	free(held);
 	return rc;
 }
 
@@ -900,6 +1035,199 @@ kz_store_tip(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
 	if (hash != NULL)
 		memcpy(hash, f.tip_hash, KZ_HASH_BYTES);
 	return 0;
+}
+
+/* ------------------------------------------------------------ urgent entries */
+
+int
+kz_store_ingest_entry(struct kz_store *st, const struct kz_run *run,
+    struct kz_ingest_result *res)
+{
+	struct kz_ingest_result dummy;
+	struct kz_entry_header h;
+	struct feed_row f;
+	const struct kz_run_entry *e;
+	uint8_t header[KZ_HEADER_BYTES], hash[KZ_HASH_BYTES], held[KZ_HASH_BYTES];
+	uint64_t seq;
+	int rc;
+
+	if (res == NULL)
+		res = &dummy;
+	memset(res, 0, sizeof(*res));
+	if (run->n != 1 || !run->has_prev || run->first_seq == 0 ||
+	    run->first_seq > KZ_SEQ_MAX || run->entries[0].op == NULL)
+		return KZ_ERR_INVAL;
+	e = &run->entries[0];
+	seq = run->first_seq;
+	if (!kz_op_bytes_urgent(e->op, e->op_len))
+		return KZ_ERR_NOT_URGENT;
+	if ((rc = feed_get(st, run->author, &f)) < 0)
+		return rc;
+	/* At or below the tip's next seq it is an ordinary run of one. */
+	if (seq <= f.tip + 1)
+		return kz_store_ingest(st, run, res);
+
+	rc = kz_entry_build(&h, header, hash, run->author, seq, run->prev, e->hlc,
+	    e->op, e->op_len);
+	if (rc == 0)
+		rc = kz_verify_hash(run->sig, hash, run->author);
+	if (rc < 0)
+		return rc;
+	if ((rc = txn_begin(st)) < 0)
+		return rc;
+	if ((rc = feed_get(st, run->author, &f)) < 0)
+		goto fail;
+	res->tip = f.tip;
+	if (f.id == 0 && (rc = feed_add(st, run->author, &f)) < 0)
+		goto fail;
+	rc = entry_hash(st, f.id, seq, held);
+	if (rc == 0) {
+		/* Held already (it came before, alone or not). */
+		if (memcmp(held, hash, KZ_HASH_BYTES) != 0) {
+			res->fork_seq = seq;
+			rc = record_fork(st, &f, run, seq, hash);
+			if (rc == 0)
+				rc = txn_commit(st);
+			if (rc == 0)
+				return KZ_ERR_FORK;
+			goto fail;
+		}
+		res->duplicate = 1;
+	} else if (rc == KZ_ERR_CORRUPT) {
+		/* Not held: detached, shown at once. */
+		rc = entry_add(st, f.id, seq, e->hlc, hash, header, e->op, e->op_len);
+		if (rc == 0)
+			rc = hlc_set(st, e->hlc);
+		if (rc == 0)
+			rc = kz__views_apply(st, f.id, seq, seq);
+		if (rc == 0)
+			res->added = 1;
+	}
+	if (rc == 0)
+		rc = sig_add(st, f.id, seq, run->sig);
+	if (rc == 0)
+		rc = urgent_add(st, f.id, seq);
+	if (rc == 0)
+		rc = txn_commit(st);
+	if (rc == 0)
+		return 0;
+fail:
+	txn_rollback(st, rc);
+	res->added = 0;
+	return rc;
+}
+
+int
+kz_store_read_entry(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
+    uint64_t seq, struct kz_run **out)
+{
+	struct feed_row f;
+	struct kz_entry_header h;
+	struct kz_run *run = NULL;
+	sqlite3_stmt *s;
+	int rc, src;
+
+	*out = NULL;
+	if ((rc = feed_get(st, author, &f)) < 0)
+		return rc;
+	if (f.id == 0 || seq == 0)
+		return KZ_ERR_NOT_FOUND;
+	s = stmt(st, S_RUN_READ);
+	sqlite3_bind_int64(s, 1, f.id);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	sqlite3_bind_int64(s, 3, (int64_t)seq);
+	src = sqlite3_step(s);
+	if (src != SQLITE_ROW) {
+		rc = src == SQLITE_DONE ? KZ_ERR_NOT_FOUND :
+		    kz__store_err(st, src, "read entry");
+		goto out;
+	}
+	/* Only an entry whose own signature is held can travel alone. */
+	if (sqlite3_column_type(s, 3) == SQLITE_NULL ||
+	    sqlite3_column_type(s, 2) == SQLITE_NULL) {
+		rc = KZ_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (kz_header_decode(&h, sqlite3_column_blob(s, 1),
+	    (size_t)sqlite3_column_bytes(s, 1)) < 0 || h.seq != seq ||
+	    sqlite3_column_bytes(s, 3) != KZ_SIG_BYTES ||
+	    (size_t)sqlite3_column_bytes(s, 2) != h.op_len) {
+		rc = KZ_ERR_CORRUPT;
+		goto out;
+	}
+	if ((rc = kz_run_new(&run, 1, h.op_len)) < 0)
+		goto out;
+	memcpy(run->author, author, KZ_PK_BYTES);
+	run->first_seq = seq;
+	run->has_prev = true;
+	memcpy(run->prev, h.prev, KZ_HASH_BYTES);
+	memcpy(run->sig, sqlite3_column_blob(s, 3), KZ_SIG_BYTES);
+	run->entries[0].hlc = h.hlc;
+	run->entries[0].op_len = h.op_len;
+	memcpy(run->entries[0].op_hash, h.op_hash, KZ_HASH_BYTES);
+	if (h.op_len > 0)
+		memcpy(run->buf, sqlite3_column_blob(s, 2), h.op_len);
+	run->entries[0].op = h.op_len > 0 ? run->buf : (const uint8_t *)"";
+	*out = run;
+	rc = 0;
+out:
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+kz_store_urgent(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
+    uint64_t after, uint64_t *seqs, size_t max, size_t *n)
+{
+	struct feed_row f;
+	sqlite3_stmt *s = NULL;
+	int rc, src;
+
+	*n = 0;
+	if ((rc = feed_get(st, author, &f)) < 0 || f.id == 0)
+		return rc;
+	rc = sqlite3_prepare_v3(st->db, "SELECT seq FROM urgent WHERE feed = ?1"
+	    " AND seq > ?2 ORDER BY seq LIMIT ?3", -1, 0, &s, NULL);
+	if (rc != SQLITE_OK)
+		return kz__store_err(st, rc, "list urgent entries");
+	sqlite3_bind_int64(s, 1, f.id);
+	sqlite3_bind_int64(s, 2, (int64_t)after);
+	sqlite3_bind_int64(s, 3, (int64_t)max);
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		seqs[(*n)++] = (uint64_t)sqlite3_column_int64(s, 0);
+	if (src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "list urgent entries");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+kz_store_detached(struct kz_store *st,
+    int (*cb)(void *ctx, const uint8_t feed[KZ_PK_BYTES], uint64_t seq),
+    void *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, src;
+
+	rc = sqlite3_prepare_v2(st->db, "SELECT f.key, e.seq FROM feeds f"
+	    " JOIN entries e ON e.feed = f.id AND e.seq > f.tip"
+	    " ORDER BY f.key, e.seq", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return kz__store_err(st, rc, "list detached entries");
+	rc = 0;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, 0) != KZ_PK_BYTES) {
+			rc = KZ_ERR_CORRUPT;
+			break;
+		}
+		if ((rc = cb(ctx, sqlite3_column_blob(s, 0),
+		    (uint64_t)sqlite3_column_int64(s, 1))) != 0)
+			break;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "list detached entries");
+	sqlite3_finalize(s);
+	return rc;
 }
 
 /* ------------------------------------------------------------ reading runs */
@@ -937,6 +1265,7 @@ kz_store_read_run(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
 	s = stmt(st, S_RUN_READ);
 	sqlite3_bind_int64(s, 1, f.id);
 	sqlite3_bind_int64(s, 2, (int64_t)from_seq);
+	sqlite3_bind_int64(s, 3, (int64_t)f.tip);
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		struct kz_entry_header h;
 		const void *op = sqlite3_column_blob(s, 2);

@@ -614,7 +614,7 @@ test_migration_from_v1_fixture(void **state)
 
 	assert_int_equal(kz_store_open(&st, dbpath, &f->log.lg), 0);
 	assert_int_equal(kz_store_schema_version(st), KZ_STORE_SCHEMA_VERSION);
-	assert_non_null(strstr(f->log.last, "migrated schema 3 -> 4"));
+	assert_non_null(strstr(f->log.last, "migrated schema 4 -> 5"));
 	/* Step 3 dropped the hash index that step 1 made. */
 	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
 	    " sqlite_master WHERE name = 'entries_hash'", -1, &s, NULL), SQLITE_OK);
@@ -846,6 +846,164 @@ test_disk_full_refuses_and_keeps_store(void **state)
 	free(text);
 }
 
+/* Appends one post of priority prio to st's feed of kp. */
+static void
+append_prio(struct kz_store *st, const struct kz_keypair *kp, const char *text,
+    enum kz_priority prio, uint64_t wall)
+{
+	struct kz_post post = { .channel = CHAN, .text = text, .priority = prio };
+	uint8_t *op;
+	size_t len;
+
+	assert_int_equal(kz_op_encode_post(&op, &len, &post), 0);
+	assert_int_equal(kz_store_append(st, kp, wall, op, len, NULL), 0);
+	free(op);
+}
+
+static int
+on_detached(void *ctx, const uint8_t feed[32], uint64_t seq)
+{
+	uint64_t *got = ctx;
+
+	(void)feed;
+	got[got[0] + 1] = seq;
+	got[0]++;
+	return 0;
+}
+
+static int
+count_entry(void *ctx, const struct kz_entry_view *e)
+{
+	(void)e;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/*
+ * An urgent entry written in a group is signed alone; it travels alone
+ * (read_entry / ingest_entry), is held detached above the tip, survives
+ * duplicates, refuses a bad signature or a non-urgent class without a
+ * trace, joins the chain when a run reaches it, and a different entry at
+ * its seq is a fork.
+ */
+static void
+test_urgent_entries_travel_alone(void **state)
+{
+	struct fx *f = *state;
+	struct kz_store *y = open_store(f, "y.db"), *c = open_store(f, "c.db");
+	struct kz_store *z = open_store(f, "z.db");
+	struct kz_run *e4, *e5, *z4, *run, *bad;
+	struct kz_ingest_result res;
+	uint8_t d1[32], d2[32];
+	uint64_t seqs[8], got[8] = { 0 };
+	size_t n;
+	int count = 0;
+
+	/* a: 1..3 normal, 4 urgent, 5 normal, all in one group. */
+	assert_int_equal(kz_store_begin(f->a), 0);
+	append_posts(f->a, &f->ka, 1, 3, T0);
+	append_prio(f->a, &f->ka, "堤防決壊の恐れ、避難せよ", KZ_PRIO_EMERGENCY, T0 + 10);
+	append_prio(f->a, &f->ka, "了解", KZ_PRIO_NORMAL, T0 + 20);
+	assert_int_equal(kz_store_commit(f->a), 0);
+	assert_verifies(f->a);
+	assert_int_equal(kz_store_urgent(f->a, f->ka.pk, 0, seqs, 8, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(seqs[0], 4);
+	assert_int_equal(kz_store_read_entry(f->a, f->ka.pk, 4, &e4), 0);
+	assert_int_equal(e4->n, 1);
+	assert_true(e4->has_prev);
+	assert_int_equal(kz_store_read_entry(f->a, f->ka.pk, 5, &e5), 0);
+	/* Seq 3 has no signature of its own: it cannot travel alone. */
+	assert_int_equal(kz_store_read_entry(f->a, f->ka.pk, 3, &run),
+	    KZ_ERR_NOT_FOUND);
+
+	/* b: 4 arrives alone, ahead of 1..3. */
+	assert_int_equal(kz_store_ingest_entry(f->b, e4, &res), 0);
+	assert_int_equal(res.added, 1);
+	assert_int_equal(res.tip, 0);
+	assert_int_equal(tip_of(f->b, f->ka.pk), 0);
+	assert_int_equal(kz_store_detached(f->b, on_detached, got), 0);
+	assert_int_equal(got[0], 1);
+	assert_int_equal(got[1], 4);
+	assert_int_equal(kz_store_urgent(f->b, f->ka.pk, 0, seqs, 8, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(kz_store_read_run(f->b, f->ka.pk, 1, 0, 0, &run),
+	    KZ_ERR_NOT_FOUND);
+	assert_int_equal(kz_store_log(f->b, count_entry, &count), 0);
+	assert_int_equal(count, 1);
+	assert_verifies(f->b);
+
+	/* Again: a duplicate, nothing changes. */
+	digest(f->b, d1);
+	assert_int_equal(kz_store_ingest_entry(f->b, e4, &res), 0);
+	assert_int_equal(res.added, 0);
+	assert_int_equal(res.duplicate, 1);
+	digest(f->b, d2);
+	assert_memory_equal(d1, d2, 32);
+	/* Altered (its hlc): the signature fails; nothing changes. */
+	assert_int_equal(kz_store_read_entry(f->a, f->ka.pk, 4, &bad), 0);
+	bad->entries[0].hlc++;
+	bad->first_seq = 6;
+	assert_int_equal(kz_store_ingest_entry(f->b, bad, &res), KZ_ERR_BAD_SIG);
+	kz_run_free(bad);
+	/* Not urgent: refused before anything is checked or written. */
+	assert_int_equal(kz_store_ingest_entry(f->b, e5, &res), KZ_ERR_NOT_URGENT);
+	digest(f->b, d2);
+	assert_memory_equal(d1, d2, 32);
+
+	/* The backlog arrives: the chain runs through 4 to 5. */
+	run = read_run(f->a, f->ka.pk, 1, 10);
+	assert_int_equal(run->n, 5);
+	assert_int_equal(kz_store_ingest(f->b, run, &res), 0);
+	assert_int_equal(res.added, 4);
+	assert_int_equal(res.duplicate, 1);
+	assert_int_equal(res.tip, 5);
+	kz_run_free(run);
+	got[0] = 0;
+	assert_int_equal(kz_store_detached(f->b, on_detached, got), 0);
+	assert_int_equal(got[0], 0);
+	assert_verifies(f->b);
+
+	/* c: kb's 4 alone, then kb's 1..3 (each signed: written outside a
+	 * group): the tip moves over 4 by itself. */
+	append_posts(z, &f->kb, 1, 3, T0);
+	append_prio(z, &f->kb, "至急", KZ_PRIO_URGENT, T0 + 10);
+	assert_int_equal(kz_store_read_entry(z, f->kb.pk, 4, &z4), 0);
+	assert_int_equal(kz_store_ingest_entry(c, z4, &res), 0);
+	run = read_run(z, f->kb.pk, 1, 3);
+	assert_int_equal(run->n, 3);
+	assert_int_equal(kz_store_ingest(c, run, &res), 0);
+	assert_int_equal(res.added, 3);
+	assert_int_equal(res.tip, 4);
+	assert_int_equal(tip_of(c, f->kb.pk), 4);
+	assert_int_equal(kz_store_ingest(y, run, NULL), 0);
+	kz_run_free(run);
+	assert_verifies(c);
+
+	/* y: kb's key writes another seq 4 (a restored backup): a node
+	 * holding z's 4 detached sees the fork when y's branch arrives. */
+	append_prio(y, &f->kb, "別の4番", KZ_PRIO_URGENT, T0 + 30);
+	assert_int_equal(kz_store_ingest_entry(f->b, z4, &res), 0);
+	run = read_run(y, f->kb.pk, 1, 10);
+	assert_int_equal(run->n, 4);
+	assert_int_equal(kz_store_ingest(f->b, run, &res), KZ_ERR_FORK);
+	assert_int_equal(res.fork_seq, 4);
+	kz_run_free(run);
+	/* And the other way round: y's 4 alone against c's 4 in its chain. */
+	assert_int_equal(kz_store_read_entry(y, f->kb.pk, 4, &run), 0);
+	assert_int_equal(kz_store_ingest_entry(c, run, &res), KZ_ERR_FORK);
+	assert_int_equal(res.fork_seq, 4);
+	assert_int_equal(tip_of(c, f->kb.pk), 4);
+	kz_run_free(run);
+
+	kz_run_free(z4);
+	kz_store_free(z);
+	kz_run_free(e4);
+	kz_run_free(e5);
+	kz_store_free(c);
+	kz_store_free(y);
+}
+
 int
 main(void)
 {
@@ -863,6 +1021,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hlc_monotonic_and_observes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_and_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full_refuses_and_keeps_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_urgent_entries_travel_alone, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
