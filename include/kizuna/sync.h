@@ -16,7 +16,10 @@
  *
  * Flow control: at most opts.window bytes of run frames are unacknowledged;
  * the receiver acknowledges what it has committed.  In LIVE, a feed that
- * grows here (kz_sync_feed_grew) is pushed at once.
+ * grows here (kz_sync_feed_grew) is pushed at once.  Urgent entries the
+ * peer lacks (kz_store_urgent) go first, each alone with its own
+ * signature, outside the window; then runs, the feed with the least left
+ * first.
  */
 #ifndef KIZUNA_SYNC_H
 #define KIZUNA_SYNC_H
@@ -32,6 +35,8 @@
 #define KZ_SYNC_VERSION 1
 /* The largest frame: a run of KZ_RUN_MAX_BYTES plus the message around it. */
 #define KZ_SYNC_FRAME_MAX (KZ_RUN_MAX_BYTES + 4096)
+/* Detached seqs one FeedTip of a Vector may list. */
+#define KZ_SYNC_DETACHED_MAX 4096
 
 struct kz_sync;
 
@@ -63,6 +68,7 @@ struct kz_sync_stats {
 	uint64_t bytes_in, bytes_out;		/* frame bytes, prefixes excluded */
 	uint64_t entries_in, entries_out;	/* entries newly stored / sent */
 	uint64_t runs_rejected;			/* refused by ingest or admission */
+	uint64_t urgent_in, urgent_out;		/* of those, entries alone */
 };
 
 /*

@@ -6,9 +6,12 @@
  *   on_hello            digests equal → LIVE; else queue our Vector (EXCHANGE)
  *   on_vector           learn the peer's tips; answer with our Vector if we
  *                       have not sent one; schedule every feed it lacks
- *   kz_sync_next        sends control frames, then acks, then runs while the
- *                       window allows; EXCHANGE → LIVE once nothing is left
+ *   kz_sync_next        sends control frames, then acks, then urgent entries
+ *                       alone, then runs while the window allows (the feed
+ *                       with the least left first); EXCHANGE → LIVE once
+ *                       nothing is left
  *   on_run              ingest (committed before it is acknowledged)
+ *   on_entry            an urgent entry alone: ingested detached
  *   on_ack              slide the window
  *   on_bye, bad frames  → CLOSED
  *
@@ -17,6 +20,13 @@
  * that arrived, and a feed that grows here in LIVE is pushed from the
  * peer's tip.  A link cut off loses only the frames in flight: the next
  * session's vectors start after what was committed.
+ *
+ * Urgent first (DESIGN.md): an urgent entry whose own signature this node
+ * holds (kz_store_urgent) and that the peer lacks travels alone, ahead of
+ * every run and outside the window (it is small, and it must not wait
+ * behind a backlog).  What the peer holds above its tip is tracked too
+ * (known): from the detached seqs in its Vector, and from the entries sent
+ * either way, so none travels twice.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -36,6 +46,14 @@ struct tip {
 	uint8_t feed[32];
 	uint64_t tip;
 };
+
+/* One entry of a feed (an urgent entry that travels alone). */
+struct fseq {
+	uint8_t feed[32];
+	uint64_t seq;
+};
+
+#define URGENT_SCAN 64	/* urgent entries listed per feed at a time */
 
 struct todo {
 	uint8_t feed[32];
@@ -60,6 +78,10 @@ struct kz_sync {
 	size_t n_ptips, cap_ptips;
 	struct todo *todo;
 	size_t n_todo, cap_todo;
+	struct fseq *known;	/* entries above ptip the peer holds */
+	size_t n_known, cap_known;
+	struct fseq *uq;	/* urgent entries to send alone, in order */
+	size_t n_uq, cap_uq;
 	struct frame *ctl;	/* control frames to send, in order */
 	size_t n_ctl, cap_ctl;
 	uint64_t sent_run_bytes, acked_bytes;
@@ -156,6 +178,62 @@ todo_remove(struct kz_sync *s, size_t i)
 	s->n_todo--;
 }
 
+static bool
+fseq_has(const struct fseq *a, size_t n, const uint8_t feed[32], uint64_t seq)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i].seq == seq && memcmp(a[i].feed, feed, 32) == 0)
+			return true;
+	return false;
+}
+
+static int
+fseq_add(struct fseq **a, size_t *n, size_t *cap, const uint8_t feed[32],
+    uint64_t seq)
+{
+	if (fseq_has(*a, *n, feed, seq))
+		return 0;
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		void *p = realloc(*a, ncap * sizeof(**a));
+
+		if (p == NULL)
+			return KZ_ERR_NOMEM;
+		*a = p;
+		*cap = ncap;
+	}
+	memcpy((*a)[*n].feed, feed, 32);
+	(*a)[(*n)++].seq = seq;
+	return 0;
+}
+
+static int
+known_add(struct kz_sync *s, const uint8_t feed[32], uint64_t seq)
+{
+	return fseq_add(&s->known, &s->n_known, &s->cap_known, feed, seq);
+}
+
+/*
+ * Queues the urgent entries of feed above what the peer holds that it
+ * does not hold detached either (the next URGENT_SCAN of them; the rest
+ * on the next scan, or in their runs).
+ */
+static int
+urgent_scan(struct kz_sync *s, const uint8_t feed[32])
+{
+	uint64_t seqs[URGENT_SCAN];
+	size_t n, i;
+	int rc;
+
+	rc = kz_store_urgent(s->st, feed, ptip_get(s, feed), seqs, URGENT_SCAN, &n);
+	for (i = 0; i < n && rc == 0; i++)
+		if (!fseq_has(s->known, s->n_known, feed, seqs[i]))
+			rc = fseq_add(&s->uq, &s->n_uq, &s->cap_uq, feed, seqs[i]);
+	return rc;
+}
+
 static int
 pack(const Kizuna__SyncMsg *m, uint8_t **buf, size_t *len)
 {
@@ -218,9 +296,51 @@ say_bye(struct kz_sync *s, const char *why)
 struct vec {
 	struct tip *t;
 	size_t n, cap;
+	struct fseq *det;	/* detached entries, by feed key and seq */
+	size_t n_det, cap_det;
 	bool (*accept)(void *ctx, const uint8_t feed[32]);
 	void *ctx;
 };
+
+static int
+on_detached(void *ctx, const uint8_t feed[32], uint64_t seq)
+{
+	struct vec *v = ctx;
+
+	if (v->accept != NULL && !v->accept(v->ctx, feed))
+		return 0;
+	if (v->n_det == v->cap_det) {
+		size_t cap = v->cap_det ? v->cap_det * 2 : 16;
+		void *p = realloc(v->det, cap * sizeof(*v->det));
+
+		if (p == NULL)
+			return KZ_ERR_NOMEM;
+		v->det = p;
+		v->cap_det = cap;
+	}
+	memcpy(v->det[v->n_det].feed, feed, 32);
+	v->det[v->n_det++].seq = seq;
+	return 0;
+}
+
+static void
+vec_free(struct vec *v)
+{
+	free(v->t);
+	free(v->det);
+}
+
+/* The index of the first detached entry of feed in v->det, or v->n_det. */
+static size_t
+vec_det_first(const struct vec *v, const uint8_t feed[32])
+{
+	size_t j;
+
+	for (j = 0; j < v->n_det; j++)
+		if (memcmp(v->det[j].feed, feed, 32) == 0)
+			return j;
+	return v->n_det;
+}
 
 static int
 on_feed(void *ctx, const struct kz_feed_info *fi)
@@ -248,10 +368,15 @@ static int
 vector_read(struct kz_store *st, bool (*accept)(void *, const uint8_t *),
     void *ctx, struct vec *v)
 {
+	int rc;
+
 	memset(v, 0, sizeof(*v));
 	v->accept = accept;
 	v->ctx = ctx;
-	return kz_store_feeds(st, on_feed, v);
+	rc = kz_store_feeds(st, on_feed, v);
+	if (rc == 0)
+		rc = kz_store_detached(st, on_detached, v);
+	return rc;
 }
 
 static void
@@ -263,10 +388,18 @@ vector_digest(const struct vec *v, uint8_t out[16])
 	crypto_generichash_init(&h, NULL, 0, 16);
 	for (i = 0; i < v->n; i++) {
 		uint8_t tip[8];
+		size_t j;
 
 		kz_put_be64(tip, v->t[i].tip);
 		crypto_generichash_update(&h, v->t[i].feed, 32);
 		crypto_generichash_update(&h, tip, 8);
+		/* Then its detached seqs, if any (a vector with none hashes
+		 * as it did before detached entries existed). */
+		for (j = vec_det_first(v, v->t[i].feed); j < v->n_det &&
+		    memcmp(v->det[j].feed, v->t[i].feed, 32) == 0; j++) {
+			kz_put_be64(tip, v->det[j].seq);
+			crypto_generichash_update(&h, tip, 8);
+		}
 	}
 	crypto_generichash_final(&h, out, 16);
 }
@@ -281,7 +414,7 @@ kz_sync_vector_digest(struct kz_store *st,
 
 	if (rc == 0)
 		vector_digest(&v, out);
-	free(v.t);
+	vec_free(&v);
 	return rc;
 }
 
@@ -325,6 +458,8 @@ kz_sync_free(struct kz_sync *s)
 	free(s->ctl);
 	free(s->ptips);
 	free(s->todo);
+	free(s->known);
+	free(s->uq);
 	free(s);
 }
 
@@ -358,16 +493,22 @@ send_vector(struct kz_sync *s, const struct vec *v)
 	Kizuna__Vector vm = KIZUNA__VECTOR__INIT;
 	Kizuna__FeedTip *tips = calloc(v->n + 1, sizeof(*tips));
 	Kizuna__FeedTip **ptrs = calloc(v->n + 1, sizeof(*ptrs));
-	size_t i;
+	uint64_t *dets = calloc(v->n_det + 1, sizeof(*dets));
+	size_t i, j, k = 0;
 	int rc = KZ_ERR_NOMEM;
 
-	if (tips == NULL || ptrs == NULL)
+	if (tips == NULL || ptrs == NULL || dets == NULL)
 		goto out;
 	for (i = 0; i < v->n; i++) {
 		kizuna__feed_tip__init(&tips[i]);
 		tips[i].feed.data = (uint8_t *)v->t[i].feed;
 		tips[i].feed.len = 32;
 		tips[i].tip = v->t[i].tip;
+		tips[i].detached = dets + k;
+		for (j = vec_det_first(v, v->t[i].feed); j < v->n_det &&
+		    memcmp(v->det[j].feed, v->t[i].feed, 32) == 0; j++)
+			dets[k++] = v->det[j].seq;
+		tips[i].n_detached = (size_t)(dets + k - tips[i].detached);
 		ptrs[i] = &tips[i];
 	}
 	vm.n_feeds = v->n;
@@ -380,6 +521,7 @@ send_vector(struct kz_sync *s, const struct vec *v)
 out:
 	free(tips);
 	free(ptrs);
+	free(dets);
 	return rc;
 }
 
@@ -418,7 +560,7 @@ on_hello(struct kz_sync *s, const Kizuna__Hello *h)
 		s->state = KZ_SYNC_EXCHANGE;
 	}
 out:
-	free(v.t);
+	vec_free(&v);
 	return rc;
 }
 
@@ -431,11 +573,16 @@ on_vector(struct kz_sync *s, const Kizuna__Vector *vm)
 
 	for (i = 0; i < vm->n_feeds; i++) {
 		const Kizuna__FeedTip *t = vm->feeds[i];
+		size_t j;
 
-		if (t->feed.len != 32)
+		if (t->feed.len != 32 || t->n_detached > KZ_SYNC_DETACHED_MAX)
 			return say_bye(s, "malformed vector");
 		if ((rc = ptip_raise(s, t->feed.data, t->tip)) < 0)
 			return rc;
+		for (j = 0; j < t->n_detached; j++)
+			if (t->detached[j] > t->tip &&
+			    (rc = known_add(s, t->feed.data, t->detached[j])) < 0)
+				return rc;
 	}
 	s->peer_vector = true;
 	if ((rc = vector_read(s->st, s->o.accept_feed, s->o.ctx, &v)) < 0)
@@ -452,9 +599,11 @@ on_vector(struct kz_sync *s, const Kizuna__Vector *vm)
 
 		if (v.t[i].tip > have)
 			rc = todo_add(s, v.t[i].feed, have + 1);
+		if (rc == 0)
+			rc = urgent_scan(s, v.t[i].feed);
 	}
 out:
-	free(v.t);
+	vec_free(&v);
 	return rc;
 }
 
@@ -525,6 +674,50 @@ done:
 	return rc;
 }
 
+static int
+on_entry(struct kz_sync *s, const ProtobufCBinaryData *bytes)
+{
+	struct kz_run *run = NULL;
+	struct kz_ingest_result res;
+	int rc;
+
+	rc = kz_run_decode(&run, bytes->data, bytes->len);
+	if (rc == 0 && (run->n != 1 || !run->has_prev))
+		rc = KZ_ERR_MALFORMED;
+	if (rc < 0) {
+		kz_run_free(run);
+		close_with(s, "malformed entry");
+		return rc;
+	}
+	if (!accepts(s, run->author)) {
+		log_refused(s, run, KZ_ERR_NOT_FOUND);
+		rc = 0;
+		goto done;
+	}
+	rc = kz_store_ingest_entry(s->st, run, &res);
+	if (rc == KZ_ERR_FULL || rc == KZ_ERR_DB || rc == KZ_ERR_NOMEM ||
+	    rc == KZ_ERR_CORRUPT) {
+		/* Not stored: it comes again in its run. */
+		kz_run_free(run);
+		return rc;
+	}
+	if (rc < 0) {
+		log_refused(s, run, rc);
+		rc = 0;
+	} else {
+		s->stats.entries_in += res.added;
+		s->stats.urgent_in += res.added;
+		if (res.added > 0 && s->o.feed_grew != NULL)
+			s->o.feed_grew(s->o.ctx, run->author);
+	}
+done:
+	/* The peer holds it, whatever we made of it. */
+	if (rc == 0)
+		rc = known_add(s, run->author, run->first_seq);
+	kz_run_free(run);
+	return rc;
+}
+
 int
 kz_sync_receive(struct kz_sync *s, const uint8_t *frame, size_t len)
 {
@@ -559,6 +752,9 @@ kz_sync_receive(struct kz_sync *s, const uint8_t *frame, size_t len)
 	case KIZUNA__SYNC_MSG__BODY_RUN:
 		rc = on_run(s, &m->run, len);
 		break;
+	case KIZUNA__SYNC_MSG__BODY_ENTRY:
+		rc = on_entry(s, &m->entry);
+		break;
 	case KIZUNA__SYNC_MSG__BODY_ACK:
 		if (m->ack->bytes > s->acked_bytes && m->ack->bytes <= s->sent_run_bytes)
 			s->acked_bytes = m->ack->bytes;
@@ -579,27 +775,103 @@ out:
 
 /* ------------------------------------------------------------ sending */
 
+/*
+ * The next urgent entry the peer lacks, alone: 0 and a frame, or 1 when
+ * none is queued.
+ */
+static int
+next_entry(struct kz_sync *s, uint8_t **frame, size_t *len)
+{
+	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+
+	while (s->n_uq > 0) {
+		struct fseq e = s->uq[0];
+		struct kz_run *run = NULL;
+		uint8_t *bytes = NULL;
+		size_t nbytes;
+		int rc;
+
+		memmove(&s->uq[0], &s->uq[1], (s->n_uq - 1) * sizeof(*s->uq));
+		s->n_uq--;
+		if (e.seq <= ptip_get(s, e.feed) ||
+		    fseq_has(s->known, s->n_known, e.feed, e.seq))
+			continue;
+		rc = kz_store_read_entry(s->st, e.feed, e.seq, &run);
+		if (rc == KZ_ERR_NOT_FOUND)
+			continue;	/* purged meanwhile: it goes in its run */
+		if (rc == 0)
+			rc = kz_run_encode(&bytes, &nbytes, run);
+		if (rc == 0) {
+			m.body_case = KIZUNA__SYNC_MSG__BODY_ENTRY;
+			m.entry.data = bytes;
+			m.entry.len = nbytes;
+			rc = pack(&m, frame, len);
+		}
+		if (rc == 0)
+			rc = known_add(s, e.feed, e.seq);
+		if (rc == 0) {
+			s->stats.entries_out++;
+			s->stats.urgent_out++;
+		}
+		free(bytes);
+		kz_run_free(run);
+		return rc;
+	}
+	return 1;
+}
+
+/*
+ * The todo to send from next: the feed with the fewest entries left (a
+ * short feed, news of the last hours, before a long backlog), dropping
+ * those with nothing left.  Returns its index, or -1 when none is left.
+ */
+static int
+todo_pick(struct kz_sync *s, int *err)
+{
+	size_t i = 0, best = SIZE_MAX;
+	uint64_t best_left = UINT64_MAX;
+
+	*err = 0;
+	while (i < s->n_todo) {
+		uint64_t tip;
+		int rc = kz_store_tip(s->st, s->todo[i].feed, &tip, NULL);
+
+		if (rc < 0) {
+			*err = rc;
+			return -1;
+		}
+		/* The peer holds these detached: its chain moves over them. */
+		while (s->n_known > 0 && fseq_has(s->known, s->n_known,
+		    s->todo[i].feed, s->todo[i].next))
+			s->todo[i].next++;
+		if (s->todo[i].next > tip) {
+			todo_remove(s, i);
+			continue;
+		}
+		if (tip - s->todo[i].next < best_left) {
+			best_left = tip - s->todo[i].next;
+			best = i;
+		}
+		i++;
+	}
+	return best == SIZE_MAX ? -1 : (int)best;
+}
+
 static int
 next_run(struct kz_sync *s, uint8_t **frame, size_t *len)
 {
 	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+	int pick, err;
 
-	while (s->n_todo > 0) {
-		struct todo *t = &s->todo[0];
+	if (s->n_todo > 0 && s->sent_run_bytes - s->acked_bytes >= s->o.window)
+		return 1;
+	if ((pick = todo_pick(s, &err)) >= 0) {
+		struct todo *t = &s->todo[pick];
 		struct kz_run *run = NULL;
 		uint8_t *bytes = NULL;
 		size_t nbytes;
-		uint64_t tip;
 		int rc;
 
-		if ((rc = kz_store_tip(s->st, t->feed, &tip, NULL)) < 0)
-			return rc;
-		if (t->next > tip) {
-			todo_remove(s, 0);
-			continue;
-		}
-		if (s->sent_run_bytes - s->acked_bytes >= s->o.window)
-			return 1;
 		rc = kz_store_read_run(s->st, t->feed, t->next, s->o.run_entries,
 		    s->o.run_bytes, &run);
 		if (rc == 0)
@@ -620,7 +892,9 @@ next_run(struct kz_sync *s, uint8_t **frame, size_t *len)
 		kz_run_free(run);
 		return rc;
 	}
-	if (s->state == KZ_SYNC_EXCHANGE && s->peer_vector)
+	if (err < 0)
+		return err;
+	if (s->state == KZ_SYNC_EXCHANGE && s->peer_vector && s->n_uq == 0)
 		s->state = KZ_SYNC_LIVE;
 	return 1;
 }
@@ -650,7 +924,9 @@ kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len)
 		if ((rc = pack(&m, frame, len)) == 0)
 			s->ack_due = false;
 	} else if (s->peer_vector) {
-		rc = next_run(s, frame, len);
+		rc = next_entry(s, frame, len);
+		if (rc == 1)
+			rc = next_run(s, frame, len);
 	} else {
 		return 1;
 	}
@@ -667,6 +943,7 @@ kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32])
 	if (s->state == KZ_SYNC_CLOSED || !s->peer_vector || !accepts(s, feed))
 		return;
 	(void)todo_add(s, feed, ptip_get(s, feed) + 1);
+	(void)urgent_scan(s, feed);
 }
 
 int
@@ -686,7 +963,7 @@ kz_sync_state(const struct kz_sync *s)
 bool
 kz_sync_idle(const struct kz_sync *s)
 {
-	return s->n_ctl == 0 && !s->ack_due && s->n_todo == 0 &&
+	return s->n_ctl == 0 && !s->ack_due && s->n_todo == 0 && s->n_uq == 0 &&
 	    s->acked_bytes == s->sent_run_bytes;
 }
 

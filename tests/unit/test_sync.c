@@ -308,6 +308,178 @@ test_live_push_and_forwarding(void **state)
 	node_fini(&c);
 }
 
+static int
+count_detached(void *ctx, const uint8_t feed[32], uint64_t seq)
+{
+	(void)feed;
+	(void)seq;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int
+detached_on(struct node *n)
+{
+	int count = 0;
+
+	assert_int_equal(kz_store_detached(n->st, count_detached, &count), 0);
+	return count;
+}
+
+/* Whether n holds entry seq of feed's log (detached or not). */
+static bool
+holds(struct node *n, const struct node *feed, uint64_t seq)
+{
+	struct kz_run *run = NULL;
+	int rc = kz_store_read_entry(n->st, feed->kp.pk, seq, &run);
+
+	kz_run_free(run);
+	return rc == 0;
+}
+
+/*
+ * An urgent post written on a while b is catching up on a's long backlog
+ * overtakes it: the next frame a sends is that entry, alone; b holds it
+ * detached and forwards it to c (LIVE with b) ahead of the backlog too;
+ * then everything arrives and the detached entries join their chains.
+ */
+static void
+test_urgent_overtakes_backlog(void **state)
+{
+	struct node a, b, c;
+	struct link ab, bc;
+	struct relay r = { 0 };
+	struct kz_sync_opts small = { .window = 64 * 1024, .run_entries = 100 };
+	struct kz_sync_opts ob = { .feed_grew = on_grew, .ctx = &r,
+	    .window = 64 * 1024, .run_entries = 100 };
+	struct kz_sync_stats st;
+	struct kz_post p = { .channel = CHAN, .text = "堤防決壊、直ちに避難",
+	    .priority = KZ_PRIO_EMERGENCY };
+	uint8_t *op, da[16], db[16], dc[16];
+	size_t len;
+	int i;
+
+	(void)state;
+	node_init(&a, 1);
+	node_init(&b, 2);
+	node_init(&c, 3);
+	write_posts(&a, 5000, NULL);
+	link_open(&ab, &a, &b, &small, &ob);
+	link_open(&bc, &b, &c, &small, &small);
+	r.to_c = bc.a;
+	pump(&bc, 100);			/* b and c: in sync, LIVE */
+	assert_int_equal(kz_sync_state(bc.a), KZ_SYNC_LIVE);
+	pump(&ab, 12);			/* the backlog is under way */
+	assert_true(tip(&b, &a) > 0);
+	assert_true(tip(&b, &a) < 4000);
+
+	assert_int_equal(kz_op_encode_post(&op, &len, &p), 0);
+	assert_int_equal(kz_store_append(a.st, &a.kp, T0 + 9000, op, len, NULL), 0);
+	free(op);
+	kz_sync_feed_grew(ab.a, a.kp.pk);
+	/* a's very next frame is the urgent entry (b's acks aside). */
+	assert_int_equal(move(&ab, ab.a, ab.b), 1);
+	assert_true(holds(&b, &a, 5001));
+	assert_true(tip(&b, &a) < 4000);
+	assert_int_equal(detached_on(&b), 1);
+	kz_sync_get_stats(ab.b, &st);
+	assert_int_equal(st.urgent_in, 1);
+	/* b pushed it on to c at once, also alone: b's next frame to c. */
+	assert_int_equal(move(&bc, bc.a, bc.b), 1);
+	assert_true(holds(&c, &a, 5001));
+	assert_true(tip(&c, &a) < 4000);
+	assert_int_equal(detached_on(&c), 1);
+
+	/* Then the rest: every chain whole, nothing left detached. */
+	for (i = 0; i < 100 && (tip(&b, &a) < 5001 || tip(&c, &a) < 5001); i++) {
+		pump(&ab, 1000);
+		pump(&bc, 1000);
+	}
+	assert_int_equal(tip(&b, &a), 5001);
+	assert_int_equal(tip(&c, &a), 5001);
+	assert_int_equal(detached_on(&b), 0);
+	assert_int_equal(detached_on(&c), 0);
+	kz_sync_get_stats(ab.a, &st);
+	assert_int_equal(st.urgent_out, 1);
+	assert_int_equal(st.entries_out, 5001);
+	assert_int_equal(kz_sync_vector_digest(a.st, NULL, NULL, da), 0);
+	assert_int_equal(kz_sync_vector_digest(b.st, NULL, NULL, db), 0);
+	assert_int_equal(kz_sync_vector_digest(c.st, NULL, NULL, dc), 0);
+	assert_memory_equal(da, db, 16);
+	assert_memory_equal(da, dc, 16);
+	link_close(&ab);
+	link_close(&bc);
+	node_fini(&a);
+	node_fini(&b);
+	node_fini(&c);
+}
+
+/*
+ * A node holding an entry detached tells a new peer so in its Vector (the
+ * entry is not sent back), and passes it on to a peer that lacks it, first.
+ */
+static void
+test_detached_in_vectors(void **state)
+{
+	struct node a, b, d;
+	struct link ab, bd, db;
+	struct kz_post p = { .channel = CHAN, .text = "安否確認をお願いします",
+	    .priority = KZ_PRIO_URGENT };
+	struct kz_run *e = NULL;
+	struct kz_sync_stats st;
+	uint8_t *op, *f;
+	size_t len;
+
+	(void)state;
+	node_init(&a, 1);
+	node_init(&b, 2);
+	node_init(&d, 4);
+	write_posts(&a, 100, NULL);
+	assert_int_equal(kz_op_encode_post(&op, &len, &p), 0);
+	assert_int_equal(kz_store_append(a.st, &a.kp, T0 + 9000, op, len, NULL), 0);
+	free(op);
+	/* b holds a's 101 alone (as if it had come ahead of the backlog). */
+	assert_int_equal(kz_store_read_entry(a.st, a.kp.pk, 101, &e), 0);
+	assert_int_equal(kz_store_ingest_entry(b.st, e, NULL), 0);
+	kz_run_free(e);
+	assert_int_equal(detached_on(&b), 1);
+
+	/* b to d: d learns of 101 first, alone, before any run. */
+	link_open(&bd, &b, &d, NULL, NULL);
+	assert_int_equal(move(&bd, bd.a, bd.b), 1);	/* hellos */
+	assert_int_equal(move(&bd, bd.b, bd.a), 1);
+	assert_int_equal(move(&bd, bd.a, bd.b), 1);	/* vectors */
+	assert_int_equal(move(&bd, bd.b, bd.a), 1);
+	assert_int_equal(move(&bd, bd.a, bd.b), 1);	/* the entry */
+	assert_true(holds(&d, &a, 101));
+	pump(&bd, 100);
+	assert_int_equal(detached_on(&d), 1);
+	link_close(&bd);
+	/* A second session: d and b hold the same, so they are in sync. */
+	link_open(&db, &d, &b, NULL, NULL);
+	pump(&db, 100);
+	assert_true(db.frames <= 2);
+	link_close(&db);
+
+	/* a to b: b's Vector lists 101, so a sends only the backlog. */
+	link_open(&ab, &a, &b, NULL, NULL);
+	pump(&ab, 1000);
+	kz_sync_get_stats(ab.a, &st);
+	assert_int_equal(st.urgent_out, 0);
+	/* 1..101: a holds no signature at 100 to end a run there. */
+	assert_int_equal(st.entries_out, 101);
+	kz_sync_get_stats(ab.b, &st);
+	assert_int_equal(st.entries_in, 100);
+	assert_int_equal(tip(&b, &a), 101);
+	assert_int_equal(detached_on(&b), 0);
+	/* The frame kz_sync_next hands out is never an entry b holds. */
+	assert_int_equal(kz_sync_next(ab.a, &f, &len), 1);
+	link_close(&ab);
+	node_fini(&a);
+	node_fini(&b);
+	node_fini(&d);
+}
+
 static const uint8_t *banned;
 
 static bool
@@ -424,6 +596,8 @@ main(void)
 		cmocka_unit_test(test_window_bounds_what_is_in_flight),
 		cmocka_unit_test(test_resume_after_cut),
 		cmocka_unit_test(test_live_push_and_forwarding),
+		cmocka_unit_test(test_urgent_overtakes_backlog),
+		cmocka_unit_test(test_detached_in_vectors),
 		cmocka_unit_test(test_admission_filter),
 		cmocka_unit_test(test_refusals),
 	};
