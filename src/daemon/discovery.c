@@ -31,7 +31,7 @@
  *   its connection ends (kzd_discovery_closed()).  A working link is never
  *   cut because beacons stopped.
  * - Both ends of a pair hear each other: the node with the lower key dials
- *   at once, the other waits an interval, by when that link usually stands
+ *   at once, the other waits three intervals, by when that link stands
  *   and its slot stands by (net.c's on_dial_timer) instead of making a
  *   second link for both ends to cut down to the same one.
  *
@@ -159,8 +159,10 @@ forget(struct kzd *d, struct kzd_dial *dl)
 static uint64_t
 first_delay(struct kzd *d, const uint8_t node[32])
 {
+	/* The lower key hears our next beacon within 1.2 intervals (the
+	 * jitter is +-20%) and dials at once; we give it three. */
 	return memcmp(d->kp.pk, node, 32) < 0 ? 0 :
-	    jittered(d->net.disc.interval_ms);
+	    2 * d->net.disc.interval_ms + jittered(d->net.disc.interval_ms);
 }
 
 /* A beacon of a node that has a slot already. */
