@@ -37,6 +37,19 @@ int kz_store_open(struct kz_store **out, const char *path,
 /* Closes and frees; accepts NULL and a store whose open failed half-way. */
 void kz_store_free(struct kz_store *st);
 
+/*
+ * How far ahead of this node's wall clock a received entry's hlc may pull
+ * the node's clock (kz_hlc_observe): 5 minutes.
+ */
+#define KZ_HLC_AHEAD_MAX_MS (5 * 60 * 1000ull)
+
+/*
+ * The wall clock the store bounds received clocks by (now_ms(ctx) in ms
+ * since the epoch); NULL: CLOCK_REALTIME.  A simulator passes its own.
+ */
+void kz_store_set_clock(struct kz_store *st, uint64_t (*now_ms)(void *ctx),
+    void *ctx);
+
 /* The schema version of the open store. */
 int kz_store_schema_version(struct kz_store *st);
 

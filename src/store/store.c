@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "kizuna/err.h"
 #include "kizuna/hlc.h"
@@ -212,6 +213,9 @@ struct kz_store {
 	int group_rc;		/* a call in the group failed after writing */
 	int64_t changes_at_begin;	/* sqlite3_total_changes64 at txn_begin */
 	struct kz__views *views;	/* src/store/views.c */
+	uint64_t (*now_ms)(void *ctx);	/* wall clock, for hlc_observe */
+	void *now_ctx;
+	bool ahead_logged;
 	/*
 	 * In a group, the last entry appended to a feed is signed when the
 	 * group commits (or when the group moves on to another feed): the
@@ -225,6 +229,8 @@ struct kz_store {
 		const struct kz_keypair *kp;	/* borrowed until the commit */
 	} pend;
 };
+
+static uint64_t wall_now_ms(void *ctx);
 
 /* Maps a SQLite result code to ours, logging unexpected failures. */
 int
@@ -333,6 +339,7 @@ kz_store_open(struct kz_store **out, const char *path, const struct kz_logger *l
 	if (st == NULL)
 		return KZ_ERR_NOMEM;
 	st->log = log;
+	st->now_ms = wall_now_ms;
 	st->path = strdup(path);
 	if (st->path == NULL) {
 		rc = KZ_ERR_NOMEM;
@@ -654,6 +661,50 @@ hlc_get(struct kz_store *st, uint64_t *hlc)
 	*hlc = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? 0 : kz__store_err(st, rc, "read clock");
+}
+
+static int hlc_set(struct kz_store *st, uint64_t hlc);
+
+static uint64_t
+wall_now_ms(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+kz_store_set_clock(struct kz_store *st, uint64_t (*now_ms)(void *ctx),
+    void *ctx)
+{
+	st->now_ms = now_ms != NULL ? now_ms : wall_now_ms;
+	st->now_ctx = ctx;
+}
+
+/*
+ * Folds a received hlc into the clock, but never past the local wall clock
+ * plus KZ_HLC_AHEAD_MAX_MS: one box whose clock runs days ahead must not
+ * drag every node's clock (and every later entry's time) with it.  Its
+ * entries are kept, signed as they are; they merely sort late.
+ */
+static int
+hlc_observe(struct kz_store *st, uint64_t hlc)
+{
+	uint64_t cap = st->now_ms(st->now_ctx) + KZ_HLC_AHEAD_MAX_MS;
+
+	if (cap < KZ_HLC_MAX >> KZ_HLC_COUNTER_BITS &&
+	    hlc > cap << KZ_HLC_COUNTER_BITS) {
+		if (!st->ahead_logged)
+			kz_log(st->log, KZ_LOG_WARN, "store %s: an entry's clock is "
+			    "%llu s ahead of this node's; not followed",
+			    st->path, (unsigned long long)((kz_hlc_ms(hlc) -
+			    (cap - KZ_HLC_AHEAD_MAX_MS)) / 1000));
+		st->ahead_logged = true;
+		hlc = cap << KZ_HLC_COUNTER_BITS;
+	}
+	return hlc_set(st, hlc);
 }
 
 static int
@@ -1000,7 +1051,7 @@ kz_store_ingest(struct kz_store *st, const struct kz_run *run,
 		memcpy(f.tip_hash, hashes[run->n - 1], KZ_HASH_BYTES);
 		rc = feed_set_tip(st, f.id, last_seq, hashes[run->n - 1]);
 		if (rc == 0 && max_hlc > 0)
-			rc = hlc_set(st, max_hlc);
+			rc = hlc_observe(st, max_hlc);
 		if (rc == 0 && seg != 0)
 			rc = kz__views_apply(st, f.id, seg, last_seq);
 		if (rc == 0)
@@ -1097,7 +1148,7 @@ kz_store_ingest_entry(struct kz_store *st, const struct kz_run *run,
 		/* Not held: detached, shown at once. */
 		rc = entry_add(st, f.id, seq, e->hlc, hash, header, e->op, e->op_len);
 		if (rc == 0)
-			rc = hlc_set(st, e->hlc);
+			rc = hlc_observe(st, e->hlc);
 		if (rc == 0)
 			rc = kz__views_apply(st, f.id, seq, seq);
 		if (rc == 0)

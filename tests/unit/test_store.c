@@ -696,6 +696,52 @@ test_hlc_monotonic_and_observes(void **state)
 	free(op);
 }
 
+static uint64_t
+fixed_clock(void *ctx)
+{
+	return *(uint64_t *)ctx;
+}
+
+/*
+ * A node whose clock runs a day ahead: its entries are kept, but they pull
+ * the receiver's clock no further than 5 minutes past the receiver's wall
+ * clock, and the receiver's next entry is timed by its own clock.
+ */
+static void
+test_hlc_far_future_not_followed(void **state)
+{
+	struct fx *f = *state;
+	struct kz_appended a1, b1;
+	struct kz_ingest_result res;
+	struct kz_run *run;
+	struct kz_post post = { .channel = CHAN, .text = "t" };
+	uint64_t now = T0;
+	uint8_t *op;
+	size_t len;
+
+	kz_store_set_clock(f->b, fixed_clock, &now);
+	assert_int_equal(kz_op_encode_post(&op, &len, &post), 0);
+	assert_int_equal(kz_store_append(f->a, &f->ka, T0 + 86400000, op, len,
+	    &a1), 0);
+	run = read_run(f->a, f->ka.pk, 1, 10);
+	assert_int_equal(kz_store_ingest(f->b, run, &res), 0);
+	assert_int_equal(res.added, 1);
+	kz_run_free(run);
+	assert_non_null(strstr(f->log.last, "ahead of this node's; not followed"));
+	assert_int_equal(kz_store_append(f->b, &f->kb, T0, op, len, &b1), 0);
+	assert_int_equal(b1.hlc, ((T0 + KZ_HLC_AHEAD_MAX_MS) << 16) + 1);
+	/* Within the bound, a received clock is followed as before. */
+	now = T0 + 86400000 - 60000;
+	assert_int_equal(kz_store_append(f->a, &f->ka, T0 + 86400000, op, len,
+	    &a1), 0);
+	run = read_run(f->a, f->ka.pk, 2, 10);
+	assert_int_equal(kz_store_ingest(f->b, run, &res), 0);
+	kz_run_free(run);
+	assert_int_equal(kz_store_append(f->b, &f->kb, now, op, len, &b1), 0);
+	assert_int_equal(b1.hlc, a1.hlc + 1);
+	free(op);
+}
+
 static void
 test_limits_and_groups(void **state)
 {
@@ -1019,6 +1065,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migration_from_v1_fixture, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hlc_monotonic_and_observes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hlc_far_future_not_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_and_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full_refuses_and_keeps_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_urgent_entries_travel_alone, setup, teardown),
