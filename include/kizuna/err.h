@@ -30,7 +30,9 @@
 	X(CORRUPT, "stored data is corrupt")                                  \
 	X(CONFIG, "invalid configuration")                                    \
 	X(CRYPTO, "cryptographic library failure")                            \
-	X(NOT_URGENT, "entry sent alone is not of an urgent class")
+	X(NOT_URGENT, "entry sent alone is not of an urgent class")            \
+	X(BEHIND, "this node's own feed is behind what a peer holds (restored " \
+	    "from a backup?): catching up before writing")
 
 enum kz_err {
 	KZ_OK = 0,

@@ -50,6 +50,18 @@ void kz_store_free(struct kz_store *st);
 void kz_store_set_clock(struct kz_store *st, uint64_t (*now_ms)(void *ctx),
     void *ctx);
 
+/*
+ * A peer holds author's feed up to tip; the caller tells only of the feed
+ * this node writes (the sync session, of its own node key).  When tip is
+ * past what the store holds (the node was restored from
+ * an old backup), kz_store_append refuses with KZ_ERR_BEHIND until the
+ * store has caught up to tip: appending now would fork its own feed.  The
+ * bound lives in memory only (a restart forgets it; the next sync learns it
+ * again).  Returns 0 or a store error.
+ */
+int kz_store_note_peer_tip(struct kz_store *st, const uint8_t author[32],
+    uint64_t tip);
+
 /* The schema version of the open store. */
 int kz_store_schema_version(struct kz_store *st);
 
@@ -85,7 +97,7 @@ struct kz_appended {
  * hashed, signed and stored; committed before return unless a group is
  * open.  Returns 0, KZ_ERR_TOO_BIG, KZ_ERR_FULL, KZ_ERR_DB, KZ_ERR_FORK (the
  * feed is flagged forked: this node must not write to it until an operator
- * resolves it).
+ * resolves it), KZ_ERR_BEHIND (see kz_store_note_peer_tip).
  */
 int kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
     uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_appended *out);

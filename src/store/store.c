@@ -214,6 +214,10 @@ struct kz_store {
 	int64_t changes_at_begin;	/* sqlite3_total_changes64 at txn_begin */
 	struct kz__views *views;	/* src/store/views.c */
 	uint64_t (*now_ms)(void *ctx);	/* wall clock, for hlc_observe */
+	/* The highest tip of a feed written here that a peer reported
+	 * (kz_store_note_peer_tip); 0: none. */
+	uint8_t floor_feed[KZ_PK_BYTES];
+	uint64_t floor_tip;
 	void *now_ctx;
 	bool ahead_logged;
 	/*
@@ -808,6 +812,12 @@ kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
 		rc = KZ_ERR_FORK;
 		goto fail;
 	}
+	if (st->floor_tip > f.tip &&
+	    memcmp(st->floor_feed, kp->pk, KZ_PK_BYTES) == 0) {
+		/* A peer holds more of our own feed than we do. */
+		rc = KZ_ERR_BEHIND;
+		goto fail;
+	}
 	if ((rc = hlc_get(st, &last)) < 0)
 		goto fail;
 	hlc = kz_hlc_next(last, wall_ms);
@@ -862,6 +872,28 @@ fail:
 	txn_rollback(st, rc);
 	st->pend = saved;
 	return rc;
+}
+
+int
+kz_store_note_peer_tip(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
+    uint64_t tip)
+{
+	struct feed_row f;
+	char fp[KZ_FINGERPRINT_CHARS + 1];
+	int rc = feed_get(st, author, &f);
+
+	if (rc < 0 || tip <= f.tip)
+		return rc;
+	if (tip > st->floor_tip || memcmp(st->floor_feed, author, KZ_PK_BYTES) != 0) {
+		kz_fingerprint(fp, author);
+		kz_log(st->log, KZ_LOG_WARN, "store %s: a peer holds this node's own "
+		    "feed %s up to seq %llu, this store only to %llu (restored from "
+		    "a backup?): no writing until it has caught up", st->path, fp,
+		    (unsigned long long)tip, (unsigned long long)f.tip);
+		memcpy(st->floor_feed, author, KZ_PK_BYTES);
+		st->floor_tip = tip;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ ingest */

@@ -579,6 +579,10 @@ on_vector(struct kz_sync *s, const Kizuna__Vector *vm)
 			return say_bye(s, "malformed vector");
 		if ((rc = ptip_raise(s, t->feed.data, t->tip)) < 0)
 			return rc;
+		/* More of our own feed than we hold: restored from a backup. */
+		if (memcmp(t->feed.data, s->node, 32) == 0 &&
+		    (rc = kz_store_note_peer_tip(s->st, s->node, t->tip)) < 0)
+			return rc;
 		for (j = 0; j < t->n_detached; j++)
 			if (t->detached[j] > t->tip &&
 			    (rc = known_add(s, t->feed.data, t->detached[j])) < 0)

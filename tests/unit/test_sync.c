@@ -480,6 +480,59 @@ test_detached_in_vectors(void **state)
 	node_fini(&d);
 }
 
+/*
+ * A node restored from an old backup learns from its first peer that its
+ * own feed is longer than its store: it refuses to write (which would fork
+ * its own feed) until it has caught up, then writes on from the real tip.
+ */
+static void
+test_restored_node_catches_up_before_writing(void **state)
+{
+	struct node a, old, p;
+	struct link ap, op;
+	struct kz_run *run = NULL;
+	struct kz_post post = { .channel = CHAN, .text = "復旧しました" };
+	struct kz_appended app;
+	uint8_t *bytes;
+	size_t len;
+
+	(void)state;
+	node_init(&a, 1);
+	node_init(&p, 5);
+	write_posts(&a, 50, NULL);
+	/* The backup: a's store when it held 50 entries, a's key. */
+	node_init(&old, 1);
+	assert_int_equal(kz_store_read_run(a.st, a.kp.pk, 1, 0, 0, &run), 0);
+	assert_int_equal(kz_store_ingest(old.st, run, NULL), 0);
+	kz_run_free(run);
+	write_posts(&a, 50, NULL);
+	link_open(&ap, &a, &p, NULL, NULL);
+	pump(&ap, 1000);
+	link_close(&ap);
+	assert_int_equal(tip(&p, &a), 100);
+
+	/* The box dies; the backup is put in its place and meets p. */
+	assert_int_equal(kz_op_encode_post(&bytes, &len, &post), 0);
+	link_open(&op, &old, &p, NULL, NULL);
+	assert_int_equal(move(&op, op.a, op.b), 1);	/* hellos */
+	assert_int_equal(move(&op, op.b, op.a), 1);
+	assert_int_equal(move(&op, op.a, op.b), 1);	/* vectors */
+	assert_int_equal(move(&op, op.b, op.a), 1);
+	assert_int_equal(kz_store_append(old.st, &old.kp, T0 + 500, bytes, len,
+	    &app), KZ_ERR_BEHIND);
+	assert_int_equal(tip(&old, &a), 50);
+	pump(&op, 1000);
+	assert_int_equal(tip(&old, &a), 100);
+	assert_int_equal(kz_store_append(old.st, &old.kp, T0 + 500, bytes, len,
+	    &app), 0);
+	assert_int_equal(app.seq, 101);
+	free(bytes);
+	link_close(&op);
+	node_fini(&a);
+	node_fini(&old);
+	node_fini(&p);
+}
+
 static const uint8_t *banned;
 
 static bool
@@ -598,6 +651,7 @@ main(void)
 		cmocka_unit_test(test_live_push_and_forwarding),
 		cmocka_unit_test(test_urgent_overtakes_backlog),
 		cmocka_unit_test(test_detached_in_vectors),
+		cmocka_unit_test(test_restored_node_catches_up_before_writing),
 		cmocka_unit_test(test_admission_filter),
 		cmocka_unit_test(test_refusals),
 	};
