@@ -35,9 +35,11 @@
 #define KIND_REACT 4u
 #define KIND_ACK 8u
 
+/* Dirty ids, each with the entry of this call that made it dirty (-1: none). */
 struct keylist {
 	uint8_t (*keys)[2 + KZ_USER_ID_MAX];
 	uint8_t *lens;
+	int32_t *facts;
 	size_t n, cap;
 };
 
@@ -357,6 +359,7 @@ kz__views_free(struct kz__views *v)
 	kz_ws_control_free(&v->ctl);
 	free(v->dirty.keys);
 	free(v->dirty.lens);
+	free(v->dirty.facts);
 	free(v);
 }
 
@@ -850,6 +853,40 @@ out:
 	return rc;
 }
 
+/*
+ * The common case of an id dirtied by one new entry: a post whose id has
+ * no other fact (no edit, reaction or reply target that arrived before
+ * it).  Its views are then those of the post alone, computed from the
+ * entry already decoded in fs instead of reading and decoding the id's
+ * facts back.  Returns 1 when the general recompute is needed instead.
+ */
+static int
+new_post(struct kz_store *st, struct kz__views *v, const struct factset *fs,
+    int32_t i, const uint8_t *key, size_t len)
+{
+	struct factset one;
+	sqlite3_stmt *s;
+	int64_t n = -1;
+	int rc;
+
+	if (len != KZ_ID_BYTES || fs->ops[i] == NULL ||
+	    fs->ops[i]->type != KZ_OP_POST)
+		return 1;
+	if ((rc = prep(st, &s, "SELECT count(*) FROM ws_facts WHERE key = ?1")) < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, key, (int)len, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (n != 1)
+		return 1;
+	one.f = &fs->f[i];
+	one.ops = &fs->ops[i];
+	one.rowids = &fs->rowids[i];
+	one.n = one.cap = 1;
+	return write_message(st, key, &one, v, KIND_MESSAGE);
+}
+
 static int
 rebuild_all(struct kz_store *st, struct kz__views *v)
 {
@@ -897,7 +934,7 @@ rebuild_all(struct kz_store *st, struct kz__views *v)
 /* ------------------------------------------------------------ apply */
 
 static int
-dirty_add(struct keylist *d, const uint8_t *key, size_t len)
+dirty_add(struct keylist *d, const uint8_t *key, size_t len, int32_t fact)
 {
 	if (len > sizeof(d->keys[0]))
 		return 0;
@@ -905,22 +942,28 @@ dirty_add(struct keylist *d, const uint8_t *key, size_t len)
 		size_t cap = d->cap ? d->cap * 2 : 64;
 		void *a = realloc(d->keys, cap * sizeof(*d->keys));
 		void *b = a ? realloc(d->lens, cap) : NULL;
+		void *c = b ? realloc(d->facts, cap * sizeof(*d->facts)) : NULL;
 
 		if (a)
 			d->keys = a;
-		if (b == NULL)
+		if (b)
+			d->lens = b;
+		if (c == NULL)
 			return KZ_ERR_NOMEM;
-		d->lens = b;
+		d->facts = c;
 		d->cap = cap;
 	}
 	memcpy(d->keys[d->n], key, len);
+	d->facts[d->n] = fact;
 	d->lens[d->n++] = (uint8_t)len;
 	return 0;
 }
 
+/* A dirty id; fact is the one entry of this call filed under it, else -1. */
 struct keyref {
 	const uint8_t *key;
 	size_t len;
+	int32_t fact;
 };
 
 static int
@@ -945,11 +988,14 @@ dirty_unique(struct keylist *d, size_t *n_out)
 	if (r == NULL)
 		return NULL;
 	for (i = 0; i < d->n; i++)
-		r[i] = (struct keyref){ d->keys[i], d->lens[i] };
+		r[i] = (struct keyref){ d->keys[i], d->lens[i], d->facts[i] };
 	qsort(r, d->n, sizeof(*r), keyref_cmp);
-	for (i = j = 0; i < d->n; i++)
+	for (i = j = 0; i < d->n; i++) {
 		if (j == 0 || keyref_cmp(&r[j - 1], &r[i]) != 0)
 			r[j++] = r[i];
+		else
+			r[j - 1].fact = -1;	/* dirty twice: no single fact */
+	}
 	*n_out = j;
 	return r;
 }
@@ -988,7 +1034,7 @@ dirty_from_query(struct kz_store *st, struct kz__views *v, const char *sql,
 		sqlite3_bind_blob(s, 1, arg, arg_len, SQLITE_STATIC);
 	while ((src = sqlite3_step(s)) == SQLITE_ROW)
 		if ((rc = dirty_add(&v->dirty, sqlite3_column_blob(s, 0),
-		    (size_t)sqlite3_column_bytes(s, 0))) < 0)
+		    (size_t)sqlite3_column_bytes(s, 0), -1)) < 0)
 			break;
 	if (rc == 0 && src != SQLITE_DONE)
 		rc = kz__store_err(st, src, "find affected facts");
@@ -1005,7 +1051,7 @@ user_affected(struct kz_store *st, struct kz__views *v, const char *id)
 
 	memcpy(key, USER_KEY_PREFIX, 2);
 	memcpy(key + 2, id, len);
-	if ((rc = dirty_add(&v->dirty, key, 2 + len)) < 0)
+	if ((rc = dirty_add(&v->dirty, key, 2 + len, -1)) < 0)
 		return rc;
 	return dirty_from_query(st, v, "SELECT DISTINCT key FROM ws_facts"
 	    " WHERE actor = ?1 AND key IS NOT NULL", id, -1, true);
@@ -1139,7 +1185,7 @@ file_facts(struct kz_store *st, struct kz__views *v, const struct factset *fs,
 			continue;
 		if (control)
 			v->control_dirty = true;
-		else if ((rc = dirty_add(&v->dirty, key, len)) < 0)
+		else if ((rc = dirty_add(&v->dirty, key, len, (int32_t)i)) < 0)
 			return rc;
 	}
 	return 0;
@@ -1232,8 +1278,12 @@ kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to)
 			rc = KZ_ERR_NOMEM;
 			goto out;
 		}
-		for (i = 0; i < n && rc == 0; i++)
-			rc = recompute_key(st, v, keys[i].key, keys[i].len);
+		for (i = 0; i < n && rc == 0; i++) {
+			rc = keys[i].fact >= 0 ? new_post(st, v, &fs, keys[i].fact,
+			    keys[i].key, keys[i].len) : 1;
+			if (rc > 0)
+				rc = recompute_key(st, v, keys[i].key, keys[i].len);
+		}
 		free(keys);
 	}
 	if (rc == 0 && v->purged) {
