@@ -69,6 +69,9 @@ struct kz_sync_stats {
 	uint64_t entries_in, entries_out;	/* entries newly stored / sent */
 	uint64_t runs_rejected;			/* refused by ingest or admission */
 	uint64_t urgent_in, urgent_out;		/* of those, entries alone */
+	/* Entries still to send the peer (scheduled), and entries the peer
+	 * said it holds that this node lacks (read from the store). */
+	uint64_t pending_out, pending_in;
 };
 
 /*

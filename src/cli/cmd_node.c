@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "kizuna/err.h"
 #include "kizuna/home.h"
+#include "kizuna/hlc.h"
 #include "kizuna/util.h"
 
 static json_t *daemon_summary(struct cli *c);
@@ -151,13 +152,23 @@ print_links(json_t *peers)
 	json_array_foreach(peers, i, p) {
 		const char *key = str_of(p, "node_key", "");
 		const char *err = str_of(p, "last_error", "");
+		const char *name = str_of(p, "name", "");
+		json_t *since = json_object_get(p, "since");
+		char when[32] = "-";
 
-		printf("  %-3s %-22s %-10s %.16s  since %llds  in %lld B/%lld entries"
-		    "  out %lld B/%lld entries%s%s\n", str_of(p, "direction", "?"),
+		if (json_is_integer(since))
+			cli_format_hlc(when, (uint64_t)json_integer_value(since) *
+			    1000 << KZ_HLC_COUNTER_BITS);
+		printf("  %-3s %s %-22s %-10s %.16s%s%s%s  since %.19s\n"
+		    "      in %lld B, %lld entries, %lld pending;"
+		    "  out %lld B, %lld entries, %lld pending%s%s\n",
+		    str_of(p, "direction", "?"), str_of(p, "transport", "tcp"),
 		    str_of(p, "address", "?"), str_of(p, "state", "?"),
-		    *key ? key : "(unknown)", int_of(p, "since"), int_of(p, "bytes_in"),
-		    int_of(p, "entries_in"), int_of(p, "bytes_out"),
-		    int_of(p, "entries_out"), *err ? "  last error: " : "", err);
+		    *key ? key : "(unknown)", *name ? " (" : "", name,
+		    *name ? ")" : "", when, int_of(p, "bytes_in"),
+		    int_of(p, "entries_in"), int_of(p, "pending_in"),
+		    int_of(p, "bytes_out"), int_of(p, "entries_out"),
+		    int_of(p, "pending_out"), *err ? "\n      last error: " : "", err);
 	}
 }
 

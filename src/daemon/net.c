@@ -1255,6 +1255,7 @@ state_name(const struct kzd_peer *p)
 static json_t *
 peer_json(const struct kzd_peer *p)
 {
+	const struct kzd_adm_node *an = NULL;
 	struct kz_link_stats ls;
 	const uint8_t *node = p->link != NULL ? kz_link_peer(p->link) : NULL;
 	char hex[65];
@@ -1263,20 +1264,27 @@ peer_json(const struct kzd_peer *p)
 	memset(&ls, 0, sizeof(ls));
 	if (p->link != NULL)
 		kz_link_get_stats(p->link, &ls);
-	if (node != NULL)
+	if (node != NULL) {
 		kz_hex(hex, node, 32);
-	o = json_pack("{s:s,s:s,s:s,s:o,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:o}",
+		an = adm_find(&p->d->net.adm, node);
+	}
+	o = json_pack("{s:s,s:s,s:s,s:o,s:b,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,"
+	    "s:I,s:o}",
 	    "address", p->address,
 	    "direction", p->initiator ? "out" : "in",
 	    "state", state_name(p),
 	    "node_key", node != NULL ? json_string(hex) : json_null(),
 	    "discovered", p->dial != NULL && p->dial->discovered,
+	    "transport", "tcp",
+	    "name", an != NULL && an->name[0] ? json_string(an->name) : json_null(),
 	    "since", p->connected ? json_integer((json_int_t)p->since_s) :
 	    json_null(),
 	    "bytes_in", (json_int_t)ls.bytes_in,
 	    "bytes_out", (json_int_t)ls.bytes_out,
 	    "entries_in", (json_int_t)ls.sync.entries_in,
 	    "entries_out", (json_int_t)ls.sync.entries_out,
+	    "pending_in", (json_int_t)ls.sync.pending_in,
+	    "pending_out", (json_int_t)ls.sync.pending_out,
 	    "queued_bytes", (json_int_t)p->queued,
 	    "last_error", p->last_error[0] ? json_string(p->last_error) :
 	    json_null());

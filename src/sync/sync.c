@@ -986,5 +986,19 @@ kz_sync_reason(const struct kz_sync *s)
 void
 kz_sync_get_stats(const struct kz_sync *s, struct kz_sync_stats *out)
 {
+	size_t i;
+	uint64_t tip;
+
 	*out = s->stats;
+	out->pending_out = s->n_uq;
+	for (i = 0; i < s->n_todo; i++)
+		if (kz_store_tip(s->st, s->todo[i].feed, &tip, NULL) == 0 &&
+		    tip >= s->todo[i].next)
+			out->pending_out += tip - s->todo[i].next + 1;
+	out->pending_in = 0;
+	for (i = 0; i < s->n_ptips; i++)
+		if (accepts(s, s->ptips[i].feed) &&
+		    kz_store_tip(s->st, s->ptips[i].feed, &tip, NULL) == 0 &&
+		    s->ptips[i].tip > tip)
+			out->pending_in += s->ptips[i].tip - tip;
 }

@@ -89,8 +89,9 @@ DIG=$(digest "$A")
 
 # The links as an operator sees them.
 expect 0 "peers on a" -- "$K" --home "$A" peers
-has out "in  127.0.0.1:"
-has out "open       ${BK:0:16}"
+has out "in  tcp 127.0.0.1:"
+has out "open       ${BK:0:16} (b)  since 20"
+has out "entries, 0 pending;  out "
 expect 0 "peers json on b" -- "$K" --home "$B" --json peers
 has out '"direction":"out"'
 has out '"state":"open"'
