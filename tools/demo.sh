@@ -1,62 +1,150 @@
 #!/bin/sh
-# Brings kizuna up on built-in defaults: builds it, founds a mesh at city
-# hall, admits a branch office, and lets them coordinate through a run file
-# carried between them (as a USB stick would, with no network at all):
-# channels, an urgent order and its acknowledgement, the roll call, search
-# in Japanese, and both nodes converging on the same workspace digest.
-# Keeps the nodes and prints where they are.
+# Brings kizuna up on built-in defaults: builds it and runs a small mesh of
+# three kizunad daemons on this machine (127.0.0.1 only): city hall founds
+# the mesh and invites a branch office and a fire station with join tokens;
+# the nodes link over TCP (the Noise handshake, the sync protocol, live
+# push), staff post, an emergency order overtakes the chat, is acknowledged
+# at a branch, the roll call fills in, search works in Japanese, and every
+# node ends with the same workspace digest.  Then the station is cut off,
+# both sides keep working, and the link returns: everything converges.
+#
+# On a terminal the mesh keeps running until Ctrl-C; otherwise (or with
+# KZ_DEMO_EXIT=1) the daemons are stopped at the end.  Nodes are kept in a
+# temporary folder whose path is printed.
 set -eu
 cd "$(dirname "$0")/.."
 sh tools/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --target kizuna -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+cmake --build build --target kizuna kizunad -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 K="$PWD/build/bin/kizuna"
+KD="$PWD/build/bin/kizunad"
 D=$(mktemp -d "${TMPDIR:-/tmp}/kizuna-demo-XXXXXX")
-hall() { "$K" --home "$D/city-hall" "$@"; }
-branch() { "$K" --home "$D/branch" "$@"; }
+PIDS=""
+
+stop_all() {
+	for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+	PIDS=""
+}
+trap 'stop_all' EXIT
+trap 'exit 130' INT TERM
+
+node() { n=$1; shift; "$K" --home "$D/$n" "$@"; }
 key() { cat "$D/$1/node.pub"; }
-carry() {	# carry node $1's own feed to node $2
-	"$K" --home "$D/$1" export-run "$D/$1.kzr" >/dev/null
-	"$K" --home "$D/$2" import-run "$D/$1.kzr"
+# conf NODE PEERS: listen on a free port of 127.0.0.1, dial PEERS.
+conf() {
+	sed -i "s/^listen = .*/listen = 127.0.0.1:0/; s/^peers = .*/peers = $2/;
+	    s/^discovery = .*/discovery = false/; s/^reconnect_max_s = .*/reconnect_max_s = 2/" \
+	    "$D/$1/kizuna.conf"
+}
+# start NODE: its daemon in the background, its log in $D/NODE.log.
+start() {
+	"$KD" --home "$D/$1" 2>>"$D/$1.log" &
+	PIDS="$PIDS $!"
+	eval "PID_$(echo "$1" | tr - _)=$!"
+	i=0
+	until grep -q "listening on 127.0.0.1:" "$D/$1.log" 2>/dev/null; do
+		i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: $1 did not start" >&2; exit 1; }
+		sleep 0.1
+	done
+}
+port() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$D/$1.log" | tail -1; }
+# wait_for NODE TEXT: until NODE's channel shows TEXT (10 s at most).
+wait_for() {
+	i=0
+	until node "$1" tail -n 50 災害対策本部 2>/dev/null | grep -qF -- "$2"; do
+		i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: '$2' never reached $1" >&2; exit 1; }
+		sleep 0.1
+	done
+}
+same() { [ "$(node city-hall digest)" = "$(node "$1" digest)" ]; }
+wait_same() {
+	i=0
+	until same branch && same station; do
+		i=$((i + 1)); [ $i -lt 150 ] || { echo "demo: no convergence" >&2; exit 1; }
+		sleep 0.1
+	done
 }
 
-echo "== city hall founds the mesh"
-hall init >/dev/null
-hall mesh create --name 谷川市 >/dev/null
-hall user add --name 田中 --department 防災課 --role admin tanaka >/dev/null
-hall user add --name 佐藤 --department 上流支所 sato >/dev/null
-hall channel create 災害対策本部 --topic "台風14号 対応" >/dev/null
-hall --as tanaka post 災害対策本部 "第二小学校体育館を避難所として開設しました。" >/dev/null
-URGENT=$(hall --as tanaka --json post --priority urgent 災害対策本部 \
-    "給水車は14時に中央公民館へ到着予定。上流支所は受け入れ準備を。" |
-    sed 's/.*"hash":"\([0-9a-f]*\)".*/\1/')
-hall --as tanaka post 災害対策本部 "Route 12 closed at km 4 (landslide)." >/dev/null
+echo "== city hall founds the mesh and starts its daemon"
+node city-hall init >/dev/null
+node city-hall mesh create --name 谷川市 >/dev/null
+node city-hall user add --name 田中 --department 防災課 --role admin tanaka >/dev/null
+node city-hall user add --name 佐藤 --department 上流支所 sato >/dev/null
+node city-hall user add --name 鈴木 --department 消防署 suzuki >/dev/null
+node city-hall channel create 災害対策本部 --topic "台風14号 対応" >/dev/null
+conf city-hall ""
+start city-hall
+HALL=$(port city-hall)
+echo "   listening on 127.0.0.1:$HALL"
 
-echo "== the branch office joins"
-branch init >/dev/null
-hall mesh admit --name 上流支所 "$(key branch)" >/dev/null
-branch mesh join "$(key city-hall)" >/dev/null
-carry city-hall branch
+echo "== the branch office and the fire station join with tokens"
+for n in branch station; do
+	node "$n" init >/dev/null
+	TOKEN=$(node city-hall mesh invite --address "127.0.0.1:$HALL")
+	node "$n" mesh join "$TOKEN" >/dev/null
+	node city-hall mesh admit --name "$n" "$(key "$n")" >/dev/null
+done
+conf branch "127.0.0.1:$HALL"
+start branch
+conf station "127.0.0.1:$(port branch)"	# the station reaches city hall through the branch
+start station
+echo "   token: $(echo "$TOKEN" | cut -c1-40)...  (kizuna mesh invite --qr prints a QR code)"
 
 echo
-echo "== at the branch office: the urgent order, acknowledged; the roll call"
-branch --as sato ack "$URGENT"
-branch --as sato status set safe --place 上流支所 --note "職員3名 無事"
-branch --as sato post 災害対策本部 "上流支所、給水の受け入れ準備完了。" >/dev/null
-carry branch city-hall
-
+echo "== live: posts travel city hall -> branch -> station"
+node city-hall --as tanaka post 災害対策本部 "第二小学校体育館を避難所として開設しました。" >/dev/null
+wait_for station "第二小学校体育館"
+URGENT=$(node city-hall --as tanaka --json post --priority emergency 災害対策本部 \
+    "堤防決壊の恐れ。川沿いの地区に避難指示。上流支所は受け入れ準備を。" |
+    sed 's/.*"hash":"\([0-9a-f]*\)".*/\1/')
+wait_for branch "堤防決壊の恐れ"
+node branch --as sato ack "$URGENT"
+node branch --as sato status set safe --place 上流支所 --note "職員3名 無事"
+node station --as suzuki status set needs-help --place 消防署 --note "発電機の燃料不足"
+node branch --as sato post 災害対策本部 "上流支所、避難者の受け入れ準備完了。" >/dev/null
+wait_for city-hall "受け入れ準備完了"
+wait_same
 echo
 echo "== city hall's channel"
-hall tail 災害対策本部
+node city-hall tail 災害対策本部
+echo
+echo "== the emergency order and who acknowledged it"
+node city-hall thread "$URGENT"
 echo
 echo "== roll call"
-hall rollcall
+node city-hall rollcall
 echo
-echo "== search: 給水"
-hall search 給水
+echo "== search: 避難"
+node station search 避難
 echo
-echo "== both nodes hold the same workspace"
-echo "city hall: $(hall digest)"
-echo "branch:    $(branch digest)"
+echo "== links at the branch office"
+node branch peers
+
 echo
-echo "Nodes are in $D.  Try: $K --home $D/branch tail 災害対策本部"
+echo "== the station is cut off; both sides keep working"
+kill -TERM "$PID_station"; wait "$PID_station" 2>/dev/null || true
+PIDS=$(echo "$PIDS" | sed "s/ $PID_station//")
+node station --as suzuki post 災害対策本部 "消防署: 国道12号 4km地点で土砂崩れ、通行止め。" >/dev/null
+node city-hall --as tanaka post 災害対策本部 "給水車は14時に中央公民館へ到着予定。" >/dev/null
+echo "   city hall: $(node city-hall digest)"
+echo "   station:   $(node station digest)  (differs: cut off)"
+echo "== the link returns"
+start station
+wait_for city-hall "土砂崩れ"
+wait_for station "給水車は14時"
+wait_same
+echo
+echo "== every node holds the same workspace"
+for n in city-hall branch station; do
+	printf '   %-10s %s\n' "$n" "$(node "$n" digest)"
+done
+echo
+echo "Nodes are in $D (logs: $D/*.log)."
+echo "Try: $K --home $D/station tail 災害対策本部"
+if [ -t 0 ] && [ "${KZ_DEMO_EXIT:-0}" != 1 ]; then
+	echo "The mesh keeps running: post from another terminal, e.g."
+	echo "  $K --home $D/branch --as sato post 災害対策本部 \"テスト\""
+	echo "Ctrl-C stops the daemons."
+	while :; do sleep 3600; done
+fi
