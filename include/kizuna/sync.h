@@ -107,6 +107,13 @@ int kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len);
 /* feed grew in the store: in LIVE, schedule what the peer lacks of it. */
 void kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32]);
 
+/*
+ * Queues a Ping (a link with nothing to send for a keepalive interval
+ * sends one, so its peer can tell it is alive).  Nothing before the Hello
+ * exchange or after close.  Returns 0 or KZ_ERR_NOMEM.
+ */
+int kz_sync_ping(struct kz_sync *s);
+
 /* Ends the session: queues a Bye carrying reason (the next frame out). */
 int kz_sync_bye(struct kz_sync *s, const char *reason);
 

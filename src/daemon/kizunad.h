@@ -141,6 +141,7 @@ struct kzd_peer {
 	uint64_t since_s;		/* wall clock (s) when TCP came up */
 	uint64_t linked_ms;		/* uv_now() when the node key matched; 0 */
 	uint64_t last_rx_ms;		/* uv_now() of the last bytes read */
+	uint64_t last_tx_ms;		/* uv_now() of the last bytes queued */
 	uint64_t finish_by_ms;		/* uv_now() by which finishing ends */
 	char address[KZD_ADDR_MAX];
 	char name[KZD_ADDR_MAX + 16];	/* "link in|out ADDRESS", for log lines */

@@ -21,14 +21,11 @@
  *   struct kzd_adm); a peer whose node the mesh revoked is told so and
  *   disconnected; two links to one node are cut down to one.
  *
- * Dead peers: a link that waits for its peer (mid-handshake, or with bytes
- * unsent or unacknowledged) and hears nothing for 3 x [net] keepalive_s is
- * closed ("peer silent").  An idle link in live mode has nothing to say and
- * the sync protocol has no ping yet, so it is kept alive, and a dead peer
- * found, by TCP keepalive: probes after keepalive_s idle, every keepalive_s,
- * two unanswered ones drop the connection, and TCP_USER_TIMEOUT drops one
- * whose sent bytes stay unacknowledged for as long: either way, about
- * 3 x keepalive_s.  An application ping would plug into on_tick().
+ * Dead peers: a link that has sent nothing for [net] keepalive_s sends a
+ * Ping (on_tick()), so a live peer is never silent for long; a link that
+ * hears nothing for 3 x keepalive_s is closed ("peer silent").  That finds
+ * a peer whose process hangs (its kernel still acknowledges TCP) as well as
+ * a dead host; TCP keepalive and TCP_USER_TIMEOUT stay on beneath it.
  *
  * A connection's states:
  *
@@ -429,6 +426,7 @@ peer_drain(struct kzd_peer *p)
 			return;
 		}
 		p->queued += len;
+		p->last_tx_ms = uv_now(&p->d->loop);
 	}
 	if (all && rc < 0) {
 		kz_log(&p->d->log, KZ_LOG_WARN, "%s: cannot send: %s", p->name,
@@ -687,7 +685,7 @@ peer_new(struct kzd *d, bool initiator)
 	p->d = d;
 	p->id = ++d->net.next_id;
 	p->initiator = initiator;
-	p->started_ms = p->last_rx_ms = uv_now(&d->loop);
+	p->started_ms = p->last_rx_ms = p->last_tx_ms = uv_now(&d->loop);
 	uv_tcp_init(&d->loop, &p->tcp);
 	p->next = d->net.peers;
 	if (p->next != NULL)
@@ -1003,6 +1001,12 @@ on_tick(uv_timer_t *t)
 			}
 			continue;
 		}
+		if (p->connected && p->link != NULL &&
+		    kz_link_state(p->link) == KZ_LINK_OPEN &&
+		    now - p->last_tx_ms >= (uint64_t)d->cfg.net_keepalive_s * 1000) {
+			if (kz_link_ping(p->link) == 0)
+				peer_drain(p);
+		}
 		if (now - p->last_rx_ms < silent)
 			continue;
 		if (!p->connected) {
@@ -1011,9 +1015,7 @@ on_tick(uv_timer_t *t)
 			peer_error(p, why);
 			kz_log(&d->log, KZ_LOG_INFO, "%s: %s", p->name, why);
 			peer_close(p);
-		} else if (p->link != NULL &&
-		    (kz_link_state(p->link) == KZ_LINK_HANDSHAKE ||
-		    !kz_link_idle(p->link))) {
+		} else if (p->link != NULL) {
 			snprintf(why, sizeof(why), "peer silent for %llu s",
 			    (unsigned long long)((now - p->last_rx_ms) / 1000));
 			kz_log(&d->log, KZ_LOG_WARN, "%s: %s", p->name, why);

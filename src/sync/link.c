@@ -378,6 +378,12 @@ kz_link_feed_grew(struct kz_link *l, const uint8_t feed[32])
 		kz_sync_feed_grew(l->sync, feed);
 }
 
+int
+kz_link_ping(struct kz_link *l)
+{
+	return l->state == KZ_LINK_OPEN ? kz_sync_ping(l->sync) : 0;
+}
+
 void
 kz_link_close(struct kz_link *l, const char *reason)
 {

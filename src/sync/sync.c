@@ -763,6 +763,8 @@ kz_sync_receive(struct kz_sync *s, const uint8_t *frame, size_t len)
 		if (m->ack->bytes > s->acked_bytes && m->ack->bytes <= s->sent_run_bytes)
 			s->acked_bytes = m->ack->bytes;
 		break;
+	case KIZUNA__SYNC_MSG__BODY_PING:
+		break;		/* it was heard: that is all */
 	case KIZUNA__SYNC_MSG__BODY_BYE:
 		kz_log(s->o.log, KZ_LOG_INFO, "%s: closed by peer: %s", s->o.peer_name,
 		    m->bye->reason);
@@ -948,6 +950,19 @@ kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32])
 		return;
 	(void)todo_add(s, feed, ptip_get(s, feed) + 1);
 	(void)urgent_scan(s, feed);
+}
+
+int
+kz_sync_ping(struct kz_sync *s)
+{
+	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+	Kizuna__Ping ping = KIZUNA__PING__INIT;
+
+	if (s->state == KZ_SYNC_CLOSED || s->state == KZ_SYNC_HELLO)
+		return 0;
+	m.body_case = KIZUNA__SYNC_MSG__BODY_PING;
+	m.ping = &ping;
+	return queue_ctl(s, &m);
 }
 
 int

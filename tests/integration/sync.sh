@@ -33,7 +33,8 @@ start() {
 conf() {
 	sed -i "s/^listen = .*/listen = $2/; s/^peers = .*/peers = $3/;
 	    s/^discovery = .*/discovery = false/; s/^level = .*/level = debug/;
-	    s/^reconnect_max_s = .*/reconnect_max_s = 2/" "$1/kizuna.conf"
+	    s/^reconnect_max_s = .*/reconnect_max_s = 2/;
+	    s/^keepalive_s = .*/keepalive_s = 1/" "$1/kizuna.conf"
 }
 
 A="$T/a"; B="$T/b"; X="$T/c"
@@ -139,6 +140,19 @@ start a "$A"
 DA=$DPID
 until_ok "a catches up from b" -- shows "$A" ops "while a was down"
 until_ok "one digest after a's restart" -- same_digest
+
+# ---------------------------------------------------------------- B hangs
+# A stopped process's kernel still acknowledges TCP: only the protocol's
+# pings tell it apart from a quiet live peer.  Idle links ping each other
+# every keepalive_s (1 s here); A finds B silent after 3 s and closes the
+# link; B, resumed, finds its link gone and dials again.
+sleep 2.5
+lacks a.err "peer silent"
+kill -STOP "$DB"
+until_ok "a finds the hung b silent" -- grep -q "peer silent for [34] s" "$T/a.err"
+kill -CONT "$DB"
+expect 0 "a: post after b resumed" -- "$K" --home "$A" --as alice post ops "after the hang"
+until_ok "b relinks and catches up" -- shows "$B" ops "after the hang"
 
 # ---------------------------------------------------------------- revoked
 expect 0 "a revokes b" -- "$K" --home "$A" mesh revoke "$BK"

@@ -533,6 +533,45 @@ test_restored_node_catches_up_before_writing(void **state)
 	node_fini(&p);
 }
 
+/* A Ping is sent only once the session is under way, and changes nothing. */
+static void
+test_ping(void **state)
+{
+	struct node a, b;
+	struct link ab;
+	struct kz_sync_stats st;
+	uint8_t *f;
+	size_t len;
+
+	(void)state;
+	node_init(&a, 1);
+	node_init(&b, 2);
+	write_posts(&a, 3, NULL);
+	assert_int_equal(kz_sync_new(&ab.a, a.st, a.kp.pk, NULL), 0);
+	assert_int_equal(kz_sync_ping(ab.a), 0);
+	assert_int_equal(kz_sync_next(ab.a, &f, &len), 1);	/* no Hello yet */
+	kz_sync_free(ab.a);
+	link_open(&ab, &a, &b, NULL, NULL);
+	pump(&ab, 100);
+	assert_int_equal(kz_sync_state(ab.b), KZ_SYNC_LIVE);
+	kz_sync_get_stats(ab.b, &st);
+	assert_int_equal(kz_sync_ping(ab.a), 0);
+	assert_int_equal(move(&ab, ab.a, ab.b), 1);
+	assert_int_equal(move(&ab, ab.b, ab.a), 0);	/* no answer */
+	{
+		struct kz_sync_stats st2;
+
+		kz_sync_get_stats(ab.b, &st2);
+		assert_int_equal(st2.frames_in, st.frames_in + 1);
+		assert_int_equal(st2.entries_in, st.entries_in);
+	}
+	assert_int_equal(kz_sync_state(ab.b), KZ_SYNC_LIVE);
+	assert_true(kz_sync_idle(ab.a));
+	link_close(&ab);
+	node_fini(&a);
+	node_fini(&b);
+}
+
 static const uint8_t *banned;
 
 static bool
@@ -652,6 +691,7 @@ main(void)
 		cmocka_unit_test(test_urgent_overtakes_backlog),
 		cmocka_unit_test(test_detached_in_vectors),
 		cmocka_unit_test(test_restored_node_catches_up_before_writing),
+		cmocka_unit_test(test_ping),
 		cmocka_unit_test(test_admission_filter),
 		cmocka_unit_test(test_refusals),
 	};
