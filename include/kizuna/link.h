@@ -78,6 +78,9 @@ int kz_link_send(struct kz_link *l, uint8_t **out, size_t *len);
 void kz_link_feed_grew(struct kz_link *l, const uint8_t feed[32]);
 
 /* Ends the link with a Bye carrying reason (sent by the next kz_link_send). */
+/* kz_sync_vector_again on an open link. */
+int kz_link_vector_again(struct kz_link *l);
+
 /* Queues a keepalive Ping on an open link (kz_sync_ping).  Returns 0 or
  * KZ_ERR_NOMEM. */
 int kz_link_ping(struct kz_link *l);

@@ -108,6 +108,14 @@ int kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len);
 void kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32]);
 
 /*
+ * Sends our Vector again, after the feeds this node accepts changed (a
+ * node was admitted): the peer then counts what we hold of each feed anew,
+ * including feeds we refused before, and sends what we now lack.  Nothing
+ * before the peer's Hello.  Returns 0 or an error.
+ */
+int kz_sync_vector_again(struct kz_sync *s);
+
+/*
  * Queues a Ping (a link with nothing to send for a keepalive interval
  * sends one, so its peer can tell it is alive).  Nothing before the Hello
  * exchange or after close.  Returns 0 or KZ_ERR_NOMEM.

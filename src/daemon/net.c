@@ -580,8 +580,11 @@ kzd_net_settle(struct kzd *d)
 			continue;
 		for (i = 0; i < adm->n_grew; i++)
 			kz_link_feed_grew(p->link, adm->grew[i]);
-		if (adm->n_grew > 0)
+		if (adm->n_grew > 0) {
+			/* The peer may hold feeds we refused until now. */
+			(void)kz_link_vector_again(p->link);
 			p->drain_due = true;
+		}
 	}
 	adm->n_grew = 0;
 	for (p = d->net.peers; p != NULL; p = p->next) {

@@ -379,6 +379,12 @@ kz_link_feed_grew(struct kz_link *l, const uint8_t feed[32])
 }
 
 int
+kz_link_vector_again(struct kz_link *l)
+{
+	return l->state == KZ_LINK_OPEN ? kz_sync_vector_again(l->sync) : 0;
+}
+
+int
 kz_link_ping(struct kz_link *l)
 {
 	return l->state == KZ_LINK_OPEN ? kz_sync_ping(l->sync) : 0;

@@ -571,14 +571,42 @@ on_vector(struct kz_sync *s, const Kizuna__Vector *vm)
 	size_t i;
 	int rc;
 
+	/* A feed the Vector does not list, the peer holds none of. */
+	for (i = 0; i < s->n_ptips; i++) {
+		size_t j;
+
+		for (j = 0; j < vm->n_feeds; j++)
+			if (vm->feeds[j]->feed.len == 32 &&
+			    memcmp(vm->feeds[j]->feed.data, s->ptips[i].feed, 32) == 0)
+				break;
+		if (j == vm->n_feeds) {
+			s->ptips[i].tip = 0;
+			for (j = 0; j < s->n_todo; j++)
+				if (memcmp(s->todo[j].feed, s->ptips[i].feed, 32) == 0)
+					s->todo[j].next = 1;
+		}
+	}
 	for (i = 0; i < vm->n_feeds; i++) {
 		const Kizuna__FeedTip *t = vm->feeds[i];
+		struct tip *pt;
 		size_t j;
 
 		if (t->feed.len != 32 || t->n_detached > KZ_SYNC_DETACHED_MAX)
 			return say_bye(s, "malformed vector");
+		/*
+		 * A Vector is what the peer holds, lower than we thought too:
+		 * one sent again after its admissions changed lists the feeds
+		 * it refused before at what it really holds.
+		 */
 		if ((rc = ptip_raise(s, t->feed.data, t->tip)) < 0)
 			return rc;
+		if ((pt = ptip_find(s, t->feed.data)) != NULL && pt->tip > t->tip) {
+			pt->tip = t->tip;
+			for (j = 0; j < s->n_todo; j++)
+				if (memcmp(s->todo[j].feed, t->feed.data, 32) == 0 &&
+				    s->todo[j].next > t->tip + 1)
+					s->todo[j].next = t->tip + 1;
+		}
 		/* More of our own feed than we hold: restored from a backup. */
 		if (memcmp(t->feed.data, s->node, 32) == 0 &&
 		    (rc = kz_store_note_peer_tip(s->st, s->node, t->tip)) < 0)
@@ -950,6 +978,20 @@ kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32])
 		return;
 	(void)todo_add(s, feed, ptip_get(s, feed) + 1);
 	(void)urgent_scan(s, feed);
+}
+
+int
+kz_sync_vector_again(struct kz_sync *s)
+{
+	struct vec v;
+	int rc;
+
+	if (s->state == KZ_SYNC_CLOSED || !s->have_peer)
+		return 0;
+	if ((rc = vector_read(s->st, s->o.accept_feed, s->o.ctx, &v)) == 0)
+		rc = send_vector(s, &v);
+	vec_free(&v);
+	return rc;
 }
 
 int
