@@ -51,6 +51,11 @@ struct kz_sync_opts {
 	bool (*accept_feed)(void *ctx, const uint8_t feed[32]);
 	/* A run of feed added entries here: tell the other links. */
 	void (*feed_grew)(void *ctx, const uint8_t feed[32]);
+	/*
+	 * A run or entry of feed was refused: why is a KZ_ERR_ code
+	 * (KZ_ERR_NOT_FOUND: the feed is not admitted here).  May be NULL.
+	 */
+	void (*refused)(void *ctx, const uint8_t feed[32], int why);
 	void *ctx;
 	const struct kz_logger *log;	/* borrowed, may be NULL */
 	const char *peer_name;		/* for log lines, borrowed */
@@ -68,6 +73,7 @@ struct kz_sync_stats {
 	uint64_t bytes_in, bytes_out;		/* frame bytes, prefixes excluded */
 	uint64_t entries_in, entries_out;	/* entries newly stored / sent */
 	uint64_t runs_rejected;			/* refused by ingest or admission */
+	uint64_t bad_frames;			/* that ended the session */
 	uint64_t urgent_in, urgent_out;		/* of those, entries alone */
 	/* Entries still to send the peer (scheduled), and entries the peer
 	 * said it holds that this node lacks (read from the store). */

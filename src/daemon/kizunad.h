@@ -228,6 +228,8 @@ struct kzd_adm {
 	size_t n_grew, cap_grew;
 };
 
+#define KZD_REJECTS_MAX 40
+
 struct kzd_net {
 	bool enabled;			/* the node holds a network key */
 	uint8_t network_key[KZ_MESH_KEY_BYTES];	/* secret: wiped at exit */
@@ -245,6 +247,12 @@ struct kzd_net {
 	struct kzd_adm adm;
 	bool settling;			/* kzd_net_settle() is running */
 	struct kzd_disc disc;
+	/* What peers sent that was refused, counted by reason (status). */
+	struct kzd_reject {
+		char name[32];
+		uint64_t n;
+	} rejects[KZD_REJECTS_MAX];
+	size_t n_rejects;
 };
 
 struct kzd {

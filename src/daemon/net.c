@@ -249,6 +249,46 @@ accept_feed(void *ctx, const uint8_t feed[32])
 	return adm_find(adm, feed) != NULL;
 }
 
+/* Counts one refusal of what a peer sent, by reason. */
+static void
+count_reject(struct kzd *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < d->net.n_rejects; i++)
+		if (strcmp(d->net.rejects[i].name, name) == 0)
+			break;
+	if (i == d->net.n_rejects) {
+		if (i == KZD_REJECTS_MAX)
+			return;
+		snprintf(d->net.rejects[i].name, sizeof(d->net.rejects[i].name),
+		    "%s", name);
+		d->net.rejects[i].n = 0;
+		d->net.n_rejects++;
+	}
+	d->net.rejects[i].n++;
+}
+
+/* kz_sync_opts.refused: a run or entry from p's peer was refused. */
+static void
+refused(void *ctx, const uint8_t feed[32], int why)
+{
+	struct kzd_peer *p = ctx;
+	char name[32];
+	size_t i;
+
+	(void)feed;
+	if (why == KZ_ERR_NOT_FOUND) {
+		count_reject(p->d, "not_admitted");
+		return;
+	}
+	snprintf(name, sizeof(name), "%s", kz_errname(why));
+	for (i = 0; name[i] != '\0'; i++)
+		if (name[i] >= 'A' && name[i] <= 'Z')
+			name[i] = (char)(name[i] - 'A' + 'a');
+	count_reject(p->d, name);
+}
+
 /* kz_sync_opts.feed_grew: entries arrived on p's link; push them on. */
 static void
 feed_grew(void *ctx, const uint8_t feed[32])
@@ -461,6 +501,16 @@ peer_finish(struct kzd_peer *p)
 	why = p->link != NULL ? kz_link_reason(p->link) : "";
 	if (why[0] != '\0')
 		peer_error(p, why);
+	if (p->link != NULL) {
+		struct kz_link_stats ls;
+
+		kz_link_get_stats(p->link, &ls);
+		/* A handshake that failed: another mesh's key, or garbage. */
+		if (!p->checked && why[0] != '\0')
+			count_reject(p->d, "handshake");
+		if (ls.sync.bad_frames > 0)
+			count_reject(p->d, "bad_frame");
+	}
 	/* The link, the sync session or the caller logged why already. */
 	kz_log(&p->d->log, KZ_LOG_DEBUG, "%s: link closed%s%s", p->name,
 	    p->last_error[0] ? ": " : "", p->last_error);
@@ -726,6 +776,7 @@ link_start(struct kzd_peer *p)
 	lo.initiator = p->initiator;
 	lo.sync.accept_feed = accept_feed;
 	lo.sync.feed_grew = feed_grew;
+	lo.sync.refused = refused;
 	lo.sync.ctx = p;
 	lo.sync.log = &d->log;
 	lo.sync.peer_name = p->name;
@@ -1353,5 +1404,10 @@ kzd_net_status(struct kzd *d, json_t *o)
 		json_array_append_new(a, dial_json(d, dl));
 	}
 	json_object_set_new(o, "peers", a);
+	a = json_object();
+	for (i = 0; a != NULL && i < d->net.n_rejects; i++)
+		json_object_set_new(a, d->net.rejects[i].name,
+		    json_integer((json_int_t)d->net.rejects[i].n));
+	json_object_set_new(o, "rejected", a);
 	kzd_discovery_status(d, o);
 }

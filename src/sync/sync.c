@@ -278,6 +278,26 @@ close_with(struct kz_sync *s, const char *why)
 	s->state = KZ_SYNC_CLOSED;
 }
 
+static int say_bye(struct kz_sync *s, const char *why);
+
+/* Ends the session for a frame the peer should never have sent. */
+static void
+refuse_frame(struct kz_sync *s, const char *why)
+{
+	if (s->state != KZ_SYNC_CLOSED)
+		s->stats.bad_frames++;
+	close_with(s, why);
+}
+
+/* The same, telling the peer why. */
+static int
+refuse_bye(struct kz_sync *s, const char *why)
+{
+	if (s->state != KZ_SYNC_CLOSED)
+		s->stats.bad_frames++;
+	return say_bye(s, why);
+}
+
 static int
 say_bye(struct kz_sync *s, const char *why)
 {
@@ -535,7 +555,7 @@ on_hello(struct kz_sync *s, const Kizuna__Hello *h)
 	int rc;
 
 	if (s->have_peer)
-		return say_bye(s, "a second hello");
+		return refuse_bye(s, "a second hello");
 	if (h->version != KZ_SYNC_VERSION) {
 		snprintf(why, sizeof(why), "protocol version %u is not supported "
 		    "(this node speaks %u)", h->version, KZ_SYNC_VERSION);
@@ -543,7 +563,7 @@ on_hello(struct kz_sync *s, const Kizuna__Hello *h)
 		return say_bye(s, why);
 	}
 	if (h->node.len != 32 || h->digest.len != 16)
-		return say_bye(s, "malformed hello");
+		return refuse_bye(s, "malformed hello");
 	memcpy(s->peer, h->node.data, 32);
 	s->have_peer = true;
 	if ((rc = vector_read(s->st, s->o.accept_feed, s->o.ctx, &v)) < 0)
@@ -592,7 +612,7 @@ on_vector(struct kz_sync *s, const Kizuna__Vector *vm)
 		size_t j;
 
 		if (t->feed.len != 32 || t->n_detached > KZ_SYNC_DETACHED_MAX)
-			return say_bye(s, "malformed vector");
+			return refuse_bye(s, "malformed vector");
 		/*
 		 * A Vector is what the peer holds, lower than we thought too:
 		 * one sent again after its admissions changed lists the feeds
@@ -647,6 +667,8 @@ log_refused(struct kz_sync *s, const struct kz_run *run, int why)
 	char fp[KZ_FINGERPRINT_CHARS + 1];
 
 	s->stats.runs_rejected++;
+	if (s->o.refused != NULL)
+		s->o.refused(s->o.ctx, run->author, why);
 	if (s->logged & (1u << bit))
 		return;
 	s->logged |= 1u << bit;
@@ -666,7 +688,7 @@ on_run(struct kz_sync *s, const ProtobufCBinaryData *bytes, size_t frame_len)
 
 	rc = kz_run_decode(&run, bytes->data, bytes->len);
 	if (rc < 0) {
-		close_with(s, "malformed run");
+		refuse_frame(s, "malformed run");
 		return rc;
 	}
 	last = run->first_seq + run->n - 1;
@@ -718,7 +740,7 @@ on_entry(struct kz_sync *s, const ProtobufCBinaryData *bytes)
 		rc = KZ_ERR_MALFORMED;
 	if (rc < 0) {
 		kz_run_free(run);
-		close_with(s, "malformed entry");
+		refuse_frame(s, "malformed entry");
 		return rc;
 	}
 	if (!accepts(s, run->author)) {
@@ -759,19 +781,19 @@ kz_sync_receive(struct kz_sync *s, const uint8_t *frame, size_t len)
 	if (s->state == KZ_SYNC_CLOSED)
 		return KZ_ERR_INVAL;
 	if (len > KZ_SYNC_FRAME_MAX) {
-		close_with(s, "frame too big");
+		refuse_frame(s, "frame too big");
 		return KZ_ERR_TOO_BIG;
 	}
 	m = kizuna__sync_msg__unpack(NULL, len, frame);
 	if (m == NULL) {
-		close_with(s, "malformed frame");
+		refuse_frame(s, "malformed frame");
 		return KZ_ERR_MALFORMED;
 	}
 	s->stats.frames_in++;
 	s->stats.bytes_in += len;
 	if (m->body_case != KIZUNA__SYNC_MSG__BODY_HELLO &&
 	    m->body_case != KIZUNA__SYNC_MSG__BODY_BYE && !s->have_peer) {
-		rc = say_bye(s, "no hello first");
+		rc = refuse_bye(s, "no hello first");
 		goto out;
 	}
 	switch (m->body_case) {

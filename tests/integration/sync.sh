@@ -62,6 +62,7 @@ until_ok "a answers" -- "$C" --home "$A" '{"cmd":"ping"}'
 expect 0 "a: status" -- "$C" --home "$A" '{"cmd":"status"}'
 has out "\"listen_port\":$PORT,"
 has out '"peers":[]'
+has out '"rejected":{}'
 
 expect 0 "a: invite" -- "$K" --home "$A" mesh invite --address "127.0.0.1:$PORT"
 TOK=$(cat "$T/out")
@@ -116,6 +117,10 @@ expect 0 "c: log" -- "$K" --home "$X" log
 lacks out "${AK:0:16}"
 lacks out "避難所"
 eq "$(digest "$A")" "$DIG" "a's digest after c"
+# Counted by reason on a (one per attempt; c retries).
+expect 0 "a: status after c" -- "$C" --home "$A" '{"cmd":"status"}'
+n=$(sed -n 's/.*"rejected":{"handshake":\([0-9]*\)}.*/\1/p' "$T/out")
+[ -n "$n" ] && [ "$n" -ge 1 ] && ok || bad "a counts no refused handshake: $(grep -o '"rejected":{[^}]*}' "$T/out")"
 kill -TERM "$DC"
 stopped "$DC" c
 

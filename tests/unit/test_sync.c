@@ -581,12 +581,24 @@ not_banned(void *ctx, const uint8_t feed[32])
 	return banned == NULL || memcmp(feed, banned, 32) != 0;
 }
 
+static int refused_why, refused_n;
+
+static void
+on_refused(void *ctx, const uint8_t feed[32], int why)
+{
+	(void)ctx;
+	assert_memory_equal(feed, banned, 32);
+	refused_why = why;
+	refused_n++;
+}
+
 static void
 test_admission_filter(void **state)
 {
 	struct node a, b, x;
 	struct link l;
-	struct kz_sync_opts filt = { .accept_feed = not_banned };
+	struct kz_sync_opts filt = { .accept_feed = not_banned,
+	    .refused = on_refused };
 	struct kz_sync_stats sb;
 	struct kz_run *run;
 
@@ -608,6 +620,8 @@ test_admission_filter(void **state)
 	assert_int_equal(tip(&b, &x), 0);
 	kz_sync_get_stats(l.b, &sb);
 	assert_int_equal(sb.runs_rejected, 1);
+	assert_int_equal(refused_n, 1);
+	assert_int_equal(refused_why, KZ_ERR_NOT_FOUND);
 	/* x is admitted on b: b's Vector, sent again, brings x's feed. */
 	banned = NULL;
 	assert_int_equal(kz_sync_vector_again(l.b), 0);
@@ -670,6 +684,12 @@ test_refusals(void **state)
 	memset(buf, 0xff, 16);
 	assert_int_equal(kz_sync_receive(s, buf, 16), KZ_ERR_MALFORMED);
 	assert_int_equal(kz_sync_state(s), KZ_SYNC_CLOSED);
+	{
+		struct kz_sync_stats st;
+
+		kz_sync_get_stats(s, &st);
+		assert_int_equal(st.bad_frames, 1);
+	}
 	kz_sync_free(s);
 
 	/* A run before any hello is refused with a Bye. */
@@ -682,6 +702,12 @@ test_refusals(void **state)
 	assert_int_equal(kz_sync_receive(s, buf + 16, len), 0);
 	assert_int_equal(kz_sync_state(s), KZ_SYNC_CLOSED);
 	assert_string_equal(kz_sync_reason(s), "no hello first");
+	{
+		struct kz_sync_stats st;
+
+		kz_sync_get_stats(s, &st);
+		assert_int_equal(st.bad_frames, 1);
+	}
 	kz_sync_free(s);
 	node_fini(&a);
 }
