@@ -634,6 +634,14 @@ may_change(const struct kz_ws_control *ctl, const struct kz_ws_fact *post,
 	return (*a != '\0' && strcmp(a, p) == 0) || kz_ws_fact_admin(ctl, f);
 }
 
+/*
+ * A planted bug for the simulator's own test (tests/sim, sim.planted_bug):
+ * when set, a message's current edit is the last one the store hands over
+ * (arrival order) instead of the greatest in (hlc, author, seq).  Only
+ * kizuna-sim --flip-rule sets it; false everywhere else.
+ */
+bool kz__test_flip_rule = false;
+
 bool
 kz_ws_message_merge(const struct kz_ws_control *ctl, const uint8_t id[32],
     const struct kz_ws_fact *facts, size_t n, struct kz_ws_message *out)
@@ -665,7 +673,8 @@ kz_ws_message_merge(const struct kz_ws_control *ctl, const uint8_t id[32],
 			continue;
 		if (is(f, KZ_OP_DELETE)) {
 			out->deleted = true;
-		} else if (last_edit == NULL || kz_ws_fact_cmp(f, last_edit) > 0) {
+		} else if (last_edit == NULL || kz__test_flip_rule ||
+		    kz_ws_fact_cmp(f, last_edit) > 0) {
 			last_edit = f;
 		}
 	}
