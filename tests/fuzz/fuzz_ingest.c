@@ -10,7 +10,10 @@
  * by fixed node (flags >> 1 & 3) % 3 as the next run of that node's feed
  * (bit 3: keep the decoded first_seq, clamped to the tip + 1, to reach the
  * overlap and fork paths; bit 4: keep a decoded prev_hash instead of the
- * right one): the ops the fuzzer writes then reach the views.
+ * right one): the ops the fuzzer writes then reach the views.  Bit 5 with
+ * a run of one entry: it travels alone (kz_store_ingest_entry), re-signed
+ * (with bit 0) 0..3 seqs past the tip's next onto the decoded prev_hash,
+ * so urgent ops land detached above the tip and later runs reach them.
  *
  * Invariants:
  *  - ingest returns only its documented codes, never KZ_ERR_DB/CORRUPT;
@@ -118,6 +121,71 @@ resign(struct kz_store *st, struct kz_run *run, uint8_t flags)
 	return right_prev;
 }
 
+static void digest(struct kz_store *st, uint8_t out[KZ_HASH_BYTES]);
+
+/* Signs a run of one as node's entry a few seqs past its tip. */
+static void
+resign_alone(struct kz_store *st, struct kz_run *run, uint8_t flags)
+{
+	const struct kz_keypair *kp = kzf_node(((flags >> 1) & 3) % KZF_NODES);
+	struct kz_entry_header h;
+	uint8_t header[KZ_HEADER_BYTES], hash[KZ_HASH_BYTES];
+	uint64_t tip, skip = run->first_seq % 4;
+	int rc;
+
+	memcpy(run->author, kp->pk, KZ_PK_BYTES);
+	rc = kz_store_tip(st, run->author, &tip, NULL);
+	KZF_CHECK(rc == 0, "ingest: tip: %s", kz_errname(rc));
+	run->first_seq = tip + 1 + skip;
+	if (skip == 0 || !run->has_prev)
+		stored_hash(st, run->author, tip, run->prev);
+	run->has_prev = true;
+	if (run->entries[0].op == NULL)
+		return;		/* purged: refused before any signature */
+	rc = kz_entry_build(&h, header, hash, run->author, run->first_seq,
+	    run->prev, run->entries[0].hlc, run->entries[0].op,
+	    run->entries[0].op_len);
+	if (rc < 0)
+		return;
+	rc = kz_sign_hash(run->sig, hash, kp);
+	KZF_CHECK(rc == 0, "ingest: sign");
+}
+
+/* A run of one, alone: only documented refusals, none changing anything;
+ * again, the same answer and nothing more. */
+static void
+ingest_alone(struct kz_store *st, struct kz_run *run, uint8_t flags)
+{
+	struct kz_ingest_result r1, r2;
+	uint8_t d0[KZ_HASH_BYTES], d1[KZ_HASH_BYTES], d2[KZ_HASH_BYTES];
+	int rc1, rc2;
+
+	if (flags & 1)
+		resign_alone(st, run, flags);
+	digest(st, d0);
+	rc1 = kz_store_ingest_entry(st, run, &r1);
+	digest(st, d1);
+	KZF_CHECK(rc1 == 0 || rc1 == KZ_ERR_GAP || rc1 == KZ_ERR_CHAIN ||
+	    rc1 == KZ_ERR_BAD_SIG || rc1 == KZ_ERR_FORK || rc1 == KZ_ERR_TOO_BIG ||
+	    rc1 == KZ_ERR_INVAL || rc1 == KZ_ERR_NOT_URGENT,
+	    "ingest alone: unexpected %s", kz_errname(rc1));
+	if (rc1 != 0 && rc1 != KZ_ERR_FORK)
+		KZF_CHECK(memcmp(d0, d1, sizeof(d0)) == 0,
+		    "ingest alone: a refused entry (%s) changed the store",
+		    kz_errname(rc1));
+	kzf_debug("ingest alone: seq %llu: %s, added %llu",
+	    (unsigned long long)run->first_seq, rc1 == 0 ? "ok" : kz_errname(rc1),
+	    (unsigned long long)r1.added);
+	rc2 = kz_store_ingest_entry(st, run, &r2);
+	digest(st, d2);
+	KZF_CHECK(rc2 == rc1, "ingest alone: the same entry gave %s, then %s",
+	    kz_errname(rc1), kz_errname(rc2));
+	KZF_CHECK(r2.added == 0, "ingest alone: the same entry added twice");
+	KZF_CHECK(memcmp(d1, d2, sizeof(d1)) == 0,
+	    "ingest alone: the same entry again (%s) changed the store",
+	    kz_errname(rc2));
+}
+
 static void
 digest(struct kz_store *st, uint8_t out[KZ_HASH_BYTES])
 {
@@ -138,6 +206,11 @@ ingest_record(struct kz_store *st, const uint8_t *buf, size_t len,
 
 	if (kz_run_decode(&run, buf, len) < 0) {
 		kzf_debug("ingest: record of %zu bytes does not decode", len);
+		return;
+	}
+	if ((flags & 32) && run->n == 1) {
+		ingest_alone(st, run, flags);
+		kz_run_free(run);
 		return;
 	}
 	if (flags & 1)

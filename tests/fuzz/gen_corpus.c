@@ -479,6 +479,30 @@ gen_ingest(struct kz_store *a)
 	seed_bb("ingest", "fork", &b);
 	bb_free(&b);
 	bb_free(&run);
+	/* An emergency post of node 1, alone, ahead of its feed (detached);
+	 * then a run of two from its tip that reaches the detached seq. */
+	{
+		struct kz_op urgent = { .type = KZ_OP_POST, .actor = "tanaka.h",
+		    .u.post = { .channel = chan, .text = "堤防決壊 避難せよ",
+		    .priority = KZ_PRIO_EMERGENCY } };
+		uint8_t *ue;
+		size_t ul;
+
+		check(kz_op_encode(&ue, &ul, &urgent), "urgent op");
+		encode_ops(&run, (const uint8_t *const *)&ue, &ul, 1,
+		    1790000400000ull << 16);
+		bb_put(&b, all.p, all.n);
+		ingest_record(&b, 1 | 1 << 1 | 32, &run);
+		seed_bb("ingest", "alone-detached", &b);
+		bb_free(&run);
+		encode_ops(&run, (const uint8_t *const *)enc, lens, 2,
+		    1790000500000ull << 16);
+		ingest_record(&b, 1 | 1 << 1, &run);
+		seed_bb("ingest", "alone-then-run", &b);
+		bb_free(&b);
+		bb_free(&run);
+		free(ue);
+	}
 	/* Without the mesh's own entries: nothing is admitted. */
 	encode_ops(&run, (const uint8_t *const *)enc, lens, 6, 1);
 	ingest_record(&b, 1 | 2 << 1, &run);
