@@ -1874,7 +1874,7 @@ num(const char *s)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { .first = 1, .seeds = 1, .topo = -1, .hours = 3 };
+	struct opts o = { .first = 1, .seeds = 1, .topo = -1, .hours = 2 };
 	struct stats tot = { 0 };
 	uint64_t failures = 0, first_failure = 0;
 	bool keep_going = false;
