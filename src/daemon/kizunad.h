@@ -136,6 +136,7 @@ struct kzd_peer {
 	bool finishing;			/* no more reads; last bytes flush */
 	bool shutting;			/* uv_shutdown called */
 	bool closing;			/* uv_close called */
+	bool read_paused;		/* reads stopped for this loop turn */
 	size_t queued;			/* bytes in uv_write requests */
 	uint64_t started_ms;		/* uv_now() when the connection began */
 	uint64_t since_s;		/* wall clock (s) when TCP came up */
@@ -239,6 +240,8 @@ struct kzd_net {
 	int listen_port;		/* -1: not listening */
 	uv_timer_t tick;		/* silence and flush deadlines, each second */
 	bool tick_open;
+	uv_check_t resume;		/* restarts paused reads after the poll */
+	bool resume_open;
 	struct kzd_dial dials[KZD_NET_DIALS_MAX];
 	size_t n_dials;			/* slots used so far (some may be unused) */
 	struct kzd_peer *peers;
