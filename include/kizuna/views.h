@@ -2,7 +2,8 @@
  * Views: the materialized workspace inside the store.
  *
  * Every append and ingest updates the views in the same transaction that
- * stores the entries, through the pure merge rules of kizuna/workspace.h:
+ * stores the entries (or, with deferral on, records a backlog there, see
+ * kz_views_set_deferral), through the pure merge rules of kizuna/workspace.h:
  * each entry becomes a "fact" filed under the id it is about (a message, a
  * channel, a user's roll call entry); the views of an id are recomputed from
  * all facts of that id, so they are a function of the set of entries and
@@ -39,6 +40,29 @@ int kz_views_rebuild(struct kz_store *st);
  * equal workspaces.
  */
 int kz_views_digest(struct kz_store *st, uint8_t out[32]);
+
+/*
+ * Deferred application, for a node catching up on a long backlog (kizunad
+ * turns it on): a stored run of more than min_run entries, and any later
+ * run of a feed that has a backlog, has its control entries (membership,
+ * users) applied at once and the rest recorded, in the same transaction,
+ * as the feed's backlog; kz_views_catch_up applies it in large batches,
+ * which costs several times less per entry than run by run.  An urgent
+ * entry that came alone is always applied at once.  0 (the default):
+ * every entry is applied in the transaction that stores it.  The setting
+ * lives with this open store only; a backlog lives in the store.
+ */
+void kz_views_set_deferral(struct kz_store *st, size_t min_run);
+
+/*
+ * Applies up to budget (0: all) entries of the backlog in one transaction
+ * (it must not be called inside a group); *left (may be NULL) says how many
+ * still wait.  Returns 0 or an error (the backlog is then as before).
+ */
+int kz_views_catch_up(struct kz_store *st, size_t budget, uint64_t *left);
+
+/* Entries stored but not yet applied to the views (the backlog). */
+int kz_views_backlog(struct kz_store *st, uint64_t *entries);
 
 /* ------------------------------------------------------------ reading */
 

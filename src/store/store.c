@@ -1182,7 +1182,7 @@ kz_store_ingest_entry(struct kz_store *st, const struct kz_run *run,
 		if (rc == 0)
 			rc = hlc_observe(st, e->hlc);
 		if (rc == 0)
-			rc = kz__views_apply(st, f.id, seq, seq);
+			rc = kz__views_apply_now(st, f.id, seq, seq);
 		if (rc == 0)
 			res->added = 1;
 	}

@@ -50,10 +50,17 @@ struct kz__views **kz__store_views(struct kz_store *st);
 
 /*
  * Files the entries feed[from..to] (just stored, in the open transaction)
- * as facts and updates the views they touch.  On failure the caller rolls
- * the transaction back.
+ * as facts and updates the views they touch.  With deferral on
+ * (kz_views_set_deferral), a longer run, or one of a feed with a backlog,
+ * has only its control entries applied now and the rest recorded as
+ * backlog (kz_views_catch_up).  On failure the caller rolls the
+ * transaction back.
  */
 int kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to);
+
+/* kz__views_apply, never deferred (an urgent entry that came alone). */
+int kz__views_apply_now(struct kz_store *st, int64_t feed, uint64_t from,
+    uint64_t to);
 
 /* Drops cached view state after a rollback: it is read again on next use. */
 void kz__views_forget(struct kz_store *st);

@@ -61,6 +61,7 @@ struct kz__views {
 	bool merge_set;		/* the index's automerge is known to be 0 */
 	uint64_t indexed;	/* documents this call added to the index */
 	uint64_t merge_owed;	/* index pages to merge (fts_merge_step) */
+	size_t defer_min;	/* defer runs longer than this; 0: never */
 };
 
 /* One id's facts, decoded. */
@@ -1202,6 +1203,10 @@ refile_all(struct kz_store *st, struct kz__views *v)
 	if ((rc = prep(st, &s, "DELETE FROM ws_facts")) < 0 ||
 	    (rc = run(st, s, "clear facts")) < 0)
 		return rc;
+	/* Every entry is filed and applied below: no backlog is left. */
+	if ((rc = prep(st, &s, "DELETE FROM ws_meta WHERE k >= 'pending:'"
+	    " AND k < 'pending;'")) < 0 || (rc = run(st, s, "clear backlog")) < 0)
+		return rc;
 	if ((rc = prep(st, &s, "SELECT rowid, header, hash, op FROM entries"
 	    " WHERE op IS NOT NULL")) < 0)
 		return rc;
@@ -1224,26 +1229,31 @@ refile_all(struct kz_store *st, struct kz__views *v)
 	return rc;
 }
 
-int
-kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to)
+/*
+ * Applies the entries of feed with seq in from..to.  skip_filed: leave out
+ * entries filed already (those a deferred stretch holds that were applied
+ * on arrival: control entries, urgent entries that came alone).
+ * control_only: file and apply only the control entries (membership and
+ * users: who may do what must never wait), the rest waits in the backlog.
+ */
+static int
+apply_range(struct kz_store *st, struct kz__views *v, int64_t feed,
+    uint64_t from, uint64_t to, bool skip_filed, bool control_only)
 {
-	struct kz__views *v;
 	struct factset fs = { 0 };
 	sqlite3_stmt *s = NULL;
 	size_t i;
 	int rc, src;
 
-	if ((v = views_of(st, &rc)) == NULL)
-		return rc;
-	/* Without a mesh root nothing counts; kz_views_set_root files every
-	 * stored entry when the root becomes known. */
-	if (!v->has_root)
-		return 0;
 	v->dirty.n = 0;
 	v->control_dirty = false;
 	v->purged = false;
 	v->indexed = 0;
-	if ((rc = prep(st, &s, "SELECT rowid, header, hash, op FROM entries"
+	if ((rc = prep(st, &s, skip_filed ?
+	    "SELECT rowid, header, hash, op FROM entries e"
+	    " WHERE feed = ?1 AND seq BETWEEN ?2 AND ?3"
+	    " AND NOT EXISTS (SELECT 1 FROM ws_facts w WHERE w.entry = e.rowid)" :
+	    "SELECT rowid, header, hash, op FROM entries"
 	    " WHERE feed = ?1 AND seq BETWEEN ?2 AND ?3")) < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, feed);
@@ -1257,6 +1267,14 @@ kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to)
 	sqlite3_reset(s);
 	if (rc < 0)
 		goto out;
+	if (control_only) {
+		for (i = 0; i < fs.n; i++)
+			if (fs.ops[i] != NULL && !kz_ws_is_control(fs.ops[i]->type)) {
+				kz_op_free(fs.ops[i]);
+				fs.ops[i] = NULL;
+				fs.f[i].op = NULL;
+			}
+	}
 
 	if ((rc = file_facts(st, v, &fs, true)) < 0)
 		goto out;
@@ -1296,8 +1314,249 @@ kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to)
 		rc = fts_merge_step(st, v);
 out:
 	factset_free(&fs);
-	if (rc < 0)
-		kz__views_forget(st);	/* the transaction rolls back */
+	return rc;
+}
+
+/* ------------------------------------------------------------ backlog */
+
+/*
+ * A feed whose entries wait to be applied has the row ('pending:ID', seq)
+ * in ws_meta: entries 1..seq are applied (less: none of them waits), those
+ * after it up to the tip wait, but for the ones filed on arrival.  It is
+ * written in the transaction that stores the entries, and moved in the one
+ * that applies them, so a crash loses no entry's turn.
+ */
+static void
+pending_key(char out[40], int64_t feed)
+{
+	snprintf(out, 40, "pending:%lld", (long long)feed);
+}
+
+/* The feed's applied-up-to seq, or -1 when nothing of it waits. */
+static int
+pending_get(struct kz_store *st, int64_t feed, int64_t *applied)
+{
+	sqlite3_stmt *s;
+	char k[40];
+	int rc, src;
+
+	*applied = -1;
+	pending_key(k, feed);
+	if ((rc = prep(st, &s, "SELECT v FROM ws_meta WHERE k = ?1")) < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, k, -1, SQLITE_TRANSIENT);
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		*applied = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return src == SQLITE_ROW || src == SQLITE_DONE ? 0 :
+	    kz__store_err(st, src, "read backlog");
+}
+
+static int
+pending_set(struct kz_store *st, int64_t feed, int64_t applied)
+{
+	sqlite3_stmt *s;
+	char k[40];
+	int rc;
+
+	pending_key(k, feed);
+	if (applied < 0) {
+		if ((rc = prep(st, &s, "DELETE FROM ws_meta WHERE k = ?1")) < 0)
+			return rc;
+		sqlite3_bind_text(s, 1, k, -1, SQLITE_TRANSIENT);
+	} else {
+		if ((rc = prep(st, &s, "INSERT OR REPLACE INTO ws_meta(k, v)"
+		    " VALUES (?1, ?2)")) < 0)
+			return rc;
+		sqlite3_bind_text(s, 1, k, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 2, applied);
+	}
+	return run(st, s, "write backlog");
+}
+
+int
+kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to)
+{
+	struct kz__views *v;
+	int64_t applied;
+	int rc;
+
+	if ((v = views_of(st, &rc)) == NULL)
+		return rc;
+	/* Without a mesh root nothing counts; kz_views_set_root files every
+	 * stored entry when the root becomes known. */
+	if (!v->has_root)
+		return 0;
+	if (v->defer_min > 0) {
+		if ((rc = pending_get(st, feed, &applied)) < 0)
+			goto fail;
+		/* A long run, or one behind a backlog: its control entries
+		 * now, the rest in turn (kz_views_catch_up). */
+		if (applied >= 0 || to - from + 1 > v->defer_min) {
+			if (applied < 0 &&
+			    (rc = pending_set(st, feed, (int64_t)from - 1)) < 0)
+				goto fail;
+			rc = apply_range(st, v, feed, from, to, false, true);
+			if (rc < 0)
+				goto fail;
+			return 0;
+		}
+	}
+	if ((rc = apply_range(st, v, feed, from, to, false, false)) < 0)
+		goto fail;
+	return 0;
+fail:
+	kz__views_forget(st);	/* the transaction rolls back */
+	return rc;
+}
+
+int
+kz__views_apply_now(struct kz_store *st, int64_t feed, uint64_t from,
+    uint64_t to)
+{
+	struct kz__views *v;
+	int rc;
+
+	if ((v = views_of(st, &rc)) == NULL)
+		return rc;
+	if (!v->has_root)
+		return 0;
+	if ((rc = apply_range(st, v, feed, from, to, false, false)) < 0)
+		kz__views_forget(st);
+	return rc;
+}
+
+void
+kz_views_set_deferral(struct kz_store *st, size_t min_run)
+{
+	struct kz__views *v;
+	int rc;
+
+	if ((v = views_state(st, &rc)) != NULL)
+		v->defer_min = min_run;
+}
+
+/* One feed with a backlog: its id, applied-up-to seq and tip. */
+struct pending_feed {
+	int64_t feed;
+	int64_t applied;
+	uint64_t tip;
+};
+
+static int
+pending_list(struct kz_store *st, struct pending_feed **out, size_t *n)
+{
+	sqlite3_stmt *s;
+	size_t cap = 0;
+	int rc, src;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = prep(st, &s, "SELECT CAST(substr(m.k, 9) AS INTEGER), m.v, f.tip"
+	    " FROM ws_meta m JOIN feeds f ON f.id = CAST(substr(m.k, 9) AS INTEGER)"
+	    " WHERE m.k >= 'pending:' AND m.k < 'pending;' ORDER BY 1")) < 0)
+		return rc;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			void *p = realloc(*out, ncap * sizeof(**out));
+
+			if (p == NULL) {
+				rc = KZ_ERR_NOMEM;
+				break;
+			}
+			*out = p;
+			cap = ncap;
+		}
+		(*out)[*n].feed = sqlite3_column_int64(s, 0);
+		(*out)[*n].applied = sqlite3_column_int64(s, 1);
+		(*out)[*n].tip = (uint64_t)sqlite3_column_int64(s, 2);
+		(*n)++;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "list backlog");
+	sqlite3_reset(s);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int
+kz_views_backlog(struct kz_store *st, uint64_t *entries)
+{
+	struct pending_feed *pf;
+	size_t n, i;
+	int rc;
+
+	*entries = 0;
+	if (views_of(st, &rc) == NULL)
+		return rc;
+	if ((rc = pending_list(st, &pf, &n)) < 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (pf[i].tip > (uint64_t)pf[i].applied)
+			*entries += pf[i].tip - (uint64_t)pf[i].applied;
+	free(pf);
+	return 0;
+}
+
+int
+kz_views_catch_up(struct kz_store *st, size_t budget, uint64_t *left)
+{
+	struct kz__views *v;
+	struct pending_feed *pf = NULL;
+	size_t n = 0, i;
+	uint64_t remain = 0;
+	int rc;
+
+	if (left != NULL)
+		*left = 0;
+	if ((v = views_of(st, &rc)) == NULL)
+		return rc;
+	if (budget == 0)
+		budget = SIZE_MAX;
+	if ((rc = kz_store_begin(st)) < 0)
+		return rc;
+	if ((rc = pending_list(st, &pf, &n)) < 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		uint64_t from = (uint64_t)pf[i].applied + 1, to = pf[i].tip;
+
+		if (from > to) {		/* nothing waits any more */
+			if ((rc = pending_set(st, pf[i].feed, -1)) < 0)
+				goto fail;
+			continue;
+		}
+		if (budget == 0) {
+			remain += to - from + 1;
+			continue;
+		}
+		if (to - from + 1 > budget)
+			to = from + budget - 1;
+		if ((rc = apply_range(st, v, pf[i].feed, from, to, true, false)) < 0)
+			goto fail;
+		budget -= (size_t)(to - from + 1);
+		rc = pending_set(st, pf[i].feed, to >= pf[i].tip ? -1 : (int64_t)to);
+		if (rc < 0)
+			goto fail;
+		remain += pf[i].tip - to;
+	}
+	free(pf);
+	if ((rc = kz_store_commit(st)) < 0) {
+		kz__views_forget(st);
+		return rc;
+	}
+	if (left != NULL)
+		*left = remain;
+	return 0;
+fail:
+	free(pf);
+	kz_store_rollback(st);
+	kz__views_forget(st);
 	return rc;
 }
 

@@ -298,7 +298,12 @@ trial(struct gen *g, int t, uint8_t out[32])
 {
 	struct kz_store *st = fresh_store(g);
 	int next[N_NODES] = { 0 }, left = n_chunks;
+	/* Every other trial defers the views of runs longer than a few
+	 * entries, and catches up in random batches along the way. */
+	bool defer = t % 2 == 1;
 
+	if (defer)
+		kz_views_set_deferral(st, 1 + rnd(8));
 	while (left > 0) {
 		int node = (int)rnd(N_NODES), rc;
 		struct chunk *c;
@@ -334,6 +339,22 @@ trial(struct gen *g, int t, uint8_t out[32])
 		}
 		next[node]++;
 		left--;
+		if (defer && rnd(10) == 0) {
+			uint64_t rest;
+
+			rc = kz_views_catch_up(st, 1 + rnd(300), &rest);
+			if (rc != 0)
+				fail_msg("trial %d: catch up: %s (KZ_SEED=%" PRIu64 ")",
+				    t, kz_strerror(rc), seed);
+		}
+	}
+	if (defer) {
+		uint64_t rest, backlog;
+
+		assert_int_equal(kz_views_catch_up(st, 0, &rest), 0);
+		assert_int_equal(rest, 0);
+		assert_int_equal(kz_views_backlog(st, &backlog), 0);
+		assert_int_equal(backlog, 0);
 	}
 	digest_of(st, out);
 	if (t % 25 == 0) {

@@ -724,6 +724,110 @@ test_search_index_merged_in_steps(void **state)
 	kz_test_rmtree(dir);
 }
 
+/*
+ * Deferred views: a long run stores at once and waits in the backlog but
+ * for its membership entries (applied at once: who may write must never
+ * wait); an urgent entry that comes alone is shown at once; the backlog
+ * survives a restart and kz_views_catch_up applies it in batches, to the
+ * very workspace of a store that applied everything at once.
+ */
+static int
+count_nodes(void *ctx, const struct kz_view_node *n)
+{
+	(void)n;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void
+test_deferred_backlog(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a, b, c;
+	struct kz_run *run;
+	uint8_t ch[32], d1[32], d2[32], other[32];
+	struct kz_op op;
+	struct texts t;
+	uint64_t backlog, left, tip;
+	char text[64];
+	int i, nodes = 0;
+
+	(void)state;
+	memset(other, 0x77, sizeof(other));
+	node_open(&a, dir, "a.db", 1);
+	node_open(&b, dir, "b.db", 2);
+	node_open(&c, dir, "c.db", 3);
+	mesh(&a);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	channel(&a, "本部", ch);		/* seq 3 */
+	for (i = 0; i < 300; i++) {
+		snprintf(text, sizeof(text), "定時報告 %03d", i);
+		post(&a, "kato", ch, text, KZ_PRIO_NORMAL, NULL);
+		if (i == 150) {
+			op = (struct kz_op){ .type = KZ_OP_NODE_ADMIT,
+			    .u.node_admit = { other, "消防署", false } };
+			put(&a, &op, NULL);
+		}
+	}
+	post(&a, "kato", ch, "堤防決壊、避難せよ", KZ_PRIO_EMERGENCY, NULL);
+	assert_int_equal(kz_store_tip(a.st, a.kp.pk, &tip, NULL), 0);
+	assert_int_equal(kz_views_set_root(b.st, a.kp.pk), 0);
+	assert_int_equal(kz_views_set_root(c.st, a.kp.pk), 0);
+	kz_views_set_deferral(b.st, 64);
+
+	/* b knows the mesh, the user and the channel (a short run). */
+	assert_int_equal(kz_store_read_run(a.st, a.kp.pk, 1, 3, 0, &run), 0);
+	assert_int_equal(run->n, 3);
+	assert_int_equal(kz_store_ingest(b.st, run, NULL), 0);
+	kz_run_free(run);
+	/* The urgent entry, alone, ahead of the backlog: shown at once. */
+	assert_int_equal(kz_store_read_entry(a.st, a.kp.pk, tip, &run), 0);
+	assert_int_equal(kz_store_ingest_entry(b.st, run, NULL), 0);
+	kz_run_free(run);
+	assert_string_equal(texts_of(&b, ch, &t), "堤防決壊、避難せよ|");
+	/* The backlog in one run: stored, waiting but for the admission. */
+	assert_int_equal(kz_store_read_run(a.st, a.kp.pk, 4, 0, 0, &run), 0);
+	assert_int_equal(run->n, tip - 3);
+	assert_int_equal(kz_store_ingest(b.st, run, NULL), 0);
+	kz_run_free(run);
+	assert_int_equal(kz_store_tip(b.st, a.kp.pk, &left, NULL), 0);
+	assert_int_equal(left, tip);
+	assert_int_equal(kz_views_backlog(b.st, &backlog), 0);
+	assert_int_equal(backlog, tip - 3);
+	assert_string_equal(texts_of(&b, ch, &t), "堤防決壊、避難せよ|");
+	assert_int_equal(kz_views_nodes(b.st, count_nodes, &nodes), 0);
+	assert_int_equal(nodes, 2);		/* a and the admitted station */
+
+	/* A restart keeps the backlog; batches apply it. */
+	kz_store_free(b.st);
+	assert_int_equal(kz_store_open(&b.st, b.path, NULL), 0);
+	assert_int_equal(kz_views_backlog(b.st, &backlog), 0);
+	assert_int_equal(backlog, tip - 3);
+	assert_int_equal(kz_views_catch_up(b.st, 100, &left), 0);
+	assert_int_equal(left, tip - 3 - 100);
+	texts_of(&b, ch, &t);
+	assert_int_equal(t.n, 100 + 1);
+	assert_int_equal(kz_views_catch_up(b.st, 0, &left), 0);
+	assert_int_equal(left, 0);
+	assert_int_equal(kz_views_backlog(b.st, &backlog), 0);
+	assert_int_equal(backlog, 0);
+	texts_of(&b, ch, &t);
+	assert_int_equal(t.n, 301);
+
+	/* The same workspace as a store that applied everything at once. */
+	carry(&a, &c);
+	assert_int_equal(kz_views_digest(b.st, d1), 0);
+	assert_int_equal(kz_views_digest(c.st, d2), 0);
+	assert_memory_equal(d1, d2, 32);
+	assert_int_equal(sqlite3_exec(kz__store_db(b.st), "INSERT INTO "
+	    "ws_search(ws_search) VALUES ('integrity-check')", NULL, NULL, NULL),
+	    SQLITE_OK);
+	node_close(&a);
+	node_close(&b);
+	node_close(&c);
+	kz_test_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -735,6 +839,7 @@ main(void)
 		cmocka_unit_test(test_purge_leaves_no_trace),
 		cmocka_unit_test(test_search_current_text_only),
 		cmocka_unit_test(test_search_busy_minute),
+		cmocka_unit_test(test_deferred_backlog),
 		cmocka_unit_test(test_new_post_paths_match_rebuild),
 		cmocka_unit_test(test_search_index_merged_in_steps),
 	};
