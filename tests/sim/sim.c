@@ -165,6 +165,7 @@ enum ev_kind {
 	EV_HEAL,	/* a cut link heals */
 	EV_WATCHDOG,	/* silent sessions are dropped */
 	EV_RWRITE,	/* staff at a restored node try to write */
+	EV_RESTORE,	/* a node is restored from its backup */
 };
 
 enum deliver_how { D_NORMAL, D_CORRUPT_DROP, D_CORRUPT_DELIVER };
@@ -200,6 +201,7 @@ struct link {
 	uint64_t busy[2];	/* transmitter busy until */
 	uint64_t last_deliver[2];	/* in-order delivery, reliable links */
 	uint64_t last_rx[2];
+	uint64_t wait_since[2];	/* waiting for the peer since (0: not) */
 };
 
 struct node {
@@ -262,6 +264,7 @@ struct sim {
 	size_t n_acked, cap_acked;
 	bool faults_on;
 	bool restore_done;
+	bool restore_heavy;
 	uint64_t fault_end;
 	double crash_rate, partition_rate, restore_rate, backup_rate;
 	crypto_generichash_state trace_hash;
@@ -599,6 +602,7 @@ link_connect(struct sim *s, int li)
 	l->busy[0] = l->busy[1] = s->now;
 	l->last_deliver[0] = l->last_deliver[1] = s->now;
 	l->last_rx[0] = l->last_rx[1] = s->now;
+	l->wait_since[0] = l->wait_since[1] = 0;
 	trace(s, l->n[0], "link to n%d connected%s%s", l->n[1],
 	    l->radio ? " (radio)" : "", l->raw ? " (raw)" : "");
 }
@@ -759,6 +763,15 @@ pump(struct sim *s)
 			continue;
 		check_gate(s, l);
 		for (int j = 0; j < 2; j++) {
+			bool waiting = kz_sync_state(l->s[j]) != KZ_SYNC_LIVE ||
+			    !kz_sync_idle(l->s[j]);
+
+			if (!waiting)
+				l->wait_since[j] = 0;
+			else if (l->wait_since[j] == 0)
+				l->wait_since[j] = s->now;
+		}
+		for (int j = 0; j < 2; j++) {
 			if (kz_sync_state(l->s[j]) == KZ_SYNC_CLOSED &&
 			    l->busy[j] <= s->now) {
 				char why[200];
@@ -842,10 +855,11 @@ on_watchdog(struct sim *s)
 		if (!l->connected)
 			continue;
 		for (int j = 0; j < 2; j++) {
-			bool waiting = kz_sync_state(l->s[j]) != KZ_SYNC_LIVE ||
-			    !kz_sync_idle(l->s[j]);
+			uint64_t since = l->wait_since[j] > l->last_rx[j] ?
+			    l->wait_since[j] : l->last_rx[j];
 
-			if (waiting && s->now - l->last_rx[j] > limit &&
+			/* Waiting for the peer, and nothing heard since then. */
+			if (l->wait_since[j] != 0 && s->now - since > limit &&
 			    l->busy[j] <= s->now) {
 				char why[160];
 
@@ -1121,6 +1135,24 @@ on_work(struct sim *s)
 	ack(s, node, &app);
 	if (is_post)
 		post_add(s, app.hash, u, prio);
+	/*
+	 * --restore-heavy: sometimes restore the node a moment after an urgent
+	 * entry left it alone, ahead of its backlog (so that peers may hold it
+	 * detached above entries the restore loses).
+	 */
+	if (s->restore_heavy && !kz_op_is_urgent(&op) && n->has_backup &&
+	    n->backup_tip < app.seq && rnd(s, 3) == 0) {
+		/* An urgent entry right behind an ordinary one: it overtakes. */
+		op = (struct kz_op){ .type = KZ_OP_SAFETY, .actor = s->users[u],
+		    .u.safety = { "", KZ_SAFETY_INJURED, "堤防", "" } };
+		if (put(s, node, &op, &app) != 0)
+			return;
+		ack(s, node, &app);
+		trace(s, node, "safety by %s: seq %" PRIu64, op.actor, app.seq);
+	}
+	if (s->restore_heavy && kz_op_is_urgent(&op) && n->has_backup &&
+	    !s->restore_done && rnd(s, 3) == 0)
+		at(s, s->now + 200 + rnd(s, 5 * SEC), EV_RESTORE, node, 0, 0);
 	hex8(h, app.hash);
 	trace(s, node, "%s%s by %s: seq %" PRIu64 " %s", kz_op_type_name(op.type),
 	    is_post && prio != KZ_PRIO_NORMAL ? (prio == KZ_PRIO_URGENT ?
@@ -1664,6 +1696,10 @@ dispatch(struct sim *s, struct ev *e)
 	case EV_RWRITE:
 		on_rwrite(s, e->a);
 		break;
+	case EV_RESTORE:
+		if (s->faults_on && !s->restore_done && s->nodes[e->a].has_backup)
+			restore(s, e->a);
+		break;
 	}
 }
 
@@ -1813,6 +1849,7 @@ run_seed(const struct opts *o, uint64_t seed, enum topo topo, struct stats *tot,
 	s->k = o->nodes > 0 ? o->nodes : topo == TOPO_ISLANDS ? 6 : 5;
 	s->trace = o->trace;
 	s->flip = o->flip;
+	s->restore_heavy = o->restore_heavy;
 	rng_seed(&s->rng, seed ^ ((uint64_t)topo << 56));
 	crypto_generichash_init(&s->trace_hash, NULL, 0, 16);
 	snprintf(s->dir, sizeof(s->dir), "%s/kizuna-sim-XXXXXX", o->tmp);
