@@ -114,10 +114,11 @@ int kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len);
 void kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32]);
 
 /*
- * Sends our Vector again, after the feeds this node accepts changed (a
- * node was admitted): the peer then counts what we hold of each feed anew,
- * including feeds we refused before, and sends what we now lack.  Nothing
- * before the peer's Hello.  Returns 0 or an error.
+ * After the feeds this node accepts changed (a node was admitted): sends
+ * the peer a Vector marked "again" listing the feeds this session refused
+ * as not admitted and now accepts, at what this node holds of them; the
+ * peer sends them from there.  Nothing when there are none.  Returns 0 or
+ * an error.
  */
 int kz_sync_vector_again(struct kz_sync *s);
 

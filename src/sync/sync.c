@@ -82,6 +82,8 @@ struct kz_sync {
 	size_t n_known, cap_known;
 	struct fseq *uq;	/* urgent entries to send alone, in order */
 	size_t n_uq, cap_uq;
+	struct fseq *refused;	/* feeds refused as not admitted (seq 0) */
+	size_t n_refused, cap_refused;
 	struct frame *ctl;	/* control frames to send, in order */
 	size_t n_ctl, cap_ctl;
 	uint64_t sent_run_bytes, acked_bytes;
@@ -480,6 +482,7 @@ kz_sync_free(struct kz_sync *s)
 	free(s->todo);
 	free(s->known);
 	free(s->uq);
+	free(s->refused);
 	free(s);
 }
 
@@ -591,21 +594,6 @@ on_vector(struct kz_sync *s, const Kizuna__Vector *vm)
 	size_t i;
 	int rc;
 
-	/* A feed the Vector does not list, the peer holds none of. */
-	for (i = 0; i < s->n_ptips; i++) {
-		size_t j;
-
-		for (j = 0; j < vm->n_feeds; j++)
-			if (vm->feeds[j]->feed.len == 32 &&
-			    memcmp(vm->feeds[j]->feed.data, s->ptips[i].feed, 32) == 0)
-				break;
-		if (j == vm->n_feeds) {
-			s->ptips[i].tip = 0;
-			for (j = 0; j < s->n_todo; j++)
-				if (memcmp(s->todo[j].feed, s->ptips[i].feed, 32) == 0)
-					s->todo[j].next = 1;
-		}
-	}
 	for (i = 0; i < vm->n_feeds; i++) {
 		const Kizuna__FeedTip *t = vm->feeds[i];
 		struct tip *pt;
@@ -613,14 +601,15 @@ on_vector(struct kz_sync *s, const Kizuna__Vector *vm)
 
 		if (t->feed.len != 32 || t->n_detached > KZ_SYNC_DETACHED_MAX)
 			return refuse_bye(s, "malformed vector");
-		/*
-		 * A Vector is what the peer holds, lower than we thought too:
-		 * one sent again after its admissions changed lists the feeds
-		 * it refused before at what it really holds.
-		 */
 		if ((rc = ptip_raise(s, t->feed.data, t->tip)) < 0)
 			return rc;
-		if ((pt = ptip_find(s, t->feed.data)) != NULL && pt->tip > t->tip) {
+		/*
+		 * A Vector sent again lists feeds the peer refused before: what
+		 * we sent of them is gone, so they start again from its tip.
+		 * (Never for others: their runs in flight would go twice.)
+		 */
+		if (vm->again && (pt = ptip_find(s, t->feed.data)) != NULL &&
+		    pt->tip > t->tip) {
 			pt->tip = t->tip;
 			for (j = 0; j < s->n_todo; j++)
 				if (memcmp(s->todo[j].feed, t->feed.data, 32) == 0 &&
@@ -667,6 +656,10 @@ log_refused(struct kz_sync *s, const struct kz_run *run, int why)
 	char fp[KZ_FINGERPRINT_CHARS + 1];
 
 	s->stats.runs_rejected++;
+	/* Not admitted here: asked for again once it is (vector_again). */
+	if (why == KZ_ERR_NOT_FOUND)
+		(void)fseq_add(&s->refused, &s->n_refused, &s->cap_refused,
+		    run->author, 0);
 	if (s->o.refused != NULL)
 		s->o.refused(s->o.ctx, run->author, why);
 	if (s->logged & (1u << bit))
@@ -1005,14 +998,53 @@ kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32])
 int
 kz_sync_vector_again(struct kz_sync *s)
 {
-	struct vec v;
-	int rc;
+	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+	Kizuna__Vector vm = KIZUNA__VECTOR__INIT;
+	Kizuna__FeedTip *tips = NULL, **ptrs = NULL;
+	uint8_t (*keys)[32] = NULL;
+	size_t i, n = 0;
+	int rc = 0;
 
-	if (s->state == KZ_SYNC_CLOSED || !s->have_peer)
+	if (s->state == KZ_SYNC_CLOSED || !s->have_peer || s->n_refused == 0)
 		return 0;
-	if ((rc = vector_read(s->st, s->o.accept_feed, s->o.ctx, &v)) == 0)
-		rc = send_vector(s, &v);
-	vec_free(&v);
+	tips = calloc(s->n_refused, sizeof(*tips));
+	ptrs = calloc(s->n_refused, sizeof(*ptrs));
+	keys = calloc(s->n_refused, sizeof(*keys));
+	if (tips == NULL || ptrs == NULL || keys == NULL) {
+		rc = KZ_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < s->n_refused; ) {
+		uint64_t tip;
+
+		if (!accepts(s, s->refused[i].feed)) {
+			i++;
+			continue;
+		}
+		if ((rc = kz_store_tip(s->st, s->refused[i].feed, &tip, NULL)) < 0)
+			goto out;
+		memcpy(keys[n], s->refused[i].feed, 32);
+		kizuna__feed_tip__init(&tips[n]);
+		tips[n].feed.data = keys[n];
+		tips[n].feed.len = 32;
+		tips[n].tip = tip;
+		ptrs[n] = &tips[n];
+		n++;
+		/* Accepted now: no longer in the set. */
+		s->refused[i] = s->refused[--s->n_refused];
+	}
+	if (n == 0)
+		goto out;
+	vm.n_feeds = n;
+	vm.feeds = ptrs;
+	vm.again = true;
+	m.body_case = KIZUNA__SYNC_MSG__BODY_VECTOR;
+	m.vector = &vm;
+	rc = queue_ctl(s, &m);
+out:
+	free(tips);
+	free(ptrs);
+	free(keys);
 	return rc;
 }
 

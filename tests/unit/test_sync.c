@@ -629,12 +629,37 @@ test_admission_filter(void **state)
 	assert_int_equal(tip(&b, &x), 5);
 	banned = x.kp.pk;
 	link_close(&l);
+
+	/* The same while a's long feed is in flight: x comes again, and not
+	 * one entry of a's is sent twice. */
+	node_fini(&b);
+	node_init(&b, 2);
+	write_posts(&a, 2000, NULL);
+	{
+		struct kz_sync_opts small = { .window = 64 * 1024, .run_entries = 100,
+		    .accept_feed = not_banned, .refused = on_refused };
+		struct kz_sync_opts sa = { .window = 64 * 1024, .run_entries = 100 };
+		struct kz_sync_stats sa_st;
+
+		link_open(&l, &a, &b, &sa, &small);
+		pump(&l, 8);
+		assert_true(tip(&b, &a) < 2005);
+		banned = NULL;
+		assert_int_equal(kz_sync_vector_again(l.b), 0);
+		pump(&l, 10000);
+		assert_int_equal(tip(&b, &a), 2005);
+		assert_int_equal(tip(&b, &x), 5);
+		kz_sync_get_stats(l.a, &sa_st);
+		assert_int_equal(sa_st.entries_out, 2005 + 5 + 5);
+		banned = x.kp.pk;
+		link_close(&l);
+	}
 	/* And a that does not forward x sends none. */
 	node_fini(&b);
 	node_init(&b, 2);
 	link_open(&l, &a, &b, &filt, NULL);
 	pump(&l, 1000);
-	assert_int_equal(tip(&b, &a), 5);
+	assert_int_equal(tip(&b, &a), 2005);
 	assert_int_equal(tip(&b, &x), 0);
 	link_close(&l);
 	node_fini(&a);
