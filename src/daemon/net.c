@@ -1369,7 +1369,7 @@ peer_json(const struct kzd_peer *p)
 		an = adm_find(&p->d->net.adm, node);
 	}
 	o = json_pack("{s:s,s:s,s:s,s:o,s:b,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,"
-	    "s:I,s:o}",
+	    "s:I,s:I,s:I,s:o}",
 	    "address", p->address,
 	    "direction", p->initiator ? "out" : "in",
 	    "state", state_name(p),
@@ -1383,6 +1383,8 @@ peer_json(const struct kzd_peer *p)
 	    "bytes_out", (json_int_t)ls.bytes_out,
 	    "entries_in", (json_int_t)ls.sync.entries_in,
 	    "entries_out", (json_int_t)ls.sync.entries_out,
+	    "urgent_in", (json_int_t)ls.sync.urgent_in,
+	    "urgent_out", (json_int_t)ls.sync.urgent_out,
 	    "pending_in", (json_int_t)ls.sync.pending_in,
 	    "pending_out", (json_int_t)ls.sync.pending_out,
 	    "queued_bytes", (json_int_t)p->queued,
@@ -1443,7 +1445,8 @@ kzd_net_status(struct kzd *d, json_t *o)
 		 * a forgotten slot is nothing.
 		 */
 		if (dl->peer != NULL || dl->unused ||
-		    (dl->discovered && dl->standby))
+		    (dl->discovered && (dl->standby || (dl->have_node &&
+		    node_linked(d, NULL, dl->node)))))
 			continue;
 		json_array_append_new(a, dial_json(d, dl));
 	}

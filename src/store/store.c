@@ -174,6 +174,7 @@ enum {
 	S_FORK_ADD,
 	S_RUN_READ,
 	S_ENTRY_NEXT,
+	S_ENTRY_ABOVE,
 	S_URGENT_ADD,
 	N_STMTS
 };
@@ -200,6 +201,7 @@ static const char *const stmt_sql[N_STMTS] = {
 	    " LEFT JOIN sigs s ON s.feed = e.feed AND s.seq = e.seq"
 	    " WHERE e.feed = ?1 AND e.seq BETWEEN ?2 AND ?3 ORDER BY e.seq",
 	[S_ENTRY_NEXT] = "SELECT hash, header FROM entries WHERE feed = ?1 AND seq = ?2",
+	[S_ENTRY_ABOVE] = "SELECT 1 FROM entries WHERE feed = ?1 AND seq > ?2 LIMIT 1",
 	[S_URGENT_ADD] = "INSERT OR IGNORE INTO urgent(feed, seq) VALUES (?1, ?2)",
 };
 
@@ -720,6 +722,22 @@ hlc_set(struct kz_store *st, uint64_t hlc)
 	return step_done(st, s, "set clock");
 }
 
+/* 1 if the feed holds an entry past seq (a detached one), else 0. */
+static int
+entry_above(struct kz_store *st, int64_t feed, uint64_t seq)
+{
+	sqlite3_stmt *s = stmt(st, S_ENTRY_ABOVE);
+	int src;
+
+	sqlite3_bind_int64(s, 1, feed);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	src = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (src == SQLITE_ROW)
+		return 1;
+	return src == SQLITE_DONE ? 0 : kz__store_err(st, src, "look past the tip");
+}
+
 static int
 urgent_add(struct kz_store *st, int64_t feed, uint64_t seq)
 {
@@ -736,8 +754,12 @@ urgent_add(struct kz_store *st, int64_t feed, uint64_t seq)
  * (its author signed two entries at the seq before it: the run that
  * brings that seq records the fork).
  */
+static int record_fork(struct kz_store *st, const struct feed_row *f,
+    const struct kz_run *run, uint64_t seq, const uint8_t other[KZ_HASH_BYTES]);
+
 static int
-extend_tip(struct kz_store *st, struct feed_row *f)
+extend_tip(struct kz_store *st, struct feed_row *f,
+    const uint8_t author[KZ_PK_BYTES])
 {
 	sqlite3_stmt *s = stmt(st, S_ENTRY_NEXT);
 	uint64_t tip = f->tip;
@@ -763,9 +785,18 @@ extend_tip(struct kz_store *st, struct feed_row *f)
 			break;
 		}
 		if (memcmp(h.prev, hash, KZ_HASH_BYTES) != 0) {
-			kz_log(st->log, KZ_LOG_WARN, "detached entry at seq %llu does "
-			    "not link to the entry before it: left detached",
-			    (unsigned long long)(tip + 1));
+			/*
+			 * Its author signed another entry at seq tip than the
+			 * one held (a node restored from a backup wrote it
+			 * again): a fork, the detached entry its proof.
+			 */
+			struct kz_run *proof = NULL;
+
+			sqlite3_reset(s);
+			rc = kz_store_read_entry(st, author, tip + 1, &proof);
+			if (rc == 0)
+				rc = record_fork(st, f, proof, tip, h.prev);
+			kz_run_free(proof);
 			break;
 		}
 		memcpy(hash, sqlite3_column_blob(s, 0), KZ_HASH_BYTES);
@@ -816,6 +847,13 @@ kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
 	    memcmp(st->floor_feed, kp->pk, KZ_PK_BYTES) == 0) {
 		/* A peer holds more of our own feed than we do. */
 		rc = KZ_ERR_BEHIND;
+		goto fail;
+	}
+	if ((rc = entry_above(st, f.id, f.tip)) != 0) {
+		/* An entry of our own feed came back past our tip: we were
+		 * restored from a backup and must not write that seq again. */
+		if (rc > 0)
+			rc = KZ_ERR_BEHIND;
 		goto fail;
 	}
 	if ((rc = hlc_get(st, &last)) < 0)
@@ -1087,7 +1125,7 @@ kz_store_ingest(struct kz_store *st, const struct kz_run *run,
 		if (rc == 0 && seg != 0)
 			rc = kz__views_apply(st, f.id, seg, last_seq);
 		if (rc == 0)
-			rc = extend_tip(st, &f);
+			rc = extend_tip(st, &f, run->author);
 		if (rc < 0)
 			goto fail;
 	}

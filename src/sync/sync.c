@@ -616,10 +616,17 @@ on_vector(struct kz_sync *s, const Kizuna__Vector *vm)
 				    s->todo[j].next > t->tip + 1)
 					s->todo[j].next = t->tip + 1;
 		}
-		/* More of our own feed than we hold: restored from a backup. */
-		if (memcmp(t->feed.data, s->node, 32) == 0 &&
-		    (rc = kz_store_note_peer_tip(s->st, s->node, t->tip)) < 0)
-			return rc;
+		/* More of our own feed than we hold: restored from a backup
+		 * (an entry of ours it holds detached counts too). */
+		if (memcmp(t->feed.data, s->node, 32) == 0) {
+			uint64_t most = t->tip;
+
+			for (j = 0; j < t->n_detached; j++)
+				if (t->detached[j] > most)
+					most = t->detached[j];
+			if ((rc = kz_store_note_peer_tip(s->st, s->node, most)) < 0)
+				return rc;
+		}
 		for (j = 0; j < t->n_detached; j++)
 			if (t->detached[j] > t->tip &&
 			    (rc = known_add(s, t->feed.data, t->detached[j])) < 0)

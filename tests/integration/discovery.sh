@@ -140,10 +140,10 @@ until_ok "one digest" -- same_digest
 # the other end holds that link only.
 expect 0 "$LN: status" -- "$C" --home "$L" '{"cmd":"status"}'
 has out "{\"address\":\"127.0.0.1:$PH\",\"direction\":\"out\",\"state\":\"open\",\"node_key\":\"$HK\",\"discovered\":true,"
-[ "$(grep -o '"node_key":"'"$HK"'"' "$T/out" | wc -l)" -eq 1 ] && ok || bad "$LN has more than one row for $HN"
+[ "$(grep -o '"node_key":"'"$HK"'"' "$T/out" | wc -l)" -eq 1 ] && ok || bad "$LN has more than one row for $HN: $(cat "$T/out")"
 expect 0 "$HN: status" -- "$C" --home "$H" '{"cmd":"status"}'
 has out "\"direction\":\"in\",\"state\":\"open\",\"node_key\":\"$LK\",\"discovered\":false,"
-[ "$(grep -o '"node_key":"'"$LK"'"' "$T/out" | wc -l)" -eq 1 ] && ok || bad "$HN has more than one row for $LN"
+[ "$(grep -o '"node_key":"'"$LK"'"' "$T/out" | wc -l)" -eq 1 ] && ok || bad "$HN has more than one row for $LN: $(cat "$T/out")"
 lacks out '"state":"connecting"'
 lacks "$HN.err" "a second link to node"
 lacks "$LN.err" "a second link to node"

@@ -1050,6 +1050,72 @@ test_urgent_entries_travel_alone(void **state)
 	kz_store_free(y);
 }
 
+/*
+ * A node restored from an old backup (y: a's key, a's store of two
+ * entries ago): a's seq 4, urgent, reached peer b alone while a's seq 3
+ * reached nobody.  Once y holds its own seq 4 back it refuses to write
+ * (KZ_ERR_BEHIND, not a database error); had it written a new seq 3
+ * first, the peer holding the old seq 4 detached sees a fork when the new
+ * seq 3 arrives, and keeps the proof.
+ */
+static void
+test_restored_node_own_entry_detached(void **state)
+{
+	struct fx *f = *state;
+	struct kz_store *y = open_store(f, "y.db"), *p2 = open_store(f, "p2.db");
+	struct kz_run *run, *e4;
+	struct kz_ingest_result res;
+	struct kz_store_stats stats;
+	struct kz_post post = { .channel = CHAN, .text = "新しい3番" };
+	uint8_t *op;
+	size_t len;
+
+	append_posts(f->a, &f->ka, 1, 2, T0);
+	run = read_run(f->a, f->ka.pk, 1, 10);
+	assert_int_equal(kz_store_ingest(y, run, NULL), 0);	/* the backup */
+	assert_int_equal(kz_store_ingest(f->b, run, NULL), 0);
+	assert_int_equal(kz_store_ingest(p2, run, NULL), 0);
+	kz_run_free(run);
+	append_posts(f->a, &f->ka, 3, 1, T0 + 10);		/* seq 3: nobody */
+	append_prio(f->a, &f->ka, "要救助者あり", KZ_PRIO_EMERGENCY, T0 + 20);
+	assert_int_equal(kz_store_read_entry(f->a, f->ka.pk, 4, &e4), 0);
+	assert_int_equal(kz_store_ingest_entry(f->b, e4, NULL), 0);
+	assert_int_equal(kz_store_ingest_entry(p2, e4, NULL), 0);
+
+	/* y gets its own seq 4 back: it may not write seq 3 again. */
+	assert_int_equal(kz_store_ingest_entry(y, e4, &res), 0);
+	assert_int_equal(res.added, 1);
+	assert_int_equal(kz_op_encode_post(&op, &len, &post), 0);
+	assert_int_equal(kz_store_append(y, &f->ka, T0 + 30, op, len, NULL),
+	    KZ_ERR_BEHIND);
+	/* Still after a restart (the entry is in the store). */
+	kz_store_free(y);
+	y = open_store(f, "y.db");
+	assert_int_equal(kz_store_append(y, &f->ka, T0 + 30, op, len, NULL),
+	    KZ_ERR_BEHIND);
+	assert_int_equal(tip_of(y, f->ka.pk), 2);
+	kz_store_free(y);
+
+	/* A backup that wrote a new seq 3 before hearing of seq 4 (y2): its
+	 * seq 3 reaching b, which holds the old seq 4 detached, is a fork. */
+	y = open_store(f, "y2.db");
+	run = read_run(f->a, f->ka.pk, 1, 2);
+	assert_int_equal(kz_store_ingest(y, run, NULL), 0);
+	kz_run_free(run);
+	assert_int_equal(kz_store_append(y, &f->ka, T0 + 30, op, len, NULL), 0);
+	run = read_run(y, f->ka.pk, 3, 10);
+	assert_int_equal(kz_store_ingest(p2, run, &res), 0);
+	kz_run_free(run);
+	assert_int_equal(kz_store_stats(p2, &stats), 0);
+	assert_int_equal(stats.forks, 1);
+	assert_int_equal(tip_of(p2, f->ka.pk), 3);	/* 4 stays detached */
+	assert_non_null(strstr(f->log.last, "fork detected"));
+	free(op);
+	kz_run_free(e4);
+	kz_store_free(y);
+	kz_store_free(p2);
+}
+
 int
 main(void)
 {
@@ -1069,6 +1135,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_limits_and_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full_refuses_and_keeps_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_urgent_entries_travel_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restored_node_own_entry_detached, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
