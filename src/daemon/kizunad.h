@@ -275,6 +275,10 @@ struct kzd {
 	bool sig_open[3];
 	uv_timer_t watchdog;
 	bool watchdog_open;
+	uv_timer_t views;		/* applies the views' backlog (main.c) */
+	bool views_open;
+	uint64_t views_last_ms;		/* uv_now() of the last batch */
+	uint64_t views_backlog;		/* entries waiting, as last seen */
 	uv_timer_t grace;		/* bounds the drain when stopping */
 	bool grace_open;
 

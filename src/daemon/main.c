@@ -29,6 +29,7 @@
 #include <sodium.h>
 
 #include "daemon/kizunad.h"
+#include "kizuna/views.h"
 #include "kizuna/err.h"
 #include "kizuna/home.h"
 #include "kizuna/util.h"
@@ -279,6 +280,57 @@ open_store(struct kzd *d)
 	return 0;
 }
 
+/*
+ * The views' backlog (kz_views_set_deferral): a catch-up stores entries at
+ * full speed and the workspace follows in batches of KZD_VIEWS_BATCH, each
+ * one transaction.  A batch runs when no link has read anything for
+ * KZD_VIEWS_QUIET_MS (so a catch-up is not slowed), and at least every
+ * KZD_VIEWS_EVERY_MS whatever the traffic (so the workspace never stalls).
+ */
+#define KZD_VIEWS_DEFER_MIN 64
+#define KZD_VIEWS_BATCH 4000
+#define KZD_VIEWS_TICK_MS 20
+#define KZD_VIEWS_QUIET_MS 40
+#define KZD_VIEWS_EVERY_MS 1000
+
+static bool
+links_quiet(struct kzd *d, uint64_t now)
+{
+	const struct kzd_peer *p;
+
+	for (p = d->net.peers; p != NULL; p = p->next)
+		if (now - p->last_rx_ms < KZD_VIEWS_QUIET_MS)
+			return false;
+	return true;
+}
+
+static void
+on_views(uv_timer_t *t)
+{
+	struct kzd *d = KZD_CONTAINER_OF(t, struct kzd, views);
+	uint64_t now = uv_now(&d->loop), left;
+	int rc;
+
+	if (d->stopping)
+		return;
+	if ((rc = kz_views_backlog(d->st, &d->views_backlog)) < 0 ||
+	    d->views_backlog == 0)
+		return;
+	if (!links_quiet(d, now) && now - d->views_last_ms < KZD_VIEWS_EVERY_MS)
+		return;
+	d->views_last_ms = now;
+	rc = kz_views_catch_up(d->st, KZD_VIEWS_BATCH, &left);
+	if (rc < 0) {
+		kz_log(&d->log, KZ_LOG_WARN, "views: cannot apply the backlog: %s "
+		    "(%llu entries wait; tried again shortly)", kz_strerror(rc),
+		    (unsigned long long)d->views_backlog);
+		return;
+	}
+	if (left == 0)
+		kz_log(&d->log, KZ_LOG_INFO, "views: backlog applied");
+	d->views_backlog = left;
+}
+
 static void
 on_signal(uv_signal_t *h, int signum)
 {
@@ -326,6 +378,7 @@ close_handles(struct kzd *d)
 		close_if_open((uv_handle_t *)&d->sigs[i], &d->sig_open[i]);
 	close_if_open((uv_handle_t *)&d->watchdog, &d->watchdog_open);
 	close_if_open((uv_handle_t *)&d->grace, &d->grace_open);
+	close_if_open((uv_handle_t *)&d->views, &d->views_open);
 	close_if_open((uv_handle_t *)&d->ctl.listener, &d->ctl.listener_open);
 	close_if_open((uv_handle_t *)&d->ctl.idle, &d->ctl.idle_open);
 	kzd_net_close_handles(d);
@@ -340,6 +393,7 @@ kzd_stop(struct kzd *d, const char *reason)
 	}
 	d->stopping = true;
 	kz_log(&d->log, KZ_LOG_INFO, "%s: stopping", reason);
+	uv_timer_stop(&d->views);
 	kzd_notify_stopping(d);
 	kzd_control_stop(d);
 	kzd_net_stop(d);
@@ -385,6 +439,10 @@ start(struct kzd *d)
 	d->watchdog_open = true;
 	uv_timer_init(&d->loop, &d->grace);
 	d->grace_open = true;
+	uv_timer_init(&d->loop, &d->views);
+	d->views_open = true;
+	kz_views_set_deferral(d->st, KZD_VIEWS_DEFER_MIN);
+	uv_timer_start(&d->views, on_views, KZD_VIEWS_TICK_MS, KZD_VIEWS_TICK_MS);
 
 	if (kz_config_home_path(path, sizeof(path), d->home,
 	    d->cfg.control_socket) < 0 || kzd_control_start(d, path) < 0)

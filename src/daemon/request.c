@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "daemon/kizunad.h"
+#include "kizuna/views.h"
 #include "kizuna/control.h"
 #include "kizuna/entry.h"
 #include "kizuna/err.h"
@@ -99,8 +100,15 @@ do_status(struct kzd *d)
 	    "requests", (json_int_t)d->ctl.requests,
 	    "bad_requests", (json_int_t)d->ctl.bad_requests);
 	/* The home is a path, not necessarily UTF-8: left out if it is not. */
-	if (o != NULL)
+	if (o != NULL) {
+		uint64_t backlog = 0;
+
 		json_object_set_new(o, "home", json_string(d->home));
+		/* Entries stored but not yet in the workspace (a catch-up). */
+		if (kz_views_backlog(d->st, &backlog) == 0)
+			json_object_set_new(o, "views_backlog",
+			    json_integer((json_int_t)backlog));
+	}
 	kzd_net_status(d, o);
 	return o;
 }

@@ -27,7 +27,9 @@
  *              starts as B's kizunad is spawned and stops when B's status
  *              ("entries", polled every 10 ms) counts every entry of A.
  *              wire_bytes is bytes_in of B's link to A once idle: the whole
- *              session, Noise handshake and framing included.
+ *              session, Noise handshake and framing included.  views_s: from
+ *              the same start until B's status shows no views backlog (the
+ *              workspace follows a catch-up in batches: kz_views_catch_up).
  *   in sync    B is stopped (SIGTERM), its store checked (it holds A's tip),
  *              and started again; once the new link is open and its byte
  *              counts have not moved for 300 ms, insync_bytes is bytes_in +
@@ -634,6 +636,38 @@ daemon_ready(struct sync_bench *b, struct node *n)
 }
 
 /*
+ * Polls n's status every 10 ms until its views' backlog is empty (every
+ * entry it stored shows in its workspace); *at is mono_s() then.
+ */
+static int
+wait_views(struct sync_bench *b, struct node *n, double timeout_s, double *at)
+{
+	double end = mono_s() + timeout_s;
+	uint64_t left = 0;
+
+	for (;;) {
+		json_t *st = ctl_call(n, "{\"cmd\":\"status\"}", false);
+
+		if (st != NULL) {
+			left = json_u64(st, "views_backlog");
+			json_decref(st);
+			if (left == 0) {
+				*at = mono_s();
+				return 0;
+			}
+		}
+		if (n->pid > 0 && daemon_died(b, n))
+			return -1;
+		if (mono_s() > end) {
+			warnx("node %s: %llu entries still wait for its views after "
+			    "%.0f s", n->name, (unsigned long long)left, timeout_s);
+			return -1;
+		}
+		sleep_us(10000);
+	}
+}
+
+/*
  * Polls n's status every poll_ms until it counts at least target entries;
  * *at is mono_s() then.  The daemons in watch are checked to be alive.
  */
@@ -1234,6 +1268,7 @@ bench_sync(int argc, char **argv)
 	uint64_t live = SYNC_DEFAULT_LIVE, tip_a = 0, chain_target = 0;
 	uint64_t insync_raw = 0, insync = 0, wire_in = 0, wire_out = 0;
 	double t_start, t0, t1, catchup_s, chain_s = 0, *ms = NULL;
+	double t_views = 0, views_s = 0;
 	double budget;
 	long hwm_b_catchup = -1, hwm_chain = -1;
 	bool keep = false, have_dir = false, missing = false, sigs = false;
@@ -1387,6 +1422,11 @@ bench_sync(int argc, char **argv)
 	fprintf(stderr, "%s: sync: B caught up in %.3f s (%llu bytes in, %llu "
 	    "out)\n", progname, catchup_s, (unsigned long long)wire_in,
 	    (unsigned long long)wire_out);
+	if (wait_views(b, bn, 120.0 + (double)b->missing / 500.0, &t_views) < 0)
+		goto out;
+	views_s = t_views - t0;
+	fprintf(stderr, "%s: sync: B's workspace shows every entry %.3f s after "
+	    "the catch-up began\n", progname, views_s);
 
 	/* ---------------------------------------------------- in sync */
 	if (a_tip_now(a, &tip_a) < 0)
@@ -1450,6 +1490,11 @@ bench_sync(int argc, char **argv)
 	for (k = SYNC_NODES - 1; k >= 1; k--)
 		if (wait_link_idle(b, &b->n[k], &b->n[k - 1], 60.0, &ls) < 0)
 			goto out;
+	/* Live posts are timed on quiet nodes: every workspace complete. */
+	for (k = 1; k < SYNC_NODES; k++)
+		if (wait_views(b, &b->n[k], 120.0 + (double)chain_target / 500.0,
+		    &t1) < 0)
+			goto out;
 	fprintf(stderr, "%s: sync: the chain holds %llu entries on every node "
 	    "after %.2f s\n", progname, (unsigned long long)chain_target,
 	    chain_s);
@@ -1495,6 +1540,7 @@ bench_sync(int argc, char **argv)
 	SET("runs", INT(b->runs));
 	SET("catchup_s", json_real(catchup_s));
 	SET("catchup_per_s", INT(rate((double)b->missing, catchup_s)));
+	SET("views_s", json_real(views_s));
 	SET("wire_bytes", INT(wire_in));
 	SET("wire_ratio", json_real((double)wire_in / (double)b->op_bytes));
 	SET("wire_budget_bytes", INT(budget));
