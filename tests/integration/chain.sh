@@ -19,6 +19,9 @@
 #             received over both sessions are within 10% of F's.
 #   chain     C, D and E start and catch up along the chain; a post on A
 #             appears on E through B, C and D; all five have one digest.
+#   urgent    A, stopped, gets a further backlog of 20,000 posts; restarted
+#             with an emergency post written at once, E shows that post
+#             while it still lacks most of the backlog; then all converge.
 #   wrong key a node X of another mesh dials C: C names the refused link, X
 #             gets nothing, C's workspace is unchanged.
 #   partition C is stopped; A and E post (different texts), each side gets
@@ -235,6 +238,33 @@ done
 status "$T/e"
 [ -n "$(link "$(key "$T/d")" bytes_in)" ] && ok || bad "chain: e has no link to d"
 grep -q "\"node_key\":\"$AK\"" "$T/st" && bad "chain: e has a link to a itself" || ok
+
+# ---------------------------------------------------------------- urgent first
+# A (down) gets a new backlog of ordinary chat; restarted, it must send
+# all of it down the chain, and an emergency post written on A right then
+# reaches E (shown in its channel, through B, C and D) while E still lacks
+# most of the backlog: urgent entries travel alone, ahead of every run.
+URGENT_POSTS=${KZ_CHAIN_URGENT_POSTS:-20000}
+kill -TERM "$DA"
+stopped "$DA" a
+expect 0 "urgent: a's new backlog ($URGENT_POSTS posts)" -- "$FILL" "$A" ops alice "$URGENT_POSTS"
+"$K" --home "$A" --json status >"$T/out"
+TOTAL2=$(sed -n 's/.*"entries":\([0-9]*\).*/\1/p' "$T/out")
+conf "$A" "127.0.0.1:$PA" ""
+start a2 "$A"
+DA=$DPID
+until_ok "urgent: a answers" -- "$C" --home "$A" '{"cmd":"ping"}'
+expect 0 "urgent: a posts an emergency" -- "$K" --home "$A" --as alice post --priority emergency ops "urgent: 堤防決壊 避難せよ"
+until_s 60 "urgent: e shows the emergency" -- shows "$T/e" "urgent: 堤防決壊 避難せよ"
+status "$T/e"; HELD_E=$(num entries)
+step "urgent: e shows the emergency holding $HELD_E of $((TOTAL2 + 1)) entries"
+[ "${HELD_E:-$TOTAL2}" -lt "$((TOTAL2 - URGENT_POSTS / 2))" ] && ok ||
+    bad "urgent: the emergency reached e only after most of the backlog (e held $HELD_E of $TOTAL2)"
+until_s 120 "urgent: e catches the backlog up" -- holds "$T/e" "$((TOTAL2 + 1))"
+until_s 60 "urgent: one digest on all five" -- same_digests
+status "$T/e"
+[ "$(num views_backlog)" = 0 ] && ok || bad "urgent: e's views still wait for $(num views_backlog) entries"
+expect 0 "urgent: e verifies" -- "$K" --home "$T/e" verify
 
 # ---------------------------------------------------------------- wrong key
 expect 0 "wrong key: x founds its own mesh" -- "$K" --home "$T/x" mesh create --name other
