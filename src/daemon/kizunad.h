@@ -279,6 +279,7 @@ struct kzd {
 	bool views_open;
 	uint64_t views_last_ms;		/* uv_now() of the last batch */
 	uint64_t views_backlog;		/* entries waiting, as last seen */
+	bool views_failing;		/* the last batch failed (logged once) */
 	uv_timer_t grace;		/* bounds the drain when stopping */
 	bool grace_open;
 

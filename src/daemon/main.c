@@ -321,11 +321,16 @@ on_views(uv_timer_t *t)
 	d->views_last_ms = now;
 	rc = kz_views_catch_up(d->st, KZD_VIEWS_BATCH, &left);
 	if (rc < 0) {
-		kz_log(&d->log, KZ_LOG_WARN, "views: cannot apply the backlog: %s "
-		    "(%llu entries wait; tried again shortly)", kz_strerror(rc),
-		    (unsigned long long)d->views_backlog);
+		/* Once per failing streak: a full disk fails every second. */
+		if (!d->views_failing)
+			kz_log(&d->log, KZ_LOG_WARN, "views: cannot apply the "
+			    "backlog: %s (%llu entries wait; tried again every "
+			    "second)", kz_strerror(rc),
+			    (unsigned long long)d->views_backlog);
+		d->views_failing = true;
 		return;
 	}
+	d->views_failing = false;
 	if (left == 0)
 		kz_log(&d->log, KZ_LOG_INFO, "views: backlog applied");
 	d->views_backlog = left;

@@ -708,9 +708,22 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	p->last_rx_ms = uv_now(&d->loop);
 	rc = kz_link_recv(p->link, (const uint8_t *)buf->base, (size_t)nread);
-	if (rc < 0 && kz_link_state(p->link) != KZ_LINK_CLOSED)
-		kz_log(&d->log, KZ_LOG_WARN, "%s: %s (the link goes on)", p->name,
-		    kz_strerror(rc));
+	if (rc < 0 && kz_link_state(p->link) != KZ_LINK_CLOSED) {
+		/*
+		 * What the peer sent was not stored (the disk is full, a
+		 * database error): its frame is consumed but not acknowledged,
+		 * and the peer never sends it again in this session, so the
+		 * runs after it would be refused as gaps and the link would
+		 * stall.  End the session; the next one (redialled with
+		 * backoff) starts from what was committed.
+		 */
+		kz_log(&d->log, rc == KZ_ERR_FULL ? KZ_LOG_ERR : KZ_LOG_WARN,
+		    "%s: not stored: %s; closing the link (the next one resumes "
+		    "from what was stored)", p->name, kz_strerror(rc));
+		kz_link_close(p->link, rc == KZ_ERR_FULL ?
+		    "the receiving node's disk is full" :
+		    "the receiving node cannot store what it gets");
+	}
 	p->drain_due = true;
 	kzd_net_settle(d);
 	/* One buffer a loop turn: let the other handles be served. */
