@@ -19,14 +19,16 @@
 #   diskfull  B's home is on a small tmpfs (a mount namespace of the test's
 #             own: the script re-executes itself under `unshare -rm`; a
 #             system that forbids it FAILS the test, it is never skipped).
-#             A 1 MiB filler file is placed on it first.  B catches up a
-#             backlog from A until SQLite reports the disk full: B's kizunad
-#             stays up, a post on B exits non-zero saying the disk is full,
-#             B's store grows no more and verifies; B killed with -9 and
-#             restarted on the full disk still runs and still refuses
-#             posts.  The filler deleted, posting on B works again and sync
-#             resumes (without a restart) to one digest with A; B stops
-#             cleanly and verifies.
+#             A 7 MiB filler file takes most of its 8 MiB first.  B catches
+#             up a 3,000-post backlog from A until SQLite reports the disk
+#             full: B's kizunad stays up and closes that link (the run it
+#             could not store is not acknowledged; the next session resumes),
+#             and once the disk is topped off (a second filler) a post on B
+#             exits 1 saying the disk is full (the posts acknowledged before
+#             must survive).  B killed with -9 on the full disk verifies,
+#             restarts, still runs and still refuses posts.  The fillers
+#             deleted, posting on B works again and sync resumes (no
+#             restart) to one digest with A; both stop cleanly and verify.
 #
 # Every daemon started here is killed by its pid on exit.  KZ_FAULTS_KEEP=1
 # keeps the folder.
