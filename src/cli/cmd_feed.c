@@ -528,6 +528,8 @@ cmd_import_run(struct cli *c, int argc, char **argv)
 	struct kz_runfile_reader *r = NULL;
 	struct kz_ingest_result res;
 	uint64_t added = 0, dup = 0, runs = 0, rejected = 0;
+	/* Refused runs by reason (kz_errname, lower case), for --json. */
+	json_t *by = NULL;
 	const char *file;
 	char fp[KZ_FINGERPRINT_CHARS + 1];
 	bool damaged = false;
@@ -545,6 +547,7 @@ cmd_import_run(struct cli *c, int argc, char **argv)
 		return cli_fail(c, "cannot read %s: %s", file, strerror(errno));
 	if (rc < 0)
 		return cli_fail(c, "%s is not a kizuna run file", file);
+	by = json_object();
 	for (;;) {
 		struct kz_run *run = NULL;
 
@@ -562,6 +565,19 @@ cmd_import_run(struct cli *c, int argc, char **argv)
 		}
 		runs++;
 		rc = kz_store_ingest(c->st, run, &res);
+		if (rc < 0 && by != NULL) {
+			char name[32];
+			size_t i;
+			json_t *n;
+
+			snprintf(name, sizeof(name), "%s", kz_errname(rc));
+			for (i = 0; name[i] != '\0'; i++)
+				if (name[i] >= 'A' && name[i] <= 'Z')
+					name[i] = (char)(name[i] - 'A' + 'a');
+			n = json_object_get(by, name);
+			json_object_set_new(by, name, json_integer(n != NULL ?
+			    json_integer_value(n) + 1 : 1));
+		}
 		if (rc < 0 && rc != KZ_ERR_FORK) {
 			kz_fingerprint(fp, run->author);
 			cli_warn(c, "%s: run of feed %s seq %llu..%llu rejected: "
@@ -591,6 +607,8 @@ cmd_import_run(struct cli *c, int argc, char **argv)
 		json_object_set_new(o, "added", json_integer((json_int_t)added));
 		json_object_set_new(o, "duplicate", json_integer((json_int_t)dup));
 		json_object_set_new(o, "rejected", json_integer((json_int_t)rejected));
+		json_object_set_new(o, "rejected_by", by);
+		by = NULL;
 		json_object_set_new(o, "damaged", json_boolean(damaged));
 		cli_json_line(o);
 	} else {
@@ -599,5 +617,6 @@ cmd_import_run(struct cli *c, int argc, char **argv)
 		    (unsigned long long)dup, (unsigned long long)runs,
 		    (unsigned long long)rejected, damaged ? "; file damaged" : "");
 	}
+	json_decref(by);
 	return rejected > 0 || damaged ? 1 : 0;
 }

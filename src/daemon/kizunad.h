@@ -55,6 +55,21 @@
 #define KZD_NET_PEERS_MAX 64
 /* How long a closing link may take to flush its last bytes. */
 #define KZD_NET_FLUSH_MS 5000
+/*
+ * Runs with a bad signature one link may send before it is closed.  A peer
+ * forwards only what it verified and Noise keeps the bytes intact, so a bad
+ * signature from a member is a forgery (or a broken node): the first ones
+ * are refused and counted, then the link goes.
+ */
+#define KZD_NET_BAD_SIGS_MAX 16
+/*
+ * Sync frames one link may send in a second (a tick) before its reads stop
+ * until the next tick.  A member sends a handful of control frames a second
+ * (acks, pings) and its data in runs of up to 1,000 entries; only urgent
+ * entries travel one a frame.  A flood of tiny frames (Pings) otherwise
+ * costs the loop ~2 us a frame and halves every other link's throughput.
+ */
+#define KZD_NET_FRAMES_PER_S 20000
 /* A link open this long resets its static peer's backoff to one second. */
 #define KZD_NET_STABLE_MS 10000
 /* Bytes read from a socket at once. */
@@ -145,7 +160,13 @@ struct kzd_peer {
 	uint64_t last_tx_ms;		/* uv_now() of the last bytes queued */
 	uint64_t finish_by_ms;		/* uv_now() by which finishing ends */
 	char address[KZD_ADDR_MAX];
-	char name[KZD_ADDR_MAX + 16];	/* "link in|out ADDRESS", for log lines */
+	/* "link from|to ADDRESS", then " node FINGERPRINT" once the peer's
+	 * node key matched: for log lines (the sync session borrows it). */
+	char name[KZD_ADDR_MAX + 48];
+	uint64_t bad_sigs;		/* runs refused for a bad signature */
+	uint64_t frames_mark;		/* sync frames in at the last tick */
+	bool throttled;			/* reads stopped until the next tick */
+	bool throttle_logged;
 	char last_error[160];
 	uint8_t rbuf[KZD_NET_READ_BUF];
 };

@@ -81,6 +81,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_resume(uv_check_t *h);
 static void dial_schedule(struct kzd_dial *dl);
 static void kzd_net_settle(struct kzd *d);
+static void peer_error(struct kzd_peer *p, const char *why);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -290,6 +291,18 @@ refused(void *ctx, const uint8_t feed[32], int why)
 	if (why == KZ_ERR_NOT_FOUND) {
 		count_reject(p->d, "not_admitted");
 		return;
+	}
+	/*
+	 * Forgeries: after KZD_NET_BAD_SIGS_MAX the link is closed at once
+	 * (the session stops reading the frames after this one), so a flood
+	 * of forged runs costs at most that many signature checks a session.
+	 */
+	if (why == KZ_ERR_BAD_SIG && ++p->bad_sigs == KZD_NET_BAD_SIGS_MAX &&
+	    p->link != NULL && kz_link_state(p->link) != KZ_LINK_CLOSED) {
+		kz_log(&p->d->log, KZ_LOG_WARN, "%s: %d runs with a bad signature; "
+		    "closing the link", p->name, KZD_NET_BAD_SIGS_MAX);
+		peer_error(p, "too many runs with a bad signature");
+		kz_link_close(p->link, "too many runs with a bad signature");
 	}
 	snprintf(name, sizeof(name), "%s", kz_errname(why));
 	for (i = 0; name[i] != '\0'; i++)
@@ -561,6 +574,9 @@ peer_check(struct kzd_peer *p)
 		kz_log(&d->log, KZ_LOG_INFO, "%s: linked with node %s%s%s%s", p->name,
 		    fp, an != NULL && an->name[0] ? " (" : "",
 		    an != NULL ? an->name : "", an != NULL && an->name[0] ? ")" : "");
+		/* From now on every line about the link names the node. */
+		snprintf(p->name + strlen(p->name), sizeof(p->name) -
+		    strlen(p->name), " node %s", fp);
 		kzd_notify_status(d);
 		/*
 		 * Two links to one node: both ends keep the one that the node
@@ -726,6 +742,22 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	p->drain_due = true;
 	kzd_net_settle(d);
+	/* Too many frames this second: not read again until the next tick. */
+	if (!p->closing && !p->finishing && !p->throttled && p->link != NULL) {
+		struct kz_link_stats ls;
+
+		kz_link_get_stats(p->link, &ls);
+		if (ls.sync.frames_in - p->frames_mark > KZD_NET_FRAMES_PER_S) {
+			if (!p->throttle_logged)
+				kz_log(&d->log, KZ_LOG_WARN, "%s: over %d frames a "
+				    "second; throttled (read once a second)", p->name,
+				    KZD_NET_FRAMES_PER_S);
+			p->throttle_logged = true;
+			p->throttled = true;
+			uv_read_stop(s);
+			return;
+		}
+	}
 	/* One buffer a loop turn: let the other handles be served. */
 	if (!p->closing && !p->finishing && !p->read_paused) {
 		uv_read_stop(s);
@@ -748,7 +780,7 @@ on_resume(uv_check_t *h)
 		if (!p->read_paused)
 			continue;
 		p->read_paused = false;
-		if (p->closing || p->finishing)
+		if (p->closing || p->finishing || p->throttled)
 			continue;
 		if ((rc = uv_read_start((uv_stream_t *)&p->tcp, on_alloc,
 		    on_read)) < 0) {
@@ -1101,6 +1133,22 @@ on_tick(uv_timer_t *t)
 	for (p = d->net.peers; p != NULL; p = p->next) {
 		if (p->closing)
 			continue;
+		/* A new second: a throttled link is read again. */
+		if (p->link != NULL) {
+			struct kz_link_stats ls;
+
+			kz_link_get_stats(p->link, &ls);
+			p->frames_mark = ls.sync.frames_in;
+		}
+		if (p->throttled && !p->finishing) {
+			p->throttled = false;
+			if (uv_read_start((uv_stream_t *)&p->tcp, on_alloc,
+			    on_read) < 0)
+				peer_close(p);
+			/* Its own silence is not the peer's. */
+			p->last_rx_ms = now;
+			continue;
+		}
 		if (p->finishing) {
 			if (now >= p->finish_by_ms) {
 				kz_log(&d->log, KZ_LOG_INFO, "%s: last bytes not taken "

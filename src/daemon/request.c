@@ -113,6 +113,25 @@ do_status(struct kzd *d)
 	return o;
 }
 
+/*
+ * A digest of every row of every table of the store (equal digests: equal
+ * stored content), read on the daemon's own connection, so that a test can
+ * show that hostile input changed nothing.
+ */
+static json_t *
+do_content_digest(struct kzd *d)
+{
+	uint8_t dg[KZ_HASH_BYTES];
+	char hex[2 * KZ_HASH_BYTES + 1];
+	int rc;
+
+	if ((rc = kz_store_content_digest(d->st, dg)) < 0)
+		return fail(KZ_CONTROL_E_STORE, "cannot read the store: %s",
+		    kz_strerror(rc));
+	kz_hex(hex, dg, sizeof(dg));
+	return json_pack("{s:b,s:s}", "ok", 1, "content_digest", hex);
+}
+
 /* Refusals of kz_store_append, as the control protocol names them. */
 static json_t *
 append_refused(int rc)
@@ -229,10 +248,12 @@ kzd_request(struct kzd *d, struct kzd_client *from, const char *line,
 		resp = do_status(d);
 	} else if (strcmp(json_string_value(cmd), "append") == 0) {
 		resp = do_append(d, from, req, bad);
+	} else if (strcmp(json_string_value(cmd), "content_digest") == 0) {
+		resp = do_content_digest(d);
 	} else {
 		printable(shown, sizeof(shown), json_string_value(cmd), 40);
 		resp = fail(KZ_CONTROL_E_UNKNOWN_COMMAND, "unknown command '%s' "
-		    "(ping, status or append)", shown);
+		    "(ping, status, append or content_digest)", shown);
 	}
 	if (*bad) {
 		json_t *m = json_object_get(json_object_get(resp, "error"),
