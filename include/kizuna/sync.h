@@ -96,8 +96,11 @@ int kz_sync_start(struct kz_sync *s);
 /*
  * Consumes one frame from the peer.  Returns 0; KZ_ERR_MALFORMED or
  * KZ_ERR_TOO_BIG for a frame that is not a valid SyncMsg (the session is
- * CLOSED: the link should close); or a store error (KZ_ERR_FULL: nothing was
- * stored, the session stays usable).  A run that the store refuses (gap,
+ * CLOSED: the link should close); or a store error (KZ_ERR_FULL, KZ_ERR_DB,
+ * ...: the run was not stored; the session says Bye with the reason and is
+ * CLOSED, and a new session resumes from what was committed).  An urgent
+ * entry alone that cannot be stored is only dropped (it comes again in its
+ * run).  A run that the store refuses (gap,
  * bad signature, fork, not admitted) is counted and logged once, and the
  * session goes on.
  */

@@ -700,8 +700,14 @@ on_run(struct kz_sync *s, const ProtobufCBinaryData *bytes, size_t frame_len)
 	rc = kz_store_ingest(s->st, run, &res);
 	if (rc == KZ_ERR_FULL || rc == KZ_ERR_DB || rc == KZ_ERR_NOMEM ||
 	    rc == KZ_ERR_CORRUPT) {
-		/* Not committed: not acknowledged; the peer resends later. */
+		/*
+		 * Not committed, so not acknowledged.  The sender moved on
+		 * past it and would send only runs we must refuse as gaps:
+		 * the session ends, and the next starts from what is stored.
+		 */
 		kz_run_free(run);
+		(void)say_bye(s, rc == KZ_ERR_FULL ? "the receiving node's disk "
+		    "is full" : "the receiving node cannot store what was sent");
 		return rc;
 	}
 	if (rc < 0) {
