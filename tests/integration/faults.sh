@@ -17,8 +17,10 @@
 #             KZ_SEED=N replays the choices and the moments (not the
 #             scheduler).
 #   diskfull  B's home is on a small tmpfs (a mount namespace of the test's
-#             own: the script re-executes itself under `unshare -rm`; a
-#             system that forbids it FAILS the test, it is never skipped).
+#             own: the script re-executes itself under `unshare -m` as root
+#             or `unshare -rm`; as root where neither works, a chroot, the
+#             tmpfs is mounted on the test's folder and unmounted on exit;
+#             otherwise the test FAILS, it is never skipped).
 #             A 7 MiB filler file takes most of its 8 MiB first.  B catches
 #             up a 3,000-post backlog from A until SQLite reports the disk
 #             full: B's kizunad stays up and closes that link (the run it
@@ -39,12 +41,23 @@ case $WHAT in kill9|diskfull|all) ;; *) echo "usage: faults.sh [kill9|diskfull]"
 # The disk-full part needs a tmpfs of its own: a mount namespace.
 if [ "$WHAT" != kill9 ] && [ -z "${KZ_FAULTS_NS:-}" ]; then
 	export KZ_FAULTS_NS=1
+	# As root, a mount namespace alone (a chroot forbids user namespaces);
+	# otherwise one inside a user namespace of the test's own.
+	if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+		exec unshare -m bash "$0" "$@"
+	fi
 	if unshare -rm true 2>/dev/null; then
 		exec unshare -rm bash "$0" "$@"
 	fi
-	echo "FAIL: faults: cannot create a mount namespace (unshare -rm: $(unshare -rm true 2>&1));" \
-	    "the disk-full test needs one for its own tmpfs (unprivileged user namespaces, or root)" >&2
-	KZ_FAULTS_NS=none
+	# Root where no namespace can be made (a chroot whose / is not a
+	# mount point): the tmpfs goes on the test's own folder, and the
+	# exit trap unmounts it.
+	if [ "$(id -u)" != 0 ]; then
+		echo "FAIL: faults: cannot create a mount namespace (unshare -m: $(unshare -m true 2>&1);" \
+		    "unshare -rm: $(unshare -rm true 2>&1)); the disk-full test needs one for its own tmpfs" \
+		    "(root, or unprivileged user namespaces)" >&2
+		KZ_FAULTS_NS=none
+	fi
 fi
 
 K="$KZ_BIN/kizuna"
