@@ -35,6 +35,8 @@
 #define KZ_SYNC_VERSION 1
 /* The largest frame: a run of KZ_RUN_MAX_BYTES plus the message around it. */
 #define KZ_SYNC_FRAME_MAX (KZ_RUN_MAX_BYTES + 4096)
+/* Feeds one Vector may list (a mesh of municipal nodes has tens). */
+#define KZ_SYNC_FEEDS_MAX 4096
 /* Detached seqs one FeedTip of a Vector may list. */
 #define KZ_SYNC_DETACHED_MAX 4096
 

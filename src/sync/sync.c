@@ -54,6 +54,8 @@ struct fseq {
 };
 
 #define URGENT_SCAN 64	/* urgent entries listed per feed at a time */
+#define KZ_SYNC_KNOWN_MAX 4096	/* entries above its tip noted as the peer's */
+#define KZ_SYNC_REFUSED_MAX 256	/* feeds refused as not admitted, noted */
 
 struct todo {
 	uint8_t feed[32];
@@ -211,9 +213,27 @@ fseq_add(struct fseq **a, size_t *n, size_t *cap, const uint8_t feed[32],
 	return 0;
 }
 
+/*
+ * Notes that the peer holds entry seq of feed above its tip.  Bounded (a
+ * peer decides how many it sends): past KZ_SYNC_KNOWN_MAX, entries now at
+ * or below the peer's tip are dropped, and if none are, nothing more is
+ * noted (an urgent entry may then be sent once more: harmless).
+ */
 static int
 known_add(struct kz_sync *s, const uint8_t feed[32], uint64_t seq)
 {
+	size_t i = 0;
+
+	if (s->n_known >= KZ_SYNC_KNOWN_MAX) {
+		while (i < s->n_known) {
+			if (s->known[i].seq <= ptip_get(s, s->known[i].feed))
+				s->known[i] = s->known[--s->n_known];
+			else
+				i++;
+		}
+		if (s->n_known >= KZ_SYNC_KNOWN_MAX)
+			return 0;
+	}
 	return fseq_add(&s->known, &s->n_known, &s->cap_known, feed, seq);
 }
 
@@ -594,6 +614,8 @@ on_vector(struct kz_sync *s, const Kizuna__Vector *vm)
 	size_t i;
 	int rc;
 
+	if (vm->n_feeds > KZ_SYNC_FEEDS_MAX)
+		return refuse_bye(s, "vector too large");
 	for (i = 0; i < vm->n_feeds; i++) {
 		const Kizuna__FeedTip *t = vm->feeds[i];
 		struct tip *pt;
@@ -664,7 +686,7 @@ log_refused(struct kz_sync *s, const struct kz_run *run, int why)
 
 	s->stats.runs_rejected++;
 	/* Not admitted here: asked for again once it is (vector_again). */
-	if (why == KZ_ERR_NOT_FOUND)
+	if (why == KZ_ERR_NOT_FOUND && s->n_refused < KZ_SYNC_REFUSED_MAX)
 		(void)fseq_add(&s->refused, &s->n_refused, &s->cap_refused,
 		    run->author, 0);
 	if (s->o.refused != NULL)
@@ -751,8 +773,8 @@ on_entry(struct kz_sync *s, const ProtobufCBinaryData *bytes)
 	}
 	if (!accepts(s, run->author)) {
 		log_refused(s, run, KZ_ERR_NOT_FOUND);
-		rc = 0;
-		goto done;
+		kz_run_free(run);
+		return 0;	/* not tracked: any key can be named */
 	}
 	rc = kz_store_ingest_entry(s->st, run, &res);
 	if (rc == KZ_ERR_FULL || rc == KZ_ERR_DB || rc == KZ_ERR_NOMEM ||
@@ -770,7 +792,6 @@ on_entry(struct kz_sync *s, const ProtobufCBinaryData *bytes)
 		if (res.added > 0 && s->o.feed_grew != NULL)
 			s->o.feed_grew(s->o.ctx, run->author);
 	}
-done:
 	/* The peer holds it, whatever we made of it. */
 	if (rc == 0)
 		rc = known_add(s, run->author, run->first_seq);

@@ -717,6 +717,55 @@ test_refusals(void **state)
 	}
 	kz_sync_free(s);
 
+	/* A Vector of more feeds than any mesh has is refused with a Bye. */
+	{
+		struct link l2;
+		struct node b;
+		Kizuna__SyncMsg vm = KIZUNA__SYNC_MSG__INIT;
+		Kizuna__Vector vec = KIZUNA__VECTOR__INIT;
+		size_t nf = KZ_SYNC_FEEDS_MAX + 1, k;
+		Kizuna__FeedTip *tips = calloc(nf, sizeof(*tips));
+		Kizuna__FeedTip **ptrs = calloc(nf, sizeof(*ptrs));
+		uint8_t (*keys)[32] = calloc(nf, sizeof(*keys));
+		uint8_t *vbuf;
+		size_t vlen;
+
+		assert_non_null(tips);
+		assert_non_null(ptrs);
+		assert_non_null(keys);
+		node_init(&b, 2);
+		write_posts(&b, 1, NULL);
+		link_open(&l2, &a, &b, NULL, NULL);
+		assert_int_equal(move(&l2, l2.a, l2.b), 1);	/* hellos */
+		assert_int_equal(move(&l2, l2.b, l2.a), 1);
+		for (k = 0; k < nf; k++) {
+			kizuna__feed_tip__init(&tips[k]);
+			keys[k][0] = (uint8_t)k;
+			keys[k][1] = (uint8_t)(k >> 8);
+			tips[k].feed.data = keys[k];
+			tips[k].feed.len = 32;
+			tips[k].tip = 1;
+			ptrs[k] = &tips[k];
+		}
+		vec.n_feeds = nf;
+		vec.feeds = ptrs;
+		vm.body_case = KIZUNA__SYNC_MSG__BODY_VECTOR;
+		vm.vector = &vec;
+		vlen = kizuna__sync_msg__get_packed_size(&vm);
+		vbuf = malloc(vlen);
+		assert_non_null(vbuf);
+		kizuna__sync_msg__pack(&vm, vbuf);
+		assert_int_equal(kz_sync_receive(l2.a, vbuf, vlen), 0);
+		assert_int_equal(kz_sync_state(l2.a), KZ_SYNC_CLOSED);
+		assert_string_equal(kz_sync_reason(l2.a), "vector too large");
+		free(vbuf);
+		free(tips);
+		free(ptrs);
+		free(keys);
+		link_close(&l2);
+		node_fini(&b);
+	}
+
 	/* A run before any hello is refused with a Bye. */
 	assert_int_equal(kz_sync_new(&s, a.st, a.kp.pk, NULL), 0);
 	m = (Kizuna__SyncMsg)KIZUNA__SYNC_MSG__INIT;
