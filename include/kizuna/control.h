@@ -19,7 +19,19 @@
  *       -> {"ok":true,"node_key":HEX,"node_name":S,"home":S,"feed_length":N,
  *           "feeds":N,"entries":N,"forks":N,"store_bytes":N,
  *           "schema_version":N,"uptime_s":N,"pid":N,"version":S,
- *           "control":{"clients":N,"requests":N,"bad_requests":N}}
+ *           "control":{"clients":N,"requests":N,"bad_requests":N},
+ *           "views_backlog":N,              entries not yet in the views
+ *           "listen_port":N|null,
+ *           "peers":[{"address","direction","state","node_key","discovered",
+ *                     "transport","name","since","bytes_in","bytes_out",
+ *                     "entries_in","entries_out","urgent_in","urgent_out",
+ *                     "pending_in","pending_out","queued_bytes",
+ *                     "last_error"}, ...],
+ *           "rejected":{REASON:N, ...},     what peers sent that was refused
+ *           "discovery":{...}|null}
+ *   {"cmd":"content_digest"}
+ *       -> {"ok":true,"content_digest":HEX}   the store's every table, hashed
+ *          (tests compare it before and after hostile input)
  *   {"cmd":"append","op":BASE64}
  *       The op bytes (standard base64 with padding) are decoded and checked
  *       by kz_op_decode, then appended to this node's feed alone (signed
