@@ -58,6 +58,13 @@ struct kz_sync_opts {
 	 * (KZ_ERR_NOT_FOUND: the feed is not admitted here).  May be NULL.
 	 */
 	void (*refused)(void *ctx, const uint8_t feed[32], int why);
+	/*
+	 * An entry of feed was stored (validly signed, in its chain) but its
+	 * op bytes are no operation this node knows: why is kz_op_decode's
+	 * error (KZ_ERR_BAD_UTF8, KZ_ERR_TOO_BIG, KZ_ERR_MALFORMED ...).  The
+	 * workspace ignores it.  May be NULL.
+	 */
+	void (*inert)(void *ctx, const uint8_t feed[32], int why);
 	void *ctx;
 	const struct kz_logger *log;	/* borrowed, may be NULL */
 	const char *peer_name;		/* for log lines, borrowed */
@@ -76,6 +83,7 @@ struct kz_sync_stats {
 	uint64_t entries_in, entries_out;	/* entries newly stored / sent */
 	uint64_t runs_rejected;			/* refused by ingest or admission */
 	uint64_t bad_frames;			/* that ended the session */
+	uint64_t inert_in;			/* stored, op not understood */
 	uint64_t urgent_in, urgent_out;		/* of those, entries alone */
 	/* Entries still to send the peer (scheduled), and entries the peer
 	 * said it holds that this node lacks (read from the store). */

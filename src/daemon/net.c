@@ -311,6 +311,22 @@ refused(void *ctx, const uint8_t feed[32], int why)
 	count_reject(p->d, name);
 }
 
+/* kz_sync_opts.inert: a stored entry's op is no operation we know. */
+static void
+inert(void *ctx, const uint8_t feed[32], int why)
+{
+	struct kzd_peer *p = ctx;
+	char name[32];
+	size_t i;
+
+	(void)feed;
+	snprintf(name, sizeof(name), "inert_%s", kz_errname(why));
+	for (i = 0; name[i] != '\0'; i++)
+		if (name[i] >= 'A' && name[i] <= 'Z')
+			name[i] = (char)(name[i] - 'A' + 'a');
+	count_reject(p->d, name);
+}
+
 /* kz_sync_opts.feed_grew: entries arrived on p's link; push them on. */
 static void
 feed_grew(void *ctx, const uint8_t feed[32])
@@ -863,6 +879,7 @@ link_start(struct kzd_peer *p)
 	lo.sync.accept_feed = accept_feed;
 	lo.sync.feed_grew = feed_grew;
 	lo.sync.refused = refused;
+	lo.sync.inert = inert;
 	lo.sync.ctx = p;
 	lo.sync.log = &d->log;
 	lo.sync.peer_name = p->name;

@@ -35,6 +35,7 @@
 
 #include "kizuna.pb-c.h"
 #include "kizuna/err.h"
+#include "kizuna/op.h"
 #include "kizuna/sync.h"
 #include "kizuna/util.h"
 
@@ -700,12 +701,41 @@ log_refused(struct kz_sync *s, const struct kz_run *run, int why)
 	    (unsigned long long)(run->first_seq + run->n - 1), kz_strerror(why));
 }
 
+/*
+ * The entries of run past old_tip (just stored) whose op bytes are no
+ * operation this node knows (invalid UTF-8, a field over its bound, junk):
+ * validly signed, so stored (refusing them would leave a hole in the feed
+ * that no node could fill), inert in the workspace, and told to the caller
+ * by reason (opts.inert).
+ */
+static void
+count_inert(struct kz_sync *s, const struct kz_run *run, uint64_t old_tip)
+{
+	size_t i = old_tip >= run->first_seq ? (size_t)(old_tip - run->first_seq + 1) : 0;
+
+	if (s->o.inert == NULL)
+		return;
+	for (; i < run->n; i++) {
+		struct kz_op *op = NULL;
+		int rc;
+
+		if (run->entries[i].op == NULL)
+			continue;	/* purged on the sender */
+		rc = kz_op_decode(&op, run->entries[i].op, run->entries[i].op_len);
+		kz_op_free(op);
+		if (rc < 0 && rc != KZ_ERR_NOMEM) {
+			s->stats.inert_in++;
+			s->o.inert(s->o.ctx, run->author, rc);
+		}
+	}
+}
+
 static int
 on_run(struct kz_sync *s, const ProtobufCBinaryData *bytes, size_t frame_len)
 {
 	struct kz_run *run = NULL;
 	struct kz_ingest_result res;
-	uint64_t last;
+	uint64_t last, old_tip = 0;
 	int rc;
 
 	rc = kz_run_decode(&run, bytes->data, bytes->len);
@@ -718,6 +748,10 @@ on_run(struct kz_sync *s, const ProtobufCBinaryData *bytes, size_t frame_len)
 		log_refused(s, run, KZ_ERR_NOT_FOUND);
 		rc = 0;
 		goto done;
+	}
+	if ((rc = kz_store_tip(s->st, run->author, &old_tip, NULL)) < 0) {
+		kz_run_free(run);
+		return rc;
 	}
 	rc = kz_store_ingest(s->st, run, &res);
 	if (rc == KZ_ERR_FULL || rc == KZ_ERR_DB || rc == KZ_ERR_NOMEM ||
@@ -737,6 +771,8 @@ on_run(struct kz_sync *s, const ProtobufCBinaryData *bytes, size_t frame_len)
 		rc = 0;
 	} else {
 		s->stats.entries_in += res.added;
+		if (res.added > 0)
+			count_inert(s, run, old_tip);
 		if (res.added > 0 && s->o.feed_grew != NULL)
 			s->o.feed_grew(s->o.ctx, run->author);
 	}

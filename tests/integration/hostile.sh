@@ -27,7 +27,8 @@
 #               validly signed run of an admitted node: the run is stored
 #               (the chain is valid: refusing it would leave a hole in the
 #               feed no node could ever fill), the op is inert (the
-#               workspace digest is unchanged), nothing counted
+#               workspace digest is unchanged), counted "inert_bad_utf8" /
+#               "inert_too_big" +1
 #   bigop       an op over 64 KiB under a valid signature: the run decoder
 #               refuses it before any signature check; link closed,
 #               "bad_frame" +1, store unchanged
@@ -108,7 +109,8 @@ counted() {
 # only_counted WHAT REASON: no other reason's count moved.
 only_counted() {
 	local r a b
-	for r in handshake bad_frame bad_sig not_admitted fork chain gap malformed too_big; do
+	for r in handshake bad_frame bad_sig not_admitted fork chain gap malformed too_big \
+	    inert_bad_utf8 inert_too_big inert_malformed; do
 		[ "$r" = "$2" ] && continue
 		b=$(echo "$REJ0" | grep -o "\"$r\":[0-9]*" | cut -d: -f2)
 		a=$(rej "$r")
@@ -258,11 +260,13 @@ status "$A"; eq "$(num forks)" "$((F0 + 1))" "fork: the proof kept"
 shows "$A" "kz-evil posts 1 from m2" && bad "fork: a shows the other branch" || ok
 has a.err "refused: fork: two different signed entries at one seq"
 
-for what in utf8 bigtext; do
+for what in utf8:inert_bad_utf8 bigtext:inert_too_big; do
+	why=${what#*:}; what=${what%%:*}
 	snap
 	status "$A"; E0=$(num entries)
 	send "$what.f" "$what"
-	eq "$(rejected)" "$REJ0" "$what: nothing counted"
+	counted "$what" "$why" 1
+	only_counted "$what" "$why"
 	status "$A"; eq "$(num entries)" "$((E0 + 1))" "$what: the entry is stored (a valid chain)"
 	eq "$(digest "$A")" "$DIG0" "$what: a's workspace digest (the op is inert)"
 done
