@@ -99,6 +99,24 @@ struct kz_sync {
 
 /* ------------------------------------------------------------ helpers */
 
+/*
+ * The list a of n elements of size bytes with room for one more: a itself,
+ * or a moved by realloc with *cap doubled (16 at first).  NULL when memory
+ * runs out (a is then unchanged and still the caller's).
+ */
+static void *
+grow(void *a, size_t n, size_t *cap, size_t size)
+{
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *p;
+
+	if (n < *cap)
+		return a;
+	if ((p = realloc(a, ncap * size)) != NULL)
+		*cap = ncap;
+	return p;
+}
+
 static bool
 accepts(const struct kz_sync *s, const uint8_t feed[32])
 {
@@ -129,21 +147,17 @@ static int
 ptip_raise(struct kz_sync *s, const uint8_t feed[32], uint64_t tip)
 {
 	struct tip *t = ptip_find(s, feed);
+	void *p;
 
 	if (t != NULL) {
 		if (tip > t->tip)
 			t->tip = tip;
 		return 0;
 	}
-	if (s->n_ptips == s->cap_ptips) {
-		size_t cap = s->cap_ptips ? s->cap_ptips * 2 : 16;
-		void *p = realloc(s->ptips, cap * sizeof(*s->ptips));
-
-		if (p == NULL)
-			return KZ_ERR_NOMEM;
-		s->ptips = p;
-		s->cap_ptips = cap;
-	}
+	if ((p = grow(s->ptips, s->n_ptips, &s->cap_ptips,
+	    sizeof(*s->ptips))) == NULL)
+		return KZ_ERR_NOMEM;
+	s->ptips = p;
 	memcpy(s->ptips[s->n_ptips].feed, feed, 32);
 	s->ptips[s->n_ptips++].tip = tip;
 	return 0;
@@ -154,6 +168,7 @@ static int
 todo_add(struct kz_sync *s, const uint8_t feed[32], uint64_t next)
 {
 	size_t i;
+	void *p;
 
 	for (i = 0; i < s->n_todo; i++) {
 		if (memcmp(s->todo[i].feed, feed, 32) == 0) {
@@ -162,15 +177,10 @@ todo_add(struct kz_sync *s, const uint8_t feed[32], uint64_t next)
 			return 0;
 		}
 	}
-	if (s->n_todo == s->cap_todo) {
-		size_t cap = s->cap_todo ? s->cap_todo * 2 : 16;
-		void *p = realloc(s->todo, cap * sizeof(*s->todo));
-
-		if (p == NULL)
-			return KZ_ERR_NOMEM;
-		s->todo = p;
-		s->cap_todo = cap;
-	}
+	if ((p = grow(s->todo, s->n_todo, &s->cap_todo,
+	    sizeof(*s->todo))) == NULL)
+		return KZ_ERR_NOMEM;
+	s->todo = p;
 	memcpy(s->todo[s->n_todo].feed, feed, 32);
 	s->todo[s->n_todo++].next = next;
 	return 0;
@@ -198,17 +208,13 @@ static int
 fseq_add(struct fseq **a, size_t *n, size_t *cap, const uint8_t feed[32],
     uint64_t seq)
 {
+	void *p;
+
 	if (fseq_has(*a, *n, feed, seq))
 		return 0;
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
-		void *p = realloc(*a, ncap * sizeof(**a));
-
-		if (p == NULL)
-			return KZ_ERR_NOMEM;
-		*a = p;
-		*cap = ncap;
-	}
+	if ((p = grow(*a, *n, cap, sizeof(**a))) == NULL)
+		return KZ_ERR_NOMEM;
+	*a = p;
 	memcpy((*a)[*n].feed, feed, 32);
 	(*a)[(*n)++].seq = seq;
 	return 0;
@@ -276,17 +282,12 @@ static int
 queue_ctl(struct kz_sync *s, const Kizuna__SyncMsg *m)
 {
 	struct frame f;
+	void *p;
 	int rc;
 
-	if (s->n_ctl == s->cap_ctl) {
-		size_t cap = s->cap_ctl ? s->cap_ctl * 2 : 4;
-		void *p = realloc(s->ctl, cap * sizeof(*s->ctl));
-
-		if (p == NULL)
-			return KZ_ERR_NOMEM;
-		s->ctl = p;
-		s->cap_ctl = cap;
-	}
+	if ((p = grow(s->ctl, s->n_ctl, &s->cap_ctl, sizeof(*s->ctl))) == NULL)
+		return KZ_ERR_NOMEM;
+	s->ctl = p;
 	if ((rc = pack(m, &f.buf, &f.len)) < 0)
 		return rc;
 	s->ctl[s->n_ctl++] = f;
@@ -349,18 +350,13 @@ static int
 on_detached(void *ctx, const uint8_t feed[32], uint64_t seq)
 {
 	struct vec *v = ctx;
+	void *p;
 
 	if (v->accept != NULL && !v->accept(v->ctx, feed))
 		return 0;
-	if (v->n_det == v->cap_det) {
-		size_t cap = v->cap_det ? v->cap_det * 2 : 16;
-		void *p = realloc(v->det, cap * sizeof(*v->det));
-
-		if (p == NULL)
-			return KZ_ERR_NOMEM;
-		v->det = p;
-		v->cap_det = cap;
-	}
+	if ((p = grow(v->det, v->n_det, &v->cap_det, sizeof(*v->det))) == NULL)
+		return KZ_ERR_NOMEM;
+	v->det = p;
 	memcpy(v->det[v->n_det].feed, feed, 32);
 	v->det[v->n_det++].seq = seq;
 	return 0;
@@ -389,18 +385,13 @@ static int
 on_feed(void *ctx, const struct kz_feed_info *fi)
 {
 	struct vec *v = ctx;
+	void *p;
 
 	if (v->accept != NULL && !v->accept(v->ctx, fi->key))
 		return 0;
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 16;
-		void *p = realloc(v->t, cap * sizeof(*v->t));
-
-		if (p == NULL)
-			return KZ_ERR_NOMEM;
-		v->t = p;
-		v->cap = cap;
-	}
+	if ((p = grow(v->t, v->n, &v->cap, sizeof(*v->t))) == NULL)
+		return KZ_ERR_NOMEM;
+	v->t = p;
 	memcpy(v->t[v->n].feed, fi->key, 32);
 	v->t[v->n++].tip = fi->tip;
 	return 0;
