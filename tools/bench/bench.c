@@ -88,6 +88,27 @@ const char *bench_argv0 = "kizuna-bench";
 
 /* ------------------------------------------------------------ helpers */
 
+/* Prints js as the benchmark's one JSON line.  Returns 0 or -1 (said why). */
+int
+print_json_line(const json_t *js)
+{
+	char *line = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(6));
+	int rc = 0;
+
+	if (line == NULL) {
+		warnx("out of memory");
+		return -1;
+	}
+	printf("%s\n", line);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		warn("write");
+		rc = -1;
+	}
+	free(line);
+	return rc;
+}
+
 static void
 usage(void)
 {
@@ -559,7 +580,6 @@ bench_ingest(int argc, char **argv)
 	double t_start, t0, t_append, t_ingest;
 	bool keep = false, have_dir = false, missing = false;
 	json_t *js = NULL;
-	char *line = NULL;
 	int i, rc, status = 1;
 
 	memset(&r, 0, sizeof(r));
@@ -673,21 +693,13 @@ bench_ingest(int argc, char **argv)
 		SET("dir", json_string(paths.dir));
 #undef INT
 #undef SET
-	line = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER |
-	    JSON_REAL_PRECISION(6));
-	if (line == NULL)
-		goto nomem;
-	printf("%s\n", line);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		warn("write");
+	if (print_json_line(js) < 0)
 		goto out;
-	}
 	status = 0;
 	goto out;
 nomem:
 	warnx("out of memory");
 out:
-	free(line);
 	json_decref(js);
 	kz_store_free(b);
 	kz_store_free(a);
@@ -1749,7 +1761,6 @@ bench_search(int argc, char **argv)
 	double t_start, t0, build_s, t_count;
 	bool keep = false, have_dir = false, have_voc = false, missing = false;
 	json_t *js = NULL, *tg = NULL;
-	char *line = NULL;
 	char key[64];
 	int i, rc, status = 1;
 
@@ -1918,21 +1929,13 @@ bench_search(int argc, char **argv)
 #undef INT
 #undef SET
 #undef SETIN
-	line = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER |
-	    JSON_REAL_PRECISION(6));
-	if (line == NULL)
-		goto nomem;
-	printf("%s\n", line);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		warn("write");
+	if (print_json_line(js) < 0)
 		goto out;
-	}
 	status = 0;
 	goto out;
 nomem:
 	warnx("out of memory");
 out:
-	free(line);
 	json_decref(tg);
 	json_decref(js);
 	kz_store_free(st);

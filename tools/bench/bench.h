@@ -56,6 +56,9 @@ size_t gen_text(char buf[TEXT_CAP], uint64_t *rng);
 int cmp_double(const void *a, const void *b);
 double percentile(const double *v, size_t n, unsigned permille);
 
+/* Prints js as the benchmark's one JSON line.  Returns 0 or -1 (said why). */
+int print_json_line(const json_t *js);
+
 /* The benchmarks in other files. */
 int bench_sync(int argc, char **argv);
 

@@ -1273,7 +1273,7 @@ bench_sync(int argc, char **argv)
 	long hwm_b_catchup = -1, hwm_chain = -1;
 	bool keep = false, have_dir = false, missing = false, sigs = false;
 	json_t *js = NULL, *tg = NULL;
-	char *line = NULL, binbuf[PATH_MAX];
+	char binbuf[PATH_MAX];
 	int i, status = 1;
 	size_t k;
 
@@ -1578,15 +1578,8 @@ bench_sync(int argc, char **argv)
 #undef INT
 #undef SET
 #undef SETIN
-	line = json_dumps(js, JSON_COMPACT | JSON_PRESERVE_ORDER |
-	    JSON_REAL_PRECISION(6));
-	if (line == NULL)
-		goto nomem;
-	printf("%s\n", line);
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		warn("write");
+	if (print_json_line(js) < 0)
 		goto out;
-	}
 	status = 0;
 	goto out;
 usage:
@@ -1601,7 +1594,6 @@ out:
 		sigaction(SIGTERM, &old_term, NULL);
 		sigaction(SIGHUP, &old_hup, NULL);
 	}
-	free(line);
 	json_decref(tg);
 	json_decref(js);
 	free(ms);
