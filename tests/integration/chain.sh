@@ -54,28 +54,12 @@ trap cleanup EXIT
 T0=$SECONDS
 step() { echo "chain: $* ($((SECONDS - T0)) s)"; }
 
-# start NAME HOME: kizunad in the background, stderr appended to $T/NAME.err.
-start() {
-	"$D" --home "$2" 2>>"$T/$1.err" &
-	DPID=$!
-	pids+=("$DPID")
-}
-# forget PID: a daemon that is gone (and reaped) is not killed on exit.
-forget() {
-	local p keep=()
-	for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	pids=("${keep[@]}")
-}
 # conf HOME LISTEN PEERS: the [net] settings (no discovery).
 conf() {
 	sed -i "s/^listen = .*/listen = $2/; s/^peers = .*/peers = $3/;
 	    s/^discovery = .*/discovery = false/; s/^level = .*/level = debug/;
 	    s/^reconnect_max_s = .*/reconnect_max_s = 2/" "$1/kizuna.conf"
 }
-# port NAME: the port the daemon's log says it listens on (the last one).
-port() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/$1.err" | tail -1; }
-key() { "$K" --home "$1" --json status | sed -n 's/.*"node_key":"\([0-9a-f]*\)".*/\1/p'; }
-digest() { "$K" --home "$1" digest; }
 # shows HOME TEXT: the channel's tail on HOME holds TEXT.
 shows() { "$K" --home "$1" tail -n 20 ops 2>/dev/null | grep -qF -- "$2"; }
 # status HOME: the running kizunad's status, one line of JSON, in $T/st.

@@ -45,12 +45,6 @@ trap cleanup EXIT
 GROUP=239.192.74.20
 PD=$((20000 + RANDOM % 40000))	# this run's discovery port
 
-# start NAME HOME: kizunad in the background, stderr appended to $T/NAME.err.
-start() {
-	"$D" --home "$2" 2>>"$T/$1.err" &
-	DPID=$!
-	pids+=("$DPID")
-}
 # conf HOME: no static peers, a free TCP port on 127.0.0.1, beacons every
 # second to the group by the loopback interface, debug logs.
 conf() {
@@ -63,15 +57,12 @@ conf() {
 	    s/^level = .*/level = debug/; s/^reconnect_max_s = .*/reconnect_max_s = 2/" \
 	    "$1/kizuna.conf"
 }
-# port NAME: the TCP port the daemon's log says it listens on (the last one).
-port() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/$1.err" | tail -1; }
 # counter HOME NAME: a number from the "discovery" object of the status.
 counter() {
 	"$C" --home "$1" '{"cmd":"status"}' 2>/dev/null |
 	    sed -n "s/.*\"discovery\":{[^}]*\"$2\":\([0-9]*\).*/\1/p"
 }
 at_least() { local v; v=$(counter "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
-digest() { "$K" --home "$1" digest; }
 shows() { "$K" --home "$1" tail -n 50 "$2" 2>/dev/null | grep -qF -- "$3"; }
 same_digest() { [ "$(digest "$A")" = "$(digest "$B")" ]; }
 status_has() { "$C" --home "$1" '{"cmd":"status"}' 2>/dev/null | grep -qF -- "$2"; }

@@ -80,25 +80,12 @@ trap cleanup EXIT
 T0=$SECONDS
 step() { echo "faults: $* ($((SECONDS - T0)) s)"; }
 
-start() {
-	"$D" --home "$2" 2>>"$T/$1.err" &
-	DPID=$!
-	pids+=("$DPID")
-}
-forget() {
-	local p keep=()
-	for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	pids=("${keep[@]}")
-}
 conf() {
 	sed -i "s/^listen = .*/listen = $2/; s/^peers = .*/peers = $3/;
 	    s/^discovery = .*/discovery = false/; s/^level = .*/level = debug/;
 	    s/^reconnect_max_s = .*/reconnect_max_s = 1/;
 	    s/^keepalive_s = .*/keepalive_s = 1/" "$1/kizuna.conf"
 }
-port() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/$1.err" | tail -1; }
-key() { "$K" --home "$1" --json status | sed -n 's/.*"node_key":"\([0-9a-f]*\)".*/\1/p'; }
-digest() { "$K" --home "$1" digest; }
 status() { "$C" --home "$1" '{"cmd":"status"}' >"$T/st" 2>/dev/null; }
 num() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$T/st" | head -1; }
 holds() { status "$1" && [ "$(num entries)" -ge "$2" ] 2>/dev/null; }

@@ -67,19 +67,12 @@ trap cleanup EXIT
 T0=$SECONDS
 step() { echo "hostile: $* ($((SECONDS - T0)) s)"; }
 
-start() {
-	"$D" --home "$2" 2>>"$T/$1.err" &
-	DPID=$!
-	pids+=("$DPID")
-}
 conf() {
 	sed -i "s/^listen = .*/listen = $2/; s/^peers = .*/peers = $3/;
 	    s/^discovery = .*/discovery = false/; s/^level = .*/level = debug/;
 	    s/^reconnect_max_s = .*/reconnect_max_s = 2/;
 	    s/^keepalive_s = .*/keepalive_s = 1/" "$1/kizuna.conf"
 }
-key() { "$K" --home "$1" --json status | sed -n 's/.*"node_key":"\([0-9a-f]*\)".*/\1/p'; }
-digest() { "$K" --home "$1" digest; }
 cdigest() { "$C" --home "$A" '{"cmd":"content_digest"}' | sed -n 's/.*"content_digest":"\([0-9a-f]*\)".*/\1/p'; }
 status() { "$C" --home "$1" '{"cmd":"status"}' >"$T/st" 2>/dev/null; }
 num() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$T/st" | head -1; }

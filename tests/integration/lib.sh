@@ -44,3 +44,25 @@ finish() {
 	echo "$1: $passes passed, $fails failed"
 	[ "$fails" -eq 0 ]
 }
+
+# Real daemons.  The scripts set K (kizuna), D (kizunad) and the array pids
+# (killed with -9 by their exit trap).
+# start NAME HOME: kizunad in the background, stderr appended to $T/NAME.err;
+# its pid in DPID.
+start() {
+	"$D" --home "$2" 2>>"$T/$1.err" &
+	DPID=$!
+	pids+=("$DPID")
+}
+# forget PID: a daemon that is gone (and reaped) is not killed on exit.
+forget() {
+	local p keep=()
+	for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	pids=("${keep[@]}")
+}
+# port NAME: the TCP port NAME's log says it listens on (the last one).
+port() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/$1.err" | tail -1; }
+# key HOME: the node key of HOME.
+key() { "$K" --home "$1" --json status | sed -n 's/.*"node_key":"\([0-9a-f]*\)".*/\1/p'; }
+# digest HOME: HOME's workspace digest.
+digest() { "$K" --home "$1" digest; }

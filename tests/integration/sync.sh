@@ -23,12 +23,6 @@ cleanup() {
 trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
 
-# start NAME HOME: kizunad in the background, stderr appended to $T/NAME.err.
-start() {
-	"$D" --home "$2" 2>>"$T/$1.err" &
-	DPID=$!
-	pids+=("$DPID")
-}
 # conf HOME LISTEN PEERS: the [net] settings (no discovery), debug logs.
 conf() {
 	sed -i "s/^listen = .*/listen = $2/; s/^peers = .*/peers = $3/;
@@ -43,7 +37,6 @@ for h in "$A" "$B" "$X"; do
 done
 "$K" --home "$A" --json status >"$T/out"; AK=$(field node_key)
 "$K" --home "$B" --json status >"$T/out"; BK=$(field node_key)
-digest() { "$K" --home "$1" digest; }
 # shows HOME CHANNEL TEXT: the channel's tail on HOME holds TEXT.
 shows() { "$K" --home "$1" tail -n 50 "$2" 2>/dev/null | grep -qF -- "$3"; }
 same_digest() { [ "$(digest "$A")" = "$(digest "$B")" ]; }
