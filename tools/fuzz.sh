@@ -14,7 +14,7 @@
 #             minimize  merge what the runs found (build-fuzz/corpus/<t>) into
 #                       tests/fuzz/corpus/<t>, keeping only inputs that add
 #                       coverage (libFuzzer -merge=1)
-#   TARGET    header run op runfile ingest sync noise link config search
+#   TARGET    header run op runfile bundle ingest sync noise link config search
 #             mesh_token (default: all)
 #
 # The build folder (KZ_FUZZ_BUILD, default build-fuzz) is configured with
@@ -37,7 +37,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${KZ_FUZZ_BUILD:-$root/build-fuzz}
 jobs=${KZ_FUZZ_JOBS:-2}
 src=$root/tests/fuzz
-all_targets="header run op runfile ingest sync noise link config search mesh_token"
+all_targets="header run op runfile bundle ingest sync noise link config search mesh_token"
 
 secs=30
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then

@@ -165,6 +165,14 @@ struct kz_view_node {
 int kz_views_nodes(struct kz_store *st,
     int (*cb)(void *ctx, const struct kz_view_node *n), void *ctx);
 
+/*
+ * Whether a node's feed is accepted here: the mesh's root, a node admitted
+ * by it (revoked ones too: their entries up to the revocation count), or
+ * any node while no mesh is known.  Returns 0 or a store error.
+ */
+int kz_views_node_admitted(struct kz_store *st, const uint8_t key[32],
+    bool *admitted);
+
 /* Who acknowledged a message (user ids, sorted). */
 int kz_views_acks(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
     int (*cb)(void *ctx, const char *user), void *ctx);

@@ -390,11 +390,14 @@ cmd_verify(struct cli *c, int argc, char **argv)
 {
 	struct kz_verify_report rep;
 	char hex[2 * KZ_PK_BYTES + 1];
+	uint8_t content[KZ_HASH_BYTES];
 	int rc;
 
 	if ((rc = cli_no_args_open(c, cli_find_cmd("verify"), argc, argv)) >= 0)
 		return rc;
 	rc = kz_store_verify(c->st, &rep);
+	if (rc == 0)
+		rc = kz_store_content_digest(c->st, content);
 	if (rc < 0)
 		return cli_fail(c, "verify could not read the store: %s",
 		    kz_strerror(rc));
@@ -406,6 +409,8 @@ cmd_verify(struct cli *c, int argc, char **argv)
 		json_object_set_new(o, "entries", json_integer((json_int_t)rep.entries));
 		json_object_set_new(o, "signatures",
 		    json_integer((json_int_t)rep.signatures));
+		json_object_set_new(o, "content_digest",
+		    cli_json_hex(content, KZ_HASH_BYTES));
 		if (!rep.ok) {
 			json_object_set_new(o, "bad_feed",
 			    cli_json_hex(rep.bad_feed, KZ_PK_BYTES));
@@ -420,10 +425,13 @@ cmd_verify(struct cli *c, int argc, char **argv)
 		return cli_fail(c, "verify FAILED: feed %s seq %llu: %s", hex,
 		    (unsigned long long)rep.bad_seq, rep.reason);
 	}
-	if (!c->json)
-		printf("ok: %llu feeds, %llu entries, %llu signatures verified\n",
-		    (unsigned long long)rep.feeds, (unsigned long long)rep.entries,
-		    (unsigned long long)rep.signatures);
+	if (!c->json) {
+		kz_hex(hex, content, KZ_HASH_BYTES);
+		printf("ok: %llu feeds, %llu entries, %llu signatures verified\n"
+		    "content digest: %s\n", (unsigned long long)rep.feeds,
+		    (unsigned long long)rep.entries,
+		    (unsigned long long)rep.signatures, hex);
+	}
 	return 0;
 }
 

@@ -354,6 +354,32 @@ kz_views_nodes(struct kz_store *st,
 	return each_row(st, s, node_row, (void (*)(void))cb, ctx);
 }
 
+int
+kz_views_node_admitted(struct kz_store *st, const uint8_t key[32],
+    bool *admitted)
+{
+	uint8_t root[32];
+	sqlite3_stmt *s;
+	int rc = kz_views_root(st, root), src;
+
+	*admitted = false;
+	if (rc == KZ_ERR_NOT_FOUND || (rc == 0 && memcmp(root, key, 32) == 0)) {
+		*admitted = true;
+		return 0;
+	}
+	if (rc < 0 || (rc = prepare(st, "SELECT 1 FROM ws_nodes WHERE key = ?1",
+	    &s)) < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		*admitted = true;
+	else if (src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "read view");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static int
 ack_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
 {

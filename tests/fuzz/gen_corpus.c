@@ -29,6 +29,7 @@
 #include "kizuna/noise.h"
 #include "kizuna/op.h"
 #include "kizuna/runfile.h"
+#include "kizuna/bundle.h"
 #include "kizuna/store.h"
 #include "kizuna/sync.h"
 #include "kizuna/util.h"
@@ -1005,6 +1006,61 @@ gen_mesh_token(void)
 	}
 }
 
+/* Reads a whole file into b and removes it. */
+static void
+slurp(struct bb *b, const char *path)
+{
+	uint8_t buf[65536];
+	size_t n;
+	FILE *f = fopen(path, "rb");
+
+	if (f == NULL)
+		kzf_fail("gen: read %s", path);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		bb_put(b, buf, n);
+	fclose(f);
+	unlink(path);
+}
+
+static void
+gen_bundle(struct kz_store *a)
+{
+	char path[256];
+	struct kz_vector v;
+	struct bb b = { 0 }, d = { 0 };
+
+	snprintf(path, sizeof(path), "%s/.bundle.tmp", outdir);
+	if (kz_bundle_export(a, path, kzf_node(0), NULL, NULL, 1790000000000ull,
+	    NULL) != 0)
+		kzf_fail("gen: bundle export");
+	slurp(&b, path);
+	seed_bb("bundle", "everything", &b);
+	/* The same with one byte flipped in the last record, and cut short. */
+	bb_put(&d, b.p, b.n);
+	d.p[d.n - 10] ^= 0x40;
+	seed_bb("bundle", "flipped", &d);
+	d.n = b.n - b.n / 4;
+	seed_bb("bundle", "truncated", &d);
+	bb_free(&d);
+	bb_free(&b);
+	check(kz_vector_of_store(a, kzf_node(1)->pk, 1790000000000ull, &v), "vector");
+	if (v.n > 0)
+		v.feeds[0].tip /= 2;
+	check(kz_vector_write(path, &v), "vector write");
+	if (kz_bundle_export(a, path, kzf_node(0), kzf_node(1)->pk, &v,
+	    1790000000000ull, NULL) != 0)
+		kzf_fail("gen: bundle export --since");
+	slurp(&b, path);
+	seed_bb("bundle", "since", &b);
+	bb_free(&b);
+	check(kz_vector_write(path, &v), "vector write");
+	slurp(&b, path);
+	seed_bb("bundle", "vector", &b);
+	bb_free(&b);
+	kz_vector_free(&v);
+	seed("bundle", "empty", KZ_BUNDLE_MAGIC, 4);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1025,6 +1081,7 @@ main(int argc, char **argv)
 	gen_op();
 	gen_run(a);
 	gen_runfile(a);
+	gen_bundle(a);
 	gen_ingest(a);
 	gen_sync();
 	gen_link();
