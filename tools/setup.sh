@@ -24,6 +24,8 @@ libcmocka-dev
 libzstd-dev
 libsystemd-dev
 libqrencode-dev
+direwolf
+python3
 "
 
 missing=""
