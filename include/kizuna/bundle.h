@@ -188,6 +188,8 @@ struct kz_bundle_import_opts {
 	bool (*accept_feed)(void *ctx, const uint8_t feed[KZ_PK_BYTES]);
 	/* Each record that could not be used; may be NULL. */
 	void (*problem)(void *ctx, const struct kz_bundle_problem *p);
+	/* A record added entries of feed (to push them on); may be NULL. */
+	void (*grew)(void *ctx, const uint8_t feed[KZ_PK_BYTES]);
 	void *ctx;
 };
 

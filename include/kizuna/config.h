@@ -43,6 +43,9 @@ struct kz_config {
 	int net_keepalive_s;
 	int net_reconnect_max_s;
 	char http_listen[KZ_CONFIG_STR_MAX];	/* HOST:PORT, or "" (none) */
+	char courier_folder[KZ_CONFIG_STR_MAX];	/* "" (none), or a folder */
+	int courier_interval_s;
+	bool courier_write;
 };
 
 struct kz_hostport {

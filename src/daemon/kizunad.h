@@ -279,6 +279,28 @@ struct kzd_net {
 	size_t n_rejects;
 };
 
+/* A bundle or vector file in the courier folder, as last handled. */
+struct kzd_seen {
+	char name[256];
+	uint64_t size;
+	int64_t mtime;
+};
+
+/* The courier folder (courier.c): bundles by USB stick. */
+struct kzd_courier {
+	uv_timer_t timer;
+	bool timer_open;
+	char folder[4096];
+	bool present;			/* the folder exists (a stick is in) */
+	struct kzd_seen *seen;
+	size_t n_seen, cap_seen;
+	uint8_t digest[16];		/* this node's vector when last written */
+	bool have_digest;
+	const char *current;		/* the file being imported, for logs */
+	uint64_t imported_files, imported_entries, failed_files, written_files;
+	char last_error[200];
+};
+
 struct kzd {
 	uv_loop_t loop;
 	bool loop_open;
@@ -307,6 +329,7 @@ struct kzd {
 	bool stopping, done;
 	struct kzd_control ctl;
 	struct kzd_net net;
+	struct kzd_courier courier;
 };
 
 /* ------------------------------------------------------------ main.c */
@@ -319,6 +342,16 @@ void kzd_maybe_done(struct kzd *d);
 
 /* The wall clock in milliseconds since the epoch. */
 uint64_t kzd_now_ms(void);
+
+/* ------------------------------------------------------------ courier.c */
+
+/* Starts watching [courier] folder, if set.  Returns 0 or -1 (logged). */
+int kzd_courier_start(struct kzd *d);
+void kzd_courier_close_handles(struct kzd *d);
+void kzd_courier_free(struct kzd *d);
+struct json_t;
+/* Adds "courier" to a status object. */
+void kzd_courier_status(struct kzd *d, struct json_t *o);
 
 /* ------------------------------------------------------------ control.c */
 
@@ -361,6 +394,10 @@ void kzd_net_free(struct kzd *d);
  * every link, and reloads the admissions if it may change them.
  */
 void kzd_net_appended(struct kzd *d, enum kz_op_type type);
+
+/* Entries of feed were stored from outside a link (a bundle): pushes them
+ * on every link. */
+void kzd_net_feed_grew(struct kzd *d, const uint8_t feed[32]);
 
 /* Links open to a known node (for the systemd status line). */
 size_t kzd_net_links(const struct kzd *d);

@@ -387,6 +387,7 @@ close_handles(struct kzd *d)
 	close_if_open((uv_handle_t *)&d->ctl.listener, &d->ctl.listener_open);
 	close_if_open((uv_handle_t *)&d->ctl.idle, &d->ctl.idle_open);
 	kzd_net_close_handles(d);
+	kzd_courier_close_handles(d);
 }
 
 void
@@ -452,7 +453,7 @@ start(struct kzd *d)
 	if (kz_config_home_path(path, sizeof(path), d->home,
 	    d->cfg.control_socket) < 0 || kzd_control_start(d, path) < 0)
 		return -1;
-	if (kzd_net_start(d) < 0)
+	if (kzd_net_start(d) < 0 || kzd_courier_start(d) < 0)
 		return -1;
 	kzd_notify_ready(d);
 	return 0;
@@ -593,6 +594,7 @@ out:
 		}
 	}
 	kzd_net_free(d);
+	kzd_courier_free(d);
 	kz_store_free(d->st);
 	if (d->have_key)
 		kz_keypair_wipe(&d->kp);

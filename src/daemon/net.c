@@ -708,6 +708,23 @@ kzd_net_appended(struct kzd *d, enum kz_op_type type)
 	kzd_net_settle(d);
 }
 
+void
+kzd_net_feed_grew(struct kzd *d, const uint8_t feed[32])
+{
+	struct kzd_peer *p;
+
+	if (!d->net.enabled)
+		return;
+	d->net.adm.dirty = true;	/* it may hold a membership entry */
+	for (p = d->net.peers; p != NULL; p = p->next) {
+		if (!peer_usable(p))
+			continue;
+		kz_link_feed_grew(p->link, feed);
+		p->drain_due = true;
+	}
+	kzd_net_settle(d);
+}
+
 /* ------------------------------------------------------------ reading */
 
 static void

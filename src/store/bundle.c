@@ -1076,6 +1076,8 @@ ingest_one(struct import *im, const struct kz_bundle_reader *r, size_t index,
 
 	im->rep->added += res.added;
 	im->rep->duplicate += res.duplicate;
+	if (res.added > 0 && im->o != NULL && im->o->grew != NULL)
+		im->o->grew(im->o->ctx, run->author);
 	if (rc == 0)
 		return 0;
 	if (rc == KZ_ERR_FULL || rc == KZ_ERR_DB || rc == KZ_ERR_NOMEM ||

@@ -99,6 +99,17 @@ static const struct cfg_row rows[] = {
 	  HOSTPORT_MAX, NULL, check_listen,
 	  "TCP address of the web UI and its HTTP API (served by a later release;\n"
 	  "# checked now), HOST:PORT; empty: none." },
+	{ "courier", "folder", CFG_STRING, OFF(courier_folder), "", 0,
+	  KZ_CONFIG_PATH_MAX, NULL, NULL,
+	  "A folder to sync through by hand, e.g. a USB stick's mount point: bundles\n"
+	  "# (*.kzb) found there are verified and imported, and this node leaves\n"
+	  "# its vector and, for each other node's vector there, what that node\n"
+	  "# lacks.  Relative paths are inside the home folder; empty: none." },
+	{ "courier", "interval_s", CFG_INT, OFF(courier_interval_s), "5", 1, 3600,
+	  NULL, NULL, "Seconds between looks at the courier folder." },
+	{ "courier", "write", CFG_BOOL, OFF(courier_write), "true", 0, 0, NULL, NULL,
+	  "Write this node's vector and bundles for other nodes into the folder\n"
+	  "# (off: only import from it)." },
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
