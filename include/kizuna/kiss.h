@@ -56,8 +56,9 @@
 
 #define KZ_KISS_PORT_MAX 15
 
-/* Bytes kz_kiss_encode may write for len data bytes (every byte escaped). */
-#define KZ_KISS_ENCODED_MAX(len) (2 * (size_t)(len) + 3)
+/* Bytes kz_kiss_encode may write for len data bytes: two FENDs, the type
+ * byte escaped (port 12's data type is 0xC0) and every data byte escaped. */
+#define KZ_KISS_ENCODED_MAX(len) (2 * (size_t)(len) + 4)
 
 /*
  * The largest frame (unescaped, without the type byte) that passes

@@ -127,6 +127,15 @@ test_encode_known(void **state)
 	assert_int_equal(n, sizeof(want_p12));
 	assert_memory_equal(out, want_p12, n);
 
+	/* The worst case fits KZ_KISS_ENCODED_MAX exactly: port 12 and every
+	 * data byte escaped (the first fuzz run found the bound one short). */
+	assert_int_equal(kz_kiss_encode(out, KZ_KISS_ENCODED_MAX(sizeof(all)),
+	    &n, 12, KZ_KISS_DATA, all, sizeof(all)), 0);
+	assert_int_equal(n, KZ_KISS_ENCODED_MAX(sizeof(all)));
+	assert_int_equal(kz_kiss_encode(out, KZ_KISS_ENCODED_MAX(0), &n, 12,
+	    KZ_KISS_DATA, NULL, 0), 0);
+	assert_int_equal(n, 4);
+
 	assert_int_equal(kz_kiss_encode(out, sizeof(out), &n, 0, KZ_KISS_DATA,
 	    NULL, 0), 0);
 	assert_int_equal(n, 3);
