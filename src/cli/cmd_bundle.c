@@ -18,7 +18,8 @@ static int cmd_bundle_vector(struct cli *c, int argc, char **argv);
 
 static const struct cli_cmd bundle_cmds[] = {
 	{ "bundle export", cmd_bundle_export, "[--since VECTORFILE] [--for NODEKEY] FILE",
-	  "write what the holder of VECTORFILE lacks (default: everything) to FILE" },
+	  "write what the holder of VECTORFILE lacks, or what NODEKEY lacked when "
+	  "last heard of (its vector kept in HOME/vectors), else everything" },
 	{ "bundle import", cmd_bundle_import, "FILE",
 	  "verify a bundle and ingest what it holds (idempotent)" },
 	{ "bundle inspect", cmd_bundle_inspect, "FILE",
@@ -80,6 +81,7 @@ cmd_bundle_export(struct cli *c, int argc, char **argv)
 	struct export_opts eo = { 0 };
 	struct kz_bundle_summary sum;
 	struct kz_vector since = { 0 };
+	bool have_since;
 	const char *file;
 	int rc;
 
@@ -108,8 +110,25 @@ cmd_bundle_export(struct cli *c, int argc, char **argv)
 		kz_vector_free(&since);
 		return rc;
 	}
+	have_since = eo.since != NULL;
+	if (!have_since && eo.has_target) {
+		/* What that node held when last heard of (kizunad keeps the
+		 * vectors it meets in HOME/vectors/). */
+		char path[4096 + 100], hex[65];
+
+		kz_hex(hex, eo.target, KZ_PK_BYTES);
+		snprintf(path, sizeof(path), "%s/vectors/%s.kzv", c->home, hex);
+		rc = kz_vector_read(path, &since);
+		if (rc == 0 && memcmp(since.node, eo.target, KZ_PK_BYTES) == 0) {
+			have_since = true;
+		} else {
+			kz_vector_free(&since);
+			cli_warn(c, "no vector of node %.16s is known here: writing "
+			    "everything", hex);
+		}
+	}
 	rc = kz_bundle_export(c->st, file, &c->kp, eo.has_target ? eo.target : NULL,
-	    eo.since != NULL ? &since : NULL, cli_now_ms(), &sum);
+	    have_since ? &since : NULL, cli_now_ms(), &sum);
 	kz_vector_free(&since);
 	if (rc == 1) {
 		if (c->json) {

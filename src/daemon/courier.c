@@ -166,6 +166,27 @@ import_one(struct kzd *d, const char *path, const char *name)
 	    (unsigned long long)rep.missing);
 }
 
+/*
+ * Keeps a copy of another node's vector as HOME/vectors/NODEKEY.kzv, where
+ * `kizuna bundle export --for NODEKEY` finds what that node held when last
+ * heard of.
+ */
+static void
+keep_vector(struct kzd *d, const struct kz_vector *v, const char *them)
+{
+	char path[4096 + 100];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/vectors", d->home);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		note(d, "cannot make %s: %s", "vectors", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/vectors/%s.kzv", d->home, them);
+	if ((rc = kz_vector_write(path, v)) < 0)
+		note(d, "keeping node %.16s's vector: %s", them, kz_strerror(rc));
+}
+
 /* Writes what the holder of the vector at vpath lacks, or removes a stale
  * bundle for it when it lacks nothing. */
 static void
@@ -186,6 +207,7 @@ write_for(struct kzd *d, const char *vpath, const char *name)
 		return;
 	}
 	kz_hex(them, v.node, 32);
+	keep_vector(d, &v, them);
 	kz_hex(us, d->kp.pk, 32);
 	snprintf(out, sizeof(out), "%s/for-%s-from-%s.kzb", co->folder, them, us);
 	rc = kz_bundle_export(d->st, out, &d->kp, v.node, &v, kzd_now_ms(), &sum);

@@ -62,6 +62,12 @@ until_ok "a has b's post" -- shows "$A" "駅前: 給水車 到着"
 until_ok "one digest" -- same_digest
 until_ok "b's status counts what it imported" -- status_has "$B" '"present":true,"imported_files":'
 [ -f "$S/$(key "$A").kzv" ] && ok || bad "a left no vector on the stick"
+[ -f "$A/vectors/$BK.kzv" ] && ok || bad "a kept no copy of b's vector"
+# --for: what B lacked when A last heard of it (nothing, or the newest).
+expect 0 "a: export --for b" -- k "$A" --json bundle export --for "$BK" "$T/forb.kzb"
+hasnt err "no vector of node"
+expect 0 "a: export --for x (never heard of)" -- k "$A" --json bundle export --for "$XK" "$T/forx.kzb"
+has err "no vector of node ${XK:0:16} is known here: writing everything"
 
 # A damaged bundle: x's posts with one byte of their run flipped.
 size=$(stat -c %s "$T/x.kzb")
