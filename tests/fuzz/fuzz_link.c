@@ -13,18 +13,29 @@
  *              length u16 (big-endian) | plaintext: each is sealed in one
  *              transport message, so the fuzzer writes the sync stream
  *              (u32-framed SyncMsgs) behind the encryption.
+ * Compressed sessions: with bit 2 of the mode (0x04) the responder allows
+ * zstd with the built-in dictionary (level 1), and in odd mode the harness
+ * offers it in message 1: the dictionary, or plain zstd with bit 3 (0x08).
+ * When the responder chose compression, each record is compressed by the
+ * harness's own zstd stream (flushed) before it is sealed, so the fuzzer
+ * still writes the sync stream -- or, with bit 4 (0x10), the record is the
+ * compressed stream itself, so the fuzzer writes what the decompressor
+ * reads (bombs, bad blocks, oversize windows).
  * After each chunk or record, everything the link wants to send is pulled
- * with kz_link_send (and, in odd mode, decrypted by the harness).
+ * with kz_link_send (and, in odd mode, decrypted and, when compressed,
+ * decompressed by the harness).
  *
  * Invariants: errors are the documented ones and an error closes the link
  * (except a store error); CLOSED is final and refuses more bytes; the
- * link never names a peer whose key does not match the handshake; what it
- * sends after the handshake decrypts; the store stays intact.
+ * link never names a peer whose key does not match the handshake; it
+ * chooses only what was offered; what it sends after the handshake
+ * decrypts and decompresses; the store stays intact.
  */
 #include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "fuzz_util.h"
 #include "kizuna/err.h"
@@ -57,10 +68,65 @@ struct init {
 	bool open;
 	uint8_t in[1 << 17];	/* link output not yet a whole message */
 	size_t in_len;
+	uint8_t offer[6];	/* our message-1 payload */
+	size_t offer_len;
+	int mode;		/* what the responder chose (KZ_COMPRESS_*) */
+	ZSTD_CCtx *zc;		/* our stream to the link */
+	ZSTD_DCtx *zd;		/* the link's stream to us */
 };
 
 static struct init ini;
 static uint8_t msg[KZ_NOISE_MAX_MSG], plain[KZ_NOISE_MAX_MSG];
+static uint8_t zbuf[1 << 17];
+
+/* The responder's choice (message 2's payload) against our offer. */
+static void
+init_choice(const uint8_t *p, size_t n)
+{
+	size_t nd;
+	const struct kz_link_dict *d = kz_link_builtin_dicts(&nd);
+
+	ini.mode = KZ_COMPRESS_NONE;
+	if (ini.offer_len == 0) {
+		KZF_CHECK(n == 0, "link: a choice to an empty offer");
+		return;
+	}
+	KZF_CHECK(n >= 2 && p[0] == 1 && p[1] <= ini.offer[1],
+	    "link: chose what was not offered");
+	KZF_CHECK(n == (p[1] == KZ_COMPRESS_DICT ? 6u : 2u),
+	    "link: a choice of the wrong length");
+	if (p[1] == KZ_COMPRESS_DICT)
+		KZF_CHECK(kz_get_be32(p + 2) == d->id, "link: chose a dictionary "
+		    "that was not offered");
+	ini.mode = p[1];
+	if (ini.mode == KZ_COMPRESS_NONE)
+		return;
+	ini.zc = ZSTD_createCCtx();
+	ini.zd = ZSTD_createDCtx();
+	KZF_CHECK(ini.zc != NULL && ini.zd != NULL, "link: zstd contexts");
+	ZSTD_CCtx_setParameter(ini.zc, ZSTD_c_compressionLevel, 1);
+	ZSTD_CCtx_setParameter(ini.zc, ZSTD_c_windowLog, KZ_LINK_WINDOW_LOG);
+	if (ini.mode == KZ_COMPRESS_DICT) {
+		ZSTD_CCtx_loadDictionary(ini.zc, d->bytes, d->len);
+		ZSTD_DCtx_loadDictionary(ini.zd, d->bytes, d->len);
+	}
+}
+
+/* The link's compressed output must decode. */
+static void
+init_inflate(const uint8_t *p, size_t n)
+{
+	ZSTD_inBuffer in = { p, n, 0 };
+	int rounds = 0;
+
+	while (in.pos < in.size && rounds++ < 4096) {
+		ZSTD_outBuffer out = { zbuf, sizeof(zbuf), 0 };
+		size_t r = ZSTD_decompressStream(ini.zd, &out, &in);
+
+		KZF_CHECK(!ZSTD_isError(r), "link: its compressed stream does not "
+		    "decode: %s", ZSTD_getErrorName(r));
+	}
+}
 
 /* Link output for the initiator: Noise messages, decrypted once open. */
 static void
@@ -91,12 +157,15 @@ init_take(const uint8_t *p, size_t n)
 				    sizeof(plain), &plen);
 				KZF_CHECK(rc == 0, "link: its transport message does "
 				    "not decrypt: %s", kz_errname(rc));
+				if (ini.zd != NULL)
+					init_inflate(plain, plen);
 			} else if (ini.hs != NULL &&
 			    kz_noise_action(ini.hs) == KZ_NOISE_READ) {
 				rc = kz_noise_read_message(ini.hs, ini.in + 2, mlen,
 				    plain, sizeof(plain), &plen);
 				KZF_CHECK(rc == 0, "link: its message 2 does not "
 				    "read: %s", kz_errname(rc));
+				init_choice(plain, plen);
 			}
 			memmove(ini.in, ini.in + 2 + mlen, ini.in_len - 2 - mlen);
 			ini.in_len -= 2 + mlen;
@@ -192,13 +261,14 @@ raw_mode(struct kz_link *l, struct kzf_in *in, uint8_t mode)
 }
 
 
-/* Writes the initiator's next handshake message to the link. */
+/* Writes the initiator's next handshake message to the link (message 1
+ * carries the offer). */
 static void
-init_write(struct kz_link *l)
+init_write(struct kz_link *l, bool first)
 {
 	size_t mlen;
-	int rc = kz_noise_write_message(ini.hs, NULL, 0, msg + 2,
-	    sizeof(msg) - 2, &mlen);
+	int rc = kz_noise_write_message(ini.hs, first ? ini.offer : NULL,
+	    first ? ini.offer_len : 0, msg + 2, sizeof(msg) - 2, &mlen);
 
 	KZF_CHECK(rc == 0, "link: initiator write: %s", kz_errname(rc));
 	msg[0] = (uint8_t)(mlen >> 8);
@@ -206,20 +276,63 @@ init_write(struct kz_link *l)
 	feed(l, msg, 2 + mlen, true);
 }
 
+/* Seals one record: compressed by our stream when the link chose
+ * compression (unless raw), else as it is; in as many transport messages
+ * as it takes. */
 static void
-sealed_mode(struct kz_link *l, struct kzf_in *in)
+init_send(struct kz_link *l, const uint8_t *p, size_t n, bool raw)
+{
+	size_t mlen, k;
+	int rc;
+
+	if (ini.zc != NULL && !raw) {
+		ZSTD_inBuffer zin = { p, n, 0 };
+		ZSTD_outBuffer out = { zbuf, sizeof(zbuf), 0 };
+		size_t r = ZSTD_compressStream2(ini.zc, &out, &zin, ZSTD_e_flush);
+
+		/* A record is < 64 KiB: one flush of it fits zbuf. */
+		KZF_CHECK(!ZSTD_isError(r) && r == 0, "link: harness compress");
+		p = zbuf;
+		n = out.pos;
+	}
+	do {
+		k = n < KZ_NOISE_MAX_PAYLOAD ? n : KZ_NOISE_MAX_PAYLOAD;
+		rc = kz_noise_encrypt(&ini.tx, p, k, msg + 2, sizeof(msg) - 2,
+		    &mlen);
+		KZF_CHECK(rc == 0, "link: seal: %s", kz_errname(rc));
+		msg[0] = (uint8_t)(mlen >> 8);
+		msg[1] = (uint8_t)mlen;
+		feed(l, msg, 2 + mlen, true);
+		p += k;
+		n -= k;
+	} while (n > 0 && kz_link_state(l) != KZ_LINK_CLOSED);
+}
+
+static void
+sealed_mode(struct kz_link *l, struct kzf_in *in, uint8_t mode)
 {
 	const uint8_t *psks[2] = { kzf_network_key, kzf_network_key };
 	int rc, steps = 0;
+	size_t nd;
+
+	if (mode & 4) {
+		ini.offer[0] = 1;
+		ini.offer[1] = (mode & 8) ? KZ_COMPRESS_ZSTD : KZ_COMPRESS_DICT;
+		ini.offer_len = 2;
+		if (!(mode & 8)) {
+			kz_put_be32(ini.offer + 2, kz_link_builtin_dicts(&nd)->id);
+			ini.offer_len = 6;
+		}
+	}
 
 	rc = kz_noise_new(&ini.hs, KZ_LINK_PROTOCOL, 1,
 	    (const uint8_t *)KZF_LINK_PROLOGUE, strlen(KZF_LINK_PROLOGUE), x_init,
 	    NULL, psks, 2, kzf_link_e_init);
 	KZF_CHECK(rc == 0, "link: initiator: %s", kz_errname(rc));
-	init_write(l);				/* message 1 */
+	init_write(l, true);			/* message 1 */
 	KZF_CHECK(kz_noise_action(ini.hs) == KZ_NOISE_WRITE,
 	    "link: responder sent no message 2");
-	init_write(l);				/* message 3 */
+	init_write(l, false);			/* message 3 */
 	KZF_CHECK(kz_link_state(l) == KZ_LINK_OPEN, "link: not open after the "
 	    "handshake");
 	if (!ini.open) {
@@ -230,19 +343,19 @@ sealed_mode(struct kz_link *l, struct kzf_in *in)
 	KZF_CHECK(memcmp(kz_noise_remote_static(ini.hs), x_resp_pub, 32) == 0,
 	    "link: responder's static key");
 	pull(l, true);
+	{
+		struct kz_link_stats ls;
+
+		kz_link_get_stats(l, &ls);
+		KZF_CHECK((int)ls.compress == ini.mode, "link: the link and the "
+		    "harness disagree on the mode");
+	}
 	while (in->n >= 2 && steps++ < MAX_STEPS &&
 	    kz_link_state(l) != KZ_LINK_CLOSED) {
-		size_t len = kzf_u16(in), got, mlen;
+		size_t len = kzf_u16(in), got;
 		const uint8_t *p = kzf_take(in, len, &got);
 
-		if (got > KZ_NOISE_MAX_PAYLOAD)
-			got = KZ_NOISE_MAX_PAYLOAD;
-		rc = kz_noise_encrypt(&ini.tx, p, got, msg + 2, sizeof(msg) - 2,
-		    &mlen);
-		KZF_CHECK(rc == 0, "link: seal: %s", kz_errname(rc));
-		msg[0] = (uint8_t)(mlen >> 8);
-		msg[1] = (uint8_t)mlen;
-		feed(l, msg, 2 + mlen, true);
+		init_send(l, p, got, (mode & 0x10) != 0);
 	}
 }
 
@@ -259,12 +372,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kzf_rng_reset(KZF_LINK_RNG_SEED);
 	st = kzf_store_b();
 	kzf_link_opts(&o, st);
+	if (mode & 4) {
+		o.compress = KZ_COMPRESS_DICT;
+		o.level = 1;
+	}
 	rc = kz_link_new(&l, &o);
 	KZF_CHECK(rc == 0, "link: new: %s", kz_errname(rc));
 	pull(l, false);		/* a responder sends nothing first */
 	memset(&ini, 0, sizeof(ini));
 	if (mode & 1)
-		sealed_mode(l, &in);
+		sealed_mode(l, &in, mode);
 	else
 		raw_mode(l, &in, mode);
 	{
@@ -286,6 +403,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kz_noise_free(ini.hs);
 	kz_noise_cipher_wipe(&ini.tx);
 	kz_noise_cipher_wipe(&ini.rx);
+	ZSTD_freeCCtx(ini.zc);
+	ZSTD_freeDCtx(ini.zd);
 	kzf_check_store(st, "link");
 	kz_store_free(st);
 	return 0;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "fuzz_util.h"
 #include "kizuna.pb-c.h"
@@ -785,6 +786,119 @@ gen_link(void)
 	bb_free(&rec.to_b32);
 }
 
+/*
+ * Compressed link sessions (fuzz_link's mode bit 0x04): the same recorded
+ * stream as gen_link, after a handshake that offers the dictionary (or
+ * plain zstd), as raw transport bytes compressed by a zstd stream like the
+ * link's (mode 0x06 / 0x0e), as sealed plaintext records the harness
+ * compresses (0x05 / 0x0d), and as sealed records that are the compressed
+ * stream itself (0x15 / 0x1d).
+ */
+static void
+gen_link_z(void)
+{
+	const uint8_t *psks[2] = { kzf_network_key, kzf_network_key };
+	static uint8_t msg[KZ_NOISE_MAX_MSG + 2], pay[KZ_NOISE_MAX_MSG];
+	static uint8_t z[1 << 17];
+	uint8_t x_init[32], x_pub[32];
+	size_t nd;
+	const struct kz_link_dict *d = kz_link_builtin_dicts(&nd);
+
+	for (int v = 0; v < 2; v++) {
+		struct kz_noise_handshake *hs;
+		struct kz_noise_cipher tx, rx;
+		struct kz_link_opts lo;
+		struct kz_store *st;
+		struct kz_link *l;
+		struct session rec;
+		struct bb raw = { 0 }, sealed = { 0 }, zraw = { 0 };
+		uint8_t offer[6] = { 1, v ? KZ_COMPRESS_ZSTD : KZ_COMPRESS_DICT };
+		size_t olen = v ? 2 : 6, mlen, plen, off, outlen;
+		uint8_t *out;
+		ZSTD_CCtx *zc;
+
+		if (!v)
+			kz_put_be32(offer + 2, d->id);
+		kzf_node_x25519(0, x_init, x_pub);
+		kzf_rng_reset(KZF_LINK_RNG_SEED);
+		st = kzf_store_b();
+		kzf_link_opts(&lo, st);
+		lo.compress = KZ_COMPRESS_DICT;
+		lo.level = 1;
+		check(kz_link_new(&l, &lo), "link new");
+		record_session(&rec, &lo.sync, false, 200);
+		check(kz_noise_new(&hs, KZ_LINK_PROTOCOL, 1,
+		    (const uint8_t *)KZF_LINK_PROLOGUE, strlen(KZF_LINK_PROLOGUE),
+		    x_init, NULL, psks, 2, kzf_link_e_init), "noise new");
+		bb_u8(&raw, v ? 0x0e : 0x06);
+		bb_u8(&sealed, v ? 0x0d : 0x05);
+		bb_u8(&zraw, v ? 0x1d : 0x15);
+		for (int i = 0; i < 2; i++) {
+			check(kz_noise_write_message(hs, i == 0 ? offer : NULL,
+			    i == 0 ? olen : 0, msg + 2, sizeof(msg) - 2, &mlen), "write");
+			msg[0] = (uint8_t)(mlen >> 8);
+			msg[1] = (uint8_t)mlen;
+			bb_put(&raw, msg, mlen + 2);
+			check(kz_link_recv(l, msg, mlen + 2), "link recv");
+			if (i == 1)
+				break;
+			check(kz_link_send(l, &out, &outlen), "link send");
+			check(kz_noise_read_message(hs, out + 2, outlen - 2, pay,
+			    sizeof(pay), &plen), "read message 2");
+			free(out);
+			if (plen < 2 || pay[1] != offer[1])
+				kzf_fail("gen: the link chose %d, not %d", plen < 2 ? -1 :
+				    pay[1], offer[1]);
+		}
+		if (kz_link_state(l) != KZ_LINK_OPEN)
+			kzf_fail("gen: link not open");
+		check(kz_noise_split(hs, &tx, &rx), "split");
+		zc = ZSTD_createCCtx();
+		if (zc == NULL)
+			kzf_fail("gen: zstd");
+		ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, 1);
+		ZSTD_CCtx_setParameter(zc, ZSTD_c_windowLog, KZ_LINK_WINDOW_LOG);
+		if (!v)
+			ZSTD_CCtx_loadDictionary(zc, d->bytes, d->len);
+		for (off = 0; off < rec.to_b32.n;) {
+			size_t flen = 4 + kz_get_be32(rec.to_b32.p + off), r;
+			ZSTD_inBuffer in = { rec.to_b32.p + off, flen, 0 };
+			ZSTD_outBuffer zo = { z, sizeof(z), 0 };
+
+			r = ZSTD_compressStream2(zc, &zo, &in, ZSTD_e_flush);
+			if (ZSTD_isError(r) || r != 0 || zo.pos > KZ_NOISE_MAX_PAYLOAD ||
+			    flen > 0xffff)
+				kzf_fail("gen: a frame too large for one message");
+			bb_u16(&sealed, flen);
+			bb_put(&sealed, rec.to_b32.p + off, flen);
+			bb_u16(&zraw, zo.pos);
+			bb_put(&zraw, z, zo.pos);
+			check(kz_noise_encrypt(&tx, z, zo.pos, msg + 2, sizeof(msg) - 2,
+			    &mlen), "encrypt");
+			msg[0] = (uint8_t)(mlen >> 8);
+			msg[1] = (uint8_t)mlen;
+			bb_put(&raw, msg, mlen + 2);
+			off += flen;
+		}
+		seed_bb("link", v ? "session-zstd-raw" : "session-dict-raw", &raw);
+		seed_bb("link", v ? "session-zstd-sealed" : "session-dict-sealed",
+		    &sealed);
+		seed_bb("link", v ? "session-zstd-stream" : "session-dict-stream",
+		    &zraw);
+		ZSTD_freeCCtx(zc);
+		kz_noise_free(hs);
+		kz_noise_cipher_wipe(&tx);
+		kz_noise_cipher_wipe(&rx);
+		kz_link_free(l);
+		kz_store_free(st);
+		bb_free(&raw);
+		bb_free(&sealed);
+		bb_free(&zraw);
+		bb_free(&rec.to_b);
+		bb_free(&rec.to_b32);
+	}
+}
+
 /* ------------------------------------------------------------ noise */
 
 static const uint8_t E_RESP[32] = {
@@ -1085,6 +1199,7 @@ main(int argc, char **argv)
 	gen_ingest(a);
 	gen_sync();
 	gen_link();
+	gen_link_z();
 	gen_noise();
 	gen_config();
 	gen_search();
