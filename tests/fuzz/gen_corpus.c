@@ -3,7 +3,7 @@
  * the library itself (entries, runs, ops, run files, recorded sync
  * sessions and link transcripts against the very stores the targets use,
  * Noise handshakes with the targets' fixed keys, config files, queries,
- * join tokens).
+ * join tokens, KISS streams of AX.25 frames).
  *
  *   kz-fuzz-gen OUTDIR      writes OUTDIR/<target>/<name> for each seed
  *
@@ -24,6 +24,7 @@
 #include "kizuna.pb-c.h"
 #include "kizuna/config.h"
 #include "kizuna/entry.h"
+#include "kizuna/kiss.h"
 #include "kizuna/err.h"
 #include "kizuna/link.h"
 #include "kizuna/mesh.h"
@@ -1175,6 +1176,98 @@ gen_bundle(struct kz_store *a)
 	seed("bundle", "empty", KZ_BUNDLE_MAGIC, 4);
 }
 
+/* ------------------------------------------------------------ kiss */
+
+/* One KISS data frame: an AX.25 UI frame dest <- src (digis optional). */
+static void
+kiss_ui(struct bb *b, unsigned port, const char *dest, const char *src,
+    const char *digi, const uint8_t *payload, size_t len)
+{
+	struct kz_ax25_addr d, s, g;
+	uint8_t f[KZ_KISS_FRAME_SAFE_MAX], w[KZ_KISS_ENCODED_MAX(
+	    KZ_KISS_FRAME_SAFE_MAX)];
+	size_t n = KZ_AX25_HEADER_LEN, wl;
+
+	check(kz_ax25_addr_parse(&d, dest, NULL), "kiss dest");
+	check(kz_ax25_addr_parse(&s, src, NULL), "kiss src");
+	check(kz_ax25_ui_header(f, &d, &s, KZ_AX25_PID_KIZUNA), "kiss header");
+	if (digi != NULL) {
+		/* One digipeater after the source: the source's end bit moves
+		 * to the digipeater's SSID byte. */
+		uint8_t dg[KZ_AX25_HEADER_LEN];
+
+		check(kz_ax25_addr_parse(&g, digi, NULL), "kiss digi");
+		check(kz_ax25_ui_header(dg, &s, &g, KZ_AX25_PID_KIZUNA),
+		    "kiss digi");
+		f[13] &= 0xFE;
+		memcpy(f + 14, dg + 7, 7);
+		f[21] = KZ_AX25_CONTROL_UI;
+		f[22] = KZ_AX25_PID_KIZUNA;
+		n = 23;
+	}
+	if (n + len > sizeof(f))
+		kzf_fail("gen: kiss frame too long");
+	memcpy(f + n, payload, len);
+	check(kz_kiss_encode(w, sizeof(w), &wl, port, KZ_KISS_DATA, f, n + len),
+	    "kiss encode");
+	bb_put(b, w, wl);
+}
+
+static void
+gen_kiss(void)
+{
+	struct kz_kiss_params kp = { 300, 63, 100, 100, false };
+	uint8_t params[KZ_KISS_PARAMS_MAX], pay[1007];
+	size_t plen, i;
+	struct bb b = { 0 };
+
+	for (i = 0; i < sizeof(pay); i++)
+		pay[i] = i % 3 == 0 ? 0xC0 : i % 3 == 1 ? 0xDB : (uint8_t)i;
+	check(kz_kiss_encode_params(params, sizeof(params), &plen, 0, &kp),
+	    "kiss params");
+
+	/* What a port sends on open, then frames; mode 0, frame_max 276. */
+	bb_u8(&b, 0);
+	bb_u8(&b, 55);
+	bb_put(&b, params, plen);
+	kiss_ui(&b, 0, "JA1XYZ-12", "JA1ABC-3", NULL, (const uint8_t *)"hello",
+	    5);
+	kiss_ui(&b, 0, "JA1XYZ-12", "JA1ABC-3", NULL, pay, 256);
+	kiss_ui(&b, 2, "KIZUNA", "N0CALL", NULL, pay + 1, 40);
+	seed_bb("kiss", "session", &b);
+	b.n = 0;
+
+	/* A digipeated frame and a full-size one (frame_max 1021), byte by
+	 * byte; the callsign mode reads the start as "JA1ABC-3". */
+	bb_u8(&b, 1);
+	bb_u8(&b, 204);
+	kiss_ui(&b, 0, "JA1XYZ-12", "JA1ABC-3", "NEJMH-1", pay, 30);
+	kiss_ui(&b, 0, "JA1XYZ-12", "JA1ABC-3", NULL, pay, 1005);
+	seed_bb("kiss", "digi-and-full", &b);
+	b.n = 0;
+	bb_u8(&b, 2);
+	bb_u8(&b, 55);
+	bb_put(&b, "JA1ABC-3", 8);
+	kiss_ui(&b, 0, "JA1ABC-3", "JA1XYZ-12", NULL, pay, 12);
+	seed_bb("kiss", "callsign", &b);
+	b.n = 0;
+
+	/* Damage: garbage, back-to-back FENDs, a bad escape, an escape cut
+	 * by a FEND, an oversize frame (frame_max 26), a RETURN. */
+	bb_u8(&b, 4);
+	bb_u8(&b, 5);
+	bb_put(&b, "\x12\x34\xC0\xC0\xC0", 5);
+	kiss_ui(&b, 0, "JA1XYZ", "JA1ABC", NULL, (const uint8_t *)"ok", 2);
+	bb_put(&b, "\xC0\x00\x41\xDB\x41\x42\xC0", 7);
+	bb_put(&b, "\xC0\x00\x41\xDB\xC0", 5);
+	kiss_ui(&b, 0, "JA1XYZ", "JA1ABC", NULL, pay, 40);
+	bb_put(&b, "garbage\xC0\xFF\xC0", 10);
+	kiss_ui(&b, 0, "JA1XYZ", "JA1ABC", NULL, (const uint8_t *)"end", 3);
+	seed_bb("kiss", "damage", &b);
+	bb_free(&b);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -1204,6 +1297,7 @@ main(int argc, char **argv)
 	gen_config();
 	gen_search();
 	gen_mesh_token();
+	gen_kiss();
 	kz_store_free(a);
 	for (i = 0; i < n_entries; i++)
 		free(entries[i].op);
