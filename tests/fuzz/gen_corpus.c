@@ -22,6 +22,7 @@
 
 #include "fuzz_util.h"
 #include "kizuna.pb-c.h"
+#include "kizuna/arq.h"
 #include "kizuna/config.h"
 #include "kizuna/entry.h"
 #include "kizuna/kiss.h"
@@ -1267,6 +1268,116 @@ gen_kiss(void)
 	bb_free(&b);
 }
 
+/* ------------------------------------------------------------ arq */
+
+/* The options of fuzz_arq.c for a config byte (its opts_for, repeated
+ * here: the harness is a separate program). */
+static void
+arq_opts_for(uint8_t c, struct kz_arq_opts *o, uint32_t session)
+{
+	static const size_t mtus[4] = { 64, 200, 512, 2048 };
+
+	if (c & 1)
+		kz_arq_opts_radio(o, 1200);
+	else
+		kz_arq_opts_lan(o);
+	o->mtu = mtus[(c >> 1) & 3];
+	o->window = (uint16_t)(1 + ((c >> 3) & 15));
+	o->send_buffer = 4096;
+	o->session = session;
+}
+
+/* A time step record: op 1 advances the harness's clock by u16 << k. */
+static void
+arq_time(struct bb *b, uint64_t dt)
+{
+	unsigned k = 0;
+
+	while ((dt >> k) > 0xffff && k < 7)
+		k++;
+	bb_u8(b, (uint8_t)(1 | k << 5));
+	bb_u16(b, (size_t)((dt >> k) > 0xffff ? 0xffff : dt >> k));
+}
+
+/*
+ * A recorded session: a real sender (session "SEND") writes bytes to a
+ * real receiver with fuzz_arq's session and options; every frame the
+ * sender hands down becomes an input record (every fifth dropped when
+ * lossy), the time steps between them time records, with reads after
+ * each step.  With both, the receiver writes too (write records), so that
+ * the sender's frames carry data both ways.
+ */
+static void
+arq_session(const char *name, uint8_t config, bool lossy, bool both)
+{
+	struct kz_arq_opts ot, orx;
+	struct kz_arq *tx, *rx;
+	uint8_t f[KZ_ARQ_MTU_MAX], data[3000], back[441], sink[4096];
+	uint64_t now = 0, next;
+	size_t n, sent = 0;
+	struct bb b = { 0 };
+	int steps, k = 0;
+
+	for (n = 0; n < sizeof(data); n++)
+		data[n] = (uint8_t)(n * 7 + n / 256);
+	for (n = 0; n < sizeof(back); n++)
+		back[n] = (uint8_t)(0xc0 + n);
+	arq_opts_for(config, &ot, 0x53454e44);
+	arq_opts_for(config, &orx, 0x52454356);
+	check(kz_arq_new(&tx, &ot, 0), "arq sender");
+	check(kz_arq_new(&rx, &orx, 0), "arq receiver");
+	bb_u8(&b, config);
+	if (both) {
+		bb_u8(&b, (uint8_t)(3 | 63 << 2));
+		bb_put(&b, back, sizeof(back));
+		if (kz_arq_write(rx, back, sizeof(back), 0) != sizeof(back))
+			kzf_fail("gen: arq write back");
+	}
+	for (steps = 0; steps < 400; steps++) {
+		sent += kz_arq_write(tx, data + sent, sizeof(data) - sent, now);
+		while (kz_arq_output(rx, now, f, &n) == 0)
+			check(kz_arq_input(tx, f, n, now), "arq input");
+		while (kz_arq_output(tx, now, f, &n) == 0) {
+			if (lossy && k++ % 5 == 2)
+				continue;
+			bb_u8(&b, 0);
+			bb_u16(&b, n);
+			bb_put(&b, f, n);
+			check(kz_arq_input(rx, f, n, now), "arq input");
+		}
+		bb_u8(&b, 2);
+		bb_u16(&b, sizeof(sink));
+		(void)kz_arq_read(rx, sink, sizeof(sink));
+		(void)kz_arq_read(tx, sink, sizeof(sink));
+		if (sent == sizeof(data) && kz_arq_idle(tx) && kz_arq_idle(rx))
+			break;
+		next = kz_arq_next_event(tx, now);
+		if (kz_arq_next_event(rx, now) < next)
+			next = kz_arq_next_event(rx, now);
+		if (next == UINT64_MAX || next <= now)
+			next = now + 10;
+		arq_time(&b, next - now);
+		now = next;
+	}
+	seed_bb("arq", name, &b);
+	bb_free(&b);
+	kz_arq_free(tx);
+	kz_arq_free(rx);
+}
+
+static void
+gen_arq(void)
+{
+	/* config: bit 0 radio, bits 1-2 MTU 64/200/512/2048, bits 3-6 the
+	 * window - 1. */
+	arq_session("lan-512-w16", 0x04 | 15 << 3, false, false);
+	arq_session("lan-200-w4-lossy", 0x02 | 3 << 3, true, false);
+	arq_session("lan-64-w1", 0x00, false, true);
+	arq_session("radio-200-w16", 0x01 | 0x02 | 15 << 3, false, false);
+	arq_session("radio-200-w8-lossy-both", 0x01 | 0x02 | 7 << 3, true,
+	    true);
+	arq_session("lan-2048-w16-both", 0x06 | 15 << 3, true, true);
+}
 
 int
 main(int argc, char **argv)
@@ -1298,6 +1409,7 @@ main(int argc, char **argv)
 	gen_search();
 	gen_mesh_token();
 	gen_kiss();
+	gen_arq();
 	kz_store_free(a);
 	for (i = 0; i < n_entries; i++)
 		free(entries[i].op);
