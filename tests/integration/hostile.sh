@@ -275,7 +275,8 @@ until_ok "bigop: logged" -- grep -q "node ${MK:0:16}: link closed: sync: size li
 step "crafted runs: $(rejected)"
 
 # ---------------------------------------------------------------- flood
-# Pings as fast as the socket takes them, for 8 s, while B2 catches up the
+# Pings as fast as the socket takes them, for 20 s (long enough to outlast
+# the catch-up on a loaded machine), while B2 catches up the
 # same backlog B3 did: A throttles the link (over KZD_NET_FRAMES_PER_S
 # frames a second: read once a second) and says so; B2 is not starved (its
 # rate at least a quarter of B3's: two sub-second catch-ups, timed while
@@ -283,7 +284,7 @@ step "crafted runs: $(rejected)"
 # unthrottled flood took ~37 s of A's loop); A's control socket answers
 # meanwhile.
 snap
-"$EVIL" connect "127.0.0.1:$PA" "$T/m" flood "$FLOOD_MB" ping 8 >"$T/flood.out" 2>&1 &
+"$EVIL" connect "127.0.0.1:$PA" "$T/m" flood "$FLOOD_MB" ping 20 >"$T/flood.out" 2>&1 &
 EP=$!
 sleep 1
 catchup b2; TF=$CT
