@@ -32,7 +32,7 @@
 #   bigop       an op over 64 KiB under a valid signature: the run decoder
 #               refuses it before any signature check; link closed,
 #               "bad_frame" +1, store unchanged
-#   flood       Pings as fast as the socket takes them for 8 s, while B2
+#   flood       Pings as fast as the socket takes them for 20 s, while B2
 #               catches up the backlog from A: A throttles the link (logged),
 #               stays responsive (control ping < 1 s), and B2's catch-up rate
 #               is at least a quarter of B3's (same backlog, no flood)
