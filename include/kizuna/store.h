@@ -177,6 +177,14 @@ int kz_store_tip(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
     uint64_t *seq, uint8_t hash[KZ_HASH_BYTES]);
 
 /*
+ * The hlc of entry seq of a feed (held in its chain or detached): one
+ * indexed read, for the sync scheduler's "recent first" order.  Returns 0,
+ * KZ_ERR_NOT_FOUND (not held; *hlc is 0) or a store error.
+ */
+int kz_store_entry_hlc(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
+    uint64_t seq, uint64_t *hlc);
+
+/*
  * Reads a run of a feed starting at from_seq, ending at an entry whose
  * signature this node holds, of at most max_entries entries and
  * max_bytes op bytes where a held signature allows (a run always has at

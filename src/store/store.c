@@ -176,6 +176,7 @@ enum {
 	S_ENTRY_NEXT,
 	S_ENTRY_ABOVE,
 	S_URGENT_ADD,
+	S_ENTRY_HLC,
 	N_STMTS
 };
 
@@ -203,6 +204,8 @@ static const char *const stmt_sql[N_STMTS] = {
 	[S_ENTRY_NEXT] = "SELECT hash, header FROM entries WHERE feed = ?1 AND seq = ?2",
 	[S_ENTRY_ABOVE] = "SELECT 1 FROM entries WHERE feed = ?1 AND seq > ?2 LIMIT 1",
 	[S_URGENT_ADD] = "INSERT OR IGNORE INTO urgent(feed, seq) VALUES (?1, ?2)",
+	[S_ENTRY_HLC] = "SELECT e.hlc FROM feeds f JOIN entries e ON e.feed = f.id"
+	    " WHERE f.key = ?1 AND e.seq = ?2",
 };
 
 struct kz_store {
@@ -1156,6 +1159,28 @@ kz_store_tip(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
 	if (hash != NULL)
 		memcpy(hash, f.tip_hash, KZ_HASH_BYTES);
 	return 0;
+}
+
+int
+kz_store_entry_hlc(struct kz_store *st, const uint8_t author[KZ_PK_BYTES],
+    uint64_t seq, uint64_t *hlc)
+{
+	sqlite3_stmt *s = stmt(st, S_ENTRY_HLC);
+	int rc;
+
+	*hlc = 0;
+	sqlite3_bind_blob(s, 1, author, KZ_PK_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)seq);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*hlc = (uint64_t)sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		return 0;
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return KZ_ERR_NOT_FOUND;
+	return kz__store_err(st, rc, "read entry hlc");
 }
 
 /* ------------------------------------------------------------ urgent entries */
