@@ -5,7 +5,8 @@
  * the frames to send (kz_sync_next); the caller moves bytes.  A frame is one
  * encoded SyncMsg; the transport adds the u32 length prefix.  The session
  * reads and writes the store (runs are ingested, and committed, before they
- * are acknowledged), and never touches sockets, files or the clock.
+ * are acknowledged), and never touches sockets, files or the clock: the
+ * time, when an option needs it, comes from the caller's opts.now_ms.
  *
  *   HELLO ──(Hello received; digests equal)──────────────▶ LIVE
  *     │  (kz_sync_start queued our Hello)                    ▲
@@ -16,10 +17,15 @@
  *
  * Flow control: at most opts.window bytes of run frames are unacknowledged;
  * the receiver acknowledges what it has committed.  In LIVE, a feed that
- * grows here (kz_sync_feed_grew) is pushed at once.  Urgent entries the
- * peer lacks (kz_store_urgent) go first, each alone with its own
- * signature, outside the window; then runs, the feed with the least left
- * first.
+ * grows here (kz_sync_feed_grew) is pushed at once (or, with
+ * opts.live_delay_ms, after at most that long, several posts in one run).
+ * Urgent entries the peer lacks (kz_store_urgent) go first, each alone with
+ * its own signature, outside the window, and are checked before every run
+ * frame; then runs, in opts.order.
+ *
+ * Slow links (docs/sync.md, "Slow links"): kz_sync_opts_slow_link sets small
+ * runs, a small window, "recent first", batched acks and batched live
+ * posts; the defaults (all zero) are those of a LAN link.
  */
 #ifndef KIZUNA_SYNC_H
 #define KIZUNA_SYNC_H
@@ -42,10 +48,64 @@
 
 struct kz_sync;
 
+/* The order in which feeds' runs are sent (urgent entries always first). */
+enum kz_sync_order {
+	/* The feed with the fewest entries left first (a short feed, news of
+	 * the last hours, before a long backlog).  The default. */
+	KZ_SYNC_LEAST_LEFT = 0,
+	/*
+	 * Recent first: a feed whose newest entry to send is within
+	 * opts.recent_ms of the newest entry any scheduled feed has to send is
+	 * "recent" and goes before every other ("backfill"); within each
+	 * class, the feed whose next entry to send is newest goes first (then
+	 * the fewest left, then the order scheduled).  Within a feed the chain
+	 * forces seq order.  docs/sync.md, "Slow links", states it exactly.
+	 */
+	KZ_SYNC_RECENT_FIRST = 1
+};
+
 struct kz_sync_opts {
 	size_t window;		/* unacknowledged run bytes; 0: 1 MiB */
 	size_t run_entries;	/* entries per run sent; 0: 1,000 */
 	size_t run_bytes;	/* op bytes per run sent; 0: 256 KiB */
+	/*
+	 * Runs sent without their prev_hash (32 bytes that do not compress;
+	 * optional in the protocol, for diagnosis: a run that does not link
+	 * is then refused as KZ_ERR_BAD_SIG rather than KZ_ERR_CHAIN).
+	 * Entries alone always carry it (their receiver needs it).
+	 */
+	bool omit_prev;
+	enum kz_sync_order order;	/* 0: KZ_SYNC_LEAST_LEFT */
+	uint64_t recent_ms;	/* with KZ_SYNC_RECENT_FIRST; 0: 24 hours */
+	/*
+	 * Acknowledgement batching.  0: a SyncAck after every run committed
+	 * (as before).  Else a SyncAck goes when this many run-frame bytes
+	 * are committed and unacknowledged, when the peer asks (a Ping), the
+	 * first time this node holds everything the peer is known to hold
+	 * (the end of a catch-up), or riding ahead of a run or entry this
+	 * side sends anyway.  A session with ack_bytes set also asks its peer
+	 * (a Ping after its runs) when its window is full, and while catching
+	 * up (EXCHANGE) when it has nothing left and bytes are
+	 * unacknowledged, so two such sessions never deadlock whatever their
+	 * windows.  Keep it at most any peer's window (a peer that does not
+	 * ask, at its defaults, has 1 MiB).  In LIVE, acks of live runs may
+	 * wait for the threshold or a keepalive Ping (kz_sync_idle is false
+	 * meanwhile).
+	 */
+	size_t ack_bytes;
+	/*
+	 * Live batching: in LIVE, entries that grow here wait up to this long
+	 * (from the first of them) so that several travel as one run with one
+	 * signature; a full run (run_entries) goes at once.  Urgent entries
+	 * are never delayed.  Needs now_ms; 0 or no clock: pushed at once.
+	 */
+	uint32_t live_delay_ms;
+	/*
+	 * The caller's clock, in ms on any monotonic scale (the session never
+	 * reads one itself), called with ctx from kz_sync_* only.  NULL: no
+	 * clock, so nothing is delayed.
+	 */
+	uint64_t (*now_ms)(void *ctx);
 	/*
 	 * Whether a feed may be accepted from and forwarded to peers (admitted
 	 * to the mesh); NULL: every feed.  Called from kz_sync_* only.
@@ -85,6 +145,9 @@ struct kz_sync_stats {
 	uint64_t bad_frames;			/* that ended the session */
 	uint64_t inert_in;			/* stored, op not understood */
 	uint64_t urgent_in, urgent_out;		/* of those, entries alone */
+	uint64_t runs_out;			/* run frames sent */
+	uint64_t acks_out;			/* SyncAck frames sent */
+	uint64_t asks_out;			/* Pings sent to ask for an ack */
 	/* Entries still to send the peer (scheduled), and entries the peer
 	 * said it holds that this node lacks (read from the store). */
 	uint64_t pending_out, pending_in;
@@ -99,6 +162,16 @@ int kz_sync_new(struct kz_sync **out, struct kz_store *st,
 
 /* Accepts NULL. */
 void kz_sync_free(struct kz_sync *s);
+
+/*
+ * Sets o's airtime fields for a slow radio link (1200 baud, ~120 bytes/s
+ * usable), leaving its callbacks, ctx, log and clock as they are: runs of
+ * at most 16 entries and 1,536 op bytes without their prev_hash, a window
+ * of 1,536 bytes (one run in flight), recent first (24 h), an ack per
+ * window, live posts batched for 2 s.  The numbers' rationale is in
+ * docs/sync.md, "Slow links".  Live batching works only with o->now_ms.
+ */
+void kz_sync_opts_slow_link(struct kz_sync_opts *o);
 
 /* Queues our Hello.  Returns 0 or a store error. */
 int kz_sync_start(struct kz_sync *s);
@@ -118,13 +191,25 @@ int kz_sync_receive(struct kz_sync *s, const uint8_t *frame, size_t len);
 
 /*
  * The next frame to send: 0 with *frame (malloc'd, the caller frees) and
- * *len; 1 when nothing may be sent now (nothing due, or the window is
- * full); or an error.
+ * *len; 1 when nothing may be sent now (nothing due, the window is full,
+ * or live runs are held back: kz_sync_wake says until when); or an error.
+ * Call it until it returns 1.
  */
 int kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len);
 
-/* feed grew in the store: in LIVE, schedule what the peer lacks of it. */
+/*
+ * feed grew in the store: in LIVE, schedule what the peer lacks of it (its
+ * urgent entries go on the next kz_sync_next; with live batching, its runs
+ * after at most opts.live_delay_ms).
+ */
 void kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32]);
+
+/*
+ * When kz_sync_next will have held-back runs to send (live batching): true
+ * with *at_ms on the opts.now_ms clock, false when nothing is held.  The
+ * caller calls kz_sync_next again (and sends) at that time.
+ */
+bool kz_sync_wake(const struct kz_sync *s, uint64_t *at_ms);
 
 /*
  * After the feeds this node accepts changed (a node was admitted): sends

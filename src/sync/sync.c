@@ -7,9 +7,8 @@
  *   on_vector           learn the peer's tips; answer with our Vector if we
  *                       have not sent one; schedule every feed it lacks
  *   kz_sync_next        sends control frames, then acks, then urgent entries
- *                       alone, then runs while the window allows (the feed
- *                       with the least left first); EXCHANGE → LIVE once
- *                       nothing is left
+ *                       alone, then runs while the window allows (todo_pick:
+ *                       opts.order); EXCHANGE → LIVE once nothing is left
  *   on_run              ingest (committed before it is acknowledged)
  *   on_entry            an urgent entry alone: ingested detached
  *   on_ack              slide the window
@@ -26,7 +25,23 @@
  * every run and outside the window (it is small, and it must not wait
  * behind a backlog).  What the peer holds above its tip is tracked too
  * (known): from the detached seqs in its Vector, and from the entries sent
- * either way, so none travels twice.
+ * either way, so none travels twice.  kz_sync_next looks at the urgent
+ * queue before every run frame, so an urgent entry written during a backlog
+ * goes right after the frame being sent (and after what the caller already
+ * took from the session: at most the window and one run).
+ *
+ * Slow links (docs/sync.md, "Slow links"), all off by default:
+ *   - recent first (opts.order): todo_pick ranks feeds by class (recent,
+ *     backfill) and by the hlc of their next entry to send;
+ *   - batched acks (opts.ack_bytes): on_run marks an Ack due only at the
+ *     threshold or the first time this node holds all the peer is known
+ *     to hold; a Ping marks one due; kz_sync_next sends a held Ack ahead
+ *     of any run or entry of ours (stash), and asks the peer with a Ping
+ *     (make_ask) when its window is full, or in EXCHANGE when nothing is
+ *     left while run bytes are unacknowledged;
+ *   - batched live runs (opts.live_delay_ms): kz_sync_feed_grew opens a
+ *     batch in LIVE when nothing else is on its way; next_run holds runs
+ *     until the batch is due (by opts.now_ms) or a full run waits.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -35,6 +50,7 @@
 
 #include "kizuna.pb-c.h"
 #include "kizuna/err.h"
+#include "kizuna/hlc.h"
 #include "kizuna/op.h"
 #include "kizuna/sync.h"
 #include "kizuna/util.h"
@@ -42,6 +58,14 @@
 #define DEFAULT_WINDOW (1024 * 1024)
 #define DEFAULT_RUN_ENTRIES 1000
 #define DEFAULT_RUN_BYTES (256 * 1024)
+#define DEFAULT_RECENT_MS (24 * 3600 * 1000ull)
+
+/* kz_sync_opts_slow_link: docs/sync.md, "Slow links", for the reasons. */
+#define SLOW_RUN_ENTRIES 16
+#define SLOW_RUN_BYTES 1536
+#define SLOW_WINDOW 1536
+#define SLOW_ACK_BYTES SLOW_WINDOW
+#define SLOW_LIVE_DELAY_MS 2000
 
 struct tip {
 	uint8_t feed[32];
@@ -61,6 +85,9 @@ struct fseq {
 struct todo {
 	uint8_t feed[32];
 	uint64_t next;		/* next seq to send */
+	/* Filled by todo_pick: this node's tip of the feed, and (recent
+	 * first) the hlc of the tip (cached while the tip stays) and of next. */
+	uint64_t tip, hlc_tip_of, hlc_tip, hlc_next;
 };
 
 struct frame {
@@ -90,8 +117,14 @@ struct kz_sync {
 	struct frame *ctl;	/* control frames to send, in order */
 	size_t n_ctl, cap_ctl;
 	uint64_t sent_run_bytes, acked_bytes;
-	uint64_t rx_committed;
+	uint64_t asked;		/* sent_run_bytes when we last asked for an ack */
+	uint64_t rx_committed;	/* run-frame bytes received and committed */
+	uint64_t rx_acked;	/* of those, acknowledged */
 	bool ack_due;
+	bool caught_up;		/* we held all the peer held once: acked then */
+	struct frame stash;	/* a frame to send after the Ack riding ahead */
+	bool batch_open;	/* live runs held back since batch_at */
+	uint64_t batch_at;
 	unsigned logged;	/* reasons already logged (bit per KZ_ERR_ offset) */
 	char reason[160];
 	struct kz_sync_stats stats;
@@ -121,6 +154,13 @@ static bool
 accepts(const struct kz_sync *s, const uint8_t feed[32])
 {
 	return s->o.accept_feed == NULL || s->o.accept_feed(s->o.ctx, feed);
+}
+
+/* Live batching is on: a delay and the caller's clock to measure it. */
+static bool
+batching(const struct kz_sync *s)
+{
+	return s->o.live_delay_ms > 0 && s->o.now_ms != NULL;
 }
 
 static struct tip *
@@ -181,6 +221,7 @@ todo_add(struct kz_sync *s, const uint8_t feed[32], uint64_t next)
 	    sizeof(*s->todo))) == NULL)
 		return KZ_ERR_NOMEM;
 	s->todo = p;
+	memset(&s->todo[s->n_todo], 0, sizeof(*s->todo));
 	memcpy(s->todo[s->n_todo].feed, feed, 32);
 	s->todo[s->n_todo++].next = next;
 	return 0;
@@ -473,6 +514,8 @@ kz_sync_new(struct kz_sync **out, struct kz_store *st, const uint8_t node[32],
 		s->o.run_entries = DEFAULT_RUN_ENTRIES;
 	if (s->o.run_bytes == 0)
 		s->o.run_bytes = DEFAULT_RUN_BYTES;
+	if (s->o.recent_ms == 0)
+		s->o.recent_ms = DEFAULT_RECENT_MS;
 	if (s->o.peer_name == NULL)
 		s->o.peer_name = "peer";
 	s->state = KZ_SYNC_HELLO;
@@ -490,6 +533,7 @@ kz_sync_free(struct kz_sync *s)
 	for (i = 0; i < s->n_ctl; i++)
 		free(s->ctl[i].buf);
 	free(s->ctl);
+	free(s->stash.buf);
 	free(s->ptips);
 	free(s->todo);
 	free(s->known);
@@ -721,6 +765,34 @@ count_inert(struct kz_sync *s, const struct kz_run *run, uint64_t old_tip)
 	}
 }
 
+/*
+ * Whether this node holds, of every feed it accepts, all the peer is known
+ * to hold (from its Vector and the runs either way): the peer then has
+ * nothing more to send us that we know of, so a batched Ack should not
+ * wait.  The feed of the run just received is looked at first (during a
+ * catch-up it is usually still behind: one read).  A store error says
+ * yes: acknowledging early is always safe.
+ */
+static bool
+holds_all_of_peer(struct kz_sync *s, const uint8_t feed[32])
+{
+	uint64_t tip;
+	size_t i;
+
+	if (kz_store_tip(s->st, feed, &tip, NULL) == 0 && accepts(s, feed) &&
+	    tip < ptip_get(s, feed))
+		return false;
+	for (i = 0; i < s->n_ptips; i++) {
+		if (s->ptips[i].tip == 0 || !accepts(s, s->ptips[i].feed))
+			continue;
+		if (kz_store_tip(s->st, s->ptips[i].feed, &tip, NULL) < 0)
+			return true;
+		if (tip < s->ptips[i].tip)
+			return false;
+	}
+	return true;
+}
+
 static int
 on_run(struct kz_sync *s, const ProtobufCBinaryData *bytes, size_t frame_len)
 {
@@ -778,7 +850,10 @@ on_run(struct kz_sync *s, const ProtobufCBinaryData *bytes, size_t frame_len)
 	}
 done:
 	s->rx_committed += frame_len;
-	s->ack_due = true;
+	if (s->o.ack_bytes == 0 || s->rx_committed - s->rx_acked >= s->o.ack_bytes)
+		s->ack_due = true;
+	else if (!s->caught_up && holds_all_of_peer(s, run->author))
+		s->ack_due = s->caught_up = true;
 	kz_run_free(run);
 	return rc;
 }
@@ -868,7 +943,10 @@ kz_sync_receive(struct kz_sync *s, const uint8_t *frame, size_t len)
 			s->acked_bytes = m->ack->bytes;
 		break;
 	case KIZUNA__SYNC_MSG__BODY_PING:
-		break;		/* it was heard: that is all */
+		/* Heard; and a peer that asks gets what we hold back. */
+		if (s->rx_committed > s->rx_acked)
+			s->ack_due = true;
+		break;
 	case KIZUNA__SYNC_MSG__BODY_BYE:
 		kz_log(s->o.log, KZ_LOG_INFO, "%s: closed by peer: %s", s->o.peer_name,
 		    m->bye->reason);
@@ -931,51 +1009,112 @@ next_entry(struct kz_sync *s, uint8_t **frame, size_t *len)
 }
 
 /*
- * The todo to send from next: the feed with the fewest entries left (a
- * short feed, news of the last hours, before a long backlog), dropping
- * those with nothing left.  Returns its index, or -1 when none is left.
+ * Whether todo a goes before todo b in opts.order.  KZ_SYNC_LEAST_LEFT: the
+ * fewest entries left.  KZ_SYNC_RECENT_FIRST: a recent feed (ra) before a
+ * backfill one; then the newer next entry; then the fewest left.  Ties
+ * keep the order scheduled.
+ */
+static bool
+todo_before(const struct kz_sync *s, const struct todo *a, bool ra,
+    const struct todo *b, bool rb)
+{
+	uint64_t left_a = a->tip - a->next, left_b = b->tip - b->next;
+
+	if (s->o.order == KZ_SYNC_RECENT_FIRST) {
+		if (ra != rb)
+			return ra;
+		if (a->hlc_next != b->hlc_next)
+			return a->hlc_next > b->hlc_next;
+	}
+	return left_a < left_b;
+}
+
+/*
+ * The todo to send from next in opts.order, dropping those with nothing
+ * left; *pending is the number of entries left in all of them.  Returns
+ * its index, or -1 when none is left (or on a store error, in *err).
+ *
+ * Recent first: ref is the newest tip hlc of the feeds with something
+ * left; a feed is recent when its tip's hlc is at most opts.recent_ms
+ * older than ref (so a feed whose whole missing range is old goes after
+ * every feed with anything recent, even one that must first send its own
+ * old entries to reach its recent ones: the chain forces that order).
  */
 static int
-todo_pick(struct kz_sync *s, int *err)
+todo_pick(struct kz_sync *s, uint64_t *pending, int *err)
 {
 	size_t i = 0, best = SIZE_MAX;
-	uint64_t best_left = UINT64_MAX;
+	uint64_t ref = 0, horizon = 0;
+	bool recent_first = s->o.order == KZ_SYNC_RECENT_FIRST, best_recent = false;
+	int rc;
 
 	*err = 0;
+	*pending = 0;
 	while (i < s->n_todo) {
-		uint64_t tip;
-		int rc = kz_store_tip(s->st, s->todo[i].feed, &tip, NULL);
+		struct todo *t = &s->todo[i];
 
-		if (rc < 0) {
-			*err = rc;
-			return -1;
-		}
+		if ((rc = kz_store_tip(s->st, t->feed, &t->tip, NULL)) < 0)
+			goto fail;
 		/* The peer holds these detached: its chain moves over them. */
 		while (s->n_known > 0 && fseq_has(s->known, s->n_known,
-		    s->todo[i].feed, s->todo[i].next))
-			s->todo[i].next++;
-		if (s->todo[i].next > tip) {
+		    t->feed, t->next))
+			t->next++;
+		if (t->next > t->tip) {
 			todo_remove(s, i);
 			continue;
 		}
-		if (tip - s->todo[i].next < best_left) {
-			best_left = tip - s->todo[i].next;
-			best = i;
+		*pending += t->tip - t->next + 1;
+		if (recent_first) {
+			if (t->hlc_tip_of != t->tip) {
+				if ((rc = kz_store_entry_hlc(s->st, t->feed, t->tip,
+				    &t->hlc_tip)) < 0)
+					goto fail;
+				t->hlc_tip_of = t->tip;
+			}
+			if ((rc = kz_store_entry_hlc(s->st, t->feed, t->next,
+			    &t->hlc_next)) < 0)
+				goto fail;
+			if (t->hlc_tip > ref)
+				ref = t->hlc_tip;
 		}
 		i++;
 	}
+	if (recent_first && kz_hlc_ms(ref) > s->o.recent_ms)
+		horizon = kz_hlc_ms(ref) - s->o.recent_ms;
+	for (i = 0; i < s->n_todo; i++) {
+		bool recent = kz_hlc_ms(s->todo[i].hlc_tip) >= horizon;
+
+		if (best == SIZE_MAX || todo_before(s, &s->todo[i], recent,
+		    &s->todo[best], best_recent)) {
+			best = i;
+			best_recent = recent;
+		}
+	}
 	return best == SIZE_MAX ? -1 : (int)best;
+fail:
+	*err = rc;
+	return -1;
 }
 
 static int
 next_run(struct kz_sync *s, uint8_t **frame, size_t *len)
 {
 	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+	uint64_t pending;
 	int pick, err;
 
 	if (s->n_todo > 0 && s->sent_run_bytes - s->acked_bytes >= s->o.window)
 		return 1;
-	if ((pick = todo_pick(s, &err)) >= 0) {
+	pick = todo_pick(s, &pending, &err);
+	/*
+	 * Live batching: held until the batch is due, unless a full run is
+	 * already waiting (holding it longer saves nothing).
+	 */
+	if (pick >= 0 && s->batch_open && pending < s->o.run_entries &&
+	    s->o.now_ms(s->o.ctx) < s->batch_at + s->o.live_delay_ms)
+		return 1;
+	s->batch_open = false;
+	if (pick >= 0) {
 		struct todo *t = &s->todo[pick];
 		struct kz_run *run = NULL;
 		uint8_t *bytes = NULL;
@@ -984,6 +1123,8 @@ next_run(struct kz_sync *s, uint8_t **frame, size_t *len)
 
 		rc = kz_store_read_run(s->st, t->feed, t->next, s->o.run_entries,
 		    s->o.run_bytes, &run);
+		if (rc == 0 && s->o.omit_prev)
+			run->has_prev = false;
 		if (rc == 0)
 			rc = kz_run_encode(&bytes, &nbytes, run);
 		if (rc == 0) {
@@ -997,6 +1138,7 @@ next_run(struct kz_sync *s, uint8_t **frame, size_t *len)
 			rc = ptip_raise(s, t->feed, t->next - 1);
 			s->sent_run_bytes += *len;
 			s->stats.entries_out += run->n;
+			s->stats.runs_out++;
 		}
 		free(bytes);
 		kz_run_free(run);
@@ -1009,6 +1151,55 @@ next_run(struct kz_sync *s, uint8_t **frame, size_t *len)
 	return 1;
 }
 
+/* A SyncAck for everything committed so far. */
+static int
+make_ack(struct kz_sync *s, uint8_t **frame, size_t *len)
+{
+	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+	Kizuna__SyncAck ack = KIZUNA__SYNC_ACK__INIT;
+	int rc;
+
+	ack.bytes = s->rx_committed;
+	m.body_case = KIZUNA__SYNC_MSG__BODY_ACK;
+	m.ack = &ack;
+	if ((rc = pack(&m, frame, len)) == 0) {
+		s->ack_due = false;
+		s->rx_acked = s->rx_committed;
+		s->stats.acks_out++;
+	}
+	return rc;
+}
+
+/*
+ * With batched acks: a Ping asking the peer for its Ack, at most once per
+ * run sent, when our window is full, or (not live: the end of a catch-up)
+ * when nothing is left while run bytes are unacknowledged, so neither side
+ * waits on the other.  live: the state before this kz_sync_next.  1: none
+ * due.
+ */
+static int
+make_ask(struct kz_sync *s, bool live, uint8_t **frame, size_t *len)
+{
+	Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
+	Kizuna__Ping ping = KIZUNA__PING__INIT;
+	int rc;
+
+	if (s->o.ack_bytes == 0 || s->sent_run_bytes == s->acked_bytes ||
+	    s->asked == s->sent_run_bytes)
+		return 1;
+	/* In LIVE only a full window asks: live runs' acks wait for the
+	 * threshold (or a keepalive Ping), which is the point. */
+	if (live && s->sent_run_bytes - s->acked_bytes < s->o.window)
+		return 1;
+	m.body_case = KIZUNA__SYNC_MSG__BODY_PING;
+	m.ping = &ping;
+	if ((rc = pack(&m, frame, len)) == 0) {
+		s->asked = s->sent_run_bytes;
+		s->stats.asks_out++;
+	}
+	return rc;
+}
+
 int
 kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len)
 {
@@ -1016,7 +1207,12 @@ kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len)
 
 	*frame = NULL;
 	*len = 0;
-	if (s->n_ctl > 0) {
+	if (s->stash.buf != NULL && s->state != KZ_SYNC_CLOSED) {
+		*frame = s->stash.buf;
+		*len = s->stash.len;
+		s->stash.buf = NULL;
+		rc = 0;
+	} else if (s->n_ctl > 0) {
 		*frame = s->ctl[0].buf;
 		*len = s->ctl[0].len;
 		memmove(&s->ctl[0], &s->ctl[1], (s->n_ctl - 1) * sizeof(*s->ctl));
@@ -1025,18 +1221,25 @@ kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len)
 	} else if (s->state == KZ_SYNC_CLOSED) {
 		return 1;
 	} else if (s->ack_due) {
-		Kizuna__SyncMsg m = KIZUNA__SYNC_MSG__INIT;
-		Kizuna__SyncAck ack = KIZUNA__SYNC_ACK__INIT;
-
-		ack.bytes = s->rx_committed;
-		m.body_case = KIZUNA__SYNC_MSG__BODY_ACK;
-		m.ack = &ack;
-		if ((rc = pack(&m, frame, len)) == 0)
-			s->ack_due = false;
+		rc = make_ack(s, frame, len);
 	} else if (s->peer_vector) {
+		bool live = s->state == KZ_SYNC_LIVE;
+
 		rc = next_entry(s, frame, len);
 		if (rc == 1)
 			rc = next_run(s, frame, len);
+		if (rc == 0 && s->rx_committed > s->rx_acked) {
+			/* A held Ack rides ahead of what we send anyway. */
+			s->stash.buf = *frame;
+			s->stash.len = *len;
+			rc = make_ack(s, frame, len);
+			if (rc < 0) {
+				free(s->stash.buf);
+				s->stash.buf = NULL;
+			}
+		} else if (rc == 1) {
+			rc = make_ask(s, live, frame, len);
+		}
 	} else {
 		return 1;
 	}
@@ -1047,13 +1250,63 @@ kz_sync_next(struct kz_sync *s, uint8_t **frame, size_t *len)
 	return rc;
 }
 
+/* Entries scheduled and not yet sent, over every todo (store reads). */
+static uint64_t
+todo_pending(struct kz_sync *s)
+{
+	uint64_t n = 0, tip;
+	size_t i;
+
+	for (i = 0; i < s->n_todo; i++)
+		if (kz_store_tip(s->st, s->todo[i].feed, &tip, NULL) == 0 &&
+		    tip >= s->todo[i].next)
+			n += tip - s->todo[i].next + 1;
+	return n;
+}
+
 void
 kz_sync_feed_grew(struct kz_sync *s, const uint8_t feed[32])
 {
+	uint64_t tip;
+	bool flowing;
+
 	if (s->state == KZ_SYNC_CLOSED || !s->peer_vector || !accepts(s, feed))
 		return;
+	/*
+	 * A batch opens in LIVE when nothing else is on its way (runs already
+	 * flowing take the new entries along without waiting).
+	 */
+	flowing = s->batch_open || !batching(s) || s->state != KZ_SYNC_LIVE ||
+	    todo_pending(s) > 0;
 	(void)todo_add(s, feed, ptip_get(s, feed) + 1);
 	(void)urgent_scan(s, feed);
+	if (!flowing && kz_store_tip(s->st, feed, &tip, NULL) == 0 &&
+	    tip > ptip_get(s, feed)) {
+		s->batch_open = true;
+		s->batch_at = s->o.now_ms(s->o.ctx);
+	}
+}
+
+bool
+kz_sync_wake(const struct kz_sync *s, uint64_t *at_ms)
+{
+	if (!s->batch_open || s->state == KZ_SYNC_CLOSED)
+		return false;
+	*at_ms = s->batch_at + s->o.live_delay_ms;
+	return true;
+}
+
+void
+kz_sync_opts_slow_link(struct kz_sync_opts *o)
+{
+	o->window = SLOW_WINDOW;
+	o->run_entries = SLOW_RUN_ENTRIES;
+	o->run_bytes = SLOW_RUN_BYTES;
+	o->order = KZ_SYNC_RECENT_FIRST;
+	o->recent_ms = DEFAULT_RECENT_MS;
+	o->ack_bytes = SLOW_ACK_BYTES;
+	o->live_delay_ms = SLOW_LIVE_DELAY_MS;
+	o->omit_prev = true;
 }
 
 int
@@ -1139,8 +1392,8 @@ kz_sync_state(const struct kz_sync *s)
 bool
 kz_sync_idle(const struct kz_sync *s)
 {
-	return s->n_ctl == 0 && !s->ack_due && s->n_todo == 0 && s->n_uq == 0 &&
-	    s->acked_bytes == s->sent_run_bytes;
+	return s->n_ctl == 0 && s->stash.buf == NULL && !s->ack_due &&
+	    s->n_todo == 0 && s->n_uq == 0 && s->acked_bytes == s->sent_run_bytes;
 }
 
 const uint8_t *
