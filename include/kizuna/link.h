@@ -106,6 +106,13 @@ struct kz_link_opts {
 	 */
 	const struct kz_link_dict *dicts;
 	size_t n_dicts;
+	/*
+	 * Plaintext one kz_link_send gathers before it seals (it stops after
+	 * the sync frame that reaches it); 0: a quarter MiB.  A slow link
+	 * takes 1, one frame a call, so what it queues below stays small and
+	 * an urgent frame waits behind at most one other.
+	 */
+	size_t send_chunk;
 };
 
 struct kz_link_stats {
@@ -187,6 +194,10 @@ const char *kz_link_reason(const struct kz_link *l);
 
 /* Nothing to send and nothing unacknowledged. */
 bool kz_link_idle(const struct kz_link *l);
+
+/* When the sync session will have held-back frames to send (kz_sync_wake):
+ * true with *at_ms, false when nothing is held. */
+bool kz_link_wake(const struct kz_link *l, uint64_t *at_ms);
 
 void kz_link_get_stats(const struct kz_link *l, struct kz_link_stats *out);
 

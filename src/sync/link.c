@@ -657,7 +657,10 @@ kz_link_send(struct kz_link *l, uint8_t **out, size_t *len)
 	*len = 0;
 	/* Sync frames once the channel is open (a Bye even as it closes). */
 	if (l->state != KZ_LINK_HANDSHAKE && l->tx.has_key) {
-		while (plain.len < SEND_CHUNK) {
+		size_t chunk = l->o.send_chunk != 0 && l->o.send_chunk < SEND_CHUNK ?
+		    l->o.send_chunk : SEND_CHUNK;
+
+		while (plain.len < chunk) {
 			uint8_t *f, pre[4];
 			size_t flen;
 
@@ -748,6 +751,13 @@ const char *
 kz_link_reason(const struct kz_link *l)
 {
 	return l->reason;
+}
+
+bool
+kz_link_wake(const struct kz_link *l, uint64_t *at_ms)
+{
+	return l->sync != NULL && l->state != KZ_LINK_CLOSED &&
+	    kz_sync_wake(l->sync, at_ms);
 }
 
 bool
