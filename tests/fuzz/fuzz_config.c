@@ -17,17 +17,7 @@
 #include "kizuna/log.h"
 #include "kizuna/util.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	kzf_init();
-	return 0;
-}
 
 static void
 check_str(const char *s, size_t max, const char *name)

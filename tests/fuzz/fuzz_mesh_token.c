@@ -26,17 +26,7 @@
 
 #define TEXT_MAX 1024
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	kzf_init();
-	return 0;
-}
 
 static size_t
 b32(char *out, const uint8_t *in, size_t len, bool upper)

@@ -27,17 +27,7 @@
 
 #define MAX_DRAIN 64
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	kzf_init();
-	return 0;
-}
 
 static void
 check_out_frame(const uint8_t *f, size_t len)

@@ -446,3 +446,16 @@ kzf_check_store(struct kz_store *st, const char *what)
 	KZF_CHECK(rep.ok, "%s: store holds an entry that does not verify: seq "
 	    "%llu: %s", what, (unsigned long long)rep.bad_seq, rep.reason);
 }
+
+/*
+ * The targets' libFuzzer initializer unless one defines its own (those
+ * that need more fixtures than kzf_init's): the shared fixtures.
+ */
+__attribute__((weak)) int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	kzf_init();
+	return 0;
+}

@@ -36,6 +36,10 @@ extern const uint8_t kzf_network_key[32];
  */
 void kzf_init(void);
 
+/* libFuzzer's initializer: a weak default in fuzz_util.c calls kzf_init();
+ * a target that needs more defines its own. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
 /* Restarts the random stream at a fixed state (per input, per side). */
 void kzf_rng_reset(uint64_t seed);
 
