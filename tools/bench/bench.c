@@ -24,6 +24,12 @@
  * entries from one node to another, the bytes it took, the bytes of an
  * in-sync reconnect, and live post latency over 1 hop and over 4 hops.
  *
+ * radio (bench_radio.c): a backlog of Japanese chat crossing a simulated
+ * 1200-baud half-duplex radio link through the whole radio stack (kz_rlink):
+ * bytes on air per post, goodput at 0 % and 10 % loss, the latency of an
+ * emergency post written mid-backlog; with --direwolf, the same over two
+ * real Direwolf stations.
+ *
  * Adding a benchmark: write a static `bench_<name>(int argc, char **argv)`
  * (or one in its own file, declared in bench.h) returning an exit status
  * and add a row to benches[].
@@ -133,6 +139,12 @@ usage(void)
 	    "      --bin, default the bench's own folder): node A holds N posts\n"
 	    "      (default %d); B catches up; B reconnects in sync; S live posts\n"
 	    "      (default %d) cross 1 hop, then 4 in a chain A-B-C-D-E.\n"
+	    "  radio [--seed S] [--runs R] [--messages N] [--direwolf\n"
+	    "        [--kiss-a DEV] [--kiss-b DEV] [--direwolf-messages N]\n"
+	    "        [--timeout SECONDS]]\n"
+	    "      A backlog of N posts (default 500) crossing a simulated\n"
+	    "      1200-baud radio link (R seeds, default 3: medians); with\n"
+	    "      --direwolf also over two Direwolf stations in real time.\n"
 	    "\n"
 	    "Each benchmark prints one JSON line on stdout.\n",
 	    progname, INGEST_DEFAULT_ENTRIES, APPEND_SAMPLE, APPEND_BATCH,
@@ -1961,6 +1973,7 @@ static const struct bench {
 	{ "ingest", bench_ingest },
 	{ "search", bench_search },
 	{ "sync", bench_sync },
+	{ "radio", bench_radio },
 };
 
 int

@@ -1,6 +1,7 @@
 /*
  * kizuna-bench: what the benchmarks' source files share (bench.c holds the
- * helpers and main, bench_sync.c the sync benchmark).
+ * helpers and main, bench_sync.c the sync benchmark, bench_radio.c the
+ * radio link's).
  */
 #ifndef KZ_BENCH_H
 #define KZ_BENCH_H
@@ -61,5 +62,6 @@ int print_json_line(const json_t *js);
 
 /* The benchmarks in other files. */
 int bench_sync(int argc, char **argv);
+int bench_radio(int argc, char **argv);
 
 #endif
