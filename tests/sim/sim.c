@@ -6,12 +6,24 @@
  * One run is one seed and one topology.  Each node holds the real library:
  * a file-backed struct kz_store (in a temporary folder, so that a crash
  * re-opens exactly what was committed and a backup is a copy of the files),
- * its key pair and one kz_sync session per connected link.  Links carry the
- * sessions' frames under a simulated clock (integer ms) with a latency and a
- * bandwidth each (LAN links beside 1200 bit/s radio links).  Every random
- * choice comes from one xoshiro256** generator seeded from the seed; nothing
- * reads the time or rand(), so a seed replays its run exactly (--trace
- * prints it).
+ * its key pair and one sync session per connected link, under a simulated
+ * clock (integer ms).  LAN links carry kz_sync frames with a latency and a
+ * bandwidth (the model below).  Radio links run the real radio stack: a
+ * kz_rlink at each end (Noise secure link with one network key for the
+ * mesh, zstd dictionary compression, the slow-link sync options, over the
+ * kz_arq selective-repeat ARQ; kz_rlink_opts_radio at 1200 bit/s except the
+ * zstd level, 3 instead of 19 to spare CPU in the many seeds) whose frames
+ * cross a tests/linksim.c channel: 1200-baud half duplex with carrier
+ * sense, TXDELAY 300 ms and TXTAIL 100 ms, collisions when both ends key up.
+ * The event queue serves a radio link (EV_RADIO) at the earliest of
+ * kz_rlink_next_event of its two ends and linksim_next_event, never by
+ * stepping.  Every random choice comes from one xoshiro256** generator
+ * seeded from the seed (the linksims' seeds and the ARQ session ids too);
+ * nothing reads the time or rand(), so a seed replays its run exactly
+ * (--trace prints it, with radio sessions starting, reaching LIVE and
+ * ending, and why: "ARQ down: ..." or a Bye).  As kizunad does, an open
+ * radio link that sent nothing for 60 s sends a sync Ping (its keepalive:
+ * it also carries acks of live runs that wait for it).
  *
  * Phases:
  *   setup    node 0 founds the mesh (mesh create, node admits, users,
@@ -24,19 +36,30 @@
  *   check    the invariants below.
  *
  * Fault model (rates drawn per seed and per link):
- *   - loss, duplication, reordering: links are reliable byte streams (TCP,
- *     or KISS radio with selective-repeat ARQ), so on most links these cost
- *     time and bandwidth only (a lost frame is sent again after a timeout, a
- *     duplicate is discarded, a late frame is waited for).  On "raw" links
- *     (some seeds, during the fault phase only) they reach kz_sync_receive
- *     as they are, to check that the protocol survives them without harm;
- *     such a link may lose data within its session, so the heal phase
- *     re-establishes it (a real link layer would have dropped it);
- *   - corruption: the link layer (Noise AEAD, the ARQ CRC) detects it and
+ *   - radio links: frame faults on the air during the fault phase, which
+ *     the ARQ must absorb: loss, burst loss (a Gilbert-Elliott chain),
+ *     corruption (the CRC drops the frame), truncation, duplication, and
+ *     collisions at any time.  After the heal the air is clean but for
+ *     collisions.  A session ends when its ARQ goes down (no valid frame
+ *     for dead_ms, 5 min, while data is pending; or the peer restarted) or
+ *     the secure link closes; both ends are then dropped and a new session
+ *     (new ARQ session ids, a new handshake) starts after a backoff, as
+ *     kizunad does.  Frames of an old session still on the air reach the
+ *     new one (the ARQ drops them as foreign);
+ *   - LAN links, loss, duplication, reordering: reliable byte streams
+ *     (TCP), so these cost time and bandwidth only (a lost frame is sent
+ *     again after a timeout, a duplicate is discarded, a late frame is
+ *     waited for).  On "raw" LAN links (some seeds, during the fault phase
+ *     only) they reach kz_sync_receive as they are, to check that the
+ *     protocol survives them without harm; such a link may lose data within
+ *     its session, so the heal phase re-establishes it;
+ *   - LAN links, corruption: the link layer (Noise AEAD) detects it and
  *     drops the connection; one corrupted frame in four is also given to
  *     kz_sync_receive first, to check it is refused without harm;
- *   - partitions: a cut link's sessions are freed; a new session starts
- *     when it heals;
+ *   - partitions: a cut LAN link's sessions are freed; a cut radio link's
+ *     air loses every frame (loss 1) and its session runs on until its ARQ
+ *     goes down (or, idle, survives the cut); a new session starts once it
+ *     healed;
  *   - crashes: the store is closed (kz_store_free) at any point between
  *     events, sometimes in the middle of a group of appends (the group is
  *     lost: it was never committed, so never acknowledged); after a restart
@@ -55,8 +78,12 @@
  *
  * Invariants checked after the heal (any failure names seed, topology and
  * invariant): the mesh went quiet; every node can write;
- * no session on a link without raw faults ever waited 2 minutes (LAN) or
- * 20 minutes (radio) for a frame that did not come; every node holds
+ * no session on a link without raw faults ever waited 2 minutes (LAN) for
+ * a frame that did not come, and no radio session waited 20 minutes
+ * without its ARQ moving a stream byte either way (longer than dead_ms: a
+ * cut must take the ARQ down first); a frame refused by a radio session's
+ * secure link fails the run (unless the ARQ had locked on a stale frame of
+ * an earlier session: counted and traced); every node holds
  * the same feeds at the same tips and the same workspace digest
  * (kz_views_digest, what `kizuna digest` prints); every acknowledged entry
  * (an append that returned 0 outside a group, or a group whose commit
@@ -86,9 +113,11 @@
 
 #include "kizuna/err.h"
 #include "kizuna/op.h"
+#include "kizuna/rlink.h"
 #include "kizuna/store.h"
 #include "kizuna/sync.h"
 #include "kizuna/views.h"
+#include "linksim.h"
 
 /* The library's planted-bug switch (src/core/workspace.c); tests only. */
 extern bool kz__test_flip_rule;
@@ -103,6 +132,15 @@ extern bool kz__test_flip_rule;
 #define HOUR (60 * MIN)
 #define LAN_BPS 100000000ull
 #define RADIO_BPS 1200ull
+/* zstd level on radio links: 3, not the radio profile's 19, for CPU in the
+ * many seeds (everything else is kz_rlink_opts_radio). */
+#define SIM_RADIO_LEVEL 3
+/* kizunad's [radio] keepalive_s: an open radio link that sent nothing for
+ * this long sends a sync Ping (src/daemon/rnet.c). */
+#define RADIO_KEEPALIVE (60 * SEC)
+
+/* The mesh's network key (the Noise PSK), one for every link. */
+static const uint8_t NETKEY[32] = { 0x4b, 0x5a, 0x73, 0x69, 0x6d };
 
 enum topo { TOPO_CHAIN, TOPO_STAR, TOPO_RING, TOPO_ISLANDS, TOPO_RANDOM, N_TOPO };
 static const char *const topo_names[N_TOPO] = {
@@ -166,6 +204,7 @@ enum ev_kind {
 	EV_WATCHDOG,	/* silent sessions are dropped */
 	EV_RWRITE,	/* staff at a restored node try to write */
 	EV_RESTORE,	/* a node is restored from its backup */
+	EV_RADIO,	/* a radio link's stack or air has something due */
 };
 
 enum deliver_how { D_NORMAL, D_CORRUPT_DROP, D_CORRUPT_DELIVER };
@@ -202,6 +241,17 @@ struct link {
 	uint64_t last_deliver[2];	/* in-order delivery, reliable links */
 	uint64_t last_rx[2];
 	uint64_t wait_since[2];	/* waiting for the peer since (0: not) */
+	/* Radio links: the real stack (kz_rlink) over the air (linksim). */
+	struct linksim *ls;	/* the air, for the whole run */
+	struct linksim_params fault_p;	/* its faults in the fault phase */
+	struct kz_rlink *r[2];
+	uint32_t sess[2];	/* the ARQ session ids of this session */
+	uint64_t progress[2];	/* ARQ stream bytes in + acked, last seen */
+	uint64_t tx_seen[2], last_tx[2];	/* new payload frames out, when */
+	uint64_t radio_at, radio_tok;	/* the pending EV_RADIO */
+	bool radio_pending;
+	bool live_traced;	/* "radio session up" traced */
+	bool was_down;		/* the last session ended with the ARQ down */
 };
 
 struct node {
@@ -239,6 +289,11 @@ struct stats {
 	uint64_t group_entries_lost, restores, restore_lost, watchdog, byes;
 	uint64_t watchdog_reliable;
 	uint64_t raw_links;
+	/* Radio links (linksim and kz_arq counters). */
+	uint64_t radio_frames, radio_lost, radio_collided, radio_corrupted;
+	uint64_t radio_truncated, radio_duplicated, radio_air_ms;
+	uint64_t arq_retransmits, arq_timeouts, arq_bad_crc;
+	uint64_t radio_sessions, radio_downs, radio_back, radio_stale;
 };
 
 struct sim {
@@ -542,6 +597,55 @@ schedule_connect(struct sim *s, int li, uint64_t delay)
 	at(s, s->now + delay, EV_CONNECT, li, 0, 0);
 }
 
+/* The sync session of one side, whatever carries it. */
+static enum kz_sync_state
+side_state(const struct link *l, int j)
+{
+	return l->radio ? kz_link_sync_state(kz_rlink_link(l->r[j])) :
+	    kz_sync_state(l->s[j]);
+}
+
+static bool
+side_idle(const struct link *l, int j)
+{
+	return l->radio ? kz_link_idle(kz_rlink_link(l->r[j])) :
+	    kz_sync_idle(l->s[j]);
+}
+
+/* A radio link's stack or air must be served at t (one event pending at
+ * a time: the earliest asked for). */
+static void
+radio_schedule(struct sim *s, int li, uint64_t t)
+{
+	struct link *l = &s->links[li];
+
+	if (t < s->now)
+		t = s->now;
+	if (l->radio_pending && l->radio_at <= t)
+		return;
+	l->radio_pending = true;
+	l->radio_at = t;
+	at(s, t, EV_RADIO, li, 0, ++l->radio_tok);
+}
+
+/* Frees a radio link's two kz_rlink ends, counting their ARQ figures. */
+static void
+radio_free_session(struct sim *s, struct link *l)
+{
+	for (int j = 0; j < 2; j++) {
+		struct kz_arq_stats st;
+
+		if (l->r[j] == NULL)
+			continue;
+		kz_arq_get_stats(kz_rlink_arq(l->r[j]), &st);
+		s->st.arq_retransmits += st.retransmits;
+		s->st.arq_timeouts += st.timeouts;
+		s->st.arq_bad_crc += st.bad_crc;
+		kz_rlink_free(l->r[j]);
+		l->r[j] = NULL;
+	}
+}
+
 static void
 link_drop(struct sim *s, int li, const char *why)
 {
@@ -553,6 +657,7 @@ link_drop(struct sim *s, int li, const char *why)
 	kz_sync_free(l->s[0]);
 	kz_sync_free(l->s[1]);
 	l->s[0] = l->s[1] = NULL;
+	radio_free_session(s, l);
 	l->connected = false;
 	l->tainted = false;
 	l->gen++;
@@ -560,6 +665,61 @@ link_drop(struct sim *s, int li, const char *why)
 	l->last_deliver[0] = l->last_deliver[1] = s->now;
 	/* Reconnect with a backoff of 1 to 10 s, as kizunad does. */
 	schedule_connect(s, li, SEC + rnd(s, 9 * SEC));
+}
+
+static uint64_t
+sim_clock(void *ctx)
+{
+	return ((struct side *)ctx)->sim->now;
+}
+
+/*
+ * A new session on a radio link: a kz_rlink at each end (the radio
+ * profile, new random ARQ session ids, node 0's end dials), as kizunad
+ * starts one after its last one ended.  Frames of the old session still on
+ * the air reach the new one (the ARQ drops them as foreign).
+ */
+static void
+radio_connect(struct sim *s, int li)
+{
+	struct link *l = &s->links[li];
+	int rc = 0;
+
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		struct node *n = &s->nodes[l->n[i]];
+		struct kz_rlink_opts o;
+
+		kz_rlink_opts_radio(&o, (uint32_t)RADIO_BPS);
+		o.link.level = SIM_RADIO_LEVEL;
+		o.link.st = n->st;
+		o.link.node = &n->kp;
+		o.link.network_key = NETKEY;
+		o.link.initiator = i == 0;
+		l->sd[i] = (struct side){ s, li, i };
+		o.link.sync.ctx = &l->sd[i];
+		o.link.sync.feed_grew = on_grew;
+		o.link.sync.now_ms = sim_clock;
+		o.arq.session = l->sess[i] = 1 + (uint32_t)rnd(s, 0xfffffffeu);
+		rc = kz_rlink_new(&l->r[i], &o, s->now);
+	}
+	if (rc < 0) {
+		fail(s, "link %d-%d: radio session start: %s", l->n[0], l->n[1],
+		    kz_strerror(rc));
+		radio_free_session(s, l);
+		return;
+	}
+	l->connected = true;
+	l->tainted = false;
+	l->live_traced = false;
+	l->last_rx[0] = l->last_rx[1] = s->now;
+	l->wait_since[0] = l->wait_since[1] = 0;
+	l->progress[0] = l->progress[1] = 0;
+	l->tx_seen[0] = l->tx_seen[1] = 0;
+	l->last_tx[0] = l->last_tx[1] = s->now;
+	s->st.radio_sessions++;
+	trace(s, l->n[0], "link to n%d connected (radio: ARQ sessions %08x, "
+	    "%08x)", l->n[1], (unsigned)l->sess[0], (unsigned)l->sess[1]);
+	radio_schedule(s, li, s->now);
 }
 
 static void
@@ -571,13 +731,11 @@ link_connect(struct sim *s, int li)
 
 	if (l->connected || !can_connect(s, l))
 		return;
-	if (l->radio) {
-		/* The link profile of a slow radio: small runs, a small window. */
-		o.window = 8 * 1024;
-		o.run_entries = 20;
-		o.run_bytes = 2 * 1024;
-	}
 	l->gen++;
+	if (l->radio) {
+		radio_connect(s, li);
+		return;
+	}
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		struct node *n = &s->nodes[l->n[i]];
 
@@ -620,9 +778,18 @@ on_grew(void *ctx, const uint8_t feed[32])
 
 		if (i == sd->link || !l->connected)
 			continue;
-		for (int j = 0; j < 2; j++)
-			if (l->n[j] == node)
+		for (int j = 0; j < 2; j++) {
+			if (l->n[j] != node)
+				continue;
+			if (l->radio) {
+				/* Served by an event: this may run inside another
+				 * radio link's kz_rlink_input. */
+				kz_link_feed_grew(kz_rlink_link(l->r[j]), feed);
+				radio_schedule(s, i, s->now);
+			} else {
 				kz_sync_feed_grew(l->s[j], feed);
+			}
+		}
 	}
 }
 
@@ -635,9 +802,17 @@ grew_local(struct sim *s, int node)
 
 		if (!l->connected)
 			continue;
-		for (int j = 0; j < 2; j++)
-			if (l->n[j] == node)
+		for (int j = 0; j < 2; j++) {
+			if (l->n[j] != node)
+				continue;
+			if (l->radio) {
+				kz_link_feed_grew(kz_rlink_link(l->r[j]),
+				    s->nodes[node].kp.pk);
+				radio_schedule(s, i, s->now);
+			} else {
 				kz_sync_feed_grew(l->s[j], s->nodes[node].kp.pk);
+			}
+		}
 	}
 }
 
@@ -737,7 +912,7 @@ check_gate(struct sim *s, struct link *l)
 		struct node *n = &s->nodes[l->n[j]];
 
 		if ((n->gate & (1u << l->n[1 - j])) &&
-		    kz_sync_state(l->s[j]) == KZ_SYNC_LIVE) {
+		    side_state(l, j) == KZ_SYNC_LIVE) {
 			n->gate &= ~(1u << l->n[1 - j]);
 			if (n->restored && n->gate == 0) {
 				trace(s, n->id, "synced with every neighbour since "
@@ -755,8 +930,8 @@ pump(struct sim *s)
 	for (int i = 0; i < s->n_links && s->failure[0] == '\0'; i++) {
 		struct link *l = &s->links[i];
 
-		if (!l->connected)
-			continue;
+		if (!l->connected || l->radio)
+			continue;	/* radio links: radio_service */
 		try_send(s, i, 0);
 		try_send(s, i, 1);
 		if (!l->connected)
@@ -784,6 +959,138 @@ pump(struct sim *s)
 			}
 		}
 	}
+}
+
+/* The two sides' waiting and progress, for the watchdog. */
+static void
+radio_watch(struct sim *s, struct link *l)
+{
+	for (int j = 0; j < 2; j++) {
+		struct kz_arq_stats st;
+		bool waiting = side_state(l, j) != KZ_SYNC_LIVE || !side_idle(l, j);
+
+		if (!waiting)
+			l->wait_since[j] = 0;
+		else if (l->wait_since[j] == 0)
+			l->wait_since[j] = s->now;
+		kz_arq_get_stats(kz_rlink_arq(l->r[j]), &st);
+		if (st.stream_in + st.stream_out != l->progress[j]) {
+			l->progress[j] = st.stream_in + st.stream_out;
+			l->last_rx[j] = s->now;
+		}
+	}
+	if (!l->live_traced && side_state(l, 0) == KZ_SYNC_LIVE &&
+	    side_state(l, 1) == KZ_SYNC_LIVE) {
+		l->live_traced = true;
+		trace(s, l->n[0], "radio session with n%d up (LIVE)%s", l->n[1],
+		    l->was_down ? ", back after the ARQ went down" : "");
+		if (l->was_down)
+			s->st.radio_back++;
+		l->was_down = false;
+	}
+}
+
+/*
+ * A radio link at s->now: frames due from the air go into each end's
+ * kz_rlink (dropped while no session runs); each end's output goes on the
+ * air; a session that ended (ARQ down, or a Bye) is dropped; the next
+ * event is scheduled at the earliest of the two ends and the air.
+ */
+static void
+radio_service(struct sim *s, int li)
+{
+	struct link *l = &s->links[li];
+	uint8_t buf[KZ_ARQ_MTU_MAX];
+	uint64_t next, t;
+	size_t len;
+	int rc;
+
+	for (int j = 0; j < 2 && s->failure[0] == '\0'; j++) {
+		while (linksim_recv(l->ls, j, s->now, buf, sizeof(buf), &len) == 1) {
+			struct kz_arq_stats st;
+
+			if (!l->connected)
+				continue;	/* nobody listening */
+			rc = kz_rlink_input(l->r[j], buf, len, s->now);
+			if (rc >= 0)
+				continue;
+			kz_arq_get_stats(kz_rlink_arq(l->r[j]), &st);
+			if (st.peer == l->sess[1 - j]) {
+				fail(s, "n%d: kz_rlink_input of a frame from n%d: %s "
+				    "(%s)", l->n[j], l->n[1 - j], kz_strerror(rc),
+				    kz_rlink_reason(l->r[j]));
+				return;
+			}
+			/* Locked on a stale frame of an earlier session. */
+			s->st.radio_stale++;
+			trace(s, l->n[j], "radio: a frame of an earlier session "
+			    "from n%d refused: %s", l->n[1 - j], kz_errname(rc));
+		}
+	}
+	for (int j = 0; j < 2 && l->connected && s->failure[0] == '\0'; j++) {
+		struct kz_link *k = kz_rlink_link(l->r[j]);
+		struct kz_arq_stats as;
+
+		/* kizunad's keepalive: a silent open link pings, so that a
+		 * gone peer leaves data pending and the ARQ goes down. */
+		if (kz_link_state(k) == KZ_LINK_OPEN &&
+		    s->now - l->last_tx[j] >= RADIO_KEEPALIVE &&
+		    kz_link_ping(k) == 0)
+			l->last_tx[j] = s->now;
+		while ((rc = kz_rlink_output(l->r[j], s->now, buf, &len)) == 0) {
+			s->st.frames++;
+			s->st.bytes += len;
+			if (linksim_send(l->ls, j, buf, len, s->now) < 0)
+				abort();
+		}
+		if (rc < 0) {
+			fail(s, "n%d: kz_rlink_output: %s (%s)", l->n[j],
+			    kz_strerror(rc), kz_rlink_reason(l->r[j]));
+			return;
+		}
+		/* New secure-link bytes went out (kizunad watches its
+		 * bytes_out; kz_link_get_stats reads the store, so here the
+		 * ARQ's first sendings of payload frames stand for it). */
+		kz_arq_get_stats(kz_rlink_arq(l->r[j]), &as);
+		if (as.data_frames - as.retransmits != l->tx_seen[j]) {
+			l->tx_seen[j] = as.data_frames - as.retransmits;
+			l->last_tx[j] = s->now;
+		}
+	}
+	if (l->connected) {
+		radio_watch(s, l);
+		check_gate(s, l);
+		for (int j = 0; j < 2; j++) {
+			char why[240];
+			bool down;
+
+			if (!kz_rlink_ended(l->r[j]))
+				continue;
+			down = kz_arq_down(kz_rlink_arq(l->r[j]));
+			snprintf(why, sizeof(why), "radio session of n%d ended: %s%s",
+			    l->n[j], down ? "ARQ down: " : "",
+			    kz_rlink_reason(l->r[j]));
+			if (down)
+				s->st.radio_downs++;
+			else
+				s->st.byes++;
+			l->was_down = down;
+			link_drop(s, li, why);
+			break;
+		}
+	}
+	next = linksim_next_event(l->ls);
+	for (int j = 0; j < 2 && l->connected; j++) {
+		t = kz_rlink_next_event(l->r[j], s->now);
+		if (t < next)
+			next = t;
+		t = l->last_tx[j] + RADIO_KEEPALIVE;
+		if (kz_link_state(kz_rlink_link(l->r[j])) == KZ_LINK_OPEN &&
+		    t < next)
+			next = t;
+	}
+	if (next != UINT64_MAX)
+		radio_schedule(s, li, next > s->now ? next : s->now + 1);
 }
 
 static void
@@ -860,16 +1167,42 @@ on_watchdog(struct sim *s)
 
 			/* Waiting for the peer, and nothing heard since then. */
 			if (l->wait_since[j] != 0 && s->now - since > limit &&
-			    l->busy[j] <= s->now) {
+			    (l->radio || l->busy[j] <= s->now)) {
 				char why[160];
 
 				s->st.watchdog++;
 				if (!l->tainted)
 					s->st.watchdog_reliable++;
 				snprintf(why, sizeof(why), "peer silent (n%d %s, %s%s)",
-				    l->n[j], state_name(kz_sync_state(l->s[j])),
-				    kz_sync_idle(l->s[j]) ? "idle" : "not idle",
+				    l->n[j], state_name(side_state(l, j)),
+				    side_idle(l, j) ? "idle" : "not idle",
 				    l->tainted ? ", raw faults" : "");
+				if (l->radio) {
+					struct kz_arq_stats a0, a1;
+					struct kz_link_stats k0, k1;
+
+					kz_arq_get_stats(kz_rlink_arq(l->r[0]), &a0);
+					kz_arq_get_stats(kz_rlink_arq(l->r[1]), &a1);
+					kz_link_get_stats(kz_rlink_link(l->r[0]), &k0);
+					kz_link_get_stats(kz_rlink_link(l->r[1]), &k1);
+					trace(s, -1, "radio n%d-n%d: ARQ %s/%s idle %d/%d, stream "
+					    "out %" PRIu64 "/%" PRIu64 " in %" PRIu64 "/%" PRIu64
+					    ", frames out %" PRIu64 "/%" PRIu64 " in %" PRIu64 "/%"
+					    PRIu64 "; link bytes out %" PRIu64 "/%" PRIu64
+					    " in %" PRIu64 "/%" PRIu64 "; next %" PRIu64 "/%"
+					    PRIu64 "; air next %" PRIu64,
+					    l->n[0], l->n[1], kz_arq_down(kz_rlink_arq(l->r[0])) ?
+					    "down" : "up", kz_arq_down(kz_rlink_arq(l->r[1])) ?
+					    "down" : "up", kz_arq_idle(kz_rlink_arq(l->r[0])),
+					    kz_arq_idle(kz_rlink_arq(l->r[1])), a0.stream_out,
+					    a1.stream_out, a0.stream_in, a1.stream_in,
+					    a0.frames_out, a1.frames_out, a0.frames_in,
+					    a1.frames_in, k0.bytes_out, k1.bytes_out,
+					    k0.bytes_in, k1.bytes_in,
+					    kz_rlink_next_event(l->r[0], s->now),
+					    kz_rlink_next_event(l->r[1], s->now),
+					    linksim_next_event(l->ls));
+				}
 				if (!l->tainted) {
 					/* A reliable stream never stalls a session. */
 					fail(s, "invariant liveness: session stalled on "
@@ -1162,6 +1495,22 @@ on_work(struct sim *s)
 
 /* ------------------------------------------------------------ faults */
 
+/* Sets a radio link's air to what the phase gives it: its frame faults
+ * while faults are on, a clean channel after (collisions remain). */
+static void
+radio_air(struct sim *s, struct link *l)
+{
+	struct linksim_params *p = linksim_params(l->ls);
+
+	if (s->faults_on) {
+		*p = l->fault_p;
+		return;
+	}
+	p->loss = 0;
+	p->ge_enter = p->ge_loss = 0;
+	p->corrupt = p->truncate = p->dup = 0;
+}
+
 static void
 node_down(struct sim *s, int node)
 {
@@ -1314,7 +1663,12 @@ on_fault(struct sim *s)
 		l->cut = true;
 		s->st.partitions++;
 		trace(s, l->n[0], "link to n%d cut", l->n[1]);
-		link_drop(s, li, "partition");
+		if (l->radio) {
+			/* Nothing crosses the air; the ARQ notices by itself. */
+			linksim_params(l->ls)->loss = 1.0;
+		} else {
+			link_drop(s, li, "partition");
+		}
 		at(s, s->now + rexp(s, 20 * MIN), EV_HEAL, li, 0, 0);
 	} else if ((x -= s->partition_rate) < s->backup_rate) {
 		if (n->st == NULL || n->restored)
@@ -1346,7 +1700,8 @@ add_link(struct sim *s, int a, int b, bool radio)
 	l->n[1] = b;
 	l->radio = radio;
 	l->bps = radio ? RADIO_BPS : LAN_BPS;
-	l->latency = radio ? 300 + rnd(s, 500) : 1 + rnd(s, 5);
+	/* Radio: the TNC and audio path; the air time is linksim's. */
+	l->latency = radio ? 20 + rnd(s, 80) : 1 + rnd(s, 5);
 }
 
 static bool
@@ -1397,6 +1752,45 @@ build_topology(struct sim *s)
 		}
 		break;
 	}
+}
+
+/*
+ * A radio link's air: 1200-baud AFSK through KISS TNCs, half duplex with
+ * carrier sense (collisions when both key up), Direwolf's TXDELAY and
+ * TXTAIL, and this link's frame faults for the fault phase: loss, bursts
+ * (Gilbert-Elliott), corruption, truncation, duplication.
+ */
+static int
+radio_setup(struct sim *s, struct link *l)
+{
+	struct linksim_params *p = &l->fault_p;
+
+	memset(p, 0, sizeof(*p));
+	p->bytes_per_s = 150;
+	p->frame_overhead = 19;
+	p->txdelay_ms = 300;
+	p->txtail_ms = 100;
+	p->latency_ms = (uint32_t)l->latency;
+	p->half_duplex = true;
+	p->csma = true;
+	p->slot_ms = 100;
+	p->dcd_ms = 50;
+	p->persist = 63;
+	p->loss = l->loss;
+	p->ge_enter = rndf(s) * 0.01;
+	p->ge_leave = 0.1 + rndf(s) * 0.4;
+	p->ge_loss = 0.5 + rndf(s) * 0.5;
+	p->corrupt = l->corrupt * 5;
+	p->truncate = rndf(s) * 0.005;
+	p->dup = l->dup;
+	if (linksim_new(&l->ls, p, rng_next(&s->rng)) < 0) {
+		fail(s, "linksim_new: out of memory");
+		return -1;
+	}
+	trace(s, l->n[0], "radio to n%d: loss %.3f, bursts %.4f/%.2f/%.2f, "
+	    "corrupt %.4f, truncate %.4f, dup %.4f", l->n[1], p->loss,
+	    p->ge_enter, p->ge_leave, p->ge_loss, p->corrupt, p->truncate, p->dup);
+	return 0;
 }
 
 static int
@@ -1481,14 +1875,16 @@ setup(struct sim *s)
 		l->dup = rndf(s) * 0.02;
 		l->reorder = rndf(s) * 0.02;
 		l->corrupt = rndf(s) * 0.004 * scale;
+		if (l->radio && radio_setup(s, l) < 0)
+			return -1;
 		trace(s, l->n[0], "link to n%d: %s, %" PRIu64 " ms", l->n[1],
 		    l->radio ? "radio 1200 bit/s" : "LAN", l->latency);
 		schedule_connect(s, i, rnd(s, SEC));
 	}
-	/* Raw links in one seed in four. */
+	/* Raw links (LAN only) in one seed in four. */
 	if (rnd(s, 4) == 0) {
 		for (i = 0; i < s->n_links; i++) {
-			if (rnd(s, 3) == 0) {
+			if (rnd(s, 3) == 0 && !s->links[i].radio) {
 				s->links[i].raw = true;
 				s->st.raw_links++;
 			}
@@ -1685,6 +2081,8 @@ dispatch(struct sim *s, struct ev *e)
 	case EV_HEAL:
 		if (s->links[e->a].cut) {
 			s->links[e->a].cut = false;
+			if (s->links[e->a].radio)
+				radio_air(s, &s->links[e->a]);
 			trace(s, s->links[e->a].n[0], "link to n%d healed",
 			    s->links[e->a].n[1]);
 			schedule_connect(s, e->a, rnd(s, 5 * SEC));
@@ -1695,6 +2093,12 @@ dispatch(struct sim *s, struct ev *e)
 		break;
 	case EV_RWRITE:
 		on_rwrite(s, e->a);
+		break;
+	case EV_RADIO:
+		if (e->gen == s->links[e->a].radio_tok) {
+			s->links[e->a].radio_pending = false;
+			radio_service(s, e->a);
+		}
 		break;
 	case EV_RESTORE:
 		if (s->faults_on && !s->restore_done && s->nodes[e->a].has_backup)
@@ -1715,8 +2119,8 @@ busy(struct sim *s)
 		if (!l->connected)
 			continue;
 		for (int j = 0; j < 2; j++)
-			if (!kz_sync_idle(l->s[j]) ||
-			    kz_sync_state(l->s[j]) != KZ_SYNC_LIVE)
+			if (!side_idle(l, j) || side_state(l, j) != KZ_SYNC_LIVE ||
+			    (l->radio && !kz_arq_idle(kz_rlink_arq(l->r[j]))))
 				return true;
 	}
 	for (size_t i = 0; i < s->n_heap; i++)
@@ -1774,6 +2178,8 @@ heal_all(struct sim *s)
 			l->cut = false;
 			trace(s, l->n[0], "link to n%d healed", l->n[1]);
 		}
+		if (l->radio)
+			radio_air(s, l);	/* faults off: a clean channel */
 		/* A session that met raw faults may have lost data in it. */
 		if (l->connected && l->tainted)
 			link_drop(s, i, "re-established after raw faults");
@@ -1809,6 +2215,9 @@ sim_free(struct sim *s)
 	for (int i = 0; i < s->n_links; i++) {
 		kz_sync_free(s->links[i].s[0]);
 		kz_sync_free(s->links[i].s[1]);
+		kz_rlink_free(s->links[i].r[0]);
+		kz_rlink_free(s->links[i].r[1]);
+		linksim_free(s->links[i].ls);
 	}
 	for (int i = 0; i < s->k; i++) {
 		kz_store_free(s->nodes[i].st);
@@ -1822,6 +2231,31 @@ sim_free(struct sim *s)
 	free(s->heap);
 	free(s->posts);
 	free(s->acked);
+}
+
+/* Adds the radio links' air and ARQ figures to the seed's stats. */
+static void
+radio_totals(struct sim *s)
+{
+	for (int i = 0; i < s->n_links; i++) {
+		struct link *l = &s->links[i];
+
+		if (l->ls == NULL)
+			continue;
+		radio_free_session(s, l);	/* its ARQ figures */
+		for (int j = 0; j < 2; j++) {
+			struct linksim_stats st;
+
+			linksim_get_stats(l->ls, j, &st);
+			s->st.radio_frames += st.sent;
+			s->st.radio_lost += st.lost;
+			s->st.radio_collided += st.collided;
+			s->st.radio_corrupted += st.corrupted;
+			s->st.radio_truncated += st.truncated;
+			s->st.radio_duplicated += st.duplicated;
+			s->st.radio_air_ms += st.air_us / 1000;
+		}
+	}
 }
 
 struct opts {
@@ -1898,6 +2332,7 @@ run_seed(const struct opts *o, uint64_t seed, enum topo topo, struct stats *tot,
 			check(s);
 	}
 	crypto_generichash_final(&s->trace_hash, trace_digest, 16);
+	radio_totals(s);
 	s->st.seeds = 1;
 	s->st.sim_ms = s->now;
 	if (s->failure[0] != '\0') {
@@ -2028,15 +2463,24 @@ main(int argc, char **argv)
 	    PRIu64 " in a group, %" PRIu64 " uncommitted entries lost), %" PRIu64
 	    " restores (%" PRIu64 " entries lost), %" PRIu64 " raw links, %" PRIu64
 	    " watchdog drops (%" PRIu64 " on reliable links), %" PRIu64
-	    " sessions closed; %.1f s\n",
+	    " sessions closed; radio: %" PRIu64 " sessions, %" PRIu64 " frames (%"
+	    PRIu64 " lost, %" PRIu64 " collided, %" PRIu64 " corrupted, %" PRIu64
+	    " truncated, %" PRIu64 " duplicated, %.1f h on air), %" PRIu64
+	    " ARQ retransmissions (%" PRIu64 " timeouts, %" PRIu64 " bad CRC), %"
+	    PRIu64 " ARQ down, %" PRIu64 " back up, %" PRIu64 " stale frames "
+	    "refused; %.1f s\n",
 	    tot.seeds, failures, failures ? "" : " (all passed)",
 	    (double)tot.sim_ms / HOUR, tot.appends, tot.groups, tot.behind,
 	    tot.gated, tot.frames, tot.bytes, tot.lost, tot.duplicated,
 	    tot.reordered, tot.corrupt_dropped, tot.corrupt_delivered,
 	    tot.corrupt_refused, tot.partitions, tot.crashes, tot.crashes_in_group,
 	    tot.group_entries_lost, tot.restores, tot.restore_lost, tot.raw_links,
-	    tot.watchdog, tot.watchdog_reliable, tot.byes,
-	    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	    tot.watchdog, tot.watchdog_reliable, tot.byes, tot.radio_sessions,
+	    tot.radio_frames, tot.radio_lost, tot.radio_collided,
+	    tot.radio_corrupted, tot.radio_truncated, tot.radio_duplicated,
+	    (double)tot.radio_air_ms / HOUR, tot.arq_retransmits,
+	    tot.arq_timeouts, tot.arq_bad_crc, tot.radio_downs, tot.radio_back,
+	    tot.radio_stale, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	if (failures > 0)
 		printf("first failing seed: %" PRIu64 "\n", first_failure);
 	return failures > 0 ? 1 : 0;
