@@ -23,6 +23,15 @@
 #define KZ_CONFIG_HOST_MAX 100
 /* Most peers [net] peers may list. */
 #define KZ_CONFIG_PEERS_MAX 16
+/* Most settings the table may hold (kz_config_line keeps one line each). */
+#define KZ_CONFIG_ROWS_MAX 64
+
+/* [radio] compress: the most a radio link's compression may be. */
+enum kz_config_compress {
+	KZ_CONFIG_COMPRESS_NONE = 0,
+	KZ_CONFIG_COMPRESS_ZSTD = 1,
+	KZ_CONFIG_COMPRESS_DICT = 2
+};
 
 /*
  * Every setting, already checked against its row of the table: a HOST:PORT
@@ -46,6 +55,25 @@ struct kz_config {
 	char courier_folder[KZ_CONFIG_STR_MAX];	/* "" (none), or a folder */
 	int courier_interval_s;
 	bool courier_write;
+	/*
+	 * [radio]: one point-to-point link through a KISS modem.  Each value
+	 * is checked alone here (a callsign's syntax, a range); kizunad checks
+	 * them together (kz_radio_check_opts) and names the line at fault.
+	 */
+	char radio_device[KZ_CONFIG_STR_MAX];	/* "" (none), a tty, tcp:H:P */
+	int radio_speed;		/* serial baud */
+	int radio_bit_rate;		/* the modem's rate on air, bits/s */
+	char radio_mycall[KZ_CONFIG_STR_MAX];	/* "" or a valid callsign */
+	char radio_peercall[KZ_CONFIG_STR_MAX];
+	bool radio_ax25;
+	int radio_kiss_port;
+	int radio_pid;			/* 0x00 .. 0xfe */
+	int radio_txdelay_ms, radio_persist, radio_slottime_ms, radio_txtail_ms;
+	int radio_frame_max;
+	int radio_compress;		/* enum kz_config_compress */
+	int radio_keepalive_s;
+	/* The line of the loaded file that set each row (0: the default). */
+	int lines[KZ_CONFIG_ROWS_MAX];
 };
 
 struct kz_hostport {
@@ -73,6 +101,14 @@ int kz_config_set(struct kz_config *cfg, const char *section, const char *name,
 
 /* The documented default file, malloc'd; the caller frees it. */
 int kz_config_default_text(char **out);
+
+/*
+ * The line of the file read by kz_config_load that set [section] name, or 0
+ * when the setting kept its default (or was set by kz_config_set) or is no
+ * setting at all.
+ */
+int kz_config_line(const struct kz_config *cfg, const char *section,
+    const char *name);
 
 /*
  * Parses "HOST:PORT": an IPv4 address, a DNS name, or an IPv6 address in

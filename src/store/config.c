@@ -17,9 +17,11 @@
 
 #include "kizuna/config.h"
 #include "kizuna/err.h"
+#include "kizuna/kiss.h"
 #include "kizuna/util.h"
 
-enum cfg_type { CFG_STRING, CFG_INT, CFG_ENUM, CFG_BOOL };
+/* CFG_HEX: an integer written 0xNN (or in decimal), printed in hex. */
+enum cfg_type { CFG_STRING, CFG_INT, CFG_ENUM, CFG_BOOL, CFG_HEX };
 
 /*
  * A CFG_STRING validator: 0 if value is acceptable, else KZ_ERR_CONFIG with
@@ -40,9 +42,12 @@ struct cfg_row {
 };
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
+/* In the order of enum kz_config_compress. */
+static const char *const compress_modes[] = { "none", "zstd", "dict", NULL };
 
 static cfg_check_fn check_socket, check_listen, check_peers;
 static cfg_check_fn check_disc_address, check_disc_interface;
+static cfg_check_fn check_callsign;
 
 #define OFF(f) offsetof(struct kz_config, f)
 /* "HOST:PORT": the longest host, brackets, a colon and five digits. */
@@ -110,9 +115,61 @@ static const struct cfg_row rows[] = {
 	{ "courier", "write", CFG_BOOL, OFF(courier_write), "true", 0, 0, NULL, NULL,
 	  "Write this node's vector and bundles for other nodes into the folder\n"
 	  "# (off: only import from it)." },
+	/* docs/radio.md, "kizunad over radio", says more of each. */
+	{ "radio", "device", CFG_STRING, OFF(radio_device), "", 0,
+	  KZ_CONFIG_PATH_MAX, NULL, NULL,
+	  "The KISS modem of this node's radio link to one other station: a\n"
+	  "# serial TNC (/dev/ttyUSB0) or a software TNC such as Direwolf over\n"
+	  "# TCP (tcp:127.0.0.1:8001); empty: no radio.  Needs mycall and peercall." },
+	{ "radio", "speed", CFG_INT, OFF(radio_speed), "9600", 300, 230400, NULL,
+	  NULL, "Serial port speed in baud, a standard rate (ignored with tcp:)." },
+	{ "radio", "bit_rate", CFG_INT, OFF(radio_bit_rate), "1200", 300, 115200,
+	  NULL, NULL,
+	  "The modem's rate on air in bits/s (1200 AFSK, 9600 G3RUH): sets the\n"
+	  "# airtime budget and the link's timers.  Both stations set the same." },
+	{ "radio", "mycall", CFG_STRING, OFF(radio_mycall), "", 0, 63, NULL,
+	  check_callsign,
+	  "This station's callsign and SSID, e.g. JA1ABC-3: a licensed station\n"
+	  "# identifies itself in every frame.  Of the two stations, the one whose\n"
+	  "# callsign sorts first starts each session's handshake." },
+	{ "radio", "peercall", CFG_STRING, OFF(radio_peercall), "", 0, 63, NULL,
+	  check_callsign,
+	  "The other station's callsign and SSID: frames go to it, and only its\n"
+	  "# frames to this station are taken." },
+	{ "radio", "ax25", CFG_BOOL, OFF(radio_ax25), "true", 0, 0, NULL, NULL,
+	  "Send each frame as an AX.25 UI frame (16-byte header); off only for a\n"
+	  "# modem that needs no addresses (a LoRa KISS modem)." },
+	{ "radio", "kiss_port", CFG_INT, OFF(radio_kiss_port), "0", 0, 15, NULL,
+	  NULL, "KISS port (the TNC's radio channel) the link uses." },
+	{ "radio", "pid", CFG_HEX, OFF(radio_pid), "0xf1", 0, 0xfe, NULL, NULL,
+	  "AX.25 protocol id of the link's frames; 0xf0 is APRS to Direwolf,\n"
+	  "# which drops such frames past 100 queued." },
+	{ "radio", "txdelay_ms", CFG_INT, OFF(radio_txdelay_ms), "300", 0, 2550,
+	  NULL, NULL,
+	  "Channel access, set in the TNC over KISS: the preamble before each\n"
+	  "# transmission (at least the radios' turnaround time), ms." },
+	{ "radio", "persist", CFG_INT, OFF(radio_persist), "63", 0, 255, NULL,
+	  NULL, "p-persistence: chance (persist+1)/256 to send in a free slot." },
+	{ "radio", "slottime_ms", CFG_INT, OFF(radio_slottime_ms), "100", 0, 2550,
+	  NULL, NULL, "Slot time of p-persistence, ms." },
+	{ "radio", "txtail_ms", CFG_INT, OFF(radio_txtail_ms), "100", 0, 2550,
+	  NULL, NULL, "Time the transmitter stays keyed after the last frame, ms." },
+	{ "radio", "frame_max", CFG_INT, OFF(radio_frame_max), "216", 48, 1023,
+	  NULL, NULL,
+	  "Largest frame the modem takes, bytes, AX.25 header included: the\n"
+	  "# link's frames are 16 less (200).  Both stations set the same." },
+	{ "radio", "compress", CFG_ENUM, OFF(radio_compress), "dict", 0, 0,
+	  compress_modes, NULL,
+	  "The most the link may compress: none, zstd, or dict (zstd with the\n"
+	  "# built-in dictionary); the two stations use the best both allow." },
+	{ "radio", "keepalive_s", CFG_INT, OFF(radio_keepalive_s), "60", 1, 3600,
+	  NULL, NULL,
+	  "Seconds between keepalives on an idle radio link (each costs airtime);\n"
+	  "# a station silent for minutes is taken for gone and a new session begun." },
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
+_Static_assert(N_ROWS <= KZ_CONFIG_ROWS_MAX, "raise KZ_CONFIG_ROWS_MAX");
 
 static const struct {
 	const char *word;
@@ -207,6 +264,20 @@ kz_hostport_parse(struct kz_hostport *out, const char *text, bool listen)
 	if (host != text || listen || !dns_name_valid(out->host))
 		return KZ_ERR_INVAL;
 	return 0;
+}
+
+/* A callsign ("" allowed: kizunad requires one only with a device). */
+static int
+check_callsign(const char *value, char *why, size_t whylen)
+{
+	struct kz_ax25_addr a;
+	const char *w = NULL;
+
+	if (value[0] == '\0' || kz_ax25_addr_parse(&a, value, &w) == 0)
+		return 0;
+	snprintf(why, whylen, "'%s': %s (a callsign such as JA1ABC or JA1ABC-3)",
+	    value, w != NULL ? w : "not a callsign");
+	return KZ_ERR_CONFIG;
 }
 
 static int
@@ -413,6 +484,31 @@ set_row(struct kz_config *cfg, const struct cfg_row *r, const char *value,
 		}
 		*(int *)(void *)p = (int)v;
 		return 0;
+	case CFG_HEX: {
+		/* 0xNN, or decimal; never octal ("010" is ten). */
+		const char *digits = value;
+		int base = 10;
+
+		if (value[0] == '0' && (value[1] == 'x' || value[1] == 'X')) {
+			digits = value + 2;
+			base = 16;
+		}
+		errno = 0;
+		v = -1;
+		end = (char *)(uintptr_t)digits;
+		if ((digits[0] >= '0' && digits[0] <= '9') || (base == 16 &&
+		    ((digits[0] >= 'a' && digits[0] <= 'f') ||
+		    (digits[0] >= 'A' && digits[0] <= 'F'))))
+			v = strtol(digits, &end, base);
+		if (v < 0 || errno != 0 || *end != '\0' || v < r->min ||
+		    v > r->max) {
+			snprintf(err, errlen, "[%s] %s must be from 0x%02lx to 0x%02lx",
+			    r->section, r->name, r->min, r->max);
+			return KZ_ERR_CONFIG;
+		}
+		*(int *)(void *)p = (int)v;
+		return 0;
+	}
 	case CFG_ENUM:
 		for (i = 0; r->choices[i] != NULL; i++) {
 			if (strcmp(value, r->choices[i]) == 0) {
@@ -427,18 +523,38 @@ set_row(struct kz_config *cfg, const struct cfg_row *r, const char *value,
 	return KZ_ERR_CONFIG;
 }
 
-int
-kz_config_set(struct kz_config *cfg, const char *section, const char *name,
-    const char *value, char *err, size_t errlen)
+/* The row of [section] name, or -1. */
+static int
+find_row(const char *section, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < N_ROWS; i++)
 		if (strcmp(rows[i].section, section) == 0 &&
 		    strcmp(rows[i].name, name) == 0)
-			return set_row(cfg, &rows[i], value, err, errlen);
+			return (int)i;
+	return -1;
+}
+
+int
+kz_config_set(struct kz_config *cfg, const char *section, const char *name,
+    const char *value, char *err, size_t errlen)
+{
+	int i = find_row(section, name);
+
+	if (i >= 0)
+		return set_row(cfg, &rows[i], value, err, errlen);
 	snprintf(err, errlen, "unknown setting [%s] %s", section, name);
 	return KZ_ERR_CONFIG;
+}
+
+int
+kz_config_line(const struct kz_config *cfg, const char *section,
+    const char *name)
+{
+	int i = find_row(section, name);
+
+	return i >= 0 ? cfg->lines[i] : 0;
 }
 
 void
@@ -496,6 +612,8 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 		lc->failed = 1;
 		return 0;	/* libinih reports the line */
 	}
+	/* libinih calls this while the line read last is the one parsed. */
+	lc->cfg->lines[find_row(section, name)] = lc->line;
 	return 1;
 }
 
@@ -557,6 +675,8 @@ kz_config_default_text(char **out)
 		fprintf(f, "# %s\n", r->help);
 		if (r->type == CFG_INT)
 			fprintf(f, "# (%ld to %ld)\n", r->min, r->max);
+		else if (r->type == CFG_HEX)
+			fprintf(f, "# (0x%02lx to 0x%02lx)\n", r->min, r->max);
 		else if (r->type == CFG_BOOL)
 			fprintf(f, "# (true or false)\n");
 		fprintf(f, "%s = %s\n", r->name, r->def);
