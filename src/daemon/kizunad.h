@@ -28,9 +28,11 @@
 
 #include <uv.h>
 
+#include "kizuna/arq.h"
 #include "kizuna/beacon.h"
 #include "kizuna/config.h"
 #include "kizuna/keys.h"
+#include "kizuna/kiss.h"
 #include "kizuna/log.h"
 #include "kizuna/mesh.h"
 #include "kizuna/op.h"
@@ -279,6 +281,52 @@ struct kzd_net {
 	size_t n_rejects;
 };
 
+/*
+ * The radio link (rnet.c): one KISS port ([radio] device) and, while it is
+ * up, one session with the station [radio] peercall: a secure link over
+ * the ARQ (struct kz_rlink), rebuilt for every session.
+ */
+struct kz_radio;
+struct kz_rlink;
+
+struct kzd_rnet {
+	struct kzd *d;
+	bool configured;		/* [radio] device is set */
+	bool initiator;			/* mycall sorts before peercall */
+	char device[KZ_CONFIG_STR_MAX];
+	char mycall[KZ_AX25_CALL_STR], peercall[KZ_AX25_CALL_STR];
+	struct kz_radio *port;		/* until kz_radio_close's done */
+	bool port_closing;
+	bool port_up;
+	uint64_t port_since_s;		/* wall clock (s) of the last change */
+	char port_why[160];		/* why it went down (or came up) */
+	size_t mtu;			/* the ARQ's frame size */
+	struct kz_rlink *rl;		/* the session, or NULL */
+	uint32_t session;		/* its ARQ session id */
+	uint64_t started_ms;		/* uv_now() when it began */
+	uint64_t since_s;		/* wall clock (s) when it began */
+	uint64_t linked_ms;		/* uv_now() when the node key matched */
+	uint64_t hs_deadline_ms;	/* no open link by then: a new one */
+	uint64_t last_tx_ms;		/* uv_now() when it last sent bytes */
+	uint64_t bytes_seen;		/* the link's bytes_out then */
+	bool checked;			/* the peer's node key was looked at */
+	unsigned long adm_gen;
+	bool opened;			/* this session's link reached OPEN */
+	uint64_t bad_sigs;
+	bool have_node;
+	uint8_t node[32];		/* the peer's node key, once known */
+	uv_timer_t timer;		/* the session's next event; next session */
+	bool timer_open;
+	uint64_t next_session_ms;	/* uv_now() of the next session; 0 */
+	uint64_t backoff_ms;
+	uint64_t sessions;		/* begun since start */
+	uint64_t frames_idle;		/* frames heard with no session */
+	/* "radio JA1ABC-1>JA1XYZ-1", then " node FINGERPRINT": log lines. */
+	char name[80];
+	char last_error[160];
+	uint8_t frame[KZ_ARQ_MTU_MAX];
+};
+
 /* A bundle or vector file in the courier folder, as last handled. */
 struct kzd_seen {
 	char name[256];
@@ -329,6 +377,7 @@ struct kzd {
 	bool stopping, done;
 	struct kzd_control ctl;
 	struct kzd_net net;
+	struct kzd_rnet radio;
 	struct kzd_courier courier;
 };
 
@@ -415,6 +464,65 @@ void kzd_net_dial_start(struct kzd_dial *dl, uint64_t delay_ms);
 
 /* Whether a usable link (either way) reaches node. */
 bool kzd_net_node_linked(struct kzd *d, const uint8_t node[32]);
+
+/*
+ * For rnet.c, which gives its link the same callbacks as a TCP link's:
+ * whether feed may be accepted and forwarded (admitted); counts a refusal
+ * of what a peer sent by reason (why a KZ_ERR_*, inert: stored but its op
+ * is inert) in status "rejected", or by name ("handshake"); entries of feed arrived on the radio
+ * link: pushes them on every TCP link; drains every TCP link with bytes
+ * due; the admitted node of key (NULL if none).
+ */
+bool kzd_net_accept_feed(struct kzd *d, const uint8_t feed[32]);
+void kzd_net_count_refusal(struct kzd *d, int why, bool inert);
+void kzd_net_count_reject(struct kzd *d, const char *name);
+void kzd_net_grew_tcp(struct kzd *d, const uint8_t feed[32]);
+void kzd_net_kick(struct kzd *d);
+const struct kzd_adm_node *kzd_net_adm_node(struct kzd *d,
+    const uint8_t key[32]);
+
+/* ------------------------------------------------------------ rnet.c */
+
+/*
+ * Checks [radio] as a whole (kz_radio_check_opts and what the link needs
+ * besides) without opening anything.  Returns 0, or -1 with
+ * "FILE:LINE: [radio] reason" in err (the line of the setting at fault,
+ * else that of device).
+ */
+int kzd_rnet_check(const struct kz_config *cfg, const char *conf_path,
+    char *err, size_t errlen);
+
+/*
+ * Opens the KISS port when [radio] device is set and the node holds a
+ * network key (kzd_net_start first).  Returns 0 or -1 (logged).
+ */
+int kzd_rnet_start(struct kzd *d);
+
+/* Ends the session (a Bye if it is open) and closes the port; the port's
+ * last bytes drain for at most 2 s, then kzd_maybe_done() is called. */
+void kzd_rnet_stop(struct kzd *d);
+
+/* Whether the port is still open (kzd_maybe_done waits for it). */
+bool kzd_rnet_busy(const struct kzd *d);
+
+/* Closes the timer (once the port is closed). */
+void kzd_rnet_close_handles(struct kzd *d);
+
+/* feed grew here (an append, a TCP link, a bundle): pushes it on the radio
+ * link, from the next loop turn. */
+void kzd_rnet_feed_grew(struct kzd *d, const uint8_t feed[32]);
+
+/* Nodes were admitted (their feeds, n of them): offered on the radio link,
+ * with a Vector "again". */
+void kzd_rnet_admitted(struct kzd *d, const uint8_t (*feeds)[32], size_t n);
+
+/* 1 when the radio link is open to a known node, else 0. */
+size_t kzd_rnet_links(const struct kzd *d);
+
+/* The radio link's row of the peers list (NULL when [radio] device is
+ * empty); "radio" (the port alone, or null) in a status answer. */
+struct json_t *kzd_rnet_peer_json(struct kzd *d);
+void kzd_rnet_status(struct kzd *d, struct json_t *o);
 
 /* ------------------------------------------------------------ discovery.c */
 

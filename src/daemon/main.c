@@ -171,6 +171,11 @@ load_config(struct kzd *d, const char *conf_opt, bool *found)
 		return -1;
 	}
 	*found = true;
+	/* [radio] as a whole: what the port and the link will accept. */
+	if (kzd_rnet_check(&d->cfg, d->conf_path, err, sizeof(err)) < 0) {
+		kz_log(&d->log, KZ_LOG_ERR, "%s", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -387,6 +392,7 @@ close_handles(struct kzd *d)
 	close_if_open((uv_handle_t *)&d->ctl.listener, &d->ctl.listener_open);
 	close_if_open((uv_handle_t *)&d->ctl.idle, &d->ctl.idle_open);
 	kzd_net_close_handles(d);
+	kzd_rnet_close_handles(d);
 	kzd_courier_close_handles(d);
 }
 
@@ -403,6 +409,7 @@ kzd_stop(struct kzd *d, const char *reason)
 	kzd_notify_stopping(d);
 	kzd_control_stop(d);
 	kzd_net_stop(d);
+	kzd_rnet_stop(d);
 	if (d->ctl.n_clients > 0 || d->net.n_peers > 0)
 		uv_timer_start(&d->grace, on_grace, KZD_STOP_GRACE_MS, 0);
 	kzd_maybe_done(d);
@@ -412,7 +419,7 @@ void
 kzd_maybe_done(struct kzd *d)
 {
 	if (!d->stopping || d->done || d->ctl.n_clients > 0 ||
-	    d->net.n_peers > 0)
+	    d->net.n_peers > 0 || kzd_rnet_busy(d))
 		return;
 	d->done = true;
 	close_handles(d);
@@ -453,7 +460,8 @@ start(struct kzd *d)
 	if (kz_config_home_path(path, sizeof(path), d->home,
 	    d->cfg.control_socket) < 0 || kzd_control_start(d, path) < 0)
 		return -1;
-	if (kzd_net_start(d) < 0 || kzd_courier_start(d) < 0)
+	if (kzd_net_start(d) < 0 || kzd_rnet_start(d) < 0 ||
+	    kzd_courier_start(d) < 0)
 		return -1;
 	kzd_notify_ready(d);
 	return 0;

@@ -28,6 +28,10 @@
  * - Only admitted feeds are accepted and forwarded (accept_feed(), from
  *   struct kzd_adm); a peer whose node the mesh revoked is told so and
  *   disconnected; two links to one node are cut down to one.
+ * - The radio link (rnet.c) is one more link: it gets the same callbacks
+ *   through kzd_net_accept_feed() and kzd_net_count_refusal(), what arrives
+ *   on it is pushed on every TCP link (kzd_net_grew_tcp()), and what grows
+ *   here or arrives on a TCP link is pushed on it (kzd_rnet_feed_grew()).
  *
  * Dead peers: a link that has sent nothing for [net] keepalive_s sends a
  * Ping (on_tick()), so a live peer is never silent for long; a link that
@@ -240,14 +244,12 @@ adm_fresh(struct kzd *d)
 	adm->gen++;
 }
 
-/* kz_sync_opts.accept_feed: whether feed's node is admitted. */
-static bool
-accept_feed(void *ctx, const uint8_t feed[32])
+bool
+kzd_net_accept_feed(struct kzd *d, const uint8_t feed[32])
 {
-	struct kzd_peer *p = ctx;
-	struct kzd_adm *adm = &p->d->net.adm;
+	struct kzd_adm *adm = &d->net.adm;
 
-	adm_fresh(p->d);
+	adm_fresh(d);
 	if (adm->all)
 		return true;
 	if (adm->have_root && memcmp(feed, adm->root, 32) == 0)
@@ -257,6 +259,20 @@ accept_feed(void *ctx, const uint8_t feed[32])
 	 * revocation count, and the views ignore the rest.
 	 */
 	return adm_find(adm, feed) != NULL;
+}
+
+/* kz_sync_opts.accept_feed: whether feed's node is admitted. */
+static bool
+accept_feed(void *ctx, const uint8_t feed[32])
+{
+	return kzd_net_accept_feed(((struct kzd_peer *)ctx)->d, feed);
+}
+
+const struct kzd_adm_node *
+kzd_net_adm_node(struct kzd *d, const uint8_t key[32])
+{
+	adm_fresh(d);
+	return adm_find(&d->net.adm, key);
 }
 
 /* Counts one refusal of what a peer sent, by reason. */
@@ -279,19 +295,37 @@ count_reject(struct kzd *d, const char *name)
 	d->net.rejects[i].n++;
 }
 
+void
+kzd_net_count_reject(struct kzd *d, const char *name)
+{
+	count_reject(d, name);
+}
+
+void
+kzd_net_count_refusal(struct kzd *d, int why, bool inert)
+{
+	char name[32];
+	size_t i;
+
+	if (why == KZ_ERR_NOT_FOUND && !inert) {
+		count_reject(d, "not_admitted");
+		return;
+	}
+	snprintf(name, sizeof(name), "%s%s", inert ? "inert_" : "",
+	    kz_errname(why));
+	for (i = 0; name[i] != '\0'; i++)
+		if (name[i] >= 'A' && name[i] <= 'Z')
+			name[i] = (char)(name[i] - 'A' + 'a');
+	count_reject(d, name);
+}
+
 /* kz_sync_opts.refused: a run or entry from p's peer was refused. */
 static void
 refused(void *ctx, const uint8_t feed[32], int why)
 {
 	struct kzd_peer *p = ctx;
-	char name[32];
-	size_t i;
 
 	(void)feed;
-	if (why == KZ_ERR_NOT_FOUND) {
-		count_reject(p->d, "not_admitted");
-		return;
-	}
 	/*
 	 * Forgeries: after KZD_NET_BAD_SIGS_MAX the link is closed at once
 	 * (the session stops reading the frames after this one), so a flood
@@ -304,27 +338,15 @@ refused(void *ctx, const uint8_t feed[32], int why)
 		peer_error(p, "too many runs with a bad signature");
 		kz_link_close(p->link, "too many runs with a bad signature");
 	}
-	snprintf(name, sizeof(name), "%s", kz_errname(why));
-	for (i = 0; name[i] != '\0'; i++)
-		if (name[i] >= 'A' && name[i] <= 'Z')
-			name[i] = (char)(name[i] - 'A' + 'a');
-	count_reject(p->d, name);
+	kzd_net_count_refusal(p->d, why, false);
 }
 
 /* kz_sync_opts.inert: a stored entry's op is no operation we know. */
 static void
 inert(void *ctx, const uint8_t feed[32], int why)
 {
-	struct kzd_peer *p = ctx;
-	char name[32];
-	size_t i;
-
 	(void)feed;
-	snprintf(name, sizeof(name), "inert_%s", kz_errname(why));
-	for (i = 0; name[i] != '\0'; i++)
-		if (name[i] >= 'A' && name[i] <= 'Z')
-			name[i] = (char)(name[i] - 'A' + 'a');
-	count_reject(p->d, name);
+	kzd_net_count_refusal(((struct kzd_peer *)ctx)->d, why, true);
 }
 
 /* kz_sync_opts.feed_grew: entries arrived on p's link; push them on. */
@@ -337,6 +359,21 @@ feed_grew(void *ctx, const uint8_t feed[32])
 	d->net.adm.dirty = true;	/* it may hold a membership entry */
 	for (q = d->net.peers; q != NULL; q = q->next) {
 		if (q == p || !peer_usable(q))
+			continue;
+		kz_link_feed_grew(q->link, feed);
+		q->drain_due = true;
+	}
+	kzd_rnet_feed_grew(d, feed);
+}
+
+void
+kzd_net_grew_tcp(struct kzd *d, const uint8_t feed[32])
+{
+	struct kzd_peer *q;
+
+	d->net.adm.dirty = true;	/* it may hold a membership entry */
+	for (q = d->net.peers; q != NULL; q = q->next) {
+		if (!peer_usable(q))
 			continue;
 		kz_link_feed_grew(q->link, feed);
 		q->drain_due = true;
@@ -677,6 +714,7 @@ kzd_net_settle(struct kzd *d)
 			p->drain_due = true;
 		}
 	}
+	kzd_rnet_admitted(d, (const uint8_t (*)[32])adm->grew, adm->n_grew);
 	adm->n_grew = 0;
 	for (p = d->net.peers; p != NULL; p = p->next) {
 		if (p->drain_due && !p->closing)
@@ -688,6 +726,12 @@ kzd_net_settle(struct kzd *d)
 		}
 	}
 	d->net.settling = false;
+}
+
+void
+kzd_net_kick(struct kzd *d)
+{
+	kzd_net_settle(d);
 }
 
 void
@@ -705,6 +749,7 @@ kzd_net_appended(struct kzd *d, enum kz_op_type type)
 		kz_link_feed_grew(p->link, d->kp.pk);
 		p->drain_due = true;
 	}
+	kzd_rnet_feed_grew(d, d->kp.pk);
 	kzd_net_settle(d);
 }
 
@@ -722,6 +767,7 @@ kzd_net_feed_grew(struct kzd *d, const uint8_t feed[32])
 		kz_link_feed_grew(p->link, feed);
 		p->drain_due = true;
 	}
+	kzd_rnet_feed_grew(d, feed);
 	kzd_net_settle(d);
 }
 
@@ -1427,7 +1473,7 @@ kzd_net_links(const struct kzd *d)
 		if (peer_usable(p) && p->checked &&
 		    kz_link_state(p->link) == KZ_LINK_OPEN)
 			n++;
-	return n;
+	return n + kzd_rnet_links(d);
 }
 
 static const char *
@@ -1520,7 +1566,7 @@ dial_json(const struct kzd *d, const struct kzd_dial *dl)
 void
 kzd_net_status(struct kzd *d, json_t *o)
 {
-	json_t *a = json_array();
+	json_t *a = json_array(), *rp;
 	struct kzd_peer *p;
 	size_t i;
 
@@ -1532,6 +1578,8 @@ kzd_net_status(struct kzd *d, json_t *o)
 	    json_integer(d->net.listen_port) : json_null());
 	for (p = d->net.peers; p != NULL; p = p->next)
 		json_array_append_new(a, peer_json(p));
+	if ((rp = kzd_rnet_peer_json(d)) != NULL)
+		json_array_append_new(a, rp);
 	for (i = 0; i < d->net.n_dials; i++) {
 		const struct kzd_dial *dl = &d->net.dials[i];
 

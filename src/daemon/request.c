@@ -110,6 +110,7 @@ do_status(struct kzd *d)
 			    json_integer((json_int_t)backlog));
 	}
 	kzd_net_status(d, o);
+	kzd_rnet_status(d, o);
 	kzd_courier_status(d, o);
 	return o;
 }
