@@ -24,6 +24,8 @@ libcmocka-dev
 libzstd-dev
 libsystemd-dev
 libqrencode-dev
+libh2o-dev
+libzip-dev
 direwolf
 python3
 "
