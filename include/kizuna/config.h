@@ -33,6 +33,15 @@ enum kz_config_compress {
 	KZ_CONFIG_COMPRESS_DICT = 2
 };
 
+/* [net] profile: what the TCP links' line is (docs/sync.md, "Link profiles"). */
+enum kz_config_profile {
+	KZ_CONFIG_PROFILE_LAN = 0,	/* fast: big runs, no compression */
+	KZ_CONFIG_PROFILE_SLOW = 1	/* a slow line: priorities, small queues */
+};
+
+/* [net] compress: AUTO, or a kz_config_compress plus one. */
+#define KZ_CONFIG_NET_COMPRESS_AUTO 0
+
 /*
  * Every setting, already checked against its row of the table: a HOST:PORT
  * string parses with kz_hostport_parse, the peer list with kz_config_peers.
@@ -51,6 +60,8 @@ struct kz_config {
 	int net_discovery_interval_s;
 	int net_keepalive_s;
 	int net_reconnect_max_s;
+	int net_profile;		/* enum kz_config_profile */
+	int net_compress;		/* KZ_CONFIG_NET_COMPRESS_AUTO or mode+1 */
 	char http_listen[KZ_CONFIG_STR_MAX];	/* HOST:PORT, or "" (none) */
 	char courier_folder[KZ_CONFIG_STR_MAX];	/* "" (none), or a folder */
 	int courier_interval_s;
@@ -123,6 +134,13 @@ int kz_hostport_parse(struct kz_hostport *out, const char *text, bool listen);
  * KZ_CONFIG_PEERS_MAX); *n is how many.  Returns 0 or KZ_ERR_INVAL (only for
  * a list that kz_config_set would have refused).
  */
+/*
+ * The most compression a TCP link may use (an enum kz_config_compress):
+ * [net] compress, or with "auto" what [net] profile implies (none on a
+ * LAN, dict on a slow line).
+ */
+int kz_config_net_compress(const struct kz_config *cfg);
+
 int kz_config_peers(const struct kz_config *cfg,
     struct kz_hostport peers[KZ_CONFIG_PEERS_MAX], size_t *n);
 

@@ -41,6 +41,7 @@ struct sync_opts {
 	bool stdio;
 	const char *via;
 	uint64_t timeout_s;
+	bool slow;		/* --slow: the slow link profile */
 };
 
 struct session {
@@ -61,6 +62,14 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* kz_sync_opts.now_ms (live batching with --slow). */
+static uint64_t
+sync_now(void *ctx)
+{
+	(void)ctx;
+	return mono_ms();
 }
 
 static bool
@@ -94,6 +103,8 @@ on_sync_opt(struct cli *c, int ch, const char *arg, void *ctx)
 		so->stdio = true;
 	else if (ch == 'v')
 		so->via = arg;
+	else if (ch == 'l')
+		so->slow = true;
 	else if (ch == 't')
 		return cli_parse_range(c, arg, 1, 86400, &so->timeout_s,
 		    "--timeout takes seconds, 1 to 86400");
@@ -297,6 +308,9 @@ report(struct session *s)
 		    json_integer((json_int_t)st.sync.entries_out));
 		json_object_set_new(o, "bytes_in", json_integer((json_int_t)st.bytes_in));
 		json_object_set_new(o, "bytes_out", json_integer((json_int_t)st.bytes_out));
+		json_object_set_new(o, "compress", json_string(st.compress ==
+		    KZ_COMPRESS_DICT ? "dict" : st.compress == KZ_COMPRESS_ZSTD ?
+		    "zstd" : "none"));
 		json_object_set_new(o, "refused", json_integer((json_int_t)s->refused));
 		json_object_set_new(o, "reason", json_string(kz_link_reason(s->link)));
 		/* stdout may be the channel: the summary goes to stderr. */
@@ -336,6 +350,7 @@ cmd_sync(struct cli *c, int argc, char **argv)
 		{ "stdio", no_argument, NULL, 's' },
 		{ "via", required_argument, NULL, 'v' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "slow", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sync_opts so = { .timeout_s = DEFAULT_TIMEOUT_S };
@@ -345,7 +360,7 @@ cmd_sync(struct cli *c, int argc, char **argv)
 	pid_t child = -1;
 	int rc, status;
 
-	rc = cli_getopt(c, cli_find_cmd("sync"), argc, argv, opts, "sv:t:", 0,
+	rc = cli_getopt(c, cli_find_cmd("sync"), argc, argv, opts, "sv:t:l", 0,
 	    on_sync_opt, &so);
 	if (rc >= 0)
 		return rc;
@@ -369,6 +384,16 @@ cmd_sync(struct cli *c, int argc, char **argv)
 	lo.node = &c->kp;
 	lo.network_key = mc.network_key;
 	lo.initiator = so.via != NULL;
+	/*
+	 * --slow (docs/sync.md, "Link profiles"): urgent entries first, small
+	 * runs, batched acks, and the dictionary if the other end allows it.
+	 */
+	if (so.slow) {
+		kz_sync_opts_slow_link(&lo.sync);
+		lo.sync.now_ms = sync_now;
+		lo.compress = KZ_COMPRESS_DICT;
+		lo.send_chunk = 1;
+	}
 	lo.sync.accept_feed = accept_feed;
 	lo.sync.refused = refused;
 	lo.sync.ctx = &s;

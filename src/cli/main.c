@@ -55,9 +55,9 @@ static const struct cli_cmd commands[] = {
 	  "write a feed's entries (default: this node's, from seq 1) to a run file" },
 	{ "import-run", cmd_import_run, "FILE",
 	  "verify and ingest the runs of a run file" },
-	{ "sync", cmd_sync, "--stdio | --via COMMAND [--timeout SECONDS]",
+	{ "sync", cmd_sync, "--stdio | --via COMMAND [--slow] [--timeout SECONDS]",
 	  "one sync session over stdin/stdout, or through a command such as "
-	  "'ssh HOST kizuna sync --stdio'" },
+	  "'ssh HOST kizuna sync --stdio' (--slow: a slow line's profile)" },
 	{ "bundle", cmd_bundle, "export|import|inspect|vector ...",
 	  "carry the mesh's entries on a USB stick: write, read and check bundles" },
 };

@@ -33,6 +33,7 @@
 #include "kizuna/config.h"
 #include "kizuna/keys.h"
 #include "kizuna/kiss.h"
+#include "kizuna/link.h"
 #include "kizuna/log.h"
 #include "kizuna/mesh.h"
 #include "kizuna/op.h"
@@ -74,6 +75,13 @@
 #define KZD_NET_FRAMES_PER_S 20000
 /* A link open this long resets its static peer's backoff to one second. */
 #define KZD_NET_STABLE_MS 10000
+/*
+ * A link with the slow profile ([net] profile = slow) keeps at most this
+ * much queued to its socket, and asks the kernel for a send buffer as
+ * small: an urgent entry then waits behind kilobytes, not a megabyte (at
+ * 64 kbit/s a full KZD_NET_QUEUE_MAX takes two minutes to leave).
+ */
+#define KZD_NET_SLOW_QUEUE_MAX (16 * 1024)
 /* Bytes read from a socket at once. */
 #define KZD_NET_READ_BUF (64 * 1024)
 
@@ -145,6 +153,7 @@ struct kzd_peer {
 	struct kz_link *link;		/* NULL until TCP is connected */
 	unsigned long id;
 	bool initiator;			/* we dialled */
+	bool slow;			/* the slow link profile */
 	bool connected;			/* TCP is up */
 	bool checked;			/* the peer's node key was looked at */
 	unsigned long adm_gen;		/* the admissions it was checked against */
@@ -480,6 +489,26 @@ void kzd_net_grew_tcp(struct kzd *d, const uint8_t feed[32]);
 void kzd_net_kick(struct kzd *d);
 const struct kzd_adm_node *kzd_net_adm_node(struct kzd *d,
     const uint8_t key[32]);
+
+/* What every row of status "peers" shows of a link, whatever carries it. */
+struct kzd_link_row {
+	const char *address;		/* HOST:PORT, or the radio device */
+	bool initiator;			/* we dialled (or start the handshake) */
+	const char *state;		/* connecting, handshake, open, closed */
+	const uint8_t *node;		/* its node key, NULL until known */
+	bool discovered;		/* found by LAN discovery */
+	const char *transport;		/* "tcp", "radio" */
+	bool up;			/* since_s is set */
+	uint64_t since_s;		/* wall clock (s) the link came up */
+	const struct kz_link_stats *ls;	/* NULL: all zero */
+	uint64_t queued;		/* bytes waiting for the transport */
+	const char *last_error;		/* NULL or "": none */
+};
+
+/* The row's JSON object: address ... last_error (docs/sync.md, "status"). */
+struct json_t *kzd_net_link_json(struct kzd *d, const struct kzd_link_row *r);
+/* "none", "zstd" or "dict". */
+const char *kzd_compress_name(enum kz_compress c);
 
 /* ------------------------------------------------------------ rnet.c */
 

@@ -474,6 +474,13 @@ on_shutdown(uv_shutdown_t *req, int status)
 
 /* ------------------------------------------------------------ writing */
 
+/* The most bytes p keeps queued to its socket. */
+static size_t
+queue_max(const struct kzd_peer *p)
+{
+	return p->slow ? KZD_NET_SLOW_QUEUE_MAX : KZD_NET_QUEUE_MAX;
+}
+
 static void
 on_write(uv_write_t *req, int status)
 {
@@ -491,7 +498,7 @@ on_write(uv_write_t *req, int status)
 		peer_close(p);
 		return;
 	}
-	if (p->queued <= KZD_NET_QUEUE_MAX && !p->closing) {
+	if (p->queued <= queue_max(p) && !p->closing) {
 		p->drain_due = true;
 		kzd_net_settle(p->d);
 	}
@@ -515,7 +522,7 @@ peer_drain(struct kzd_peer *p)
 	p->drain_due = false;
 	if (p->link == NULL || p->closing || p->shutting)
 		return;
-	while (p->queued <= KZD_NET_QUEUE_MAX) {
+	while (p->queued <= queue_max(p)) {
 		rc = kz_link_send(p->link, &bytes, &len);
 		if (rc != 0) {
 			all = true;
@@ -890,6 +897,49 @@ tune_socket(struct kzd_peer *p)
 #ifdef TCP_USER_TIMEOUT
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
 #endif
+		if (p->slow) {
+			int sndbuf = KZD_NET_SLOW_QUEUE_MAX;
+
+			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+			    sizeof(sndbuf));
+		}
+	}
+}
+
+/* kz_sync_opts.now_ms: the loop's clock (live batching on slow links). */
+static uint64_t
+sync_now(void *ctx)
+{
+	return uv_now(&((struct kzd_peer *)ctx)->d->loop);
+}
+
+/*
+ * The link profile (docs/sync.md, "Link profiles"): [net] profile for
+ * static peers and links accepted, lan for nodes found by LAN discovery.
+ */
+static void
+link_profile(struct kzd_peer *p, struct kz_link_opts *lo)
+{
+	const struct kz_config *cfg = &p->d->cfg;
+
+	p->slow = cfg->net_profile == KZ_CONFIG_PROFILE_SLOW &&
+	    !(p->dial != NULL && p->dial->discovered);
+	switch (kz_config_net_compress(cfg)) {
+	case KZ_CONFIG_COMPRESS_ZSTD:
+		lo->compress = KZ_COMPRESS_ZSTD;
+		break;
+	case KZ_CONFIG_COMPRESS_DICT:
+		lo->compress = KZ_COMPRESS_DICT;
+		break;
+	default:
+		lo->compress = KZ_COMPRESS_NONE;
+		break;
+	}
+	if (p->slow) {
+		kz_sync_opts_slow_link(&lo->sync);
+		lo->sync.now_ms = sync_now;
+		/* One sync frame a kz_link_send: little waits below. */
+		lo->send_chunk = 1;
 	}
 }
 
@@ -931,10 +981,11 @@ link_start(struct kzd_peer *p)
 	p->connected = true;
 	p->since_s = kzd_now_ms() / 1000;
 	p->last_rx_ms = uv_now(&d->loop);
-	tune_socket(p);
 	/* The mesh may have been joined or changed by the CLI meanwhile. */
 	d->net.adm.dirty = true;
 	memset(&lo, 0, sizeof(lo));
+	link_profile(p, &lo);
+	tune_socket(p);
 	lo.st = d->st;
 	lo.node = &d->kp;
 	lo.network_key = d->net.network_key;
@@ -1493,74 +1544,105 @@ state_name(const struct kzd_peer *p)
 	}
 }
 
-static json_t *
-peer_json(const struct kzd_peer *p)
+json_t *
+kzd_net_link_json(struct kzd *d, const struct kzd_link_row *r)
 {
+	static const struct kz_link_stats none;
+	const struct kz_link_stats *ls = r->ls != NULL ? r->ls : &none;
 	const struct kzd_adm_node *an = NULL;
-	struct kz_link_stats ls;
-	const uint8_t *node = p->link != NULL ? kz_link_peer(p->link) : NULL;
 	char hex[65];
+
+	if (r->node != NULL) {
+		kz_hex(hex, r->node, 32);
+		an = kzd_net_adm_node(d, r->node);
+	}
+	return json_pack("{s:s,s:s,s:s,s:o,s:b,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:I,"
+	    "s:I,s:I,s:I,s:I,s:o}",
+	    "address", r->address,
+	    "direction", r->initiator ? "out" : "in",
+	    "state", r->state,
+	    "node_key", r->node != NULL ? json_string(hex) : json_null(),
+	    "discovered", r->discovered,
+	    "transport", r->transport,
+	    "name", an != NULL && an->name[0] ? json_string(an->name) :
+	    json_null(),
+	    "since", r->up ? json_integer((json_int_t)r->since_s) : json_null(),
+	    "bytes_in", (json_int_t)ls->bytes_in,
+	    "bytes_out", (json_int_t)ls->bytes_out,
+	    "entries_in", (json_int_t)ls->sync.entries_in,
+	    "entries_out", (json_int_t)ls->sync.entries_out,
+	    "urgent_in", (json_int_t)ls->sync.urgent_in,
+	    "urgent_out", (json_int_t)ls->sync.urgent_out,
+	    "pending_in", (json_int_t)ls->sync.pending_in,
+	    "pending_out", (json_int_t)ls->sync.pending_out,
+	    "queued_bytes", (json_int_t)r->queued,
+	    "last_error", r->last_error != NULL && r->last_error[0] ?
+	    json_string(r->last_error) : json_null());
+}
+
+const char *
+kzd_compress_name(enum kz_compress c)
+{
+	return c == KZ_COMPRESS_DICT ? "dict" : c == KZ_COMPRESS_ZSTD ? "zstd" :
+	    "none";
+}
+
+/* A TCP link's row: the common fields, its profile and compression. */
+static json_t *
+peer_json(struct kzd_peer *p)
+{
+	struct kz_link_stats ls;
+	struct kzd_link_row r = {
+		.address = p->address,
+		.initiator = p->initiator,
+		.state = state_name(p),
+		.node = p->link != NULL ? kz_link_peer(p->link) : NULL,
+		.discovered = p->dial != NULL && p->dial->discovered,
+		.transport = "tcp",
+		.up = p->connected,
+		.since_s = p->since_s,
+		.ls = &ls,
+		.queued = p->queued,
+		.last_error = p->last_error,
+	};
 	json_t *o;
 
 	memset(&ls, 0, sizeof(ls));
 	if (p->link != NULL)
 		kz_link_get_stats(p->link, &ls);
-	if (node != NULL) {
-		kz_hex(hex, node, 32);
-		an = adm_find(&p->d->net.adm, node);
+	o = kzd_net_link_json(p->d, &r);
+	if (o != NULL) {
+		json_object_set_new(o, "profile", json_string(p->slow ? "slow" :
+		    "lan"));
+		json_object_set_new(o, "compress", p->link != NULL &&
+		    kz_link_state(p->link) == KZ_LINK_OPEN ?
+		    json_string(kzd_compress_name(ls.compress)) : json_null());
 	}
-	o = json_pack("{s:s,s:s,s:s,s:o,s:b,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,"
-	    "s:I,s:I,s:I,s:o}",
-	    "address", p->address,
-	    "direction", p->initiator ? "out" : "in",
-	    "state", state_name(p),
-	    "node_key", node != NULL ? json_string(hex) : json_null(),
-	    "discovered", p->dial != NULL && p->dial->discovered,
-	    "transport", "tcp",
-	    "name", an != NULL && an->name[0] ? json_string(an->name) : json_null(),
-	    "since", p->connected ? json_integer((json_int_t)p->since_s) :
-	    json_null(),
-	    "bytes_in", (json_int_t)ls.bytes_in,
-	    "bytes_out", (json_int_t)ls.bytes_out,
-	    "entries_in", (json_int_t)ls.sync.entries_in,
-	    "entries_out", (json_int_t)ls.sync.entries_out,
-	    "urgent_in", (json_int_t)ls.sync.urgent_in,
-	    "urgent_out", (json_int_t)ls.sync.urgent_out,
-	    "pending_in", (json_int_t)ls.sync.pending_in,
-	    "pending_out", (json_int_t)ls.sync.pending_out,
-	    "queued_bytes", (json_int_t)p->queued,
-	    "last_error", p->last_error[0] ? json_string(p->last_error) :
-	    json_null());
 	return o;
 }
 
 /* A static peer without a connection: closed, and when it is tried next. */
 static json_t *
-dial_json(const struct kzd *d, const struct kzd_dial *dl)
+dial_json(struct kzd *d, const struct kzd_dial *dl)
 {
-	uint64_t now = uv_now((uv_loop_t *)&d->loop);
-	char hex[65];
+	uint64_t now = uv_now(&d->loop);
+	struct kzd_link_row r = {
+		.address = dl->address,
+		.initiator = true,
+		.state = "closed",
+		.node = dl->have_node ? dl->node : NULL,
+		.discovered = dl->discovered,
+		.transport = "tcp",
+		.last_error = dl->self ? "this node's own address" :
+		    dl->standby ? "another link reaches this node" : dl->last_error,
+	};
+	json_t *o = kzd_net_link_json(d, &r);
 
-	if (dl->have_node)
-		kz_hex(hex, dl->node, 32);
-	return json_pack("{s:s,s:s,s:s,s:o,s:b,s:n,s:I,s:I,s:I,s:I,s:I,s:o,s:o}",
-	    "address", dl->address,
-	    "direction", "out",
-	    "state", "closed",
-	    "node_key", dl->have_node ? json_string(hex) : json_null(),
-	    "discovered", dl->discovered,
-	    "since",
-	    "bytes_in", (json_int_t)0,
-	    "bytes_out", (json_int_t)0,
-	    "entries_in", (json_int_t)0,
-	    "entries_out", (json_int_t)0,
-	    "queued_bytes", (json_int_t)0,
-	    "last_error", dl->self ? json_string("this node's own address") :
-	    dl->standby ? json_string("another link reaches this node") :
-	    dl->last_error[0] ? json_string(dl->last_error) : json_null(),
-	    "retry_in_s", dl->retry_at_ms > now ?
-	    json_integer((json_int_t)((dl->retry_at_ms - now + 999) / 1000)) :
-	    json_null());
+	if (o != NULL)
+		json_object_set_new(o, "retry_in_s", dl->retry_at_ms > now ?
+		    json_integer((json_int_t)((dl->retry_at_ms - now + 999) /
+		    1000)) : json_null());
+	return o;
 }
 
 void

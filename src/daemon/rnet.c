@@ -815,13 +815,6 @@ state_name(const struct kzd_rnet *r)
 	}
 }
 
-static const char *
-compress_name(enum kz_compress c)
-{
-	return c == KZ_COMPRESS_DICT ? "dict" : c == KZ_COMPRESS_ZSTD ? "zstd" :
-	    "none";
-}
-
 /* The port, the ARQ and the session's figures (the row's "radio"). */
 static json_t *
 radio_json(struct kzd_rnet *r)
@@ -864,7 +857,7 @@ radio_json(struct kzd_rnet *r)
 	    "mtu", (json_int_t)r->mtu,
 	    "airtime_bytes_per_s", (json_int_t)o.arq.bytes_per_s,
 	    "keepalive_s", (json_int_t)r->d->cfg.radio_keepalive_s,
-	    "compress", open ? json_string(compress_name(ls.compress)) :
+	    "compress", open ? json_string(kzd_compress_name(ls.compress)) :
 	    json_null(),
 	    "compress_max", modes[r->d->cfg.radio_compress % 3],
 	    "session", r->rl != NULL ? json_string(sid) : json_null(),
@@ -908,9 +901,19 @@ json_t *
 kzd_rnet_peer_json(struct kzd *d)
 {
 	struct kzd_rnet *r = &d->radio;
-	const struct kzd_adm_node *an = NULL;
 	struct kz_link_stats ls;
-	char hex[65];
+	struct kzd_link_row row = {
+		.address = r->device,
+		.initiator = r->initiator,
+		.state = state_name(r),
+		.node = r->have_node ? r->node : NULL,
+		.transport = "radio",
+		.up = r->rl != NULL,
+		.since_s = r->since_s,
+		.ls = &ls,
+		.queued = r->port != NULL ? kz_radio_queued(r->port) : 0,
+		.last_error = r->last_error,
+	};
 	json_t *o;
 
 	if (!r->configured)
@@ -918,35 +921,9 @@ kzd_rnet_peer_json(struct kzd *d)
 	memset(&ls, 0, sizeof(ls));
 	if (r->rl != NULL)
 		kz_link_get_stats(kz_rlink_link(r->rl), &ls);
-	if (r->have_node) {
-		kz_hex(hex, r->node, 32);
-		an = kzd_net_adm_node(d, r->node);
-	}
-	o = json_pack("{s:s,s:s,s:s,s:o,s:b,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,"
-	    "s:I,s:I,s:I,s:o,s:o}",
-	    "address", r->device,
-	    "direction", r->initiator ? "out" : "in",
-	    "state", state_name(r),
-	    "node_key", r->have_node ? json_string(hex) : json_null(),
-	    "discovered", 0,
-	    "transport", "radio",
-	    "name", an != NULL && an->name[0] ? json_string(an->name) :
-	    json_null(),
-	    "since", r->rl != NULL ? json_integer((json_int_t)r->since_s) :
-	    json_null(),
-	    "bytes_in", (json_int_t)ls.bytes_in,
-	    "bytes_out", (json_int_t)ls.bytes_out,
-	    "entries_in", (json_int_t)ls.sync.entries_in,
-	    "entries_out", (json_int_t)ls.sync.entries_out,
-	    "urgent_in", (json_int_t)ls.sync.urgent_in,
-	    "urgent_out", (json_int_t)ls.sync.urgent_out,
-	    "pending_in", (json_int_t)ls.sync.pending_in,
-	    "pending_out", (json_int_t)ls.sync.pending_out,
-	    "queued_bytes", (json_int_t)(r->port != NULL ?
-	    kz_radio_queued(r->port) : 0),
-	    "last_error", r->last_error[0] ? json_string(r->last_error) :
-	    json_null(),
-	    "radio", radio_json(r));
+	o = kzd_net_link_json(d, &row);
+	if (o != NULL)
+		json_object_set_new(o, "radio", radio_json(r));
 	return o;
 }
 

@@ -44,6 +44,11 @@ struct cfg_row {
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
 /* In the order of enum kz_config_compress. */
 static const char *const compress_modes[] = { "none", "zstd", "dict", NULL };
+/* In the order of enum kz_config_profile. */
+static const char *const profiles[] = { "lan", "slow", NULL };
+/* [net] compress: "auto", then compress_modes (index - 1). */
+static const char *const net_compress_modes[] = { "auto", "none", "zstd", "dict",
+	NULL };
 
 static cfg_check_fn check_socket, check_listen, check_peers;
 static cfg_check_fn check_disc_address, check_disc_interface;
@@ -100,6 +105,20 @@ static const struct cfg_row rows[] = {
 	  3600, NULL, NULL,
 	  "Longest wait, in seconds, between attempts to reach a static peer (the\n"
 	  "# wait doubles from one second up to this, with random jitter)." },
+	/* docs/sync.md, "Link profiles". */
+	{ "net", "profile", CFG_ENUM, OFF(net_profile), "lan", 0, 0, profiles,
+	  NULL,
+	  "What the line under this node's TCP links is: lan (fast: large runs,\n"
+	  "# no compression) or slow (a satellite terminal, an IP radio bridge, a\n"
+	  "# mobile data stick: urgent entries first, then recent chat, small\n"
+	  "# runs, 16 KiB queued at most, zstd with the dictionary).  For links\n"
+	  "# to static peers and links accepted; links to nodes found by LAN\n"
+	  "# discovery are always lan.  Set it on both ends of a slow line." },
+	{ "net", "compress", CFG_ENUM, OFF(net_compress), "auto", 0, 0,
+	  net_compress_modes, NULL,
+	  "The most a TCP link may compress: auto (none with profile lan, dict\n"
+	  "# with slow), none, zstd, or dict (zstd with the built-in dictionary);\n"
+	  "# the two nodes use the best both allow." },
 	{ "http", "listen", CFG_STRING, OFF(http_listen), "0.0.0.0:8080", 0,
 	  HOSTPORT_MAX, NULL, check_listen,
 	  "TCP address of the web UI and its HTTP API (served by a later release;\n"
@@ -408,6 +427,15 @@ check_peers(const char *value, char *why, size_t whylen)
 	size_t n;
 
 	return split_peers(value, peers, &n, why, whylen);
+}
+
+int
+kz_config_net_compress(const struct kz_config *cfg)
+{
+	if (cfg->net_compress != KZ_CONFIG_NET_COMPRESS_AUTO)
+		return cfg->net_compress - 1;
+	return cfg->net_profile == KZ_CONFIG_PROFILE_SLOW ?
+	    KZ_CONFIG_COMPRESS_DICT : KZ_CONFIG_COMPRESS_NONE;
 }
 
 int

@@ -43,6 +43,36 @@ expect 0 "b's posts come back" -- k "$A" sync --via "$K --home $B sync --stdio"
 has err "complete: 3 entries received, 0 sent"
 eq "$(digest "$A")" "$(digest "$B")" "digest after b's posts"
 
+# --slow on both ends (docs/sync.md, "Link profiles"): the dictionary is
+# chosen and the same 54 entries take fewer bytes than on the LAN profile.
+S="$T/s"; L="$T/l"
+for n in "$S" "$L"; do
+	expect 0 "init" -- k "$n" init
+	expect 0 "joins" -- k "$n" mesh join "$tok"
+	expect 0 "admit" -- k "$A" mesh admit --name "${n##*/}" "$(key "$n")"
+done
+byt() { sed -n 's/.*"bytes_out":\([0-9]*\).*/\1/p' "$T/err" | head -1; }
+expect 0 "lan profile to l" -- k "$A" --json sync --via "$K --home $L sync --stdio"
+has err '"complete":true'
+has err '"compress":"none"'
+lan=$(byt)
+# a holds 59 entries; the two admissions (membership) also go ahead alone.
+eq "$(num entries_out)" 61 "entries a sent on the lan profile"
+expect 0 "slow profile to s" -- k "$A" --json sync --slow --via "$K --home $S sync --slow --stdio"
+has err '"complete":true'
+has err '"compress":"dict"'
+slow=$(byt)
+eq "$(num entries_out)" 61 "entries a sent on the slow profile"
+[ "$slow" -lt $((lan * 6 / 10)) ] && ok ||
+    bad "slow profile sent $slow bytes, lan $lan: wanted under 0.6 x"
+echo "stdio: the same 61 entries: $lan bytes out on the lan profile, $slow on the slow one"
+eq "$(digest "$S")" "$(digest "$A")" "digest after the slow session"
+eq "$(digest "$L")" "$(digest "$A")" "digest after the lan session"
+expect 0 "slow one end only: no compression, still complete" -- \
+    k "$A" --json sync --slow --via "$K --home $B sync --stdio"
+has err '"compress":"none"'
+has err '"complete":true'
+
 before=$(digest "$A")
 expect 1 "another mesh's node" -- k "$A" sync --via "$K --home $C sync --stdio"
 has err "sync did not complete"

@@ -6,7 +6,9 @@
 # digest; a node C of another mesh (a wrong network key) dialling A gets
 # nothing and A's log names the refused link; B killed with -9 and
 # restarted catches up on the posts made meanwhile; A stopped and started
-# again is redialled by B (backoff) and catches up; a revoked B is cut off
+# again is redialled by B (backoff) and catches up; with [net] profile =
+# slow on B alone the link is uncompressed, on both it chooses the
+# dictionary and live posts still cross; a revoked B is cut off
 # with the reason; SIGTERM stops every daemon cleanly (exit 0: every handle
 # closed).  Every daemon started here is killed by its pid on exit.
 set -u
@@ -71,6 +73,7 @@ until_ok "a logs the link" -- grep -q "linked with node ${BK:0:16} (b)" "$T/a.er
 expect 0 "b: status" -- "$C" --home "$B" '{"cmd":"status"}'
 has out "\"address\":\"127.0.0.1:$PORT\",\"direction\":\"out\",\"state\":\"open\",\"node_key\":\"$AK\""
 has out '"last_error":null'
+has out '"last_error":null,"profile":"lan","compress":"none"}'
 expect 0 "a: status" -- "$C" --home "$A" '{"cmd":"status"}'
 has out "\"direction\":\"in\",\"state\":\"open\",\"node_key\":\"$BK\""
 
@@ -118,7 +121,10 @@ kill -TERM "$DC"
 stopped "$DC" c
 
 # ---------------------------------------------------------------- kill -9 B
+# B comes back with [net] profile = slow (docs/sync.md, "Link profiles");
+# A stays lan, so nothing is compressed until A is slow too (below).
 { kill -9 "$DB"; wait "$DB"; } 2>/dev/null
+sed -i 's/^profile = .*/profile = slow/' "$B/kizuna.conf"
 expect 0 "a: post while b is down" -- "$K" --home "$A" --as alice post ops "while b was down 1"
 expect 0 "a: post while b is down" -- "$K" --home "$A" --as alice post --priority urgent ops "while b was down 2"
 start b "$B"
@@ -126,6 +132,9 @@ DB=$DPID
 until_ok "b catches up after kill -9" -- shows "$B" ops "while b was down 2"
 until_ok "b catches up (1)" -- shows "$B" ops "while b was down 1"
 until_ok "one digest after the restart" -- same_digest
+expect 0 "b: status, slow profile" -- "$C" --home "$B" '{"cmd":"status"}'
+has out '"state":"open",'
+has out '"profile":"slow","compress":"none"}'
 
 # ---------------------------------------------------------------- A away
 kill -TERM "$DA"
@@ -134,10 +143,21 @@ has a.err "link from 127.0.0.1:"
 expect 0 "b: post while a is down" -- "$K" --home "$B" --as alice post ops "while a was down"
 until_ok "b tries again with backoff" -- grep -q "\[net\] peers: 127.0.0.1:$PORT: next attempt in .* after: connection refused" "$T/b.err"
 conf "$A" "127.0.0.1:$PORT" ""
+sed -i 's/^profile = .*/profile = slow/' "$A/kizuna.conf"
 start a "$A"
 DA=$DPID
 until_ok "a catches up from b" -- shows "$A" ops "while a was down"
 until_ok "one digest after a's restart" -- same_digest
+# Both slow: the link chooses the dictionary; live posts still cross.
+expect 0 "a: status, both slow" -- "$C" --home "$A" '{"cmd":"status"}'
+has out '"profile":"slow","compress":"dict"}'
+expect 0 "b: status, both slow" -- "$C" --home "$B" '{"cmd":"status"}'
+has out '"profile":"slow","compress":"dict"}'
+expect 0 "a: urgent post on the slow link" -- "$K" --home "$A" --as alice post --priority urgent ops "slow link urgent"
+until_ok "b shows it" -- shows "$B" ops "slow link urgent"
+expect 0 "a: post on the slow link" -- "$K" --home "$A" --as alice post ops "slow link chat"
+until_ok "b shows it" -- shows "$B" ops "slow link chat"
+until_ok "one digest on the slow link" -- same_digest
 
 # ---------------------------------------------------------------- B hangs
 # A stopped process's kernel still acknowledges TCP: only the protocol's
