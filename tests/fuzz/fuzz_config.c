@@ -6,7 +6,8 @@
  * NUL-terminated "FILE:LINE: reason" naming the file; a file that loads
  * leaves only settings the table accepts: every string NUL-terminated,
  * valid UTF-8 and within its row's bounds, HOST:PORT settings that parse,
- * a peer list kz_config_peers splits, integers within their bounds.
+ * a peer list kz_config_peers splits, integers within their bounds,
+ * callsigns that parse, enums within their choices.
  */
 #include <stdint.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "fuzz_util.h"
 #include "kizuna/config.h"
 #include "kizuna/err.h"
+#include "kizuna/kiss.h"
 #include "kizuna/log.h"
 #include "kizuna/util.h"
 
@@ -38,6 +40,18 @@ check_hostport(const char *s, const char *name)
 	check_str(s, KZ_CONFIG_HOST_MAX + 8, name);
 	if (s[0] != '\0')
 		KZF_CHECK(kz_hostport_parse(&hp, s, true) == 0,
+		    "config: %s '%s' accepted but does not parse", name, s);
+}
+
+/* An accepted callsign setting is empty or parses as one. */
+static void
+check_call(const char *s, const char *name)
+{
+	struct kz_ax25_addr a;
+
+	check_str(s, KZ_AX25_CALL_STR, name);
+	if (s[0] != '\0')
+		KZF_CHECK(kz_ax25_addr_parse(&a, s, NULL) == 0,
 		    "config: %s '%s' accepted but does not parse", name, s);
 }
 
@@ -87,6 +101,36 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "config: keepalive");
 	KZF_CHECK(cfg.net_reconnect_max_s >= 1 &&
 	    cfg.net_reconnect_max_s <= 3600, "config: reconnect");
+	KZF_CHECK(cfg.net_profile == KZ_CONFIG_PROFILE_LAN ||
+	    cfg.net_profile == KZ_CONFIG_PROFILE_SLOW, "config: profile %d",
+	    cfg.net_profile);
+	KZF_CHECK(kz_config_net_compress(&cfg) >= KZ_CONFIG_COMPRESS_NONE &&
+	    kz_config_net_compress(&cfg) <= KZ_CONFIG_COMPRESS_DICT,
+	    "config: net compress %d", cfg.net_compress);
+	check_str(cfg.courier_folder, KZ_CONFIG_PATH_MAX, "courier folder");
+	KZF_CHECK(cfg.courier_interval_s >= 1 && cfg.courier_interval_s <= 3600,
+	    "config: courier interval");
+	/* [radio]: each value alone (kizunad checks them together). */
+	check_str(cfg.radio_device, KZ_CONFIG_PATH_MAX, "radio device");
+	KZF_CHECK(cfg.radio_speed >= 300 && cfg.radio_speed <= 230400 &&
+	    cfg.radio_bit_rate >= 300 && cfg.radio_bit_rate <= 115200,
+	    "config: radio rates");
+	check_call(cfg.radio_mycall, "radio mycall");
+	check_call(cfg.radio_peercall, "radio peercall");
+	KZF_CHECK(cfg.radio_kiss_port >= 0 && cfg.radio_kiss_port <= 15 &&
+	    cfg.radio_pid >= 0 && cfg.radio_pid <= 0xfe, "config: kiss port, pid");
+	KZF_CHECK(cfg.radio_txdelay_ms >= 0 && cfg.radio_txdelay_ms <= 2550 &&
+	    cfg.radio_slottime_ms >= 0 && cfg.radio_slottime_ms <= 2550 &&
+	    cfg.radio_txtail_ms >= 0 && cfg.radio_txtail_ms <= 2550 &&
+	    cfg.radio_persist >= 0 && cfg.radio_persist <= 255,
+	    "config: channel access");
+	KZF_CHECK(cfg.radio_frame_max >= 48 && cfg.radio_frame_max <= 1023,
+	    "config: frame_max %d", cfg.radio_frame_max);
+	KZF_CHECK(cfg.radio_compress >= KZ_CONFIG_COMPRESS_NONE &&
+	    cfg.radio_compress <= KZ_CONFIG_COMPRESS_DICT,
+	    "config: radio compress");
+	KZF_CHECK(cfg.radio_keepalive_s >= 1 && cfg.radio_keepalive_s <= 3600,
+	    "config: radio keepalive");
 	/* Path settings resolve inside a home folder of ordinary length. */
 	KZF_CHECK(kz_config_home_path(home, sizeof(home), "/var/lib/kizuna",
 	    cfg.store_path) == 0, "config: store path does not resolve");

@@ -1038,6 +1038,15 @@ gen_config(void)
 		"0123456789012345678901234567890123456789"
 		"0123456789012345678901234567890123456789\n",
 		"no section = 1\n[",
+		"[net]\nprofile = slow\ncompress = zstd\n[courier]\n"
+		"folder = /media/usb\ninterval_s = 30\nwrite = off\n",
+		"[net]\nprofile = wan\n",
+		"[radio]\ndevice = tcp:127.0.0.1:8001\nspeed = 9600\n"
+		"bit_rate = 1200\nmycall = JA1ABC-3\npeercall = JA1XYZ-15\n"
+		"ax25 = on\nkiss_port = 1\npid = 0xf1\ntxdelay_ms = 250\n"
+		"persist = 63\nslottime_ms = 100\ntxtail_ms = 50\n"
+		"frame_max = 256\ncompress = zstd\nkeepalive_s = 120\n",
+		"[radio]\nmycall = ja1abc-16\npid = 0xff\n",
 	};
 	char name[32], *text;
 	size_t i;
