@@ -18,7 +18,9 @@
 #                       it is free; the idle link keeps alive; the relay
 #                       dies: both links close with the reason, a post made
 #                       meanwhile crosses once it is back; SIGTERM stops
-#                       both cleanly.
+#                       both cleanly.  A third node X linked to B by TCP
+#                       only: A's posts reach X and X's reach A (radio and
+#                       TCP in one path), one digest on all three.
 #   radio.sh direwolf   through the shared Direwolf rig (../shared/radio,
 #                       two real Direwolf 1.6 stations) at 1200 baud: 50
 #                       posts A->B (one digest), then an emergency post
@@ -166,6 +168,15 @@ expect 0 "a: invite" -- "$K" --home "$A" mesh invite --address 127.0.0.1:1
 TOK=$(cat "$T/out")
 expect 0 "b: join" -- "$K" --home "$B" mesh join "$TOK"
 expect 0 "a admits b" -- "$K" --home "$A" mesh admit "$BK" --name b
+# X (relay mode): a third node whose only link is TCP to B, so entries
+# cross TCP and radio in one path, X - B - A.
+X="$T/x"
+if [ "$mode" = relay ]; then
+	expect 0 "init x" -- "$K" --home "$X" --json init
+	"$K" --home "$X" --json status >"$T/out"; XK=$(field node_key)
+	expect 0 "x: join" -- "$K" --home "$X" mesh join "$TOK"
+	expect 0 "a admits x" -- "$K" --home "$A" mesh admit "$XK" --name x
+fi
 # In relay mode A holds a backlog that B lacks: 100 posts of ~230 bytes
 # (kz-fill), a catch-up of many frames through the lossy channel.
 NFILL=0
@@ -248,6 +259,8 @@ else
 fi
 conf "$A" "tcp:127.0.0.1:$PA" "$BITRATE" JA1AAA-1 JA1BBB-1
 conf "$B" "tcp:127.0.0.1:$PB" "$BITRATE" JA1BBB-1 JA1AAA-1
+# In relay mode B also listens on TCP, for X.
+[ "$mode" = relay ] && sed -i 's/^listen =$/listen = 127.0.0.1:0/' "$B/kizuna.conf"
 expect 0 "a: -n" -- "$D" -n --home "$A"
 expect 0 "b: -n" -- "$D" -n --home "$B"
 
@@ -374,6 +387,36 @@ n=$(rstat "$B" urgent_in)
 
 # ---------------------------------------------------------------- relay only
 if [ "$mode" = relay ]; then
+	# Forwarding between transports: X links to B over TCP only; what A
+	# wrote reaches X (radio, then TCP) and what X writes reaches A (TCP,
+	# then radio), each hop forwarding what it stored.
+	wait_for 10 "b listens on tcp" -- grep -q "listening on 127.0.0.1:" "$T/b.err"
+	PBT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/b.err" | tail -1)
+	cat >"$X/kizuna.conf" <<-EOF
+	[log]
+	level = debug
+	[net]
+	listen =
+	peers = 127.0.0.1:$PBT
+	discovery = false
+	EOF
+	start x "$X"; DX=$DPID
+	same3() { [ "$(digest "$X")" = "$(digest "$A")" ] && same_digest; }
+	wait_for 30 "x catches up from b (a's posts, over radio then tcp)" -- same3
+	expect 0 "x: post" -- "$K" --home "$X" --as alice post ops "from x: tcp, then radio"
+	wait_for "$CONVERGE_S" "a shows x's post" -- shows "$A" ops "from x: tcp, then radio"
+	expect 0 "a: urgent post" -- "$K" --home "$A" --as alice post --priority urgent ops "from a: radio, then tcp"
+	wait_for "$CONVERGE_S" "x shows a's post" -- shows "$X" ops "from a: radio, then tcp"
+	wait_for 30 "one digest on a, b and x" -- same3
+	expect 0 "b: status" -- "$C" --home "$B" '{"cmd":"status"}'
+	has out '"transport":"tcp"'
+	has out '"transport":"radio"'
+	expect 0 "x: status" -- "$C" --home "$X" '{"cmd":"status"}'
+	has out "\"address\":\"127.0.0.1:$PBT\",\"direction\":\"out\",\"state\":\"open\",\"node_key\":\"$BK\""
+	kill -TERM "$DX"
+	stopped "$DX" x
+	forget "$DX"
+
 	# Idle: keepalives every 5 s (a Ping and its answer), nothing else.
 	f0=$(rstat "$A" radio.arq.frames_out)
 	wait_for 30 "a keeps the idle link alive" -- \
