@@ -28,6 +28,8 @@ libh2o-dev
 libzip-dev
 direwolf
 python3
+curl
+jq
 "
 
 missing=""

@@ -63,6 +63,8 @@ struct kz_config {
 	int net_profile;		/* enum kz_config_profile */
 	int net_compress;		/* KZ_CONFIG_NET_COMPRESS_AUTO or mode+1 */
 	char http_listen[KZ_CONFIG_STR_MAX];	/* HOST:PORT, or "" (none) */
+	char http_web_root[KZ_CONFIG_STR_MAX];	/* "": found (http.c) */
+	int http_session_idle_s;
 	char courier_folder[KZ_CONFIG_STR_MAX];	/* "" (none), or a folder */
 	int courier_interval_s;
 	bool courier_write;

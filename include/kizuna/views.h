@@ -111,6 +111,24 @@ int kz_views_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
     uint64_t limit, int (*cb)(void *ctx, const struct kz_view_message *m),
     void *ctx);
 
+/* Where a page of messages ends: the (hlc, author, seq) of a message. */
+struct kz_view_cursor {
+	uint64_t hlc;
+	uint8_t author[32];
+	uint64_t seq;
+};
+
+/*
+ * A page of a channel's top-level messages, newest first: the `limit`
+ * (0: all) that come before `before` in the channel's (hlc, author, seq)
+ * order, or the newest when before is NULL.  One range of the channel's
+ * index, so a page costs the same however deep in the history it is.
+ */
+int kz_views_messages_page(struct kz_store *st,
+    const uint8_t channel[KZ_ID_BYTES], const struct kz_view_cursor *before,
+    uint64_t limit, int (*cb)(void *ctx, const struct kz_view_message *m),
+    void *ctx);
+
 /* A thread: its root message first (when it exists), then the replies in
  * (hlc, author, seq) order. */
 int kz_views_thread(struct kz_store *st, const uint8_t root[KZ_ID_BYTES],

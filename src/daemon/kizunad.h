@@ -384,6 +384,7 @@ struct kzd {
 	bool grace_open;
 
 	bool stopping, done;
+	struct kzd_http *http;		/* the web workspace (http.c), or NULL */
 	struct kzd_control ctl;
 	struct kzd_net net;
 	struct kzd_rnet radio;
@@ -579,7 +580,52 @@ bool kzd_discovery_closed(struct kzd *d, struct kzd_dial *dl);
 /* Adds "discovery" (counters, or null when off) to a status answer. */
 void kzd_discovery_status(struct kzd *d, struct json_t *o);
 
+/* ------------------------------------------------------------ http.c */
+
+/*
+ * Serves the web workspace and its JSON API on [http] listen (http.h).
+ * Empty: nothing.  A port that cannot be bound is logged as an error and
+ * the node runs on without it.  Returns 0, or -1 (logged) when the server
+ * cannot be set up at all (no web root, out of memory).
+ */
+int kzd_http_start(struct kzd *d);
+
+/* Stops accepting and ends every connection once its request is answered. */
+void kzd_http_stop(struct kzd *d);
+
+/* Cuts every connection off (the grace period ran out). */
+void kzd_http_abort(struct kzd *d);
+
+/* Whether connections or password checks are still draining. */
+bool kzd_http_busy(const struct kzd *d);
+
+/* Closes the listener (and h2o's handles after a failed start). */
+void kzd_http_close_handles(struct kzd *d);
+
+/* Frees the server (after the loop); wipes the sessions. */
+void kzd_http_free(struct kzd *d);
+
+/* Adds "http" (port, connections, sessions, logins, or null) to a status. */
+void kzd_http_status(struct kzd *d, struct json_t *o);
+
 /* ------------------------------------------------------------ request.c */
+
+/*
+ * Appends op (borrowed: the exact bytes, an encoded operation of type) to
+ * this node's feed, committed before it returns, then tells systemd and
+ * pushes it on every link.  The control socket and the HTTP API both
+ * write this way.  Returns 0 with the entry in *app, or kz_store_append's
+ * error (KZ_ERR_FORK, KZ_ERR_FULL, KZ_ERR_TOO_BIG, a store error).
+ */
+int kzd_append(struct kzd *d, const uint8_t *op, size_t len,
+    enum kz_op_type type, struct kz_appended *app);
+
+/*
+ * The node's status object (the control socket's "status" answer: node,
+ * store, links, radio, courier, http), or {"ok":false,...} when the store
+ * cannot be read; NULL only when out of memory.
+ */
+struct json_t *kzd_status_json(struct kzd *d);
 
 /*
  * Handles one request line (borrowed, not NUL-terminated) and returns its

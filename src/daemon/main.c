@@ -368,6 +368,7 @@ on_grace(uv_timer_t *t)
 		    "ms; cutting them off", d->net.n_peers, KZD_STOP_GRACE_MS);
 	kzd_control_abort(d);
 	kzd_net_abort(d);
+	kzd_http_abort(d);
 }
 
 static void
@@ -394,6 +395,7 @@ close_handles(struct kzd *d)
 	kzd_net_close_handles(d);
 	kzd_rnet_close_handles(d);
 	kzd_courier_close_handles(d);
+	kzd_http_close_handles(d);
 }
 
 void
@@ -410,7 +412,8 @@ kzd_stop(struct kzd *d, const char *reason)
 	kzd_control_stop(d);
 	kzd_net_stop(d);
 	kzd_rnet_stop(d);
-	if (d->ctl.n_clients > 0 || d->net.n_peers > 0)
+	kzd_http_stop(d);
+	if (d->ctl.n_clients > 0 || d->net.n_peers > 0 || kzd_http_busy(d))
 		uv_timer_start(&d->grace, on_grace, KZD_STOP_GRACE_MS, 0);
 	kzd_maybe_done(d);
 }
@@ -419,7 +422,7 @@ void
 kzd_maybe_done(struct kzd *d)
 {
 	if (!d->stopping || d->done || d->ctl.n_clients > 0 ||
-	    d->net.n_peers > 0 || kzd_rnet_busy(d))
+	    d->net.n_peers > 0 || kzd_rnet_busy(d) || kzd_http_busy(d))
 		return;
 	d->done = true;
 	close_handles(d);
@@ -461,7 +464,7 @@ start(struct kzd *d)
 	    d->cfg.control_socket) < 0 || kzd_control_start(d, path) < 0)
 		return -1;
 	if (kzd_net_start(d) < 0 || kzd_rnet_start(d) < 0 ||
-	    kzd_courier_start(d) < 0)
+	    kzd_courier_start(d) < 0 || kzd_http_start(d) < 0)
 		return -1;
 	kzd_notify_ready(d);
 	return 0;
@@ -603,6 +606,7 @@ out:
 	}
 	kzd_net_free(d);
 	kzd_courier_free(d);
+	kzd_http_free(d);
 	kz_store_free(d->st);
 	if (d->have_key)
 		kz_keypair_wipe(&d->kp);

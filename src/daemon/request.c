@@ -67,8 +67,8 @@ fail(const char *code, const char *fmt, ...)
 	return error_obj(code, msg);
 }
 
-static json_t *
-do_status(struct kzd *d)
+json_t *
+kzd_status_json(struct kzd *d)
 {
 	struct kz_store_stats stats;
 	char hex[2 * KZ_PK_BYTES + 1];
@@ -112,6 +112,7 @@ do_status(struct kzd *d)
 	kzd_net_status(d, o);
 	kzd_rnet_status(d, o);
 	kzd_courier_status(d, o);
+	kzd_http_status(d, o);
 	return o;
 }
 
@@ -152,6 +153,19 @@ append_refused(int rc)
 	default:
 		return fail(KZ_CONTROL_E_STORE, "not stored: %s", kz_strerror(rc));
 	}
+}
+
+int
+kzd_append(struct kzd *d, const uint8_t *op, size_t len,
+    enum kz_op_type type, struct kz_appended *app)
+{
+	int rc = kz_store_append(d->st, &d->kp, kzd_now_ms(), op, len, app);
+
+	if (rc < 0)
+		return rc;
+	kzd_notify_status(d);
+	kzd_net_appended(d, type);
+	return 0;
 }
 
 static json_t *
@@ -201,7 +215,7 @@ do_append(struct kzd *d, struct kzd_client *from, json_t *req, bool *bad)
 	}
 	type = op->type;
 	kz_op_free(op);
-	rc = kz_store_append(d->st, &d->kp, kzd_now_ms(), bin, binlen, &app);
+	rc = kzd_append(d, bin, binlen, type, &app);
 	if (rc < 0) {
 		kz_log(&d->log, rc == KZ_ERR_FORK || rc == KZ_ERR_FULL ?
 		    KZ_LOG_ERR : KZ_LOG_WARN, "control client %lu: %s not stored: "
@@ -214,8 +228,6 @@ do_append(struct kzd *d, struct kzd_client *from, json_t *req, bool *bad)
 	kz_hex(hex, app.hash, sizeof(app.hash));
 	resp = json_pack("{s:b,s:I,s:s,s:I}", "ok", 1, "seq", (json_int_t)app.seq,
 	    "hash", hex, "hlc", (json_int_t)app.hlc);
-	kzd_notify_status(d);
-	kzd_net_appended(d, type);
 out:
 	free(bin);
 	return resp;
@@ -247,7 +259,7 @@ kzd_request(struct kzd *d, struct kzd_client *from, const char *line,
 	} else if (strcmp(json_string_value(cmd), "ping") == 0) {
 		resp = json_pack("{s:b}", "ok", 1);
 	} else if (strcmp(json_string_value(cmd), "status") == 0) {
-		resp = do_status(d);
+		resp = kzd_status_json(d);
 	} else if (strcmp(json_string_value(cmd), "append") == 0) {
 		resp = do_append(d, from, req, bad);
 	} else if (strcmp(json_string_value(cmd), "content_digest") == 0) {

@@ -121,8 +121,17 @@ static const struct cfg_row rows[] = {
 	  "# the two nodes use the best both allow." },
 	{ "http", "listen", CFG_STRING, OFF(http_listen), "0.0.0.0:8080", 0,
 	  HOSTPORT_MAX, NULL, check_listen,
-	  "TCP address of the web UI and its HTTP API (served by a later release;\n"
-	  "# checked now), HOST:PORT; empty: none." },
+	  "TCP address of the web UI and its HTTP API, HOST:PORT; port 0 picks a\n"
+	  "# free port; empty: none.  A port that cannot be bound is logged and\n"
+	  "# the node runs on without the web UI." },
+	{ "http", "web_root", CFG_STRING, OFF(http_web_root), "", 0,
+	  KZ_CONFIG_PATH_MAX, NULL, NULL,
+	  "Folder of the web UI's files; relative paths are inside the home\n"
+	  "# folder; empty: the installed share/kizuna/web beside the binary, else\n"
+	  "# the source tree's src/web." },
+	{ "http", "session_idle_s", CFG_INT, OFF(http_session_idle_s), "28800", 2,
+	  604800, NULL, NULL,
+	  "Seconds a signed-in browser may stay idle before its session ends." },
 	{ "courier", "folder", CFG_STRING, OFF(courier_folder), "", 0,
 	  KZ_CONFIG_PATH_MAX, NULL, NULL,
 	  "A folder to sync through by hand, e.g. a USB stick's mount point: bundles\n"

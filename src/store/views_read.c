@@ -216,6 +216,36 @@ kz_views_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
 }
 
 int
+kz_views_messages_page(struct kz_store *st,
+    const uint8_t channel[KZ_ID_BYTES], const struct kz_view_cursor *before,
+    uint64_t limit, int (*cb)(void *ctx, const struct kz_view_message *m),
+    void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	/* A row value compared with the index's own columns: one range scan. */
+	rc = prepare(st, before != NULL ?
+	    "SELECT " MESSAGE_COLS " FROM ws_messages m"
+	    " WHERE m.channel = ?1 AND m.thread_root IS NULL"
+	    " AND (m.hlc, m.author, m.seq) < (?3, ?4, ?5)"
+	    " ORDER BY m.hlc DESC, m.author DESC, m.seq DESC LIMIT ?2" :
+	    "SELECT " MESSAGE_COLS " FROM ws_messages m"
+	    " WHERE m.channel = ?1 AND m.thread_root IS NULL"
+	    " ORDER BY m.hlc DESC, m.author DESC, m.seq DESC LIMIT ?2", &s);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, channel, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, limit == 0 ? -1 : (int64_t)limit);
+	if (before != NULL) {
+		sqlite3_bind_int64(s, 3, (int64_t)before->hlc);
+		sqlite3_bind_blob(s, 4, before->author, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 5, (int64_t)before->seq);
+	}
+	return each_row(st, s, message_row, (void (*)(void))cb, ctx);
+}
+
+int
 kz_views_thread(struct kz_store *st, const uint8_t root[KZ_ID_BYTES],
     int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx)
 {

@@ -1,0 +1,757 @@
+/*
+ * The JSON API under /api (docs/api.md): routing and the endpoints.
+ *
+ * Every request but POST /api/login needs a live session (401 otherwise);
+ * every request that changes something needs the session's CSRF token as
+ * well (403), checked before its body is read.  Writes are operations
+ * appended to this node's feed by kzd_append(), exactly as the control
+ * socket's append does, so they are persisted before the answer and pushed
+ * to every link at once.  Reads come from the workspace views.  Ids in
+ * paths are 64 hex digits; text from the client that goes into a message
+ * is only ever JSON-encoded, never interpreted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/http.h"
+#include "kizuna/err.h"
+#include "kizuna/hlc.h"
+#include "kizuna/util.h"
+#include "kizuna/views.h"
+
+/* Messages in one page: by default, and at most. */
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 200
+/* hlc, author and seq in hex: the opaque paging cursor. */
+#define CURSOR_CHARS (16 + 64 + 16)
+
+enum method { M_GET, M_POST, M_OTHER };
+
+static enum method
+method_of(h2o_req_t *req)
+{
+	if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
+		return M_GET;
+	if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+		return M_POST;
+	return M_OTHER;
+}
+
+static int
+hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
+	    c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Parses exactly 2 * n hex digits of s into out. */
+static bool
+unhex(uint8_t *out, const char *s, size_t len, size_t n)
+{
+	size_t i;
+
+	if (len != 2 * n)
+		return false;
+	for (i = 0; i < n; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static bool
+unhex_u64(uint64_t *out, const char *s)
+{
+	uint8_t b[8];
+	size_t i;
+
+	if (!unhex(b, s, 16, 8))
+		return false;
+	*out = 0;
+	for (i = 0; i < 8; i++)
+		*out = *out << 8 | b[i];
+	return true;
+}
+
+static json_t *
+hex_json(const uint8_t *b, size_t n)
+{
+	char hex[2 * KZ_ID_BYTES + 1];
+
+	kz_hex(hex, b, n);
+	return json_string(hex);
+}
+
+/* ------------------------------------------------------------ JSON */
+
+json_t *
+kzd_api_user_json(const struct kzd_http_user *u)
+{
+	return json_pack("{s:s,s:s,s:s,s:s}", "id", u->id, "display_name",
+	    u->display_name, "department", u->department, "role",
+	    kz_role_name(u->role));
+}
+
+static void
+cursor_of(char out[CURSOR_CHARS + 1], const struct kz_view_message *m)
+{
+	char author[65];
+
+	kz_hex(author, m->author, 32);
+	snprintf(out, CURSOR_CHARS + 1, "%016llx%s%016llx",
+	    (unsigned long long)m->hlc, author, (unsigned long long)m->seq);
+}
+
+static json_t *
+message_json(const struct kz_view_message *m)
+{
+	char cursor[CURSOR_CHARS + 1];
+	json_t *o;
+
+	cursor_of(cursor, m);
+	o = json_pack("{s:o,s:o,s:s,s:o,s:I,s:I,s:I,s:s,s:s,s:b,s:b,s:I,s:I,"
+	    "s:I,s:s}",
+	    "id", hex_json(m->id, KZ_ID_BYTES),
+	    "channel", hex_json(m->channel, KZ_ID_BYTES),
+	    "user", m->actor,
+	    "node", hex_json(m->author, 32),
+	    "seq", (json_int_t)m->seq,
+	    "hlc", (json_int_t)m->hlc,
+	    "time_ms", (json_int_t)kz_hlc_ms(m->hlc),
+	    "priority", kz_priority_name(m->priority),
+	    "text", m->text,
+	    "edited", m->edited,
+	    "deleted", m->deleted,
+	    "reply_count", (json_int_t)m->reply_count,
+	    "acks", (json_int_t)m->acks,
+	    "reactions", (json_int_t)m->reactions,
+	    "cursor", cursor);
+	if (o != NULL)
+		json_object_set_new(o, "thread_root", m->has_thread_root ?
+		    hex_json(m->thread_root, KZ_ID_BYTES) : json_null());
+	return o;
+}
+
+/* ------------------------------------------------------------ lookups */
+
+struct chan_find {
+	const uint8_t *id;
+	json_t *found;
+};
+
+static json_t *
+channel_json(const struct kz_view_channel *c)
+{
+	return json_pack("{s:o,s:s,s:s,s:b,s:I}", "id",
+	    hex_json(c->id, KZ_ID_BYTES), "name", c->name, "topic", c->topic,
+	    "archived", c->archived, "messages", (json_int_t)c->messages);
+}
+
+static int
+on_chan_find(void *ctx, const struct kz_view_channel *c)
+{
+	struct chan_find *f = ctx;
+
+	if (memcmp(c->id, f->id, KZ_ID_BYTES) != 0)
+		return 0;
+	f->found = channel_json(c);
+	return 1;
+}
+
+/*
+ * The channel whose id is the path segment seg: its JSON (the caller
+ * decrefs), or NULL after answering 400 bad_id or 404 unknown_channel.
+ */
+static json_t *
+channel_get(struct kzd_http *h, h2o_req_t *req, const char *seg, size_t len,
+    uint8_t id[KZ_ID_BYTES])
+{
+	struct chan_find f = { id, NULL };
+	int rc;
+
+	if (!unhex(id, seg, len, KZ_ID_BYTES)) {
+		kzd_http_error(req, 400, "bad_id", "a channel id is 64 hex digits");
+		return NULL;
+	}
+	rc = kz_views_channels(h->d->st, on_chan_find, &f);
+	if (rc < 0) {
+		json_decref(f.found);
+		kzd_http_error(req, 500, "store", "cannot read the channels: %s",
+		    kz_strerror(rc));
+		return NULL;
+	}
+	if (f.found == NULL)
+		kzd_http_error(req, 404, "unknown_channel", "no such channel");
+	return f.found;
+}
+
+struct msg_find {
+	const uint8_t *id;
+	struct kz_view_message m;	/* its strings are not kept */
+	json_t *root;
+	json_t *replies;		/* NULL: the root only */
+};
+
+static int
+on_msg_find(void *ctx, const struct kz_view_message *m)
+{
+	struct msg_find *f = ctx;
+
+	if (memcmp(m->id, f->id, KZ_ID_BYTES) == 0) {
+		f->m = *m;
+		f->m.text = f->m.actor = NULL;
+		f->root = message_json(m);
+		return f->replies == NULL ? 1 : 0;
+	}
+	if (f->root == NULL)
+		return 1;	/* replies without their root: not found */
+	json_array_append_new(f->replies, message_json(m));
+	return 0;
+}
+
+/*
+ * The message id (its view in f->m, its JSON in f->root and, with
+ * f->replies set, its replies appended there).  Returns 0, or -1 after
+ * answering 404 unknown_message (or 500).
+ */
+static int
+message_read(struct kzd_http *h, h2o_req_t *req, const uint8_t id[KZ_ID_BYTES],
+    struct msg_find *f)
+{
+	int rc;
+
+	f->id = id;
+	f->root = NULL;
+	rc = kz_views_thread(h->d->st, id, on_msg_find, f);
+	if (rc < 0) {
+		json_decref(f->root);
+		f->root = NULL;
+		kzd_http_error(req, 500, "store", "cannot read the message: %s",
+		    kz_strerror(rc));
+		return -1;
+	}
+	if (f->root == NULL) {
+		kzd_http_error(req, 404, "unknown_message", "no such message");
+		return -1;
+	}
+	return 0;
+}
+
+/* message_read of the id written in hex in seg (else 400 bad_id). */
+static int
+message_get(struct kzd_http *h, h2o_req_t *req, const char *seg, size_t len,
+    uint8_t id[KZ_ID_BYTES], struct msg_find *f)
+{
+	if (!unhex(id, seg, len, KZ_ID_BYTES)) {
+		kzd_http_error(req, 400, "bad_id", "a message id is 64 hex digits");
+		return -1;
+	}
+	return message_read(h, req, id, f);
+}
+
+/* ------------------------------------------------------------ writes */
+
+/*
+ * Encodes op (its actor the signed-in user) and appends it.  Returns 0 and
+ * the entry's hash in id, or -1 after answering.
+ */
+static int
+append(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u,
+    struct kz_op *op, uint8_t id[KZ_HASH_BYTES])
+{
+	struct kz_appended app;
+	uint8_t *bin = NULL;
+	size_t len;
+	int rc;
+
+	op->actor = u->id;
+	if ((rc = kz_op_encode(&bin, &len, op)) < 0) {
+		if (rc == KZ_ERR_BAD_UTF8)
+			kzd_http_error(req, 400, "bad_utf8", "text must be valid "
+			    "UTF-8");
+		else
+			kzd_http_error(req, 400, "invalid_field", "refused: %s",
+			    kz_strerror(rc));
+		return -1;
+	}
+	rc = kzd_append(h->d, bin, len, op->type, &app);
+	free(bin);
+	if (rc < 0) {
+		kz_log(&h->d->log, rc == KZ_ERR_FORK || rc == KZ_ERR_FULL ?
+		    KZ_LOG_ERR : KZ_LOG_WARN, "http: %s of %s not stored: %s",
+		    kz_op_type_name(op->type), u->id, kz_strerror(rc));
+		if (rc == KZ_ERR_FULL)
+			kzd_http_error(req, 507, "disk_full", "not stored: the "
+			    "node's disk is full");
+		else if (rc == KZ_ERR_FORK)
+			kzd_http_error(req, 503, "forked", "not stored: this node's "
+			    "feed is forked; an operator must resolve it");
+		else
+			kzd_http_error(req, 500, "store", "not stored: %s",
+			    kz_strerror(rc));
+		return -1;
+	}
+	memcpy(id, app.hash, KZ_HASH_BYTES);
+	return 0;
+}
+
+/* A string member of body: NULL if absent; *bad if present but not one. */
+static const char *
+str_field(json_t *body, const char *name, bool *bad)
+{
+	json_t *j = json_object_get(body, name);
+
+	if (j == NULL || json_is_null(j))
+		return NULL;
+	if (!json_is_string(j) ||
+	    strlen(json_string_value(j)) != json_string_length(j)) {
+		*bad = true;
+		return NULL;
+	}
+	return json_string_value(j);
+}
+
+/* ------------------------------------------------------------ endpoints */
+
+static void
+get_me(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u)
+{
+	kzd_http_json(req, 200, json_pack("{s:o,s:s}", "user",
+	    kzd_api_user_json(u), "csrf", u->s->csrf));
+}
+
+static int
+on_channel(void *ctx, const struct kz_view_channel *c)
+{
+	return json_array_append_new(ctx, channel_json(c)) < 0 ? KZ_ERR_NOMEM : 0;
+}
+
+static void
+get_channels(struct kzd_http *h, h2o_req_t *req)
+{
+	json_t *a = json_array();
+	int rc = kz_views_channels(h->d->st, on_channel, a);
+
+	if (rc < 0) {
+		json_decref(a);
+		kzd_http_error(req, 500, "store", "cannot read the channels: %s",
+		    kz_strerror(rc));
+		return;
+	}
+	kzd_http_json(req, 200, json_pack("{s:o}", "channels", a));
+}
+
+/* The value of key in req's query string (undecoded), or NULL. */
+static const char *
+query_get(h2o_req_t *req, const char *key, size_t *len)
+{
+	const char *q, *end, *amp;
+	size_t klen = strlen(key);
+
+	if (req->query_at == SIZE_MAX)
+		return NULL;
+	q = req->path.base + req->query_at + 1;
+	end = req->path.base + req->path.len;
+	while (q < end) {
+		amp = memchr(q, '&', (size_t)(end - q));
+		if (amp == NULL)
+			amp = end;
+		if ((size_t)(amp - q) > klen && memcmp(q, key, klen) == 0 &&
+		    q[klen] == '=') {
+			*len = (size_t)(amp - q) - klen - 1;
+			return q + klen + 1;
+		}
+		q = amp + 1;
+	}
+	return NULL;
+}
+
+struct page {
+	json_t *a;
+	uint64_t n;
+};
+
+static int
+on_page(void *ctx, const struct kz_view_message *m)
+{
+	struct page *p = ctx;
+
+	p->n++;
+	return json_array_append_new(p->a, message_json(m)) < 0 ?
+	    KZ_ERR_NOMEM : 0;
+}
+
+static void
+get_messages(struct kzd_http *h, h2o_req_t *req, const char *seg, size_t len)
+{
+	uint8_t id[KZ_ID_BYTES];
+	struct kz_view_cursor cur, *before = NULL;
+	struct page p = { NULL, 0 };
+	const char *v;
+	uint64_t limit = PAGE_DEFAULT;
+	size_t vlen, i;
+	json_t *ch, *next = NULL;
+	int rc;
+
+	if ((ch = channel_get(h, req, seg, len, id)) == NULL)
+		return;
+	json_decref(ch);
+	if ((v = query_get(req, "limit", &vlen)) != NULL) {
+		limit = 0;
+		for (i = 0; i < vlen && i < 4 && v[i] >= '0' && v[i] <= '9'; i++)
+			limit = limit * 10 + (uint64_t)(v[i] - '0');
+		if (vlen == 0 || i != vlen || limit < 1 || limit > PAGE_MAX) {
+			kzd_http_error(req, 400, "bad_limit", "limit is 1 to %d",
+			    PAGE_MAX);
+			return;
+		}
+	}
+	if ((v = query_get(req, "before", &vlen)) != NULL) {
+		char buf[CURSOR_CHARS + 1];
+
+		if (vlen != CURSOR_CHARS) {
+			kzd_http_error(req, 400, "bad_cursor", "before is a cursor "
+			    "from a message or a page's \"next\"");
+			return;
+		}
+		memcpy(buf, v, CURSOR_CHARS);
+		buf[CURSOR_CHARS] = '\0';
+		if (!unhex_u64(&cur.hlc, buf) ||
+		    !unhex(cur.author, buf + 16, 64, 32) ||
+		    !unhex_u64(&cur.seq, buf + 80)) {
+			kzd_http_error(req, 400, "bad_cursor", "before is a cursor "
+			    "from a message or a page's \"next\"");
+			return;
+		}
+		before = &cur;
+	}
+	p.a = json_array();
+	/* One more than asked: whether an older page exists. */
+	rc = kz_views_messages_page(h->d->st, id, before, limit + 1, on_page, &p);
+	if (rc < 0) {
+		json_decref(p.a);
+		kzd_http_error(req, 500, "store", "cannot read the messages: %s",
+		    kz_strerror(rc));
+		return;
+	}
+	if (p.n > limit) {
+		json_array_remove(p.a, limit);
+		next = json_object_get(json_array_get(p.a, limit - 1), "cursor");
+		json_incref(next);
+	}
+	kzd_http_json(req, 200, json_pack("{s:o,s:o}", "messages", p.a, "next",
+	    next != NULL ? next : json_null()));
+}
+
+static void
+post_message(struct kzd_http *h, h2o_req_t *req,
+    const struct kzd_http_user *u, const char *seg, size_t len)
+{
+	uint8_t chan[KZ_ID_BYTES], root[KZ_ID_BYTES], id[KZ_ID_BYTES];
+	struct msg_find f = { 0 };
+	struct kz_op op;
+	const char *text, *prio, *rs;
+	bool bad = false;
+	json_t *ch, *body;
+
+	if ((ch = channel_get(h, req, seg, len, chan)) == NULL)
+		return;
+	json_decref(ch);
+	if ((body = kzd_http_body(req, false)) == NULL)
+		return;
+	memset(&op, 0, sizeof(op));
+	op.type = KZ_OP_POST;
+	op.u.post.channel = chan;
+	text = str_field(body, "text", &bad);
+	prio = str_field(body, "priority", &bad);
+	rs = str_field(body, "thread_root", &bad);
+	if (bad) {
+		kzd_http_error(req, 400, "invalid_field", "text, priority and "
+		    "thread_root are strings");
+		goto out;
+	}
+	if (text == NULL || text[0] == '\0') {
+		kzd_http_error(req, 400, "missing_field", "a post needs a "
+		    "non-empty \"text\"");
+		goto out;
+	}
+	op.u.post.text = text;
+	if (prio != NULL && kz_priority_parse(&op.u.post.priority, prio) < 0) {
+		kzd_http_error(req, 400, "invalid_field", "priority is normal, "
+		    "urgent or emergency");
+		goto out;
+	}
+	if (rs != NULL) {
+		if (message_get(h, req, rs, strlen(rs), root, &f) < 0)
+			goto out;
+		json_decref(f.root);
+		if (memcmp(f.m.channel, chan, KZ_ID_BYTES) != 0 ||
+		    f.m.has_thread_root) {
+			kzd_http_error(req, 400, "invalid_field", "thread_root must "
+			    "be a top-level message of this channel");
+			goto out;
+		}
+		op.u.post.thread_root = root;
+	}
+	if (append(h, req, u, &op, id) < 0)
+		goto out;
+	/* Applied in the append's transaction: readable at once. */
+	memset(&f, 0, sizeof(f));
+	if (message_read(h, req, id, &f) == 0)
+		kzd_http_json(req, 201, json_pack("{s:o}", "message", f.root));
+out:
+	json_decref(body);
+}
+
+static void
+get_thread(struct kzd_http *h, h2o_req_t *req, const char *seg, size_t len)
+{
+	uint8_t id[KZ_ID_BYTES];
+	struct msg_find f = { 0 };
+
+	f.replies = json_array();
+	if (message_get(h, req, seg, len, id, &f) < 0) {
+		json_decref(f.replies);
+		return;
+	}
+	kzd_http_json(req, 200, json_pack("{s:o,s:o}", "root", f.root,
+	    "replies", f.replies));
+}
+
+static int
+on_ack(void *ctx, const char *user)
+{
+	return json_array_append_new(ctx, json_string(user)) < 0 ?
+	    KZ_ERR_NOMEM : 0;
+}
+
+/* {"message": ..., "acks": [...]}: the message after a write. */
+static void
+answer_message(struct kzd_http *h, h2o_req_t *req, const uint8_t id[KZ_ID_BYTES])
+{
+	struct msg_find f = { 0 };
+	json_t *acks = json_array();
+	int rc;
+
+	if (message_read(h, req, id, &f) < 0) {
+		json_decref(acks);
+		return;
+	}
+	if ((rc = kz_views_acks(h->d->st, id, on_ack, acks)) < 0) {
+		json_decref(acks);
+		json_decref(f.root);
+		kzd_http_error(req, 500, "store", "cannot read the "
+		    "acknowledgements: %s", kz_strerror(rc));
+		return;
+	}
+	kzd_http_json(req, 200, json_pack("{s:o,s:o}", "message", f.root,
+	    "acks", acks));
+}
+
+struct acked {
+	const char *user;
+	bool yes;
+};
+
+static int
+on_acked(void *ctx, const char *user)
+{
+	struct acked *a = ctx;
+
+	if (strcmp(user, a->user) == 0) {
+		a->yes = true;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+post_ack(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u,
+    const char *seg, size_t len)
+{
+	uint8_t id[KZ_ID_BYTES], eid[KZ_HASH_BYTES];
+	struct msg_find f = { 0 };
+	struct acked a = { u->id, false };
+	struct kz_op op;
+	json_t *body;
+	int rc;
+
+	if (message_get(h, req, seg, len, id, &f) < 0)
+		return;
+	json_decref(f.root);
+	/* An empty body, or any JSON object: an ack names only its target. */
+	if ((body = kzd_http_body(req, true)) == NULL)
+		return;
+	json_decref(body);
+	/* Acknowledgements are a grow-only set: a second one adds nothing. */
+	if ((rc = kz_views_acks(h->d->st, id, on_acked, &a)) < 0) {
+		kzd_http_error(req, 500, "store", "cannot read the "
+		    "acknowledgements: %s", kz_strerror(rc));
+		return;
+	}
+	if (!a.yes) {
+		memset(&op, 0, sizeof(op));
+		op.type = KZ_OP_ACK;
+		op.u.ack.target = id;
+		if (append(h, req, u, &op, eid) < 0)
+			return;
+	}
+	answer_message(h, req, id);
+}
+
+static void
+post_react(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u,
+    const char *seg, size_t len)
+{
+	uint8_t id[KZ_ID_BYTES], eid[KZ_HASH_BYTES];
+	struct msg_find f = { 0 };
+	struct kz_op op;
+	const char *emoji;
+	bool bad = false;
+	json_t *body, *on;
+
+	if (message_get(h, req, seg, len, id, &f) < 0)
+		return;
+	json_decref(f.root);
+	if ((body = kzd_http_body(req, false)) == NULL)
+		return;
+	emoji = str_field(body, "emoji", &bad);
+	on = json_object_get(body, "on");
+	if (bad || (on != NULL && !json_is_boolean(on))) {
+		kzd_http_error(req, 400, "invalid_field", "emoji is a string and "
+		    "on a boolean");
+		goto out;
+	}
+	if (emoji == NULL || emoji[0] == '\0') {
+		kzd_http_error(req, 400, "missing_field", "a reaction needs a "
+		    "non-empty \"emoji\"");
+		goto out;
+	}
+	memset(&op, 0, sizeof(op));
+	op.type = KZ_OP_REACT;
+	op.u.react.target = id;
+	op.u.react.emoji = emoji;
+	op.u.react.on = on == NULL || json_is_true(on);
+	if (append(h, req, u, &op, eid) == 0)
+		answer_message(h, req, id);
+out:
+	json_decref(body);
+}
+
+static void
+get_status(struct kzd_http *h, h2o_req_t *req)
+{
+	json_t *o = kzd_status_json(h->d);
+
+	if (o != NULL && json_is_false(json_object_get(o, "ok"))) {
+		json_decref(o);
+		kzd_http_error(req, 500, "store", "cannot read the store");
+		return;
+	}
+	/* The server's folders are none of the browser's business. */
+	json_object_del(o, "ok");
+	json_object_del(o, "home");
+	kzd_http_json(req, 200, o);
+}
+
+/* ------------------------------------------------------------ routing */
+
+/* Whether path (len bytes) is prefix, then one segment, then suffix. */
+static bool
+match_seg(const char *path, size_t len, const char *prefix, const char *suffix,
+    const char **seg, size_t *seglen)
+{
+	size_t pl = strlen(prefix), sl = strlen(suffix);
+	const char *slash;
+
+	if (len < pl + sl + 1 || memcmp(path, prefix, pl) != 0 ||
+	    memcmp(path + len - sl, suffix, sl) != 0)
+		return false;
+	*seg = path + pl;
+	*seglen = len - pl - sl;
+	slash = memchr(*seg, '/', *seglen);
+	return slash == NULL;
+}
+
+static void
+not_allowed(h2o_req_t *req, const char *allow)
+{
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+	    allow, strlen(allow));
+	kzd_http_error(req, 405, "method_not_allowed", "use %s here", allow);
+}
+
+void
+kzd_api_handle(struct kzd_http *h, h2o_req_t *req)
+{
+	const char *path = req->path_normalized.base, *seg;
+	size_t len = req->path_normalized.len, seglen;
+	enum method m = method_of(req);
+	struct kzd_http_user u;
+
+	if (h2o_memis(path, len, H2O_STRLIT("/api/login"))) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			kzd_http_login(h, req);
+		return;
+	}
+	if (kzd_http_auth(h, req, &u) < 0)
+		return;
+	/* Every request that may change something shows the CSRF token. */
+	if (m != M_GET && !kzd_http_csrf_ok(req, &u))
+		return;
+	if (h2o_memis(path, len, H2O_STRLIT("/api/logout"))) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			kzd_http_logout(h, req, &u);
+	} else if (h2o_memis(path, len, H2O_STRLIT("/api/me"))) {
+		if (m != M_GET)
+			not_allowed(req, "GET");
+		else
+			get_me(h, req, &u);
+	} else if (h2o_memis(path, len, H2O_STRLIT("/api/channels"))) {
+		if (m != M_GET)
+			not_allowed(req, "GET");
+		else
+			get_channels(h, req);
+	} else if (h2o_memis(path, len, H2O_STRLIT("/api/status"))) {
+		if (m != M_GET)
+			not_allowed(req, "GET");
+		else
+			get_status(h, req);
+	} else if (match_seg(path, len, "/api/channels/", "/messages", &seg,
+	    &seglen)) {
+		if (m == M_GET)
+			get_messages(h, req, seg, seglen);
+		else if (m == M_POST)
+			post_message(h, req, &u, seg, seglen);
+		else
+			not_allowed(req, "GET, POST");
+	} else if (match_seg(path, len, "/api/messages/", "/thread", &seg,
+	    &seglen)) {
+		if (m != M_GET)
+			not_allowed(req, "GET");
+		else
+			get_thread(h, req, seg, seglen);
+	} else if (match_seg(path, len, "/api/messages/", "/ack", &seg,
+	    &seglen)) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			post_ack(h, req, &u, seg, seglen);
+	} else if (match_seg(path, len, "/api/messages/", "/react", &seg,
+	    &seglen)) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			post_react(h, req, &u, seg, seglen);
+	} else {
+		kzd_http_error(req, 404, "not_found", "no such endpoint");
+	}
+}

@@ -1,0 +1,163 @@
+/*
+ * The web workspace's HTTP server inside kizunad (http.c) and its JSON API
+ * (api.c): what the two files share.  Only they include h2o.
+ *
+ * h2o (Debian's libh2o, built on libuv) parses HTTP and runs on the
+ * daemon's own loop, so every handler runs on the loop's thread and may use
+ * the store; only password checks (Argon2id, ~0.1-0.5 s and 64 MiB each)
+ * run on libuv's thread pool.
+ *
+ * Lifetime (driven from main.c):
+ *
+ *   kzd_http_start() --> serving --kzd_http_stop()--> draining
+ *   draining: the listener is closed, h2o is asked to shut down (no more
+ *     keep-alive) and each connection's read side is shut, so an idle one
+ *     reads EOF and h2o closes it; one with a request in flight (a password
+ *     check) answers it first
+ *   draining --last connection closed, no check running: finish()-->
+ *     drained, then kzd_maybe_done(), whose kzd_http_close_handles()
+ *     disposes h2o's context (its timers) after every other handle
+ *   draining --grace period over: kzd_http_abort()--> both directions shut
+ */
+#ifndef KZD_HTTP_H
+#define KZD_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <h2o.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "daemon/kizunad.h"
+
+/* Bytes of a JSON request body the API reads; larger: 413. */
+#define KZD_HTTP_BODY_MAX (64 * 1024)
+/*
+ * Bytes of a body h2o buffers at all: over this h2o itself answers 413
+ * (as plain text) before any handler runs.  Between the two limits the
+ * API answers 413 in JSON.
+ */
+#define KZD_HTTP_ENTITY_MAX (1024 * 1024)
+/* Sessions held at once; the least recently used one goes first. */
+#define KZD_HTTP_SESSIONS_MAX 1024
+/* Failed logins counted per user and per address, and over what window. */
+#define KZD_HTTP_LOGIN_FAILS 5
+#define KZD_HTTP_LOGIN_WINDOW_MS 60000
+/* Keys (users and addresses) whose recent failures are remembered. */
+#define KZD_HTTP_LIMITS_MAX 4096
+/* Password checks running or queued at once; more are answered 503. */
+#define KZD_HTTP_CHECKS_MAX 8
+/* Longest password accepted (bytes). */
+#define KZD_HTTP_PASSWORD_MAX 1024
+/* Connections at once; more are closed as they come. */
+#define KZD_HTTP_CONNS_MAX 1024
+
+/* 32 random bytes in URL-safe base64 without padding, NUL included. */
+#define KZD_HTTP_TOKEN_CHARS 44
+
+/* One signed-in browser.  Only a hash of the cookie's id is kept. */
+struct kzd_http_session {
+	bool used;
+	uint8_t id_hash[crypto_generichash_BYTES];
+	char user[KZ_USER_ID_MAX + 1];
+	char csrf[KZD_HTTP_TOKEN_CHARS];
+	uint64_t last_ms;		/* uv_now() of its last request */
+};
+
+/* Recent failed logins of one key ("u:USER" or "a:ADDRESS"). */
+struct kzd_http_limit {
+	char key[KZ_USER_ID_MAX + 64];
+	uint64_t at[KZD_HTTP_LOGIN_FAILS];	/* uv_now() of each; 0: free */
+};
+
+/* One TCP connection; h2o owns its socket, we own the struct. */
+struct kzd_http_conn {
+	uv_tcp_t tcp;			/* first: h2o closes it, then we free */
+	struct kzd_http *h;
+	struct kzd_http_conn *next, *prev;
+};
+
+struct kzd_http {
+	struct kzd *d;
+	h2o_globalconf_t config;
+	bool config_open;
+	h2o_context_t ctx;
+	bool ctx_open;
+	h2o_accept_ctx_t accept_ctx;
+	uv_tcp_t listener;
+	bool listener_open;
+	int port;			/* the bound port; -1: not serving */
+	char web_root[4096];
+	bool draining, drained;
+	struct kzd_http_conn *conns;
+	size_t n_conns;
+	size_t checks;			/* password checks not yet answered */
+	uint64_t idle_ms;		/* a session unused this long ends */
+	struct kzd_http_session sessions[KZD_HTTP_SESSIONS_MAX];
+	struct kzd_http_limit *limits;	/* KZD_HTTP_LIMITS_MAX of them */
+	uint64_t requests, logins, login_failures, login_limited;
+};
+
+/* The signed-in user of a request, as the API handlers see it. */
+struct kzd_http_user {
+	struct kzd_http_session *s;
+	char id[KZ_USER_ID_MAX + 1];
+	char display_name[KZ_NAME_MAX + 1];
+	char department[KZ_NAME_MAX + 1];
+	enum kz_role role;
+};
+
+/* ------------------------------------------------------------ http.c */
+
+/*
+ * Answers req with status and body (taken over; NULL answers 500), as
+ * application/json, never cached.
+ */
+void kzd_http_json(h2o_req_t *req, int status, json_t *body);
+
+/*
+ * Answers req with {"error":{"code":CODE,"message":...}} and status.  The
+ * codes are stable (docs/api.md lists them); messages are for people.
+ */
+void kzd_http_error(h2o_req_t *req, int status, const char *code,
+    const char *fmt, ...) KZ_PRINTF(4, 5);
+
+/*
+ * The session of req's cookie, when one is live (its idle clock is reset
+ * and its user still active): fills u and returns 0.  Otherwise answers
+ * 401 unauthenticated and returns -1.
+ */
+int kzd_http_auth(struct kzd_http *h, h2o_req_t *req, struct kzd_http_user *u);
+
+/*
+ * Whether req carries the session's CSRF token in X-CSRF-Token; if not,
+ * answers 403 csrf and returns false.
+ */
+bool kzd_http_csrf_ok(h2o_req_t *req, const struct kzd_http_user *u);
+
+/*
+ * Reads req's body as a JSON object: Content-Type application/json, at
+ * most KZD_HTTP_BODY_MAX bytes, valid UTF-8, well-formed.  An empty body
+ * reads as {} when empty_ok.  Returns the object (the caller decrefs), or
+ * NULL after answering 415, 413 or 400.
+ */
+json_t *kzd_http_body(h2o_req_t *req, bool empty_ok);
+
+/* POST /api/login and POST /api/logout (they hold the sessions). */
+void kzd_http_login(struct kzd_http *h, h2o_req_t *req);
+void kzd_http_logout(struct kzd_http *h, h2o_req_t *req,
+    const struct kzd_http_user *u);
+
+/* The address of req's peer, without the port ("?" if unknown). */
+void kzd_http_peer(h2o_req_t *req, char *out, size_t outlen);
+
+/* ------------------------------------------------------------ api.c */
+
+/* Routes one request under /api.  Always answers. */
+void kzd_api_handle(struct kzd_http *h, h2o_req_t *req);
+
+/* The JSON of a signed-in user (id, display_name, department, role). */
+json_t *kzd_api_user_json(const struct kzd_http_user *u);
+
+#endif

@@ -1,0 +1,469 @@
+#!/usr/bin/env bash
+# The web workspace's HTTP server and JSON API (docs/api.md), driven with
+# curl against a real kizunad on 127.0.0.1 (a free port, read from its log):
+# the static UI and its security headers; every endpoint without a session
+# (401); login with the users' Argon2id hashes, the cookie's exact
+# attributes, the CSRF token on every change (403 without it, and nothing
+# stored); each endpoint's success and bad input (malformed JSON, missing
+# fields, oversize bodies, invalid UTF-8, unknown ids) with the documented
+# code and status; paging by cursor; a post through the API in `kizuna
+# tail` and a CLI post through the API; the 6th failed login in a minute
+# refused unchecked (429) per user and per address; sessions ended by
+# logout, deactivation and idleness; a port already taken; a clean stop
+# with connections open.
+set -u
+K="$KZ_BIN/kizuna"
+D="$KZ_BIN/kizunad"
+T=$(mktemp -d "${TMPDIR:-/tmp}/kzhttp-XXXXXX")
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
+
+A="$T/a"
+ka() { "$K" --home "$A" "$@"; }
+# conf HOME SECTION KEY VALUE: sets one key of one section.
+conf() { sed -i "/^\[$2\]/,/^\[/ s|^$3 = .*|$3 = $4|" "$1/kizuna.conf"; }
+# hport NAME: the HTTP port NAME's log says it serves on.
+hport() { sed -n 's|.*serving the web workspace at http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$T/$1.err" | tail -1; }
+
+# req METHOD PATH [CURL ARGS...]: body in $T/out, headers in $T/hdr,
+# status in $T/code.
+req() {
+	local m=$1 p=$2; shift 2
+	curl -s -o "$T/out" -D "$T/hdr" -w '%{http_code}' -X "$m" "$@" "$U$p" \
+	    >"$T/code" 2>"$T/cerr" || echo "curl failed: $(cat "$T/cerr")" >"$T/code"
+}
+# as USER METHOD PATH [ARGS...]: req with USER's cookie jar (and CSRF token
+# when the jar has one).
+as() {
+	local u=$1; shift
+	local m=$1 p=$2; shift 2
+	req "$m" "$p" -b "$T/$u.jar" -c "$T/$u.jar" -H "X-CSRF-Token: $(cat "$T/$u.csrf" 2>/dev/null)" "$@"
+}
+JSON=(-H 'Content-Type: application/json')
+# want STATUS [CODE] WHAT: the last answer had STATUS (and error CODE).
+want() {
+	local st=$1 code=""
+	[ $# -gt 2 ] && { code=$2; shift; }
+	local what=$2 got
+	got=$(cat "$T/code")
+	if [ "$got" != "$st" ]; then
+		bad "$what: status $got, wanted $st"; sed 's/^/  | /' "$T/out" >&2; return
+	fi
+	ok
+	if [ -n "$code" ]; then
+		got=$(jq -r '.error.code // "none"' "$T/out" 2>/dev/null)
+		eq "$got" "$code" "$what: error code"
+		# Every error names a message for people too.
+		[ -n "$(jq -r '.error.message // empty' "$T/out")" ] && ok ||
+		    bad "$what: no error message"
+	fi
+}
+# j FILTER: jq -r FILTER of the last answer.
+j() { jq -r "$1" "$T/out"; }
+# hdr NAME: the last answer's header NAME (its value, CR stripped).
+hdr() { sed -n "s/^$1: //Ip" "$T/hdr" | tr -d '\r' | head -1; }
+# login USER PASSWORD: signs USER in; the jar and the CSRF token kept.
+login() {
+	rm -f "$T/$1.jar" "$T/$1.csrf"
+	req POST /api/login -c "$T/$1.jar" "${JSON[@]}" \
+	    -d "{\"user\":\"$1\",\"password\":\"$2\"}"
+	[ "$(cat "$T/code")" = 200 ] && j .csrf >"$T/$1.csrf"
+}
+feedlen() { ka --json status | jq -r .feed_length; }
+
+# ------------------------------------------------------------ the node
+expect 0 "init" -- ka init
+expect 0 "mesh create" -- ka mesh create --name 川沿い市
+echo "alice-pw" >"$T/pw"
+expect 0 "user alice" -- ka user add alice --name "佐藤 花子" --department 防災課 \
+    --role admin --password-stdin <"$T/pw"
+echo "bob-pw" >"$T/pw"
+expect 0 "user bob" -- ka user add bob --name "Bob Ito" --password-stdin <"$T/pw"
+echo "carol-pw" >"$T/pw"
+expect 0 "user carol" -- ka user add carol --name "Carol" --password-stdin <"$T/pw"
+expect 0 "user dave (no password)" -- ka user add dave --name "Dave"
+expect 0 "channel general" -- ka channel create general --topic 全体連絡
+expect 0 "channel other" -- ka channel create other
+GEN=$(ka --json channel list | jq -r 'select(.name == "general") | .id')
+OTHER=$(ka --json channel list | jq -r 'select(.name == "other") | .id')
+[ ${#GEN} -eq 64 ] && ok || bad "no general channel id: $GEN"
+F00=$(feedlen)
+conf "$A" net listen ""
+conf "$A" net discovery false
+conf "$A" http listen 127.0.0.1:0
+
+start a "$A"
+until_ok "a serves http" -- grep -q "serving the web workspace at http://127.0.0.1:" "$T/a.err"
+P=$(hport a)
+U="http://127.0.0.1:$P"
+has a.err "(files from $KZ_SRC/src/web/)"
+
+# ------------------------------------------------------------ static files
+CSP="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+req GET /
+want 200 "GET /"
+cmp -s "$T/out" "$KZ_SRC/src/web/index.html" && ok || bad "GET / is not index.html"
+eq "$(hdr content-type)" "text/html" "index content type"
+eq "$(hdr content-security-policy)" "$CSP" "CSP on a file"
+eq "$(hdr x-content-type-options)" "nosniff" "nosniff on a file"
+eq "$(hdr x-frame-options)" "DENY" "no framing"
+req GET /app.js
+want 200 "GET /app.js"
+cmp -s "$T/out" "$KZ_SRC/src/web/app.js" && ok || bad "app.js differs"
+req GET /nothing-here.html
+want 404 "a missing file"
+req GET /../../etc/passwd --path-as-is
+[ "$(cat "$T/code")" != 200 ] && ok || bad "a path outside the web root was served"
+grep -q "root:" "$T/out" && bad "/etc/passwd served" || ok
+
+# ------------------------------------------------------------ no session: 401
+M0=0000000000000000000000000000000000000000000000000000000000000000
+for e in "GET /api/me" "POST /api/logout" "GET /api/channels" \
+    "GET /api/channels/$GEN/messages" "POST /api/channels/$GEN/messages" \
+    "GET /api/messages/$M0/thread" "POST /api/messages/$M0/ack" \
+    "POST /api/messages/$M0/react" "GET /api/status" "GET /api/nothing"; do
+	req ${e% *} "${e#* }" "${JSON[@]}" -d '{"text":"x"}'
+	want 401 unauthenticated "$e without a session"
+	eq "$(hdr content-type)" "application/json; charset=utf-8" "$e: JSON"
+	eq "$(hdr content-security-policy)" "$CSP" "$e: CSP"
+	eq "$(hdr x-content-type-options)" "nosniff" "$e: nosniff"
+	eq "$(hdr cache-control)" "no-store" "$e: not cached"
+done
+# A forged cookie is no session either.
+req GET /api/me -H "Cookie: kz_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+want 401 unauthenticated "a forged session id"
+eq "$(feedlen)" "$F00" "nothing was stored without a session"
+
+# ------------------------------------------------------------ login: bad input
+req GET /api/login
+want 405 method_not_allowed "GET /api/login"
+eq "$(hdr allow)" "POST" "login's Allow"
+req POST /api/login "${JSON[@]}" -d '{"user":"alice",'
+want 400 bad_json "login: malformed JSON"
+req POST /api/login "${JSON[@]}" -d '["alice","alice-pw"]'
+want 400 bad_json "login: not an object"
+req POST /api/login "${JSON[@]}" -d '{"user":"alice","user":"bob","password":"x"}'
+want 400 bad_json "login: a duplicate key"
+req POST /api/login "${JSON[@]}" -d '{"user":"alice"}'
+want 400 missing_field "login: no password"
+req POST /api/login "${JSON[@]}" -d '{"user":"alice","password":7}'
+want 400 missing_field "login: a password that is no string"
+printf '{"user":"alice","password":"\xff\xfe"}' >"$T/badutf8"
+req POST /api/login "${JSON[@]}" --data-binary @"$T/badutf8"
+want 400 bad_utf8 "login: invalid UTF-8"
+req POST /api/login "${JSON[@]}" -d '{"user":"alice","password":"a\u0000b"}'
+want 400 bad_json "login: a NUL in the password"
+req POST /api/login "${JSON[@]}" -d "{\"user\":\"$(head -c 65 /dev/zero | tr '\0' u)\",\"password\":\"x\"}"
+want 400 invalid_field "login: a user id over 64 bytes"
+head -c 70000 /dev/zero | tr '\0' ' ' >"$T/big"
+req POST /api/login "${JSON[@]}" --data-binary @"$T/big"
+want 413 body_too_large "login: a 70 KB body"
+head -c 1100000 /dev/zero | tr '\0' ' ' >"$T/huge"
+req POST /api/login "${JSON[@]}" --data-binary @"$T/huge"
+want 413 "login: a 1.1 MB body (h2o's own limit)"
+req POST /api/login -H 'Content-Type: text/plain' -d '{"user":"alice","password":"alice-pw"}'
+want 415 unsupported_media_type "login: not JSON"
+req POST /api/login -d 'user=alice&password=alice-pw'
+want 415 unsupported_media_type "login: a form post"
+# (From addresses of their own: failures count per address too.)
+req POST /api/login --interface 127.0.0.5 "${JSON[@]}" -d '{"user":"dave","password":""}'
+want 401 bad_credentials "login: a user without a password"
+req POST /api/login --interface 127.0.0.5 "${JSON[@]}" -d '{"user":"nobody","password":"x"}'
+want 401 bad_credentials "login: an unknown user"
+has a.err "warning: http: login failed for user nobody from 127.0.0.5"
+
+# ------------------------------------------------------------ login
+login alice alice-pw
+want 200 "alice logs in"
+eq "$(j .user.id)/$(j .user.display_name)/$(j .user.department)/$(j .user.role)" \
+    "alice/佐藤 花子/防災課/admin" "login answer's user"
+CSRF=$(cat "$T/alice.csrf")
+[[ "$CSRF" =~ ^[A-Za-z0-9_-]{43}$ ]] && ok || bad "CSRF token '$CSRF' is not 256 bits in base64url"
+COOKIE=$(hdr set-cookie)
+[[ "$COOKIE" =~ ^kz_session=[A-Za-z0-9_-]{43}\;\ Path=/\;\ HttpOnly\;\ SameSite=Strict$ ]] &&
+    ok || bad "session cookie is '$COOKIE'"
+SID=$(echo "$COOKIE" | sed 's/^kz_session=\([^;]*\);.*/\1/')
+[ "$SID" != "$CSRF" ] && ok || bad "the CSRF token is the session id"
+has a.err "info: http: alice signed in from 127.0.0.1"
+# The session id is not in the log.
+grep -qF "$SID" "$T/a.err" && bad "the session id was logged" || ok
+login alice alice-pw
+SID2=$(hdr set-cookie | sed 's/^kz_session=\([^;]*\);.*/\1/')
+[ "$SID2" != "$SID" ] && ok || bad "a second login got the same session id"
+CSRF=$(cat "$T/alice.csrf")
+
+as alice GET /api/me
+want 200 "GET /api/me"
+eq "$(j .user.id) $(j .csrf)" "alice $CSRF" "me: user and CSRF token"
+as alice POST /api/me
+want 405 method_not_allowed "POST /api/me"
+
+# ------------------------------------------------------------ channels
+as alice GET /api/channels
+want 200 "GET /api/channels"
+eq "$(j '.channels | map(.name) | join(",")')" "general,other" "channel names"
+eq "$(j ".channels[0] | [.id, .topic, .archived, .messages] | join(\",\")")" \
+    "$GEN,全体連絡,false,0" "general's fields"
+
+# ------------------------------------------------------------ CSRF
+F0=$(feedlen)
+req POST "/api/channels/$GEN/messages" -b "$T/alice.jar" "${JSON[@]}" -d '{"text":"no token"}'
+want 403 csrf "a post without the CSRF token"
+req POST "/api/channels/$GEN/messages" -b "$T/alice.jar" -H "X-CSRF-Token: ${CSRF%?}x" \
+    "${JSON[@]}" -d '{"text":"wrong token"}'
+want 403 csrf "a post with a wrong CSRF token"
+req POST "/api/channels/$GEN/messages" -b "$T/alice.jar" -H "X-CSRF-Token: $(cat "$T/alice.csrf")x" \
+    "${JSON[@]}" -d '{"text":"a longer token"}'
+want 403 csrf "a post with a token and more"
+req POST /api/logout -b "$T/alice.jar"
+want 403 csrf "logout without the CSRF token"
+eq "$(feedlen)" "$F0" "nothing stored without the CSRF token"
+
+# ------------------------------------------------------------ post
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" \
+    -d '{"text":"避難所の給水を開始 <img src=x onerror=alert(1)>","priority":"urgent"}'
+want 201 "an urgent post"
+M1=$(j .message.id)
+eq "$(j '.message | [.channel, .user, .priority, .text, .thread_root, .reply_count, .acks] | map(tostring) | join("|")')" \
+    "$GEN|alice|urgent|避難所の給水を開始 <img src=x onerror=alert(1)>|null|0|0" "the post's fields"
+eq "$(feedlen)" $((F0 + 1)) "one entry appended"
+expect 0 "kizuna tail shows the API's post" -- ka tail -n 5 general
+has out "避難所の給水を開始 <img src=x onerror=alert(1)>"
+# The markup arrives as a JSON string, never as HTML.
+eq "$(hdr content-type)" "application/json; charset=utf-8" "post answer is JSON"
+
+expect 0 "a CLI post" -- ka --as bob post general "CLI から: 停電は復旧"
+as alice GET "/api/channels/$GEN/messages"
+want 200 "GET messages"
+eq "$(j '.messages | map(.text) | join("|")')" \
+    "CLI から: 停電は復旧|避難所の給水を開始 <img src=x onerror=alert(1)>" "newest first, the CLI's post too"
+eq "$(j '.messages[0].user') $(j .next)" "bob null" "CLI post's user; no older page"
+
+# Post with defaults, and bad input.
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d '{"text":"通常連絡"}'
+want 201 "a post without a priority"
+eq "$(j .message.priority)" normal "priority defaults to normal"
+F1=$(feedlen)
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d '{"text":'
+want 400 bad_json "post: malformed JSON"
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d '{"priority":"urgent"}'
+want 400 missing_field "post: no text"
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d '{"text":""}'
+want 400 missing_field "post: empty text"
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d '{"text":5}'
+want 400 invalid_field "post: text that is no string"
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d '{"text":"x","priority":"panic"}'
+want 400 invalid_field "post: an unknown priority"
+printf '{"text":"\xc3\x28"}' >"$T/badutf8"
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" --data-binary @"$T/badutf8"
+want 400 bad_utf8 "post: invalid UTF-8"
+printf '{"text":"%s"}' "$(head -c 16385 /dev/zero | tr '\0' x)" >"$T/long"
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" --data-binary @"$T/long"
+want 400 invalid_field "post: text over 16 KiB"
+printf '{"text":"%s"}' "$(head -c 70000 /dev/zero | tr '\0' x)" >"$T/big"
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" --data-binary @"$T/big"
+want 413 body_too_large "post: a 70 KB body"
+as alice POST "/api/channels/$GEN/messages" -H 'Content-Type: text/plain' -d '{"text":"x"}'
+want 415 unsupported_media_type "post: not JSON"
+as alice POST "/api/channels/$M0/messages" "${JSON[@]}" -d '{"text":"x"}'
+want 404 unknown_channel "post: an unknown channel"
+as alice POST "/api/channels/general/messages" "${JSON[@]}" -d '{"text":"x"}'
+want 400 bad_id "post: a channel by name"
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d "{\"text\":\"x\",\"thread_root\":\"$M0\"}"
+want 404 unknown_message "post: an unknown thread root"
+as alice POST "/api/channels/$OTHER/messages" "${JSON[@]}" -d "{\"text\":\"x\",\"thread_root\":\"$M1\"}"
+want 400 invalid_field "post: a thread root of another channel"
+as alice DELETE "/api/channels/$GEN/messages"
+want 405 method_not_allowed "DELETE messages"
+eq "$(hdr allow)" "GET, POST" "messages' Allow"
+eq "$(feedlen)" "$F1" "no bad post stored anything"
+
+# ------------------------------------------------------------ threads
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d "{\"text\":\"給水車は 10 時着\",\"thread_root\":\"$M1\"}"
+want 201 "a reply"
+R1=$(j .message.id)
+eq "$(j .message.thread_root)" "$M1" "the reply's root"
+as alice GET "/api/messages/$M1/thread"
+want 200 "GET thread"
+eq "$(j '.root.id') $(j '.root.reply_count') $(j '.replies | map(.id) | join(",")')" \
+    "$M1 1 $R1" "thread: root and its reply"
+as alice GET "/api/messages/$R1/thread"
+want 200 "a reply's own thread"
+eq "$(j '.replies | length')" 0 "a reply has no replies"
+as alice GET "/api/messages/$M0/thread"
+want 404 unknown_message "thread: an unknown message"
+as alice GET "/api/messages/xyz/thread"
+want 400 bad_id "thread: a bad id"
+as alice GET "/api/channels/$GEN/messages"
+eq "$(j '.messages | map(.id) | index("'"$R1"'")')" null "replies are not in the channel's pages"
+
+# ------------------------------------------------------------ paging
+for i in 1 2 3 4 5 6 7; do ka --as carol post general "ページ $i" >/dev/null || bad "CLI post $i"; done
+as alice GET "/api/channels/$GEN/messages?limit=1000"
+want 400 bad_limit "limit over 200"
+as alice GET "/api/channels/$GEN/messages?limit=0"
+want 400 bad_limit "limit 0"
+as alice GET "/api/channels/$GEN/messages?limit=x"
+want 400 bad_limit "limit not a number"
+as alice GET "/api/channels/$GEN/messages?before=zz"
+want 400 bad_cursor "a short cursor"
+as alice GET "/api/channels/$GEN/messages?before=$(printf 'g%.0s' $(seq 96))"
+want 400 bad_cursor "a cursor that is no hex"
+as alice GET "/api/channels/$M0/messages"
+want 404 unknown_channel "messages of an unknown channel"
+as alice GET "/api/channels/${GEN:0:20}/messages"
+want 400 bad_id "a channel id prefix"
+as alice GET "/api/channels/$GEN/messages?limit=200"
+j '.messages | map(.id) | .[]' >"$T/all"
+lines all 10
+CUR=""; : >"$T/paged"; n=0
+while :; do
+	as alice GET "/api/channels/$GEN/messages?limit=3${CUR:+&before=$CUR}"
+	want 200 "page $n"
+	j '.messages | map(.id) | .[]' >>"$T/paged"
+	CUR=$(j .next)
+	n=$((n + 1))
+	[ "$CUR" = null ] || [ $n -gt 10 ] && break
+done
+eq "$n" 4 "10 messages in pages of 3"
+cmp -s "$T/all" "$T/paged" && ok || bad "the pages do not add up to the whole channel"
+as alice GET "/api/channels/$GEN/messages?limit=3"
+eq "$(j '.messages | map(.text) | join("|")')" "ページ 7|ページ 6|ページ 5" "the newest page"
+eq "$(j .next)" "$(j '.messages[2].cursor')" "next is the last message's cursor"
+
+# ------------------------------------------------------------ ack, react
+F2=$(feedlen)
+req POST "/api/messages/$M1/ack" -b "$T/alice.jar"
+want 403 csrf "ack without the CSRF token"
+as alice POST "/api/messages/$M1/ack"
+want 200 "ack"
+eq "$(j '.acks | join(",")') $(j .message.acks)" "alice 1" "acknowledged by alice"
+as alice POST "/api/messages/$M1/ack" "${JSON[@]}" -d '{}'
+want 200 "ack again"
+eq "$(j '.acks | join(",")')" "alice" "still one acknowledgement"
+eq "$(feedlen)" $((F2 + 1)) "a second ack stores nothing"
+as alice POST "/api/messages/$M1/ack" "${JSON[@]}" -d '{"x":'
+want 400 bad_json "ack: malformed JSON"
+as alice POST "/api/messages/$M0/ack"
+want 404 unknown_message "ack: an unknown message"
+as alice GET "/api/messages/$M1/ack"
+want 405 method_not_allowed "GET ack"
+as alice POST "/api/messages/$M1/react" "${JSON[@]}" -d '{"emoji":"👍"}'
+want 200 "react"
+eq "$(j .message.reactions)" 1 "one reaction"
+as alice POST "/api/messages/$M1/react" "${JSON[@]}" -d '{"emoji":"👍","on":false}'
+want 200 "react off"
+eq "$(j .message.reactions)" 0 "reaction taken back"
+as alice POST "/api/messages/$M1/react" "${JSON[@]}" -d '{}'
+want 400 missing_field "react: no emoji"
+as alice POST "/api/messages/$M1/react" "${JSON[@]}" -d '{"emoji":"👍","on":"yes"}'
+want 400 invalid_field "react: on is no boolean"
+as alice POST "/api/messages/$M1/react" "${JSON[@]}" -d "{\"emoji\":\"$(head -c 65 /dev/zero | tr '\0' x)\"}"
+want 400 invalid_field "react: an emoji over 64 bytes"
+as alice POST "/api/messages/$M0/react" "${JSON[@]}" -d '{"emoji":"👍"}'
+want 404 unknown_message "react: an unknown message"
+expect 0 "the CLI sees the ack" -- ka thread "${M1:0:16}"
+has out "acknowledged by: alice"
+
+# ------------------------------------------------------------ status
+as alice GET /api/status
+want 200 "GET status"
+eq "$(j .node_key)" "$(ka --json status | jq -r .node_key)" "status: the node key"
+eq "$(j .http.port) $(j 'has("home")') $(j 'has("ok")')" "$P false false" "status: http, no home"
+eq "$(j .feed_length)" "$(feedlen)" "status: feed length"
+
+# ------------------------------------------------------------ logins limited
+# Per user: five wrong passwords for bob, each checked, each from another
+# address; the sixth attempt, with the right password and from an address
+# without failures, is refused unchecked (the failures counted stay five).
+as alice GET /api/status
+LF0=$(j .http.login_failures)
+for i in 1 2 3 4 5; do
+	req POST /api/login --interface 127.0.0.1$i "${JSON[@]}" -d '{"user":"bob","password":"guess'$i'"}'
+	want 401 bad_credentials "bob's wrong password $i"
+done
+req POST /api/login "${JSON[@]}" -d '{"user":"bob","password":"bob-pw"}'
+want 429 rate_limited "bob's 6th login in a minute"
+RA=$(hdr retry-after)
+[ "$RA" -ge 1 ] && [ "$RA" -le 60 ] && ok || bad "Retry-After '$RA'"
+has a.err "warning: http: login of bob from 127.0.0.1 refused unchecked: 5 failures within 60 s"
+as alice GET /api/status
+eq "$(j .http.login_failures) $(j .http.logins_limited)" "$((LF0 + 5)) 1" "the 6th was not checked"
+# Per address: five failures from 127.0.0.2, each for another user; then
+# carol's right password from there is refused, and from 127.0.0.1 is not.
+for i in 1 2 3 4 5; do
+	req POST /api/login --interface 127.0.0.2 "${JSON[@]}" -d '{"user":"x'$i'","password":"p"}'
+	want 401 bad_credentials "127.0.0.2's failure $i"
+done
+req POST /api/login --interface 127.0.0.2 "${JSON[@]}" -d '{"user":"carol","password":"carol-pw"}'
+want 429 rate_limited "the 6th login from 127.0.0.2"
+login carol carol-pw
+want 200 "carol from 127.0.0.1"
+
+# ------------------------------------------------------------ sessions end
+as carol GET /api/me
+want 200 "carol's session"
+expect 0 "deactivate carol" -- ka user deactivate carol
+as carol GET /api/me
+want 401 unauthenticated "a deactivated user's session"
+has a.err "info: http: the session of carol ended (the user is unknown or deactivated)"
+as alice POST /api/logout
+want 200 "logout"
+eq "$(hdr set-cookie)" "kz_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" "logout clears the cookie"
+# The old cookie, replayed, is no session any more.
+req GET /api/me -H "Cookie: kz_session=$SID2"
+want 401 unauthenticated "the cookie after logout"
+
+# ------------------------------------------------------------ a clean stop
+# An idle keep-alive connection, and one with half a request, are closed.
+exec 3<>"/dev/tcp/127.0.0.1/$P"
+exec 4<>"/dev/tcp/127.0.0.1/$P"
+printf 'GET / HTTP/1.1\r\nHo' >&4
+kill -TERM "$DPID"
+stopped "$DPID" a
+forget "$DPID"
+timeout 5 cat <&3 >/dev/null && ok || bad "the idle connection did not end"
+exec 3<&- 4<&-
+has a.err "info: stopped"
+hasnt a.err "handle left open"
+
+# ------------------------------------------------------------ idle expiry
+conf "$A" http session_idle_s 2
+start a2 "$A"
+until_ok "a2 serves http" -- grep -q "serving the web workspace" "$T/a2.err"
+U="http://127.0.0.1:$(hport a2)"
+login alice alice-pw
+want 200 "alice again"
+as alice GET /api/me
+want 200 "a fresh session"
+T0=$(date +%s%N)
+idle_gone() { req GET /api/me -b "$T/alice.jar"; [ "$(cat "$T/code")" = 401 ]; }
+# Poll more slowly than the idle time would be reset: one request a 2.5 s.
+for i in 1 2 3 4; do sleep 2.5; idle_gone && break; done
+want 401 unauthenticated "an idle session"
+EL=$(( ($(date +%s%N) - T0) / 1000000 ))
+[ "$EL" -ge 2000 ] && ok || bad "the session ended after $EL ms, before 2 s"
+has a2.err "info: http: the session of alice ended (idle)"
+
+# ------------------------------------------------------------ a port taken
+B="$T/b"
+expect 0 "init b" -- "$K" --home "$B" init
+conf "$B" net listen ""
+conf "$B" net discovery false
+conf "$B" http listen "127.0.0.1:$(hport a2)"
+start b "$B"
+until_ok "b runs without http" -- grep -q "info: ready" "$T/b.err"
+has b.err "error: http: cannot listen on 127.0.0.1:$(hport a2) ([http] listen): address already in use; running without the web workspace"
+expect 0 "b's status" -- "$K" --home "$B" --json status
+eq "$(jq -r .http "$T/out")" null "b's status: no http"
+kill -TERM "$DPID"; stopped "$DPID" b; forget "$DPID"
+conf "$B" http listen ""
+start b2 "$B"
+until_ok "b2 ready" -- grep -q "info: ready" "$T/b2.err"
+has b2.err "info: http: [http] listen is empty: no web workspace"
+kill -TERM "$DPID"; stopped "$DPID" b2; forget "$DPID"
+
+for p in "${pids[@]}"; do kill -TERM "$p"; stopped "$p" a2; done
+pids=()
+finish integration.http
