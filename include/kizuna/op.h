@@ -77,8 +77,67 @@ enum kz_safety {
 #define KZ_CHANNEL_SET_ARCHIVED 0x04u
 #define KZ_CHANNEL_SET_ALL 0x07u
 
+/* Bounds of imported items (kizuna.proto, ImportedPost; docs/slack.md). */
+#define KZ_IMPORT_SOURCE_MAX 200	/* "slack:TEAM/CHANNEL/TS" */
+#define KZ_IMPORT_SUBTYPE_MAX 64
+#define KZ_IMPORT_REACTIONS_MAX 64
+#define KZ_IMPORT_USERS_MAX 256		/* users of one imported reaction */
+#define KZ_IMPORT_FILES_MAX 32
+#define KZ_IMPORT_FILE_NAME_MAX 255
+#define KZ_IMPORT_URL_MAX 1024
+#define KZ_IMPORT_RAW_MAX (16 * 1024)	/* the JSON kept of an unknown subtype */
+/* Latest original time: its milliseconds must fit an hlc value. */
+#define KZ_IMPORT_TIME_US_MAX ((UINT64_C(1) << 47) * 1000 - 1)
+
 /* All pointers are borrowed: from the caller when encoding, from the
  * struct kz_op when decoded.  Strings are NUL-terminated UTF-8. */
+struct kz_imported_reaction {
+	const char *emoji;
+	size_t n_users;
+	const char *const *users;	/* user ids */
+};
+
+struct kz_imported_file {
+	const char *id;
+	const char *name;
+	const char *title;
+	const char *mimetype;
+	uint64_t size;
+	const char *url;		/* without access tokens */
+};
+
+/*
+ * A message brought in from an export.  id (not the entry's hash) is the
+ * message's id; time_us (not the entry's hlc) places it in its channel.
+ */
+struct kz_imported_post {
+	const uint8_t *id;		/* KZ_ID_BYTES */
+	const char *source;		/* 1..KZ_IMPORT_SOURCE_MAX */
+	uint64_t time_us;		/* <= KZ_IMPORT_TIME_US_MAX */
+	const char *author;		/* a user id, or "" */
+	const char *author_name;	/* <= KZ_NAME_MAX */
+	const char *subtype;		/* "" for chat */
+	bool system;			/* a system event: kept, not chat */
+	bool edited;
+	const char *source_text;	/* <= KZ_TEXT_MAX */
+	size_t n_reactions;
+	const struct kz_imported_reaction *reactions;
+	size_t n_files;
+	const struct kz_imported_file *files;
+	bool pinned;
+	bool broadcast;
+	const char *raw;		/* <= KZ_IMPORT_RAW_MAX */
+};
+
+struct kz_imported_channel {
+	const uint8_t *id;		/* KZ_ID_BYTES */
+	const char *source;
+	uint64_t time_us;
+	bool archived;
+	bool is_private;
+	const char *purpose;		/* <= KZ_TOPIC_MAX */
+};
+
 struct kz_post {
 	const uint8_t *channel;		/* KZ_ID_BYTES */
 	const char *text;
@@ -86,6 +145,7 @@ struct kz_post {
 	enum kz_priority priority;
 	size_t n_mentions;
 	const char *const *mentions;	/* user ids */
+	const struct kz_imported_post *imported;	/* NULL: written here */
 };
 
 struct kz_mesh_create {
@@ -118,6 +178,7 @@ struct kz_user_set {
 struct kz_channel_create {
 	const char *name;
 	const char *topic;
+	const struct kz_imported_channel *imported;	/* NULL: created here */
 };
 
 struct kz_channel_set {
@@ -170,6 +231,7 @@ struct kz_op {
 		struct kz_safety_status safety;
 	} u;
 	void *pb;			/* owned decoded message (decoded ops only) */
+	void *ext;			/* owned: the imported parts (decoded ops only) */
 };
 
 /*
@@ -203,6 +265,13 @@ bool kz_user_id_valid(const char *id);
  * NULL otherwise.
  */
 const uint8_t *kz_op_target(const struct kz_op *op);
+
+/*
+ * The id of what a post or channel_create op creates: the imported id for
+ * an imported one, else the entry's hash (borrowed).
+ */
+const uint8_t *kz_op_created_id(const struct kz_op *op,
+    const uint8_t hash[KZ_ID_BYTES]);
 
 /*
  * True for the classes of operation that travel ahead of their feed's

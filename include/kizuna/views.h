@@ -64,6 +64,14 @@ int kz_views_catch_up(struct kz_store *st, size_t budget, uint64_t *left);
 /* Entries stored but not yet applied to the views (the backlog). */
 int kz_views_backlog(struct kz_store *st, uint64_t *entries);
 
+/*
+ * Whether an entry of this type (a post or channel_create) filed under id
+ * is stored: the test an import makes before writing an item again.  It
+ * sees what the open group wrote.  Returns 0 or a store error.
+ */
+int kz_views_has_created(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
+    enum kz_op_type type, bool *found);
+
 /* ------------------------------------------------------------ reading */
 
 struct kz_view_channel {

@@ -138,6 +138,7 @@ bool kz_ws_channel_merge(const struct kz_ws_control *ctl, const uint8_t id[32],
 
 struct kz_ws_message {
 	const struct kz_ws_fact *post;	/* the post fact (borrowed) */
+	const struct kz_imported_post *imported;	/* the post's, or NULL */
 	const char *text;		/* current text (borrowed from a fact) */
 	bool edited;
 	bool deleted;			/* a tombstone: beats every edit */
@@ -146,8 +147,16 @@ struct kz_ws_message {
 };
 
 /*
- * A message from the facts of its id: the post entry (whose hash is the id)
- * and the edit, delete and purge entries naming it.  Returns true if the
+ * The place of an imported item in the order of hlc values: its original
+ * time's milliseconds, and its microseconds as the counter.
+ */
+uint64_t kz_ws_import_hlc(uint64_t time_us);
+
+/*
+ * A message from the facts of its id: the post entry (whose hash is the id,
+ * or, for an imported message, the first in the total order of the imported
+ * posts naming the id) and the edit, delete and purge entries naming it.
+ * An imported message starts edited if it was edited before the export.  Returns true if the
  * message exists and is not purged.  *out borrows from facts.
  */
 bool kz_ws_message_merge(const struct kz_ws_control *ctl, const uint8_t id[32],
@@ -165,7 +174,8 @@ struct kz_ws_reaction {
 };
 
 /*
- * The reactions on message id: last writer wins per (user, emoji).  Fills at
+ * The reactions on message id: last writer wins per (user, emoji); an
+ * imported message's own reactions hold where no react op decides.  Fills at
  * most cap entries of out (sorted by user, then emoji) and returns how many
  * it filled, or KZ_ERR_NOMEM.  Call only for an existing message.
  */

@@ -60,6 +60,8 @@ static const struct cli_cmd commands[] = {
 	  "'ssh HOST kizuna sync --stdio' (--slow: a slow line's profile)" },
 	{ "bundle", cmd_bundle, "export|import|inspect|vector ...",
 	  "carry the mesh's entries on a USB stick: write, read and check bundles" },
+	{ "import", cmd_import, "slack EXPORT",
+	  "bring another system's history in: a Slack workspace export" },
 };
 
 const struct cli_cmd *

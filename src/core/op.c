@@ -73,6 +73,54 @@ check_user(const char *id, bool optional)
 #define NEED_ID(p) CHECK((p) != NULL ? 0 : KZ_ERR_INVAL)
 
 static int
+check_imported_post(const struct kz_imported_post *im)
+{
+	size_t i, j;
+
+	NEED_ID(im->id);
+	CHECK(check_text(im->source, 1, KZ_IMPORT_SOURCE_MAX));
+	if (im->time_us > KZ_IMPORT_TIME_US_MAX)
+		return KZ_ERR_INVAL;
+	CHECK(check_user(im->author, true));
+	CHECK(check_text(im->author_name, 0, KZ_NAME_MAX));
+	CHECK(check_text(im->subtype, 0, KZ_IMPORT_SUBTYPE_MAX));
+	CHECK(check_text(im->source_text, 0, KZ_TEXT_MAX));
+	CHECK(check_text(im->raw, 0, KZ_IMPORT_RAW_MAX));
+	if (im->n_reactions > KZ_IMPORT_REACTIONS_MAX ||
+	    im->n_files > KZ_IMPORT_FILES_MAX)
+		return KZ_ERR_TOO_BIG;
+	for (i = 0; i < im->n_reactions; i++) {
+		const struct kz_imported_reaction *r = &im->reactions[i];
+
+		CHECK(check_text(r->emoji, 1, KZ_EMOJI_MAX));
+		if (r->n_users > KZ_IMPORT_USERS_MAX)
+			return KZ_ERR_TOO_BIG;
+		for (j = 0; j < r->n_users; j++)
+			CHECK(check_user(r->users[j], false));
+	}
+	for (i = 0; i < im->n_files; i++) {
+		const struct kz_imported_file *f = &im->files[i];
+
+		CHECK(check_text(f->id, 0, KZ_IMPORT_FILE_NAME_MAX));
+		CHECK(check_text(f->name, 0, KZ_IMPORT_FILE_NAME_MAX));
+		CHECK(check_text(f->title, 0, KZ_IMPORT_FILE_NAME_MAX));
+		CHECK(check_text(f->mimetype, 0, KZ_IMPORT_FILE_NAME_MAX));
+		CHECK(check_text(f->url, 0, KZ_IMPORT_URL_MAX));
+	}
+	return 0;
+}
+
+static int
+check_imported_channel(const struct kz_imported_channel *im)
+{
+	NEED_ID(im->id);
+	CHECK(check_text(im->source, 1, KZ_IMPORT_SOURCE_MAX));
+	if (im->time_us > KZ_IMPORT_TIME_US_MAX)
+		return KZ_ERR_INVAL;
+	return check_text(im->purpose, 0, KZ_TOPIC_MAX);
+}
+
+static int
 check_op(const struct kz_op *op)
 {
 	size_t i;
@@ -90,6 +138,8 @@ check_op(const struct kz_op *op)
 			return KZ_ERR_TOO_BIG;
 		for (i = 0; i < p->n_mentions; i++)
 			CHECK(check_user(p->mentions[i], false));
+		if (p->imported != NULL)
+			CHECK(check_imported_post(p->imported));
 		return 0;
 	}
 	case KZ_OP_MESH_CREATE:
@@ -122,6 +172,8 @@ check_op(const struct kz_op *op)
 	}
 	case KZ_OP_CHANNEL_CREATE:
 		CHECK(check_text(op->u.channel_create.name, 1, KZ_NAME_MAX));
+		if (op->u.channel_create.imported != NULL)
+			CHECK(check_imported_channel(op->u.channel_create.imported));
 		return check_text(op->u.channel_create.topic, 0, KZ_TOPIC_MAX);
 	case KZ_OP_CHANNEL_SET: {
 		const struct kz_channel_set *c = &op->u.channel_set;
@@ -174,6 +226,65 @@ id(const uint8_t *p)
 	return b;
 }
 
+/*
+ * The protobuf form of an imported post, built in arena (freed by the
+ * caller with free()) so that encoding stays one allocation for the bytes.
+ */
+static void *
+pb_imported_post(const struct kz_imported_post *im, Kizuna__ImportedPost *pb)
+{
+	Kizuna__ImportedReaction *rs, **rp;
+	Kizuna__ImportedFile *fs, **fp;
+	size_t i, sz;
+	uint8_t *arena;
+
+	sz = im->n_reactions * (sizeof(*rs) + sizeof(*rp)) +
+	    im->n_files * (sizeof(*fs) + sizeof(*fp));
+	if ((arena = malloc(sz ? sz : 1)) == NULL)
+		return NULL;
+	rs = (Kizuna__ImportedReaction *)arena;
+	fs = (Kizuna__ImportedFile *)(rs + im->n_reactions);
+	rp = (Kizuna__ImportedReaction **)(fs + im->n_files);
+	fp = (Kizuna__ImportedFile **)(rp + im->n_reactions);
+	kizuna__imported_post__init(pb);
+	pb->id = id(im->id);
+	pb->source = str(im->source);
+	pb->time_us = im->time_us;
+	pb->author = str(im->author);
+	pb->author_name = str(im->author_name);
+	pb->subtype = str(im->subtype);
+	pb->system = im->system;
+	pb->edited = im->edited;
+	pb->source_text = str(im->source_text);
+	pb->pinned = im->pinned;
+	pb->broadcast = im->broadcast;
+	pb->raw = str(im->raw);
+	for (i = 0; i < im->n_reactions; i++) {
+		kizuna__imported_reaction__init(&rs[i]);
+		rs[i].emoji = str(im->reactions[i].emoji);
+		rs[i].n_users = im->reactions[i].n_users;
+		rs[i].users = (char **)im->reactions[i].users;
+		rp[i] = &rs[i];
+	}
+	for (i = 0; i < im->n_files; i++) {
+		const struct kz_imported_file *f = &im->files[i];
+
+		kizuna__imported_file__init(&fs[i]);
+		fs[i].id = str(f->id);
+		fs[i].name = str(f->name);
+		fs[i].title = str(f->title);
+		fs[i].mimetype = str(f->mimetype);
+		fs[i].size = f->size;
+		fs[i].url = str(f->url);
+		fp[i] = &fs[i];
+	}
+	pb->n_reactions = im->n_reactions;
+	pb->reactions = rp;
+	pb->n_files = im->n_files;
+	pb->files = fp;
+	return arena;
+}
+
 int
 kz_op_encode(uint8_t **out, size_t *out_len, const struct kz_op *op)
 {
@@ -193,6 +304,9 @@ kz_op_encode(uint8_t **out, size_t *out_len, const struct kz_op *op)
 		Kizuna__Ack ack;
 		Kizuna__SafetyStatus safety;
 	} b;
+	Kizuna__ImportedPost ipost;
+	Kizuna__ImportedChannel ichan;
+	void *arena = NULL;
 	uint8_t *buf;
 	size_t len;
 	int rc;
@@ -213,6 +327,11 @@ kz_op_encode(uint8_t **out, size_t *out_len, const struct kz_op *op)
 		b.post.priority = (Kizuna__Priority)p->priority;
 		b.post.n_mentions = p->n_mentions;
 		b.post.mentions = (char **)p->mentions;
+		if (p->imported != NULL) {
+			if ((arena = pb_imported_post(p->imported, &ipost)) == NULL)
+				return KZ_ERR_NOMEM;
+			b.post.imported = &ipost;
+		}
 		pb.body_case = KIZUNA__OP__BODY_POST;
 		pb.post = &b.post;
 		break;
@@ -259,6 +378,19 @@ kz_op_encode(uint8_t **out, size_t *out_len, const struct kz_op *op)
 		kizuna__channel_create__init(&b.channel_create);
 		b.channel_create.name = str(op->u.channel_create.name);
 		b.channel_create.topic = str(op->u.channel_create.topic);
+		if (op->u.channel_create.imported != NULL) {
+			const struct kz_imported_channel *ic =
+			    op->u.channel_create.imported;
+
+			kizuna__imported_channel__init(&ichan);
+			ichan.id = id(ic->id);
+			ichan.source = str(ic->source);
+			ichan.time_us = ic->time_us;
+			ichan.archived = ic->archived;
+			ichan.is_private = ic->is_private;
+			ichan.purpose = str(ic->purpose);
+			b.channel_create.imported = &ichan;
+		}
 		pb.body_case = KIZUNA__OP__BODY_CHANNEL_CREATE;
 		pb.channel_create = &b.channel_create;
 		break;
@@ -324,12 +456,17 @@ kz_op_encode(uint8_t **out, size_t *out_len, const struct kz_op *op)
 		return KZ_ERR_INVAL;
 	}
 	len = kizuna__op__get_packed_size(&pb);
-	if (len > KZ_OP_MAX)
+	if (len > KZ_OP_MAX) {
+		free(arena);
 		return KZ_ERR_TOO_BIG;
+	}
 	buf = malloc(len ? len : 1);
-	if (buf == NULL)
+	if (buf == NULL) {
+		free(arena);
 		return KZ_ERR_NOMEM;
+	}
 	kizuna__op__pack(&pb, buf);
+	free(arena);
 	*out = buf;
 	*out_len = len;
 	return 0;
@@ -363,6 +500,88 @@ static bool
 has_unknown(const ProtobufCMessage *m)
 {
 	return m != NULL && m->n_unknown_fields != 0;
+}
+
+/*
+ * The C form of a decoded imported post, in one allocation (op->ext) that
+ * holds the struct and its arrays; strings stay in the protobuf message.
+ */
+static int
+get_imported_post(struct kz_op *op, const Kizuna__ImportedPost *pb)
+{
+	struct kz_imported_post *im;
+	struct kz_imported_reaction *rs;
+	struct kz_imported_file *fs;
+	size_t i;
+	int rc;
+
+	if (has_unknown(&pb->base))
+		return KZ_ERR_MALFORMED;
+	for (i = 0; i < pb->n_reactions; i++)
+		if (has_unknown(&pb->reactions[i]->base))
+			return KZ_ERR_MALFORMED;
+	for (i = 0; i < pb->n_files; i++)
+		if (has_unknown(&pb->files[i]->base))
+			return KZ_ERR_MALFORMED;
+	im = calloc(1, sizeof(*im) + pb->n_reactions * sizeof(*rs) +
+	    pb->n_files * sizeof(*fs));
+	if (im == NULL)
+		return KZ_ERR_NOMEM;
+	op->ext = im;
+	rs = (struct kz_imported_reaction *)(im + 1);
+	fs = (struct kz_imported_file *)(rs + pb->n_reactions);
+	if ((rc = get_id(&im->id, &pb->id, false)) < 0)
+		return rc;
+	im->source = pb->source;
+	im->time_us = pb->time_us;
+	im->author = pb->author;
+	im->author_name = pb->author_name;
+	im->subtype = pb->subtype;
+	im->system = pb->system;
+	im->edited = pb->edited;
+	im->source_text = pb->source_text;
+	im->pinned = pb->pinned;
+	im->broadcast = pb->broadcast;
+	im->raw = pb->raw;
+	for (i = 0; i < pb->n_reactions; i++) {
+		rs[i].emoji = pb->reactions[i]->emoji;
+		rs[i].n_users = pb->reactions[i]->n_users;
+		rs[i].users = (const char *const *)pb->reactions[i]->users;
+	}
+	for (i = 0; i < pb->n_files; i++) {
+		const Kizuna__ImportedFile *f = pb->files[i];
+
+		fs[i] = (struct kz_imported_file){ f->id, f->name, f->title,
+		    f->mimetype, f->size, f->url };
+	}
+	im->n_reactions = pb->n_reactions;
+	im->reactions = rs;
+	im->n_files = pb->n_files;
+	im->files = fs;
+	op->u.post.imported = im;
+	return 0;
+}
+
+static int
+get_imported_channel(struct kz_op *op, const Kizuna__ImportedChannel *pb)
+{
+	struct kz_imported_channel *im;
+	int rc;
+
+	if (has_unknown(&pb->base))
+		return KZ_ERR_MALFORMED;
+	if ((im = calloc(1, sizeof(*im))) == NULL)
+		return KZ_ERR_NOMEM;
+	op->ext = im;
+	if ((rc = get_id(&im->id, &pb->id, false)) < 0)
+		return rc;
+	im->source = pb->source;
+	im->time_us = pb->time_us;
+	im->archived = pb->archived;
+	im->is_private = pb->is_private;
+	im->purpose = pb->purpose;
+	op->u.channel_create.imported = im;
+	return 0;
 }
 
 int
@@ -409,6 +628,9 @@ kz_op_decode(struct kz_op **out, const uint8_t *buf, size_t len)
 		op->u.post.priority = (enum kz_priority)p->priority;
 		op->u.post.n_mentions = p->n_mentions;
 		op->u.post.mentions = (const char *const *)p->mentions;
+		if (p->imported != NULL &&
+		    (rc = get_imported_post(op, p->imported)) < 0)
+			goto fail;
 		break;
 	}
 	case KIZUNA__OP__BODY_MESH_CREATE:
@@ -457,6 +679,10 @@ kz_op_decode(struct kz_op **out, const uint8_t *buf, size_t len)
 		op->type = KZ_OP_CHANNEL_CREATE;
 		op->u.channel_create.name = pb->channel_create->name;
 		op->u.channel_create.topic = pb->channel_create->topic;
+		if (pb->channel_create->imported != NULL &&
+		    (rc = get_imported_channel(op,
+		    pb->channel_create->imported)) < 0)
+			goto fail;
 		break;
 	case KIZUNA__OP__BODY_CHANNEL_SET: {
 		Kizuna__ChannelSet *c = pb->channel_set;
@@ -531,6 +757,8 @@ kz_op_decode(struct kz_op **out, const uint8_t *buf, size_t len)
 	return 0;
 fail:
 	free(tmp);
+	if (op != NULL)
+		free(op->ext);
 	free(op);
 	kizuna__op__free_unpacked(pb, NULL);
 	return rc;
@@ -543,7 +771,18 @@ kz_op_free(struct kz_op *op)
 		return;
 	if (op->pb != NULL)
 		kizuna__op__free_unpacked(op->pb, NULL);
+	free(op->ext);
 	free(op);
+}
+
+const uint8_t *
+kz_op_created_id(const struct kz_op *op, const uint8_t hash[KZ_ID_BYTES])
+{
+	if (op->type == KZ_OP_POST && op->u.post.imported != NULL)
+		return op->u.post.imported->id;
+	if (op->type == KZ_OP_CHANNEL_CREATE && op->u.channel_create.imported != NULL)
+		return op->u.channel_create.imported->id;
+	return hash;
 }
 
 const uint8_t *

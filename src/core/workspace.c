@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kizuna/err.h"
+#include "kizuna/hlc.h"
 #include "kizuna/workspace.h"
 
 #define MAX_PASSES 8
@@ -540,6 +541,37 @@ targets(const struct kz_ws_fact *f, const uint8_t id[32])
 	return t != NULL && memcmp(t, id, 32) == 0;
 }
 
+/*
+ * The fact that creates id with an op of type t (a post or channel_create):
+ * the entry whose hash is id, or an imported op that names id.  Imports
+ * of one item on several nodes (or twice) give several: the first in the
+ * total order wins, on every node alike.
+ */
+static const struct kz_ws_fact *
+creator_of(const struct kz_ws_control *ctl, const uint8_t id[32],
+    enum kz_op_type t, const struct kz_ws_fact *facts, size_t n)
+{
+	const struct kz_ws_fact *best = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct kz_ws_fact *f = &facts[i];
+
+		if (!is(f, t) || memcmp(kz_op_created_id(f->op, f->hash), id, 32) != 0 ||
+		    !kz_ws_fact_ok(ctl, f))
+			continue;
+		if (best == NULL || kz_ws_fact_cmp(f, best) < 0)
+			best = f;
+	}
+	return best;
+}
+
+uint64_t
+kz_ws_import_hlc(uint64_t time_us)
+{
+	return ((time_us / 1000) << KZ_HLC_COUNTER_BITS) | (time_us % 1000);
+}
+
 /* The valid facts of one type naming id, sorted; the caller frees. */
 static const struct kz_ws_fact **
 select_sorted(const struct kz_ws_control *ctl, const uint8_t *id,
@@ -567,23 +599,24 @@ bool
 kz_ws_channel_merge(const struct kz_ws_control *ctl, const uint8_t id[32],
     const struct kz_ws_fact *facts, size_t n, struct kz_ws_channel *out)
 {
-	const struct kz_ws_fact *create = NULL, **sets;
+	const struct kz_ws_fact *create, **sets;
 	size_t i, m;
 
 	memset(out, 0, sizeof(*out));
-	for (i = 0; i < n; i++) {
-		const struct kz_ws_fact *f = &facts[i];
-
-		if (is(f, KZ_OP_CHANNEL_CREATE) && memcmp(f->hash, id, 32) == 0 &&
-		    kz_ws_fact_ok(ctl, f))
-			create = f;
-	}
+	create = creator_of(ctl, id, KZ_OP_CHANNEL_CREATE, facts, n);
 	if (create == NULL)
 		return false;
 	copy_str(out->name, sizeof(out->name), create->op->u.channel_create.name);
 	copy_str(out->topic, sizeof(out->topic), create->op->u.channel_create.topic);
 	copy_str(out->creator, sizeof(out->creator), actor_of(create));
 	out->created_hlc = create->hlc;
+	if (create->op->u.channel_create.imported != NULL) {
+		const struct kz_imported_channel *im =
+		    create->op->u.channel_create.imported;
+
+		out->created_hlc = kz_ws_import_hlc(im->time_us);
+		out->archived = im->archived;
+	}
 	sets = select_sorted(ctl, id, KZ_OP_CHANNEL_SET, facts, n, &m);
 	/* Last writer wins per field; a set ordered before the create (a
 	 * clock gone wrong) loses to it. */
@@ -646,17 +679,11 @@ bool
 kz_ws_message_merge(const struct kz_ws_control *ctl, const uint8_t id[32],
     const struct kz_ws_fact *facts, size_t n, struct kz_ws_message *out)
 {
-	const struct kz_ws_fact *post = NULL, *last_edit = NULL;
+	const struct kz_ws_fact *post, *last_edit = NULL;
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	for (i = 0; i < n; i++) {
-		const struct kz_ws_fact *f = &facts[i];
-
-		if (is(f, KZ_OP_POST) && memcmp(f->hash, id, 32) == 0 &&
-		    kz_ws_fact_ok(ctl, f))
-			post = f;
-	}
+	post = creator_of(ctl, id, KZ_OP_POST, facts, n);
 	if (kz_ws_purged(ctl, id, facts, n)) {
 		out->purged = out->deleted = true;
 		return false;
@@ -665,6 +692,9 @@ kz_ws_message_merge(const struct kz_ws_control *ctl, const uint8_t id[32],
 		return false;
 	out->post = post;
 	out->text = post->op->u.post.text;
+	out->imported = post->op->u.post.imported;
+	if (out->imported != NULL)
+		out->edited = out->imported->edited;
 	for (i = 0; i < n; i++) {
 		const struct kz_ws_fact *f = &facts[i];
 
@@ -700,17 +730,46 @@ reaction_cmp(const void *a, const void *b)
 	return c != 0 ? c : kz_ws_fact_cmp(fa, fb);
 }
 
+/* A reaction decided so far, on or off, for the merge below. */
+struct decided {
+	const char *user;
+	const char *emoji;
+	bool on;
+};
+
+static int
+decided_cmp(const void *a, const void *b)
+{
+	const struct decided *x = a, *y = b;
+	int c = strcmp(x->user, y->user);
+
+	return c != 0 ? c : strcmp(x->emoji, y->emoji);
+}
+
 int
 kz_ws_reactions_merge(const struct kz_ws_control *ctl, const uint8_t id[32],
     const struct kz_ws_fact *facts, size_t n, struct kz_ws_reaction *out,
     size_t cap)
 {
-	const struct kz_ws_fact **v;
-	size_t i, m, k = 0;
+	const struct kz_imported_post *im = NULL;
+	const struct kz_ws_fact **v, *post;
+	struct decided *d = NULL;
+	size_t i, j, m, nd = 0, n_base, total = 0, k = 0;
 
 	v = select_sorted(ctl, id, KZ_OP_REACT, facts, n, &m);
 	if (v == NULL)
 		return KZ_ERR_NOMEM;
+	/* An imported message's reactions are where every reaction on it
+	 * starts: a react op by the same user with the same emoji, anywhere
+	 * in the order, decides instead. */
+	if ((post = creator_of(ctl, id, KZ_OP_POST, facts, n)) != NULL)
+		im = post->op->u.post.imported;
+	for (i = 0; im != NULL && i < im->n_reactions; i++)
+		total += im->reactions[i].n_users;
+	if ((d = malloc((m + total + 1) * sizeof(*d))) == NULL) {
+		free(v);
+		return KZ_ERR_NOMEM;
+	}
 	qsort(v, m, sizeof(*v), reaction_cmp);
 	for (i = 0; i < m; i++) {
 		const struct kz_ws_fact *f = v[i];
@@ -719,14 +778,32 @@ kz_ws_reactions_merge(const struct kz_ws_control *ctl, const uint8_t id[32],
 		if (i + 1 < m && strcmp(actor_of(f), actor_of(v[i + 1])) == 0 &&
 		    strcmp(f->op->u.react.emoji, v[i + 1]->op->u.react.emoji) == 0)
 			continue;
-		if (!f->op->u.react.on || *actor_of(f) == '\0')
+		if (*actor_of(f) == '\0')
+			continue;
+		d[nd++] = (struct decided){ actor_of(f), f->op->u.react.emoji,
+		    f->op->u.react.on };
+	}
+	n_base = nd;	/* sorted by user, then emoji */
+	for (i = 0; im != NULL && i < im->n_reactions; i++) {
+		for (j = 0; j < im->reactions[i].n_users; j++) {
+			struct decided x = { im->reactions[i].users[j],
+			    im->reactions[i].emoji, true };
+
+			if (bsearch(&x, d, n_base, sizeof(*d), decided_cmp) == NULL)
+				d[nd++] = x;
+		}
+	}
+	qsort(d, nd, sizeof(*d), decided_cmp);
+	for (i = 0; i < nd; i++) {
+		if (!d[i].on || (i > 0 && decided_cmp(&d[i - 1], &d[i]) == 0))
 			continue;
 		if (k < cap) {
-			out[k].user = actor_of(f);
-			out[k].emoji = f->op->u.react.emoji;
+			out[k].user = d[i].user;
+			out[k].emoji = d[i].emoji;
 		}
 		k++;
 	}
+	free(d);
 	free(v);
 	return (int)(k < cap ? k : cap);
 }

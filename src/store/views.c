@@ -650,6 +650,9 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	struct old_message old;
 	sqlite3_stmt *s;
 	int64_t doc = 0;
+	uint64_t hlc;
+	size_t cap;
+	const char *actor;
 	int rc, nr, na, i;
 	bool exists = kz_ws_message_merge(&v->ctl, id, fs->f, fs->n, &m);
 
@@ -678,9 +681,18 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	}
 	const struct kz_post *p = &m.post->op->u.post;
 
+	/* An imported message is placed by its original time and shown as
+	 * written by its imported author (the node that signed it vouches for
+	 * the import, and stays its author). */
+	hlc = m.post->hlc;
+	actor = m.post->op->actor ? m.post->op->actor : "";
+	if (m.imported != NULL) {
+		hlc = kz_ws_import_hlc(m.imported->time_us);
+		actor = m.imported->author;
+	}
 	if (old.exists)
 		doc = old.doc;
-	else if ((rc = new_doc(st, m.post->hlc, &doc)) < 0)
+	else if ((rc = new_doc(st, hlc, &doc)) < 0)
 		goto out;
 	if ((rc = prep(st, &s, "INSERT INTO ws_messages(doc, id, channel, hlc,"
 	    " author, seq, actor, thread_root, priority, text, edited, deleted,"
@@ -692,11 +704,10 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 		goto out;
 	sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, p->channel, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (int64_t)m.post->hlc);
+	sqlite3_bind_int64(s, 3, (int64_t)hlc);
 	sqlite3_bind_blob(s, 4, m.post->author, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, (int64_t)m.post->seq);
-	sqlite3_bind_text(s, 6, m.post->op->actor ? m.post->op->actor : "", -1,
-	    SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, actor, -1, SQLITE_STATIC);
 	if (p->thread_root != NULL)
 		sqlite3_bind_blob(s, 7, p->thread_root, 32, SQLITE_STATIC);
 	sqlite3_bind_int(s, 8, (int)p->priority);
@@ -707,10 +718,11 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	if ((rc = run(st, s, "write message")) < 0)
 		goto out;
 	/* Deleted and purged messages are not searchable; edited ones by
-	 * their current text only. */
+	 * their current text only; imported system events (joins, leaves:
+	 * a fifth of a real export) not at all. */
 	if (!m.deleted && *m.text != '\0' &&
-	    (rc = fts_add(st, doc, m.text, p->channel, m.post->op->actor ?
-	    m.post->op->actor : "", p->priority)) < 0)
+	    (m.imported == NULL || !m.imported->system) &&
+	    (rc = fts_add(st, doc, m.text, p->channel, actor, p->priority)) < 0)
 		goto out;
 	if (p->thread_root != NULL && (rc = update_reply_count(st, p->thread_root)) < 0)
 		goto out;
@@ -723,14 +735,18 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 		rc = 0;
 		goto out;
 	}
-	/* At most one reaction or ack per fact. */
-	reacts = calloc(fs->n, sizeof(*reacts));
+	/* At most one reaction or ack per fact, plus an imported message's
+	 * own reactions. */
+	cap = fs->n;
+	for (i = 0; m.imported != NULL && (size_t)i < m.imported->n_reactions; i++)
+		cap += m.imported->reactions[i].n_users;
+	reacts = calloc(cap, sizeof(*reacts));
 	acks = calloc(fs->n, sizeof(*acks));
 	if (reacts == NULL || acks == NULL) {
 		rc = KZ_ERR_NOMEM;
 		goto out;
 	}
-	nr = kz_ws_reactions_merge(&v->ctl, id, fs->f, fs->n, reacts, fs->n);
+	nr = kz_ws_reactions_merge(&v->ctl, id, fs->f, fs->n, reacts, cap);
 	na = kz_ws_acks_merge(&v->ctl, &m, fs->f, fs->n, acks, fs->n);
 	if (nr < 0 || na < 0) {
 		rc = KZ_ERR_NOMEM;
@@ -812,6 +828,11 @@ fact_kinds(const struct factset *fs)
 			k |= KIND_MESSAGE | KIND_ACK;
 			break;
 		case KZ_OP_POST:
+			k |= KIND_MESSAGE;
+			if (op->u.post.imported != NULL &&
+			    op->u.post.imported->n_reactions > 0)
+				k |= KIND_REACT;
+			break;
 		case KZ_OP_EDIT:
 		case KZ_OP_DELETE:
 		case KZ_OP_PURGE:
@@ -885,7 +906,7 @@ new_post(struct kz_store *st, struct kz__views *v, const struct factset *fs,
 	one.ops = &fs->ops[i];
 	one.rowids = &fs->rowids[i];
 	one.n = one.cap = 1;
-	return write_message(st, key, &one, v, KIND_MESSAGE);
+	return write_message(st, key, &one, v, fact_kinds(&one));
 }
 
 static int
@@ -1126,7 +1147,7 @@ fact_key(const struct kz_op *op, const uint8_t hash[32], uint8_t *key,
 	switch (op->type) {
 	case KZ_OP_POST:
 	case KZ_OP_CHANNEL_CREATE:
-		memcpy(key, hash, 32);
+		memcpy(key, kz_op_created_id(op, hash), 32);
 		*len = 32;
 		break;
 	case KZ_OP_CHANNEL_SET:
@@ -1648,5 +1669,27 @@ kz_views_digest(struct kz_store *st, uint8_t out[32])
 	for (i = 0; i < sizeof(dumps) / sizeof(dumps[0]) && rc == 0; i++)
 		rc = kz__store_digest_query(st, &h, dumps[i]);
 	crypto_generichash_final(&h, out, 32);
+	return rc;
+}
+
+int
+kz_views_has_created(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
+    enum kz_op_type type, bool *found)
+{
+	sqlite3_stmt *s;
+	int rc, src;
+
+	*found = false;
+	if ((rc = prep(st, &s, "SELECT 1 FROM ws_facts WHERE key = ?1 AND"
+	    " type = ?2 LIMIT 1")) < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, id, KZ_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, (int)type);
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		*found = true;
+	else if (src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "look up a fact");
+	sqlite3_reset(s);
 	return rc;
 }

@@ -1320,7 +1320,7 @@ make_op(struct sim *s, struct kz_op *op, int u, char *text, size_t cap,
 		    KZ_PRIO_NORMAL;
 		op->type = KZ_OP_POST;
 		op->u.post = (struct kz_post){ s->channels[rnd(s, N_CHANNELS)],
-		    text, NULL, *prio, 0, NULL };
+		    text, NULL, *prio, 0, NULL, NULL };
 		if (s->n_posts > 0 && rnd(s, 5) == 0)
 			op->u.post.thread_root = s->posts[rnd(s, s->n_posts)].id;
 		*is_post = true;
@@ -1428,7 +1428,7 @@ on_work(struct sim *s)
 		}
 		for (i = 0; i < count; i++) {
 			struct kz_post p = { s->channels[rnd(s, N_CHANNELS)], text,
-			    NULL, KZ_PRIO_NORMAL, 0, NULL };
+			    NULL, KZ_PRIO_NORMAL, 0, NULL, NULL };
 
 			snprintf(text, sizeof(text), "%s #%" PRIu64, texts[rnd(s, 7)],
 			    rnd(s, 100000));

@@ -151,7 +151,7 @@ gen_step(struct gen *g, int step)
 	if (g->n_channels == 0 || k < 4) {
 		snprintf(text, sizeof(text), "チャンネル%d", g->n_channels);
 		op.type = KZ_OP_CHANNEL_CREATE;
-		op.u.channel_create = (struct kz_channel_create){ text, "避難所の連絡" };
+		op.u.channel_create = (struct kz_channel_create){ text, "避難所の連絡", NULL };
 		if (g->n_channels < 64)
 			append(g, node, &op, g->channels[g->n_channels++]);
 		return;
@@ -164,7 +164,7 @@ gen_step(struct gen *g, int step)
 		snprintf(text, sizeof(text), "給水 %d 停電 %" PRIu64, step, rnd(1000));
 		op.type = KZ_OP_POST;
 		op.u.post = (struct kz_post){ g->channels[rnd((uint64_t)g->n_channels)],
-		    text, NULL, prio, 0, NULL };
+		    text, NULL, prio, 0, NULL, NULL };
 		if (g->n_posts > 0 && rnd(5) == 0)
 			op.u.post.thread_root = g->posts[rnd((uint64_t)g->n_posts)].id;
 		append(g, node, &op, p->id);

@@ -1211,7 +1211,7 @@ valid_op(enum kz_op_type t)
 	switch (t) {
 	case KZ_OP_POST:
 		op.u.post = (struct kz_post){ id_a, JA_TEXT, id_b, KZ_PRIO_URGENT,
-		    2, two_mentions };
+		    2, two_mentions, NULL };
 		break;
 	case KZ_OP_MESH_CREATE:
 		op.u.mesh_create = (struct kz_mesh_create){ id_a, "Kizuna City" };
@@ -1228,7 +1228,7 @@ valid_op(enum kz_op_type t)
 		break;
 	case KZ_OP_CHANNEL_CREATE:
 		op.u.channel_create = (struct kz_channel_create){ "general",
-		    "all staff" };
+		    "all staff", NULL };
 		break;
 	case KZ_OP_CHANNEL_SET:
 		op.u.channel_set = (struct kz_channel_set){ id_a, KZ_CHANNEL_SET_ALL,

@@ -1,0 +1,187 @@
+/*
+ * kizuna import slack EXPORT: a Slack workspace export (a ZIP, or a folder
+ * of the same layout) into this node's feed (kizuna/slack.h; docs/slack.md).
+ *
+ * The import writes to the store directly, in batches, as the node itself
+ * (an admin node vouches for what it imports).  It refuses while kizunad
+ * runs here: the daemon would not learn of entries written under it until
+ * restarted, and the import's long transactions would stall its loop.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "kizuna/err.h"
+#include "kizuna/slack.h"
+
+static int cmd_import_slack(struct cli *c, int argc, char **argv);
+
+static const struct cli_cmd import_cmds[] = {
+	{ "import slack", cmd_import_slack, "EXPORT",
+	  "import a Slack workspace export (a .zip, or its unpacked folder): "
+	  "channels, users, messages, threads, reactions, file references; "
+	  "importing again adds nothing twice" },
+};
+
+int
+cmd_import(struct cli *c, int argc, char **argv)
+{
+	return cli_group(c, cli_find_cmd("import"), import_cmds,
+	    CLI_NELEM(import_cmds), argc, argv);
+}
+
+struct import_ui {
+	struct cli *c;
+	const char *path;
+	bool tty;		/* progress drawn on stderr */
+	bool drawn;		/* a progress line is on the screen */
+	struct timespec last;
+	json_t *problems;	/* --json: the skipped items */
+};
+
+static void
+clear_line(struct import_ui *ui)
+{
+	if (ui->drawn) {
+		fputs("\r\033[K", stderr);
+		ui->drawn = false;
+	}
+}
+
+static void
+on_problem(void *ctx, const char *file, unsigned line, const char *what)
+{
+	struct import_ui *ui = ctx;
+
+	if (ui->problems != NULL) {
+		json_t *p = json_object();
+
+		json_object_set_new(p, "file", json_string(file));
+		json_object_set_new(p, "line", json_integer(line));
+		json_object_set_new(p, "what", json_string(what));
+		json_array_append_new(ui->problems, p);
+		return;
+	}
+	clear_line(ui);
+	if (line > 0)
+		cli_warn(ui->c, "%s:%u: %s", file, line, what);
+	else
+		cli_warn(ui->c, "%s: %s", file, what);
+}
+
+static void
+on_progress(void *ctx, const struct kz_slack_stats *s)
+{
+	struct import_ui *ui = ctx;
+	struct timespec now;
+	char bar[31];
+	size_t fill, i;
+	double ms;
+
+	if (!ui->tty)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - ui->last.tv_sec) * 1e3 +
+	    (double)(now.tv_nsec - ui->last.tv_nsec) / 1e6;
+	if (ui->drawn && ms < 100 && s->day_files_done < s->day_files)
+		return;
+	ui->last = now;
+	fill = s->day_files ? (size_t)(30 * s->day_files_done / s->day_files) : 0;
+	for (i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[30] = '\0';
+	fprintf(stderr, "\r\033[K[%s] %llu/%llu days  %llu messages  %llu users"
+	    "  %llu channels", bar, (unsigned long long)s->day_files_done,
+	    (unsigned long long)s->day_files, (unsigned long long)s->messages,
+	    (unsigned long long)s->users, (unsigned long long)s->channels);
+	ui->drawn = true;
+}
+
+static int
+cmd_import_slack(struct cli *c, int argc, char **argv)
+{
+	struct import_ui ui = { .c = c };
+	struct kz_slack_import_opts o = { .ctx = &ui, .report = on_problem,
+	    .progress = on_progress };
+	struct kz_slack_stats s;
+	struct kz_slack_src *src = NULL;
+	struct timespec t0, t1;
+	const char *why;
+	char err[512];
+	json_t *st;
+	double secs;
+	int rc;
+
+	rc = cli_getopt(c, &import_cmds[0], argc, argv, NULL, NULL, 1, NULL, NULL);
+	if (rc >= 0)
+		return rc;
+	ui.path = argv[optind];
+	if (c->actor != NULL)
+		return cli_bad(c, "an import is written by the node itself, not"
+		    " as a user: drop --as");
+	if ((rc = cli_open_node(c)) != 0)
+		return rc;
+	if ((why = cli_ws_why(c, CLI_NEED_ADMIN_NODE, NULL)) != NULL)
+		return cli_fail(c, "cannot import: %s", why);
+	if ((rc = cli_daemon_status(c, &st)) == 0) {
+		json_decref(st);
+		return cli_fail(c, "kizunad is running on this node: stop it for"
+		    " the import (it writes to the store directly), then start it"
+		    " again to share what was imported");
+	}
+	if (rc < 0)
+		return 1;
+	if ((rc = kz_slack_open(&src, ui.path, err, sizeof(err))) < 0)
+		return cli_fail(c, "cannot import: %s", err);
+	ui.tty = !c->json && isatty(STDERR_FILENO);
+	if (c->json)
+		ui.problems = json_array();
+	o.wall_ms = cli_now_ms();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = kz_slack_import(c->st, &c->kp, src, &o, &s);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	kz_slack_close(src);
+	clear_line(&ui);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec -
+	    t0.tv_nsec) / 1e9;
+	if (c->json) {
+		json_t *j = json_object();
+
+		json_object_set_new(j, "export", json_string(ui.path));
+		json_object_set_new(j, "complete", json_boolean(rc == 0));
+		json_object_set_new(j, "channels", json_integer((json_int_t)s.channels));
+		json_object_set_new(j, "users", json_integer((json_int_t)s.users));
+		json_object_set_new(j, "messages", json_integer((json_int_t)s.messages));
+		json_object_set_new(j, "system", json_integer((json_int_t)s.system));
+		json_object_set_new(j, "threads", json_integer((json_int_t)s.threads));
+		json_object_set_new(j, "reactions", json_integer((json_int_t)s.reactions));
+		json_object_set_new(j, "files", json_integer((json_int_t)s.files));
+		json_object_set_new(j, "present", json_integer((json_int_t)s.present));
+		json_object_set_new(j, "skipped", json_integer((json_int_t)s.skipped));
+		json_object_set_new(j, "entries", json_integer((json_int_t)s.entries));
+		json_object_set_new(j, "seconds", json_real(secs));
+		json_object_set_new(j, "problems", ui.problems);
+		cli_json_line(j);
+	} else {
+		printf("%s %s: %llu channels, %llu users, %llu messages (%llu thread"
+		    " replies, %llu system events), %llu reactions, %llu files"
+		    " referenced; %llu already imported, %llu skipped; %llu entries"
+		    " in %.1f s\n", rc == 0 ? "imported" : "partly imported",
+		    ui.path, (unsigned long long)s.channels,
+		    (unsigned long long)s.users, (unsigned long long)s.messages,
+		    (unsigned long long)s.threads, (unsigned long long)s.system,
+		    (unsigned long long)s.reactions, (unsigned long long)s.files,
+		    (unsigned long long)s.present, (unsigned long long)s.skipped,
+		    (unsigned long long)s.entries, secs);
+	}
+	if (rc == KZ_ERR_MALFORMED)
+		return cli_fail(c, "%s is not a Slack export (no readable"
+		    " channels.json); nothing imported", ui.path);
+	if (rc < 0)
+		return cli_fail(c, "import stopped: %s; what was committed stays,"
+		    " and importing again resumes", kz_strerror(rc));
+	return 0;
+}

@@ -1,0 +1,1030 @@
+/*
+ * The Slack export reader and importer (kizuna/slack.h) on a synthetic
+ * export built here, file by file, with every field and edge case of
+ * ../shared/formats/slack-export.md: threads with orphan replies, edits,
+ * reactions with skin tones and custom emoji, modern and legacy files with
+ * access tokens, bots with attachments only, system and unknown subtypes,
+ * renamed channels, deleted and unknown users, int and string times; and
+ * the bad input: a corrupt ZIP, entry names leaving the export, a day file
+ * that is not JSON, a message without ts, a 1 MB text, invalid UTF-8, a NUL.
+ * Exact counts and texts after import, search by two-character Japanese
+ * words, idempotency, and an import killed with SIGKILL mid-batch that
+ * resumes to the digest of an uninterrupted one.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <zip.h>
+
+#include "kizuna/err.h"
+#include "kizuna/keys.h"
+#include "kizuna/op.h"
+#include "kizuna/slack.h"
+#include "kizuna/store.h"
+#include "kizuna/views.h"
+#include "testutil.h"
+
+#define T0 1764990000000ull	/* the importing node's clock, ms */
+
+/* ------------------------------------------------------------ the export */
+
+struct file {
+	const char *name;
+	const char *body;
+	size_t len;		/* 0: strlen(body) */
+};
+
+#define M1_TS "1589871634.304500"
+
+static const char users_json[] =
+    "[\n"
+    "    {\"id\": \"U01\", \"team_id\": \"T1\", \"name\": \"tanaka\",\n"
+    "     \"real_name\": \"田中 花子\", \"deleted\": false, \"profile\":\n"
+    "     {\"display_name\": \"はなこ\", \"real_name\": \"田中 花子\",\n"
+    "      \"email\": \"hanako@example.jp\"}},\n"
+    "    {\"id\": \"U02\", \"team_id\": \"T1\", \"name\": \"bob\", \"deleted\": true,\n"
+    "     \"profile\": {\"display_name\": \"\", \"real_name\": \"Bob\"}},\n"
+    "    {\"id\": \"U03\", \"team_id\": \"T1\", \"name\": \"bot\", \"is_bot\": true,\n"
+    "     \"real_name\": \"\", \"profile\": {\"display_name\": \"\", \"real_name\": \"\"}},\n"
+    "    {\"id\": \"W04\", \"team_id\": \"T1\", \"name\": \"suzuki\"}\n"
+    "]\n";
+
+static const char channels_json[] =
+    "[\n"
+    "    {\"id\": \"C01\", \"name\": \"general\", \"created\": 1433558319,\n"
+    "     \"is_archived\": false, \"is_general\": true, \"members\": [\"U01\"],\n"
+    "     \"topic\": {\"value\": \"避難 &amp; 給水\", \"creator\": \"U01\", \"last_set\": 0},\n"
+    "     \"purpose\": {\"value\": \"\", \"creator\": \"\", \"last_set\": 0},\n"
+    "     \"pins\": [{\"id\": \"" M1_TS "\", \"type\": \"C\", \"user\": \"U01\"}]},\n"
+    "    {\"id\": \"C02\", \"name\": \"meetup-\", \"created\": \"1433558319\",\n"
+    "     \"is_archived\": true, \"purpose\": {\"value\": \"old <#C01|general> days\"}},\n"
+    "    {\"id\": \"C03\", \"name\": \"empty\", \"created\": 1433558400},\n"
+    "    {\"id\": \"C09\", \"name\": \"../evil\", \"created\": 1}\n"
+    "]\n";
+
+/* Messages in file order; the join (earlier ts) comes second on purpose. */
+static const char day1_head[] =
+    "[\n"
+    /* index 0, line 2 */
+    "    {\"type\": \"message\", \"user\": \"U01\", \"client_msg_id\": \"a-b-c\",\n"
+    "     \"text\": \"給水車が14時に到着します <@U02> &amp;lt;tag&amp;gt; :+1:\",\n"
+    "     \"ts\": \"" M1_TS "\", \"thread_ts\": \"" M1_TS "\", \"reply_count\": 5,\n"
+    "     \"reactions\": [{\"name\": \"+1::skin-tone-2\", \"users\": [\"U02\", \"U01\"], \"count\": 2},\n"
+    "                   {\"name\": \"custom_party\", \"users\": [\"U01\"], \"count\": 1}]},\n"
+    /* index 1, line 7 */
+    "    {\"type\": \"message\", \"subtype\": \"channel_join\", \"user\": \"U02\",\n"
+    "     \"text\": \"<@U02|bob> has joined the channel\", \"ts\": \"1589871600.000100\"},\n"
+    /* index 2, line 9 */
+    "    {\"type\": \"message\", \"user\": \"U01\", \"text\": \"了解 <https:\\/\\/example.com\\/a?b=1&amp;c=2|地図> <#C02|meetup>\",\n"
+    "     \"ts\": \"1589871700.000000\", \"thread_ts\": \"" M1_TS "\", \"parent_user_id\": \"U01\",\n"
+    "     \"edited\": {\"user\": \"U01\", \"ts\": \"1589871701.000000\"}},\n"
+    /* index 3, line 12: a bot with its content in attachments only */
+    "    {\"type\": \"message\", \"subtype\": \"bot_message\", \"bot_id\": \"B1\",\n"
+    "     \"username\": \"alertbot\", \"text\": \"\", \"ts\": \"1589871750.000000\",\n"
+    "     \"attachments\": [{\"pretext\": \"警報\", \"title\": \"大雨\", \"text\": \"避難準備\",\n"
+    "       \"fields\": [{\"title\": \"地域\", \"value\": \"北区\", \"short\": true}]}]},\n"
+    /* index 4, line 16: a modern upload */
+    "    {\"type\": \"message\", \"user\": \"W04\", \"text\": \"\", \"upload\": true,\n"
+    "     \"ts\": \"1589871760.000000\", \"files\": [{\"id\": \"F1\", \"name\": \"map.pdf\",\n"
+    "       \"title\": \"地図\", \"mimetype\": \"application/pdf\", \"size\": 2048,\n"
+    "       \"url_private\": \"https:\\/\\/files.slack.com\\/files-pri\\/T1-F1\\/map.pdf?t=xoxe-SECRET1\"}]},\n"
+    /* index 5, line 20 */
+    "    {\"type\": \"message\", \"subtype\": \"thread_broadcast\", \"user\": \"U01\",\n"
+    "     \"text\": \"全員へ <!here>\", \"ts\": \"1589871770.000000\", \"thread_ts\": \"" M1_TS "\",\n"
+    "     \"root\": {\"text\": \"x\", \"ts\": \"" M1_TS "\"}},\n"
+    /* index 6, line 23 */
+    "    {\"type\": \"message\", \"user\": \"U01\", \"text\": \"no ts here\"},\n"
+    /* index 7, line 24 */
+    "    {\"type\": \"message\", \"subtype\": \"huddle_future\", \"text\": \"x\",\n"
+    "     \"ts\": \"1589871780.000000\", \"extra\": {\"k\": 1}},\n"
+    /* index 8, line 26: invalid UTF-8 */
+    "    {\"type\": \"message\", \"user\": \"U01\", \"text\": \"bad \xff\xfe bytes\",\n"
+    "     \"ts\": \"1589871790.000000\"},\n";
+
+/* index 9, line 28: a text of 1 MB, written by the test */
+/* index 10, line 29, and on: */
+static const char day1_tail[] =
+    "    {\"type\": \"message\", \"subtype\": \"file_share\", \"user\": \"U01\",\n"
+    "     \"text\": \"<@U01|tanaka> uploaded a file: <https:\\/\\/x.slack.com\\/files\\/a|report.txt>\",\n"
+    "     \"ts\": \"1589871800.000000\", \"upload\": true, \"bot_id\": null,\n"
+    "     \"file\": {\"id\": \"F2\", \"name\": \"report.txt\", \"mimetype\": \"text\\/plain\",\n"
+    "       \"size\": \"10\", \"url_private\": \"https:\\/\\/files.slack.com\\/x\\/report.txt?t=xoxe-SECRET2\"}},\n"
+    /* an orphan reply by a user missing from users.json */
+    "    {\"type\": \"message\", \"user\": \"U05\", \"user_team\": \"T9\",\n"
+    "     \"user_profile\": {\"display_name\": \"ゲスト\", \"real_name\": \"Guest\"},\n"
+    "     \"text\": \"停電は復旧しましたか\", \"ts\": \"1589871810.000000\",\n"
+    "     \"thread_ts\": \"1580000000.000000\", \"parent_user_id\": \"U01\"},\n"
+    "    {\"type\": \"message\", \"subtype\": \"pinned_item\", \"user\": \"U01\",\n"
+    "     \"item_type\": \"C\", \"text\": \"<@U01> pinned a message to this channel.\",\n"
+    "     \"ts\": \"1589871820.000000\"},\n"
+    "    {\"type\": \"message\", \"subtype\": \"tombstone\", \"hidden\": true,\n"
+    "     \"user\": \"USLACKBOT\", \"text\": \"This message was deleted.\",\n"
+    "     \"ts\": \"1589871830.000000\", \"thread_ts\": \"1589871830.000000\", \"reply_count\": 1},\n"
+    "    {\"type\": \"message\", \"user\": \"U01\", \"ts\": \"1589871840.000000\",\n"
+    "     \"text\": \"<#C01> <!subteam^S1|@oncall> <!date^1590580774^{date_short}|May 27, 2020> <mailto:a@b.c|a@b.c> <https:\\/\\/example.org> <!channel>\"},\n"
+    "    {\"type\": \"message\", \"user\": \"U01\", \"text\": \"a\\u0000b\", \"ts\": \"1589871850.000000\"}\n"
+    "]\n";
+
+static const char day2_bad[] =
+    "[\n"
+    "    {\"type\": \"message\", \"user\": \"U01\", \"text\": \"lost\",\n"
+    "     \"ts\": \n";
+
+static const char day3[] =
+    "[{\"type\": \"message\", \"user\": \"U01\", \"text\": \"翌日の報告\","
+    " \"ts\": \"1589990000.000000\"}]";
+
+static const char old_day[] =
+    "[\n"
+    "    {\"type\": \"message\", \"user\": \"U02\", \"text\": \"old history\",\n"
+    "     \"ts\": \"1433558400.000002\", \"edited\": {\"user\": \"B01\", \"ts\": \"1433558500.000000\"}}\n"
+    "]\n";
+
+static char *
+day1_json(size_t *len)
+{
+	size_t big = 1024 * 1024, n;
+	char *s = malloc(sizeof(day1_head) + sizeof(day1_tail) + big + 200);
+
+	assert_non_null(s);
+	n = (size_t)sprintf(s, "%s    {\"type\": \"message\", \"user\": \"U01\","
+	    " \"ts\": \"1589871795.000000\", \"text\": \"", day1_head);
+	memset(s + n, 'x', big);
+	n += big;
+	n += (size_t)sprintf(s + n, "\"},\n%s", day1_tail);
+	*len = n;
+	return s;
+}
+
+/* The export's files (day1 filled in by make_files). */
+static struct file files[] = {
+	{ "users.json", users_json, 0 },
+	{ "channels.json", channels_json, 0 },
+	{ "groups.json", "[]", 0 },
+	{ "integration_logs.json", "[]", 0 },
+	{ "general/2020-05-18.json", NULL, 0 },
+	{ "general/2020-05-19.json", day2_bad, 0 },
+	{ "general/2020-05-20.json", day3, 0 },
+	{ "meetup-/2015-06-05.json", old_day, 0 },
+};
+
+#define N_FILES (sizeof(files) / sizeof(files[0]))
+
+static void
+make_files(void)
+{
+	size_t i;
+
+	if (files[4].body == NULL)
+		files[4].body = day1_json(&files[4].len);
+	for (i = 0; i < N_FILES; i++)
+		if (files[i].len == 0)
+			files[i].len = strlen(files[i].body);
+}
+
+static void
+write_file(const char *dir, const char *name, const char *body, size_t len)
+{
+	char *path = kz_test_path(dir, name), *slash;
+	FILE *f;
+
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	mkdir(path, 0700);
+	*slash = '/';
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(body, 1, len, f), len);
+	fclose(f);
+	free(path);
+}
+
+/* The export as a folder under dir/name. */
+static char *
+export_folder(const char *dir)
+{
+	char *root = kz_test_path(dir, "export");
+	size_t i;
+
+	make_files();
+	mkdir(root, 0700);
+	for (i = 0; i < N_FILES; i++)
+		write_file(root, files[i].name, files[i].body, files[i].len);
+	return root;
+}
+
+/* The export as a ZIP, with two entries whose names leave it. */
+static char *
+export_zip(const char *dir, bool hostile)
+{
+	char *path = kz_test_path(dir, "export.zip");
+	zip_t *za;
+	int err;
+	size_t i;
+
+	make_files();
+	assert_non_null(za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err));
+	for (i = 0; i < N_FILES; i++) {
+		zip_source_t *zs = zip_source_buffer(za, files[i].body,
+		    files[i].len, 0);
+
+		assert_non_null(zs);
+		assert_true(zip_file_add(za, files[i].name, zs, ZIP_FL_ENC_UTF_8) >= 0);
+	}
+	if (hostile) {
+		static const char *const evil[] = { "../evil.json", "/etc/evil.json",
+		    "general/../../x.json" };
+
+		for (i = 0; i < 3; i++) {
+			zip_source_t *zs = zip_source_buffer(za, "[]", 2, 0);
+
+			assert_true(zip_file_add(za, evil[i], zs, ZIP_FL_ENC_UTF_8) >= 0);
+		}
+	}
+	assert_int_equal(zip_close(za), 0);
+	return path;
+}
+
+/* ------------------------------------------------------------ a node */
+
+struct node {
+	char *dir, *path;
+	struct kz_keypair kp;
+	struct kz_store *st;
+};
+
+static void
+node_open(struct node *n, const char *dir, const char *name)
+{
+	uint8_t seed[32];
+	uint8_t mesh_id[KZ_ID_BYTES];
+	struct kz_op op = { .type = KZ_OP_MESH_CREATE };
+	uint8_t *buf;
+	size_t len;
+
+	memset(seed, 7, sizeof(seed));
+	memset(mesh_id, 9, sizeof(mesh_id));
+	assert_int_equal(kz_keypair_from_seed(&n->kp, seed), 0);
+	n->dir = kz_test_path(dir, name);
+	mkdir(n->dir, 0700);
+	n->path = kz_test_path(n->dir, "store.db");
+	assert_int_equal(kz_store_open(&n->st, n->path, NULL), 0);
+	op.u.mesh_create = (struct kz_mesh_create){ mesh_id, "川沿い市" };
+	assert_int_equal(kz_op_encode(&buf, &len, &op), 0);
+	assert_int_equal(kz_store_append(n->st, &n->kp, T0, buf, len, NULL), 0);
+	free(buf);
+	assert_int_equal(kz_views_set_root(n->st, n->kp.pk), 0);
+}
+
+static void
+node_reopen(struct node *n)
+{
+	kz_store_free(n->st);
+	assert_int_equal(kz_store_open(&n->st, n->path, NULL), 0);
+}
+
+static void
+node_close(struct node *n)
+{
+	kz_store_free(n->st);
+	free(n->path);
+	free(n->dir);
+}
+
+/* What the reader reported, one "FILE:LINE: what" per line. */
+struct reports {
+	char text[8192];
+	size_t n;
+};
+
+static void
+on_report(void *ctx, const char *file, unsigned line, const char *what)
+{
+	struct reports *r = ctx;
+	size_t len = strlen(r->text);
+
+	snprintf(r->text + len, sizeof(r->text) - len, "%s:%u: %s\n", file, line,
+	    what);
+	r->n++;
+}
+
+static int
+import(struct node *n, const char *path, struct kz_slack_stats *s,
+    struct reports *r, size_t batch)
+{
+	struct kz_slack_src *src = NULL;
+	struct kz_slack_import_opts o = { .ctx = r, .report = on_report,
+	    .wall_ms = T0 + 1000, .batch = batch };
+	char why[256];
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = kz_slack_open(&src, path, why, sizeof(why))) < 0)
+		return rc;
+	rc = kz_slack_import(n->st, &n->kp, src, &o, s);
+	kz_slack_close(src);
+	return rc;
+}
+
+static void
+digest_of(struct node *n, uint8_t d[32])
+{
+	assert_int_equal(kz_views_digest(n->st, d), 0);
+}
+
+/* ------------------------------------------------------------ reading */
+
+struct msgs {
+	size_t n;
+	char text[32][256];
+	char actor[32][KZ_USER_ID_MAX + 1];
+	uint8_t id[32][KZ_ID_BYTES];
+	bool edited[32], has_root[32];
+	uint64_t hlc[32], replies[32], reactions[32];
+};
+
+static int
+msg_cb(void *ctx, const struct kz_view_message *m)
+{
+	struct msgs *ms = ctx;
+
+	if (ms->n >= 32)
+		return 1;
+	snprintf(ms->text[ms->n], sizeof(ms->text[0]), "%s", m->text);
+	snprintf(ms->actor[ms->n], sizeof(ms->actor[0]), "%s", m->actor);
+	memcpy(ms->id[ms->n], m->id, KZ_ID_BYTES);
+	ms->edited[ms->n] = m->edited;
+	ms->has_root[ms->n] = m->has_thread_root;
+	ms->hlc[ms->n] = m->hlc;
+	ms->replies[ms->n] = m->reply_count;
+	ms->reactions[ms->n] = m->reactions;
+	ms->n++;
+	return 0;
+}
+
+static void
+channel_msgs(struct node *n, const char *channel, struct msgs *ms)
+{
+	uint8_t id[KZ_ID_BYTES];
+
+	memset(ms, 0, sizeof(*ms));
+	assert_int_equal(kz_views_channel_find(n->st, channel, id), 0);
+	assert_int_equal(kz_views_messages(n->st, id, 0, msg_cb, ms), 0);
+}
+
+static void
+thread_msgs(struct node *n, const char *root_source, struct msgs *ms)
+{
+	uint8_t id[KZ_ID_BYTES];
+
+	memset(ms, 0, sizeof(*ms));
+	kz_slack_id(id, root_source);
+	assert_int_equal(kz_views_thread(n->st, id, msg_cb, ms), 0);
+}
+
+static int
+count_hit(void *ctx, const struct kz_search_hit *h)
+{
+	struct msgs *ms = ctx;
+
+	return msg_cb(ms, &h->m);
+}
+
+static size_t
+search(struct node *n, const char *q, struct msgs *ms)
+{
+	struct kz_search_filter f = { .limit = 20 };
+
+	memset(ms, 0, sizeof(*ms));
+	assert_int_equal(kz_views_search(n->st, q, &f, count_hit, ms), 0);
+	return ms->n;
+}
+
+struct users {
+	size_t n;
+	char line[16][200];
+};
+
+static int
+user_cb(void *ctx, const struct kz_view_user *u)
+{
+	struct users *us = ctx;
+
+	if (us->n < 16)
+		snprintf(us->line[us->n++], sizeof(us->line[0]), "%s|%s|%s|%s",
+		    u->id, u->display_name, u->active ? "active" : "inactive",
+		    u->has_password ? "password" : "no password");
+	return 0;
+}
+
+struct chans {
+	size_t n;
+	char line[8][300];
+};
+
+static int
+chan_cb(void *ctx, const struct kz_view_channel *c)
+{
+	struct chans *cs = ctx;
+
+	if (cs->n < 8)
+		snprintf(cs->line[cs->n++], sizeof(cs->line[0]), "%s|%s|%s|%llu",
+		    c->name, c->topic, c->archived ? "archived" : "open",
+		    (unsigned long long)c->messages);
+	return 0;
+}
+
+/* Whether a file holds bytes (a token must never be stored). */
+static bool
+one_file_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 1 << 20, len = 0, n, k = strlen(needle);
+	char *buf = malloc(cap);
+	bool found = false;
+
+	if (f == NULL) {
+		free(buf);
+		return false;
+	}
+	assert_non_null(buf);
+	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			cap *= 2;
+			assert_non_null(buf = realloc(buf, cap));
+		}
+	}
+	fclose(f);
+	for (n = 0; n + k <= len && !found; n++)
+		found = memcmp(buf + n, needle, k) == 0;
+	free(buf);
+	return found;
+}
+
+/* The store file or its write-ahead log. */
+static bool
+file_has(const char *path, const char *needle)
+{
+	char wal[4096];
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	return one_file_has(path, needle) || (access(wal, F_OK) == 0 &&
+	    one_file_has(wal, needle));
+}
+
+/* ------------------------------------------------------------ tests */
+
+static const char *
+user_name(void *ctx, const char *id)
+{
+	(void)ctx;
+	return strcmp(id, "U1") == 0 ? "田中" : NULL;
+}
+
+static const char *
+chan_name(void *ctx, const char *id)
+{
+	(void)ctx;
+	return strcmp(id, "C1") == 0 ? "災害対策" : NULL;
+}
+
+static void
+convert(const char *in, const char *want, size_t want_mentions)
+{
+	struct kz_slack_names names = { NULL, user_name, chan_name };
+	char mentions[4][KZ_USER_ID_MAX + 1];
+	size_t nm = 99;
+	char *out = NULL;
+
+	assert_int_equal(kz_slack_text(&out, in, &names, mentions, &nm, 4), 0);
+	assert_string_equal(out, want);
+	assert_int_equal(nm, want_mentions);
+	free(out);
+}
+
+static void
+test_text(void **state)
+{
+	char e[KZ_EMOJI_MAX + 1];
+	uint64_t us;
+
+	(void)state;
+	convert("", "", 0);
+	convert("給水 &amp; 停電", "給水 & 停電", 0);
+	/* A typed "&lt;" is exported as "&amp;lt;": it must stay "&lt;". */
+	convert("a &amp;lt;b&amp;gt; &lt;c&gt;", "a &lt;b&gt; <c>", 0);
+	convert("<@U1> と <@U2|bob> と <@U1|old>", "@田中 と @bob と @田中", 2);
+	convert("<@U3>", "@U3", 1);
+	convert("<#C1|old-name> <#C2|other> <#C3>", "#災害対策 #other #C3", 0);
+	convert("<!here> <!channel|channel> <!everyone> <!here|@here>",
+	    "@here @channel @everyone @here", 0);
+	convert("<!subteam^S1|@oncall> <!date^1590580774^{date_short}|May 27>",
+	    "@oncall May 27", 0);
+	convert("<https://a.example/x?y=1&amp;z=2|地図> <https://b.example>"
+	    " <https://c.example|https://c.example>",
+	    "地図 (https://a.example/x?y=1&z=2) https://b.example https://c.example", 0);
+	convert("<mailto:a@b.c|a@b.c> <tel:+81|電話>", "a@b.c 電話", 0);
+	convert(":+1: :thumbsup::skin-tone-3: :custom: 10:30:00 :smile:",
+	    "\xf0\x9f\x91\x8d \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbc :custom: 10:30:00"
+	    " \xf0\x9f\x98\x84", 0);
+	convert("&gt; quoted\n*bold* _it_ ~s~ `code`", "> quoted\n*bold* _it_ ~s~ `code`", 0);
+	/* An unescaped < always opens an entity; one never closed is text. */
+	convert("unclosed < only", "unclosed < only", 0);
+	assert_string_equal(kz_slack_emoji(e, "+1::skin-tone-2"),
+	    "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbb");
+	assert_string_equal(kz_slack_emoji(e, "party-parrot"), ":party-parrot:");
+	assert_string_equal(kz_slack_emoji(e, "white_check_mark"), "\xe2\x9c\x85");
+
+	assert_int_equal(kz_slack_ts_parse("1589871634.304500", &us), 0);
+	assert_true(us == 1589871634304500ull);
+	assert_int_equal(kz_slack_ts_parse("1433558319", &us), 0);
+	assert_true(us == 1433558319000000ull);
+	assert_int_equal(kz_slack_ts_parse("1.5", &us), 0);
+	assert_true(us == 1500000ull);
+	assert_int_equal(kz_slack_ts_parse("", &us), KZ_ERR_INVAL);
+	assert_int_equal(kz_slack_ts_parse("1.", &us), KZ_ERR_INVAL);
+	assert_int_equal(kz_slack_ts_parse("1.1234567", &us), KZ_ERR_INVAL);
+	assert_int_equal(kz_slack_ts_parse("-1.0", &us), KZ_ERR_INVAL);
+	assert_int_equal(kz_slack_ts_parse("12x.0", &us), KZ_ERR_INVAL);
+	assert_int_equal(kz_slack_ts_parse("9999999999999.0", &us), KZ_ERR_INVAL);
+}
+
+static const char *const expected_reports[] = {
+	"groups.json:0: private conversations are not imported (every member would see them)\n",
+	"channels.json:10: channel 3: name '../evil' is not a folder name; skipped\n",
+	"general/2020-05-18.json:23: message 6: no ts; skipped\n",
+	"general/2020-05-18.json:26: element 8: invalid UTF-8; skipped\n",
+	"general/2020-05-18.json:28: message 9 (ts 1589871795.000000): text of 1048576 bytes, over the limit of 16384; skipped\n",
+	"general/2020-05-18.json:46: message 15: a NUL byte in a string; skipped\n",
+	"general/2020-05-19.json:4: not JSON (",
+};
+
+static void
+check_reports(const struct reports *r, size_t extra)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(expected_reports) / sizeof(expected_reports[0]); i++)
+		if (strstr(r->text, expected_reports[i]) == NULL)
+			fail_msg("report missing: %s\nreports:\n%s",
+			    expected_reports[i], r->text);
+	assert_int_equal(r->n, i + extra);
+}
+
+static void
+check_workspace(struct node *n)
+{
+	struct msgs ms;
+	struct users us = { 0 };
+	struct chans cs = { 0 };
+	size_t i;
+
+	/* Users: the export's four, then the two seen only in messages. */
+	assert_int_equal(kz_views_users(n->st, user_cb, &us), 0);
+	assert_int_equal(us.n, 6);
+	assert_string_equal(us.line[0], "slack.U01|はなこ|active|no password");
+	assert_string_equal(us.line[1], "slack.U02|Bob|inactive|no password");
+	assert_string_equal(us.line[2], "slack.U03|bot|active|no password");
+	assert_string_equal(us.line[3], "slack.U05|ゲスト|active|no password");
+	assert_string_equal(us.line[4], "slack.USLACKBOT|USLACKBOT|active|no password");
+	assert_string_equal(us.line[5], "slack.W04|suzuki|active|no password");
+
+	assert_int_equal(kz_views_channels(n->st, chan_cb, &cs), 0);
+	assert_int_equal(cs.n, 3);
+	assert_string_equal(cs.line[0], "empty||open|0");
+	assert_string_equal(cs.line[1], "general|避難 & 給水|open|13");
+	assert_string_equal(cs.line[2], "meetup-||archived|1");
+
+	/* The channel's flow, by original time: replies are in threads. */
+	channel_msgs(n, "general", &ms);
+	{
+		static const char *const want[] = {
+			"@Bob has joined the channel",
+			"給水車が14時に到着します @Bob &lt;tag&gt; \xf0\x9f\x91\x8d",
+			"警報\n大雨\n避難準備\n地域: 北区",
+			"",
+			"x",
+			"@はなこ uploaded a file: report.txt (https://x.slack.com/files/a)",
+			"@はなこ pinned a message to this channel.",
+			"This message was deleted.",
+			"#general @oncall May 27, 2020 a@b.c https://example.org @channel",
+			"翌日の報告",
+		};
+		static const char *const actor[] = { "slack.U02", "slack.U01", "",
+			"slack.W04", "", "slack.U01", "slack.U01", "slack.USLACKBOT",
+			"slack.U01", "slack.U01" };
+
+		assert_int_equal(ms.n, 10);
+		for (i = 0; i < ms.n; i++) {
+			assert_string_equal(ms.text[i], want[i]);
+			assert_string_equal(ms.actor[i], actor[i]);
+			assert_false(ms.has_root[i]);
+			if (i > 0)
+				assert_true(ms.hlc[i] > ms.hlc[i - 1]);
+		}
+		/* The original time: 1589871634.304500 s. */
+		assert_true(ms.hlc[1] == ((1589871634304ull << 16) | 500));
+		assert_int_equal(ms.replies[1], 2);
+		assert_int_equal(ms.reactions[1], 3);
+		assert_false(ms.edited[1]);
+	}
+
+	thread_msgs(n, "slack:C01/" M1_TS, &ms);
+	assert_int_equal(ms.n, 3);
+	assert_string_equal(ms.text[0],
+	    "給水車が14時に到着します @Bob &lt;tag&gt; \xf0\x9f\x91\x8d");
+	assert_string_equal(ms.text[1], "了解 地図 (https://example.com/a?b=1&c=2) #meetup-");
+	assert_true(ms.edited[1]);
+	assert_string_equal(ms.text[2], "全員へ @here");
+
+	/* The orphan reply keeps its thread by thread_ts alone. */
+	thread_msgs(n, "slack:C01/1580000000.000000", &ms);
+	assert_int_equal(ms.n, 1);
+	assert_string_equal(ms.text[0], "停電は復旧しましたか");
+	assert_string_equal(ms.actor[0], "slack.U05");
+
+	channel_msgs(n, "meetup-", &ms);
+	assert_int_equal(ms.n, 1);
+	assert_string_equal(ms.text[0], "old history");
+	assert_string_equal(ms.actor[0], "slack.U02");	/* a deactivated user's */
+	assert_true(ms.edited[0]);
+
+	/* Search: two-character words, attachments; system events are not. */
+	assert_int_equal(search(n, "給水", &ms), 1);
+	assert_string_equal(ms.actor[0], "slack.U01");
+	assert_int_equal(search(n, "北区", &ms), 1);
+	assert_int_equal(search(n, "停電", &ms), 1);
+	assert_string_equal(ms.text[0], "停電は復旧しましたか");
+	assert_int_equal(search(n, "報告", &ms), 1);
+	assert_int_equal(search(n, "joined", &ms), 0);
+	assert_int_equal(search(n, "deleted", &ms), 0);
+	assert_int_equal(search(n, "history", &ms), 1);
+
+	/* Access tokens never reach the store; neither do e-mail addresses. */
+	assert_false(file_has(n->path, "xoxe-SECRET"));
+	assert_false(file_has(n->path, "hanako@example.jp"));
+	assert_true(file_has(n->path, "files.slack.com/files-pri/T1-F1/map.pdf"));
+}
+
+static void
+check_stats(const struct kz_slack_stats *s, uint64_t skipped)
+{
+	assert_int_equal(s->channels, 3);
+	assert_int_equal(s->users, 6);
+	assert_int_equal(s->messages, 14);
+	assert_int_equal(s->system, 4);
+	assert_int_equal(s->threads, 3);
+	assert_int_equal(s->reactions, 3);
+	assert_int_equal(s->files, 2);
+	assert_int_equal(s->present, 0);
+	assert_int_equal(s->skipped, skipped);
+	assert_int_equal(s->entries, 3 + 6 + 14);
+	assert_int_equal(s->day_files, 4);
+	assert_int_equal(s->day_files_done, 4);
+}
+
+static void
+test_import_folder(void **state)
+{
+	char *tmp = kz_test_tmpdir(), *exp = export_folder(tmp);
+	struct kz_slack_stats s, again;
+	struct reports r;
+	struct node n;
+	uint8_t d1[32], d2[32];
+
+	(void)state;
+	node_open(&n, tmp, "a");
+	assert_int_equal(import(&n, exp, &s, &r, 0), 0);
+	check_reports(&r, 0);
+	check_stats(&s, 7);
+	check_workspace(&n);
+	digest_of(&n, d1);
+
+	/* Again: nothing is added; the users of users.json, the channels
+	 * and the messages are found present (users seen only in messages
+	 * are not looked at again: their messages are present). */
+	assert_int_equal(import(&n, exp, &again, &r, 0), 0);
+	assert_int_equal(again.entries, 0);
+	assert_int_equal(again.messages + again.users + again.channels, 0);
+	assert_int_equal(again.present, 4 + 3 + 14);
+	digest_of(&n, d2);
+	assert_memory_equal(d1, d2, 32);
+
+	/* And after a restart (nothing kept in memory decides). */
+	node_reopen(&n);
+	assert_int_equal(import(&n, exp, &again, &r, 7), 0);
+	assert_int_equal(again.entries, 0);
+	digest_of(&n, d2);
+	assert_memory_equal(d1, d2, 32);
+	node_close(&n);
+	free(exp);
+	kz_test_rmtree(tmp);
+}
+
+static void
+test_import_zip(void **state)
+{
+	char *tmp = kz_test_tmpdir(), *exp = export_folder(tmp);
+	char *zip = export_zip(tmp, true);
+	struct kz_slack_stats s;
+	struct reports r;
+	struct node a, b;
+	uint8_t d1[32], d2[32];
+
+	(void)state;
+	node_open(&a, tmp, "a");
+	node_open(&b, tmp, "b");
+	assert_int_equal(import(&a, exp, &s, &r, 0), 0);
+	assert_int_equal(import(&b, zip, &s, &r, 5), 0);
+	/* The ZIP adds three entries whose names leave the export. */
+	check_reports(&r, 3);
+	assert_non_null(strstr(r.text, "../evil.json:0: entry name leaves the"
+	    " export; not read\n"));
+	assert_non_null(strstr(r.text, "/etc/evil.json:0: entry name leaves"));
+	assert_non_null(strstr(r.text, "general/../../x.json:0: entry name leaves"));
+	check_stats(&s, 10);
+	check_workspace(&b);
+	/* Same node key, same clock: the same workspace, batches aside. */
+	digest_of(&a, d1);
+	digest_of(&b, d2);
+	assert_memory_equal(d1, d2, 32);
+	node_close(&a);
+	node_close(&b);
+	free(exp);
+	free(zip);
+	kz_test_rmtree(tmp);
+}
+
+/* A corrupt ZIP is refused whole; nothing is written. */
+static void
+test_bad_zip(void **state)
+{
+	char *tmp = kz_test_tmpdir(), *zip = export_zip(tmp, false);
+	struct kz_slack_src *src = NULL;
+	struct kz_slack_stats s;
+	struct reports r;
+	struct node n;
+	uint8_t d1[32], d2[32], junk[4096];
+	char why[256] = "";
+	FILE *f;
+	long size;
+	size_t i;
+
+	(void)state;
+	node_open(&n, tmp, "a");
+	digest_of(&n, d1);
+	assert_int_equal(kz_slack_open(&src, "/nonexistent/x.zip", why,
+	    sizeof(why)), KZ_ERR_IO);
+	assert_null(src);
+	assert_non_null(strstr(why, "/nonexistent/x.zip"));
+
+	/* Random bytes. */
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 131 + 7);
+	assert_int_equal(kz_slack_open_buffer(&src, junk, sizeof(junk), why,
+	    sizeof(why)), KZ_ERR_MALFORMED);
+	assert_non_null(strstr(why, "not a readable ZIP file"));
+
+	/* A real ZIP cut in half: its central directory is gone. */
+	assert_non_null(f = fopen(zip, "r+b"));
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fclose(f);
+	assert_int_equal(truncate(zip, size / 2), 0);
+	assert_int_equal(import(&n, zip, &s, &r, 0), KZ_ERR_MALFORMED);
+
+	/* A ZIP whose day file's bytes were damaged (CRC mismatch). */
+	free(zip);
+	zip = export_zip(tmp, false);
+	{
+		char *buf;
+		size_t len;
+
+		assert_non_null(f = fopen(zip, "rb"));
+		fseek(f, 0, SEEK_END);
+		len = (size_t)ftell(f);
+		fseek(f, 0, SEEK_SET);
+		assert_non_null(buf = malloc(len));
+		assert_int_equal(fread(buf, 1, len, f), len);
+		fclose(f);
+		/* Flip bytes inside the stored users.json: its data follows
+		 * its local header near the start. */
+		for (i = 60; i < 70; i++)
+			buf[i] ^= 0x55;
+		assert_int_equal(kz_slack_open_buffer(&src, buf, len, why,
+		    sizeof(why)), 0);
+		{
+			struct kz_slack_import_opts o = { .ctx = &r,
+			    .report = on_report, .wall_ms = T0 };
+
+			memset(&r, 0, sizeof(r));
+			assert_int_equal(kz_slack_import(n.st, &n.kp, src, &o, &s), 0);
+		}
+		kz_slack_close(src);
+		free(buf);
+		assert_non_null(strstr(r.text, "users.json:0: damaged entry"));
+		/* The rest went on: the channels and messages are there. */
+		assert_int_equal(s.channels, 3);
+		assert_int_equal(s.messages, 14);
+	}
+	digest_of(&n, d2);
+	assert_memory_not_equal(d1, d2, 32);
+	node_close(&n);
+	free(zip);
+	kz_test_rmtree(tmp);
+}
+
+/* A folder that is not an export changes nothing. */
+static void
+test_not_export(void **state)
+{
+	char *tmp = kz_test_tmpdir(), *dir = kz_test_path(tmp, "empty");
+	struct kz_slack_stats s;
+	struct reports r;
+	struct node n;
+	uint8_t d1[32], d2[32];
+
+	(void)state;
+	mkdir(dir, 0700);
+	write_file(dir, "users.json", users_json, strlen(users_json));
+	node_open(&n, tmp, "a");
+	digest_of(&n, d1);
+	assert_int_equal(import(&n, dir, &s, &r, 0), KZ_ERR_MALFORMED);
+	assert_non_null(strstr(r.text, "channels.json:0: missing"));
+	/* The users read before it are rolled back with the batch. */
+	assert_int_equal(s.users, 0);
+	assert_int_equal(s.entries, 0);
+	digest_of(&n, d2);
+	assert_memory_equal(d1, d2, 32);
+	node_close(&n);
+	free(dir);
+	kz_test_rmtree(tmp);
+}
+
+/*
+ * An overlapping later export: the days already imported add nothing; the
+ * new day's messages are added.
+ */
+static void
+test_overlap(void **state)
+{
+	char *tmp = kz_test_tmpdir(), *exp = export_folder(tmp), *day;
+	struct kz_slack_stats s;
+	struct reports r;
+	struct node n;
+	struct msgs ms;
+
+	(void)state;
+	node_open(&n, tmp, "a");
+	day = kz_test_path(exp, "general/2020-05-20.json");
+	assert_int_equal(unlink(day), 0);
+	assert_int_equal(import(&n, exp, &s, &r, 0), 0);
+	assert_int_equal(s.messages, 13);
+	write_file(exp, "general/2020-05-20.json", day3, strlen(day3));
+	{
+		static const char day4[] = "[{\"type\":\"message\",\"user\":"
+		    "\"U01\",\"text\":\"給水完了\",\"ts\":\"1590000000.000000\"}]";
+
+		write_file(exp, "general/2020-05-21.json", day4, strlen(day4));
+	}
+	assert_int_equal(import(&n, exp, &s, &r, 0), 0);
+	assert_int_equal(s.messages, 2);
+	assert_int_equal(s.entries, 2);
+	assert_int_equal(s.present, 4 + 3 + 13);
+	channel_msgs(&n, "general", &ms);
+	assert_int_equal(ms.n, 11);
+	assert_string_equal(ms.text[9], "翌日の報告");
+	assert_string_equal(ms.text[10], "給水完了");
+	assert_int_equal(search(&n, "給水", &ms), 2);
+	free(day);
+	node_close(&n);
+	free(exp);
+	kz_test_rmtree(tmp);
+}
+
+/* Kills the importing process at its third day file (a batch open). */
+static void
+die_on_progress(void *ctx, const struct kz_slack_stats *s)
+{
+	(void)ctx;
+	if (s->day_files_done == 3)
+		raise(SIGKILL);
+}
+
+static void
+test_resume_after_kill(void **state)
+{
+	char *tmp = kz_test_tmpdir(), *exp = export_folder(tmp);
+	struct kz_slack_stats s;
+	struct reports r;
+	struct node ref, n;
+	uint8_t d1[32], d2[32];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	node_open(&ref, tmp, "ref");
+	assert_int_equal(import(&ref, exp, &s, &r, 4), 0);
+	digest_of(&ref, d1);
+
+	node_open(&n, tmp, "n");
+	kz_store_free(n.st);
+	n.st = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct kz_slack_src *src = NULL;
+		struct kz_slack_import_opts o = { .progress = die_on_progress,
+		    .wall_ms = T0 + 1000, .batch = 4 };
+
+		if (kz_store_open(&n.st, n.path, NULL) < 0 ||
+		    kz_slack_open(&src, exp, NULL, 0) < 0)
+			_exit(3);
+		kz_slack_import(n.st, &n.kp, src, &o, &s);
+		_exit(4);	/* not reached: killed at the third day file */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+
+	assert_int_equal(kz_store_open(&n.st, n.path, NULL), 0);
+	assert_int_equal(import(&n, exp, &s, &r, 4), 0);
+	/* Whole batches of the killed run stayed; the rest was written now. */
+	assert_true(s.present > 4 + 3);
+	assert_true(s.entries > 0);
+	assert_true(s.entries < 3 + 6 + 14);
+	digest_of(&n, d2);
+	assert_memory_equal(d1, d2, 32);
+	node_close(&ref);
+	node_close(&n);
+	free(exp);
+	kz_test_rmtree(tmp);
+}
+
+/* The imported fields travel in the op: encode, decode, bounds. */
+static void
+test_op(void **state)
+{
+	uint8_t id[KZ_ID_BYTES], chan[KZ_ID_BYTES], *buf;
+	const char *users[] = { "slack.U01", "slack.U02" };
+	struct kz_imported_reaction rs[] = { { "\xf0\x9f\x91\x8d", 2, users } };
+	struct kz_imported_file fs[] = { { "F1", "a.pdf", "A", "application/pdf",
+	    2048, "https://files.slack.com/a.pdf" } };
+	struct kz_imported_post ip = { .id = id, .source = "slack:C01/1.000001",
+	    .time_us = 1000001, .author = "slack.U01", .author_name = "",
+	    .subtype = "thread_broadcast", .edited = true, .source_text = "<!here>",
+	    .n_reactions = 1, .reactions = rs, .n_files = 1, .files = fs,
+	    .pinned = true, .broadcast = true, .raw = "" };
+	struct kz_op op = { .type = KZ_OP_POST }, *back = NULL;
+	size_t len;
+
+	(void)state;
+	memset(id, 1, sizeof(id));
+	memset(chan, 2, sizeof(chan));
+	op.u.post = (struct kz_post){ chan, "@here", NULL, KZ_PRIO_NORMAL, 0,
+	    NULL, &ip };
+	assert_int_equal(kz_op_encode(&buf, &len, &op), 0);
+	assert_int_equal(kz_op_decode(&back, buf, len), 0);
+	free(buf);
+	assert_non_null(back->u.post.imported);
+	assert_memory_equal(kz_op_created_id(back, chan), id, KZ_ID_BYTES);
+	assert_string_equal(back->u.post.imported->source, "slack:C01/1.000001");
+	assert_true(back->u.post.imported->time_us == 1000001);
+	assert_string_equal(back->u.post.imported->reactions[0].users[1], "slack.U02");
+	assert_true(back->u.post.imported->files[0].size == 2048);
+	assert_true(back->u.post.imported->pinned && back->u.post.imported->broadcast);
+	assert_true(back->u.post.imported->edited);
+	kz_op_free(back);
+
+	/* Bounds: a bad reaction user, a time past the hlc range, no id. */
+	users[1] = "bad id";
+	assert_int_equal(kz_op_encode(&buf, &len, &op), KZ_ERR_INVAL);
+	users[1] = "slack.U02";
+	ip.time_us = KZ_IMPORT_TIME_US_MAX + 1;
+	assert_int_equal(kz_op_encode(&buf, &len, &op), KZ_ERR_INVAL);
+	ip.time_us = 1;
+	ip.id = NULL;
+	assert_int_equal(kz_op_encode(&buf, &len, &op), KZ_ERR_INVAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_op),
+		cmocka_unit_test(test_import_folder),
+		cmocka_unit_test(test_import_zip),
+		cmocka_unit_test(test_bad_zip),
+		cmocka_unit_test(test_not_export),
+		cmocka_unit_test(test_overlap),
+		cmocka_unit_test(test_resume_after_kill),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
