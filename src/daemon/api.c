@@ -23,8 +23,6 @@
 /* Messages in one page: by default, and at most. */
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 200
-/* hlc, author and seq in hex: the opaque paging cursor. */
-#define CURSOR_CHARS (16 + 64 + 16)
 
 enum method { M_GET, M_POST, M_OTHER };
 
@@ -36,45 +34,6 @@ method_of(h2o_req_t *req)
 	if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
 		return M_POST;
 	return M_OTHER;
-}
-
-static int
-hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
-	    c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Parses exactly 2 * n hex digits of s into out. */
-static bool
-unhex(uint8_t *out, const char *s, size_t len, size_t n)
-{
-	size_t i;
-
-	if (len != 2 * n)
-		return false;
-	for (i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
-static bool
-unhex_u64(uint64_t *out, const char *s)
-{
-	uint8_t b[8];
-	size_t i;
-
-	if (!unhex(b, s, 16, 8))
-		return false;
-	*out = 0;
-	for (i = 0; i < 8; i++)
-		*out = *out << 8 | b[i];
-	return true;
 }
 
 static json_t *
@@ -97,19 +56,20 @@ kzd_api_user_json(const struct kzd_http_user *u)
 }
 
 static void
-cursor_of(char out[CURSOR_CHARS + 1], const struct kz_view_message *m)
+cursor_of(char out[KZD_HTTP_CURSOR_CHARS + 1], const struct kz_view_message *m)
 {
-	char author[65];
+	struct kz_view_cursor c;
 
-	kz_hex(author, m->author, 32);
-	snprintf(out, CURSOR_CHARS + 1, "%016llx%s%016llx",
-	    (unsigned long long)m->hlc, author, (unsigned long long)m->seq);
+	c.hlc = m->hlc;
+	memcpy(c.author, m->author, 32);
+	c.seq = m->seq;
+	kzd_http_cursor(out, &c);
 }
 
 static json_t *
 message_json(const struct kz_view_message *m)
 {
-	char cursor[CURSOR_CHARS + 1];
+	char cursor[KZD_HTTP_CURSOR_CHARS + 1];
 	json_t *o;
 
 	cursor_of(cursor, m);
@@ -138,11 +98,6 @@ message_json(const struct kz_view_message *m)
 
 /* ------------------------------------------------------------ lookups */
 
-struct chan_find {
-	const uint8_t *id;
-	json_t *found;
-};
-
 static json_t *
 channel_json(const struct kz_view_channel *c)
 {
@@ -151,42 +106,35 @@ channel_json(const struct kz_view_channel *c)
 	    "archived", c->archived, "messages", (json_int_t)c->messages);
 }
 
-static int
-on_chan_find(void *ctx, const struct kz_view_channel *c)
-{
-	struct chan_find *f = ctx;
-
-	if (memcmp(c->id, f->id, KZ_ID_BYTES) != 0)
-		return 0;
-	f->found = channel_json(c);
-	return 1;
-}
-
 /*
- * The channel whose id is the path segment seg: its JSON (the caller
- * decrefs), or NULL after answering 400 bad_id or 404 unknown_channel.
+ * Whether the channel whose id is the path segment seg exists (into id):
+ * 0, or -1 after answering 400 bad_id or 404 unknown_channel.  One lookup
+ * in the channels' table: a channel's message count is not read here (it
+ * costs a count over the channel's messages).
  */
-static json_t *
+static int
 channel_get(struct kzd_http *h, h2o_req_t *req, const char *seg, size_t len,
     uint8_t id[KZ_ID_BYTES])
 {
-	struct chan_find f = { id, NULL };
+	uint8_t found[KZ_ID_BYTES];
+	char hex[2 * KZ_ID_BYTES + 1];
 	int rc;
 
-	if (!unhex(id, seg, len, KZ_ID_BYTES)) {
+	if (!kzd_http_unhex(id, seg, len, KZ_ID_BYTES)) {
 		kzd_http_error(req, 400, "bad_id", "a channel id is 64 hex digits");
-		return NULL;
+		return -1;
 	}
-	rc = kz_views_channels(h->d->st, on_chan_find, &f);
-	if (rc < 0) {
-		json_decref(f.found);
+	kz_hex(hex, id, KZ_ID_BYTES);
+	rc = kz_views_channel_find(h->d->st, hex, found);
+	if (rc == 0 && memcmp(found, id, KZ_ID_BYTES) == 0)
+		return 0;
+	if (rc < 0 && rc != KZ_ERR_NOT_FOUND && rc != KZ_ERR_EXISTS) {
 		kzd_http_error(req, 500, "store", "cannot read the channels: %s",
 		    kz_strerror(rc));
-		return NULL;
+		return -1;
 	}
-	if (f.found == NULL)
-		kzd_http_error(req, 404, "unknown_channel", "no such channel");
-	return f.found;
+	kzd_http_error(req, 404, "unknown_channel", "no such channel");
+	return -1;
 }
 
 struct msg_find {
@@ -246,7 +194,7 @@ static int
 message_get(struct kzd_http *h, h2o_req_t *req, const char *seg, size_t len,
     uint8_t id[KZ_ID_BYTES], struct msg_find *f)
 {
-	if (!unhex(id, seg, len, KZ_ID_BYTES)) {
+	if (!kzd_http_unhex(id, seg, len, KZ_ID_BYTES)) {
 		kzd_http_error(req, 400, "bad_id", "a message id is 64 hex digits");
 		return -1;
 	}
@@ -349,25 +297,10 @@ get_channels(struct kzd_http *h, h2o_req_t *req)
 static const char *
 query_get(h2o_req_t *req, const char *key, size_t *len)
 {
-	const char *q, *end, *amp;
-	size_t klen = strlen(key);
-
 	if (req->query_at == SIZE_MAX)
 		return NULL;
-	q = req->path.base + req->query_at + 1;
-	end = req->path.base + req->path.len;
-	while (q < end) {
-		amp = memchr(q, '&', (size_t)(end - q));
-		if (amp == NULL)
-			amp = end;
-		if ((size_t)(amp - q) > klen && memcmp(q, key, klen) == 0 &&
-		    q[klen] == '=') {
-			*len = (size_t)(amp - q) - klen - 1;
-			return q + klen + 1;
-		}
-		q = amp + 1;
-	}
-	return NULL;
+	return kzd_http_query(req->path.base + req->query_at + 1,
+	    req->path.len - req->query_at - 1, key, len);
 }
 
 struct page {
@@ -393,36 +326,19 @@ get_messages(struct kzd_http *h, h2o_req_t *req, const char *seg, size_t len)
 	struct page p = { NULL, 0 };
 	const char *v;
 	uint64_t limit = PAGE_DEFAULT;
-	size_t vlen, i;
-	json_t *ch, *next = NULL;
+	size_t vlen;
+	json_t *next = NULL;
 	int rc;
 
-	if ((ch = channel_get(h, req, seg, len, id)) == NULL)
+	if (channel_get(h, req, seg, len, id) < 0)
 		return;
-	json_decref(ch);
-	if ((v = query_get(req, "limit", &vlen)) != NULL) {
-		limit = 0;
-		for (i = 0; i < vlen && i < 4 && v[i] >= '0' && v[i] <= '9'; i++)
-			limit = limit * 10 + (uint64_t)(v[i] - '0');
-		if (vlen == 0 || i != vlen || limit < 1 || limit > PAGE_MAX) {
-			kzd_http_error(req, 400, "bad_limit", "limit is 1 to %d",
-			    PAGE_MAX);
-			return;
-		}
+	if ((v = query_get(req, "limit", &vlen)) != NULL &&
+	    kzd_http_parse_limit(v, vlen, PAGE_MAX, &limit) < 0) {
+		kzd_http_error(req, 400, "bad_limit", "limit is 1 to %d", PAGE_MAX);
+		return;
 	}
 	if ((v = query_get(req, "before", &vlen)) != NULL) {
-		char buf[CURSOR_CHARS + 1];
-
-		if (vlen != CURSOR_CHARS) {
-			kzd_http_error(req, 400, "bad_cursor", "before is a cursor "
-			    "from a message or a page's \"next\"");
-			return;
-		}
-		memcpy(buf, v, CURSOR_CHARS);
-		buf[CURSOR_CHARS] = '\0';
-		if (!unhex_u64(&cur.hlc, buf) ||
-		    !unhex(cur.author, buf + 16, 64, 32) ||
-		    !unhex_u64(&cur.seq, buf + 80)) {
+		if (kzd_http_parse_cursor(v, vlen, &cur) < 0) {
 			kzd_http_error(req, 400, "bad_cursor", "before is a cursor "
 			    "from a message or a page's \"next\"");
 			return;
@@ -456,11 +372,10 @@ post_message(struct kzd_http *h, h2o_req_t *req,
 	struct kz_op op;
 	const char *text, *prio, *rs;
 	bool bad = false;
-	json_t *ch, *body;
+	json_t *body;
 
-	if ((ch = channel_get(h, req, seg, len, chan)) == NULL)
+	if (channel_get(h, req, seg, len, chan) < 0)
 		return;
-	json_decref(ch);
 	if ((body = kzd_http_body(req, false)) == NULL)
 		return;
 	memset(&op, 0, sizeof(op));

@@ -48,7 +48,7 @@
 #define KZ_WEB_ROOT_BUILD ""
 #endif
 
-#define COOKIE_NAME "kz_session"
+#define COOKIE_NAME KZD_HTTP_COOKIE
 
 /*
  * Checked when a login names no user with a password, so that an unknown
@@ -133,71 +133,18 @@ kzd_http_peer(h2o_req_t *req, char *out, size_t outlen)
 
 /* ------------------------------------------------------------ bodies */
 
-/* Whether req's Content-Type is application/json (any parameters). */
-static bool
-is_json_type(h2o_req_t *req)
-{
-	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-	static const char want[] = "application/json";
-	const h2o_iovec_t *v;
-
-	if (i < 0)
-		return false;
-	v = &req->headers.entries[i].value;
-	if (v->len < sizeof(want) - 1 ||
-	    strncasecmp(v->base, want, sizeof(want) - 1) != 0)
-		return false;
-	return v->len == sizeof(want) - 1 || v->base[sizeof(want) - 1] == ';' ||
-	    v->base[sizeof(want) - 1] == ' ';
-}
-
 json_t *
 kzd_http_body(h2o_req_t *req, bool empty_ok)
 {
-	json_error_t jerr;
+	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	struct kzd_http_fail f;
 	json_t *o;
-	size_t len = req->entity.base != NULL ? req->entity.len : 0;
-	char shown[160];
-	size_t i;
 
-	if (len == 0 && empty_ok)
-		return json_object();
-	if (len > KZD_HTTP_BODY_MAX) {
-		kzd_http_error(req, 413, "body_too_large", "the request body is "
-		    "over %d bytes", KZD_HTTP_BODY_MAX);
-		return NULL;
-	}
-	if (!is_json_type(req)) {
-		kzd_http_error(req, 415, "unsupported_media_type", "the body must "
-		    "be JSON, sent as Content-Type: application/json");
-		return NULL;
-	}
-	if (len == 0) {
-		kzd_http_error(req, 400, "bad_json", "the body is empty; a JSON "
-		    "object is expected");
-		return NULL;
-	}
-	if (!kz_utf8_valid((const uint8_t *)req->entity.base, len)) {
-		kzd_http_error(req, 400, "bad_utf8", "the body is not valid UTF-8");
-		return NULL;
-	}
-	o = json_loadb(req->entity.base, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (o == NULL) {
-		/* jansson's message may quote the input: printable ASCII only. */
-		for (i = 0; i + 1 < sizeof(shown) && jerr.text[i] != '\0'; i++)
-			shown[i] = jerr.text[i] >= 0x20 && jerr.text[i] < 0x7f ?
-			    jerr.text[i] : '?';
-		shown[i] = '\0';
-		kzd_http_error(req, 400, "bad_json", "malformed JSON at line %d, "
-		    "column %d: %s", jerr.line, jerr.column, shown);
-		return NULL;
-	}
-	if (!json_is_object(o)) {
-		json_decref(o);
-		kzd_http_error(req, 400, "bad_json", "the body must be a JSON "
-		    "object");
-		return NULL;
-	}
+	o = kzd_http_parse_body(i >= 0 ? req->headers.entries[i].value.base : NULL,
+	    i >= 0 ? req->headers.entries[i].value.len : 0, req->entity.base,
+	    req->entity.base != NULL ? req->entity.len : 0, empty_ok, &f);
+	if (o == NULL)
+		kzd_http_error(req, f.status, f.code, "%s", f.message);
 	return o;
 }
 
@@ -248,37 +195,16 @@ session_new(struct kzd_http *h, const char *user,
 	return s;
 }
 
-/*
- * The value of the session cookie in req's Cookie headers, decoded into
- * raw; false when there is none of the right form.
- */
+/* The session cookie's id in any of req's Cookie headers, into raw. */
 static bool
 cookie_id(h2o_req_t *req, uint8_t raw[32])
 {
-	static const char name[] = COOKIE_NAME "=";
 	ssize_t i = -1;
 
-	while ((i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0) {
-		const char *p = req->headers.entries[i].value.base;
-		const char *end = p + req->headers.entries[i].value.len;
-
-		while (p < end) {
-			const char *semi = memchr(p, ';', (size_t)(end - p));
-			const char *e = semi != NULL ? semi : end;
-			size_t binlen;
-
-			while (p < e && *p == ' ')
-				p++;
-			if ((size_t)(e - p) == sizeof(name) - 1 + 43 &&
-			    memcmp(p, name, sizeof(name) - 1) == 0 &&
-			    sodium_base642bin(raw, 32, p + sizeof(name) - 1, 43,
-			    NULL, &binlen, NULL,
-			    sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
-			    binlen == 32)
-				return true;
-			p = e + 1;
-		}
-	}
+	while ((i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0)
+		if (kzd_http_parse_cookie(req->headers.entries[i].value.base,
+		    req->headers.entries[i].value.len, raw))
+			return true;
 	return false;
 }
 

@@ -29,10 +29,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "daemon/http_parse.h"
 #include "daemon/kizunad.h"
 
-/* Bytes of a JSON request body the API reads; larger: 413. */
-#define KZD_HTTP_BODY_MAX (64 * 1024)
 /*
  * Bytes of a body h2o buffers at all: over this h2o itself answers 413
  * (as plain text) before any handler runs.  Between the two limits the

@@ -1388,6 +1388,55 @@ gen_arq(void)
 	arq_session("lan-2048-w16-both", 0x06 | 15 << 3, true, true);
 }
 
+/* fuzz_http: flags, Content-Type, Cookie and query (a length byte each),
+ * then the body. */
+static void
+http_seed(const char *name, int flags, const char *ct, const char *cookie,
+    const char *query, const char *body)
+{
+	struct bb b = { 0 };
+	uint8_t fl = (uint8_t)flags, n;
+
+	bb_put(&b, &fl, 1);
+	n = (uint8_t)strlen(ct);
+	bb_put(&b, &n, 1);
+	bb_put(&b, ct, n);
+	n = (uint8_t)strlen(cookie);
+	bb_put(&b, &n, 1);
+	bb_put(&b, cookie, n);
+	n = (uint8_t)strlen(query);
+	bb_put(&b, &n, 1);
+	bb_put(&b, query, n);
+	bb_put(&b, body, strlen(body));
+	seed_bb("http", name, &b);
+	bb_free(&b);
+}
+
+static void
+gen_http(void)
+{
+	static const char cookie[] = "theme=dark; kz_session="
+	    "-LC6E1IpzukOO3dMpeJ3J0hYL5tTmtc0CLpjZqrYJk4; lang=ja";
+	static const char cursor[] = "before=01a24a178387000020b23ebd662a3bb4"
+	    "36751e47de2bcf8b3d18614e4d22d60a4175c80d12e180a80000000000000004"
+	    "&limit=50";
+
+	http_seed("login", 0, "application/json", "", "",
+	    "{\"user\":\"alice\",\"password\":\"pw\"}");
+	http_seed("post", 0, "application/json; charset=utf-8", cookie, cursor,
+	    "{\"text\":\"避難所の給水 <img src=x onerror=alert(1)>\","
+	    "\"priority\":\"urgent\",\"thread_root\":null}");
+	http_seed("react", 0, "application/json", cookie, "limit=3",
+	    "{\"emoji\":\"\\ud83d\\udc4d\",\"on\":false}");
+	http_seed("empty", 1, "", cookie, "", "");
+	http_seed("form", 2, "", "", "q=a&limit=0200", "user=alice&password=x");
+	http_seed("dup", 0, "application/json", "kz_session=short", "limit=",
+	    "{\"user\":\"a\",\"user\":\"b\"}");
+	http_seed("badutf8", 0, "application/json", "", "before=zz",
+	    "{\"text\":\"\xc3\x28\"}");
+	http_seed("array", 0, "APPLICATION/JSON", "", "", "[1,2,{\"a\":[]}]");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1419,6 +1468,7 @@ main(int argc, char **argv)
 	gen_mesh_token();
 	gen_kiss();
 	gen_arq();
+	gen_http();
 	kz_store_free(a);
 	for (i = 0; i < n_entries; i++)
 		free(entries[i].op);
