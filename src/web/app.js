@@ -1,57 +1,513 @@
-// A placeholder for the web UI: signs in through the JSON API (docs/api.md)
-// and lists the channels.  Every text goes in as textContent, never as HTML.
-let csrf = "";
+// kizuna's web workspace: sign in, channels with unread counts, a channel's
+// history (newest at the bottom, older pages loaded as one scrolls up),
+// posting with a priority, threads, acknowledgements and reactions, and the
+// mesh's links.  Every text from the API goes in as textContent, never as
+// HTML.  Until the API streams events the page asks every POLL_MS for what
+// changed; when kizunad is away (restarting) it says so and keeps asking.
+import { api, setCsrf, ApiError } from "./api.js";
+import { t, setLang, getLang, initLang } from "./i18n.js";
 
-async function api(method, path, body) {
-	const opts = { method, headers: {}, credentials: "same-origin" };
-	if (method !== "GET")
-		opts.headers["X-CSRF-Token"] = csrf;
-	if (body !== undefined) {
-		opts.headers["Content-Type"] = "application/json";
-		opts.body = JSON.stringify(body);
-	}
-	const res = await fetch(path, opts);
-	const data = await res.json();
-	if (!res.ok)
-		throw new Error(data.error ? data.error.message : res.statusText);
-	return data;
+const POLL_MS = 2000;
+const PAGE = 50;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+	me: null,
+	channels: [],
+	channel: null,		// the channel shown (an object of state.channels)
+	msgs: new Map(),	// id -> message of the channel shown
+	next: null,		// cursor of the older page, null at the start
+	loadingOlder: false,
+	thread: null,		// root id of the thread shown
+	view: "channels",	// or "mesh"
+	timer: null,
+};
+
+// ------------------------------------------------------------ helpers
+
+function el(tag, cls, text) {
+	const e = document.createElement(tag);
+	if (cls)
+		e.className = cls;
+	if (text !== undefined)
+		e.textContent = text;
+	return e;
 }
 
-function show(id, on) {
-	document.getElementById(id).hidden = !on;
+function fmtTime(ms) {
+	return new Date(ms).toLocaleString(getLang() === "ja" ? "ja-JP" : "en-GB",
+	    { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+function seenKey(chId) {
+	return "kizuna.seen." + state.me.user.id + "." + chId;
+}
+
+function seenCount(chId) {
+	try {
+		return Number(localStorage.getItem(seenKey(chId)) || 0);
+	} catch (e) {
+		return 0;
+	}
+}
+
+function markSeen(ch) {
+	try {
+		localStorage.setItem(seenKey(ch.id), String(ch.messages));
+	} catch (e) {
+		// Private mode: unread counts last this page only.
+	}
+}
+
+function offline(on) {
+	$("offline").hidden = !on;
+}
+
+// Runs an API call; answers null after showing why it failed.  A lost
+// session goes back to the sign-in form.
+async function call(method, path, body, errorEl) {
+	try {
+		const r = await api(method, path, body);
+		offline(false);
+		if (errorEl)
+			errorEl.textContent = "";
+		return r;
+	} catch (e) {
+		if (e instanceof ApiError && e.status === 0)
+			offline(true);
+		else if (e instanceof ApiError && e.status === 401 &&
+		    path !== "/api/login")
+			signedOut();
+		else if (errorEl)
+			errorEl.textContent = e.message;
+		return null;
+	}
+}
+
+// ------------------------------------------------------------ sign in
+
+function signedOut() {
+	state.me = null;
+	clearInterval(state.timer);
+	state.timer = null;
+	$("workspace").hidden = true;
+	$("mesh-view").hidden = true;
+	$("nav").hidden = true;
+	$("logout").hidden = true;
+	$("who").textContent = "";
+	$("login").hidden = false;
 }
 
 async function enter(me) {
-	csrf = me.csrf;
-	document.getElementById("who").textContent =
-	    me.user.display_name + " (" + me.user.id + ")";
-	const list = document.getElementById("channels");
-	list.replaceChildren();
-	const { channels } = await api("GET", "/api/channels");
-	for (const c of channels) {
-		const li = document.createElement("li");
-		li.textContent = "#" + c.name + " — " + c.messages;
-		list.append(li);
-	}
-	show("login", false);
-	show("workspace", true);
+	state.me = me;
+	setCsrf(me.csrf);
+	$("who").textContent = me.user.display_name + " (" + me.user.id + ")";
+	$("login").hidden = true;
+	$("nav").hidden = false;
+	$("logout").hidden = false;
+	await refreshChannels();
+	route();
+	if (state.timer === null)
+		state.timer = setInterval(poll, POLL_MS);
 }
 
-document.getElementById("login").addEventListener("submit", async (ev) => {
+$("login").addEventListener("submit", async (ev) => {
 	ev.preventDefault();
 	const f = ev.target;
-	try {
-		await enter(await api("POST", "/api/login",
-		    { user: f.user.value, password: f.password.value }));
-	} catch (e) {
-		document.getElementById("login-error").textContent = e.message;
+	const me = await call("POST", "/api/login",
+	    { user: f.user.value, password: f.password.value }, $("login-error"));
+	if (me !== null) {
+		f.password.value = "";
+		await enter(me);
 	}
 });
 
-document.getElementById("logout").addEventListener("click", async () => {
-	await api("POST", "/api/logout");
-	show("workspace", false);
-	show("login", true);
+$("logout").addEventListener("click", async () => {
+	await call("POST", "/api/logout");
+	signedOut();
 });
 
-api("GET", "/api/me").then(enter, () => show("login", true));
+// ------------------------------------------------------------ channels
+
+async function refreshChannels() {
+	const r = await call("GET", "/api/channels");
+	if (r === null)
+		return;
+	state.channels = r.channels;
+	const list = $("channels");
+	list.replaceChildren();
+	for (const ch of r.channels) {
+		const li = el("li");
+		const a = el("a", ch.archived ? "archived" : "", "# " + ch.name);
+		a.href = "#/c/" + ch.id;
+		if (state.channel && ch.id === state.channel.id) {
+			a.className += " current";
+			a.setAttribute("aria-current", "page");
+			state.channel = ch;
+			markSeen(ch);
+		}
+		li.append(a);
+		const unread = ch.messages - seenCount(ch.id);
+		if (unread > 0 && !(state.channel && ch.id === state.channel.id))
+			li.append(el("span", "unread", String(unread)));
+		list.append(li);
+	}
+}
+
+function route() {
+	const h = location.hash;
+	if (h === "#/mesh") {
+		showMesh();
+		return;
+	}
+	let ch = null;
+	const m = /^#\/c\/([0-9a-f]{64})$/.exec(h);
+	if (m)
+		ch = state.channels.find((c) => c.id === m[1]) || null;
+	if (ch === null && state.channels.length > 0)
+		ch = state.channels[0];
+	showChannels();
+	if (ch !== null && (state.channel === null || state.channel.id !== ch.id))
+		openChannel(ch);
+}
+
+window.addEventListener("hashchange", () => {
+	if (state.me !== null)
+		route();
+});
+
+$("nav-channels").addEventListener("click", () => {
+	location.hash = state.channel ? "#/c/" + state.channel.id : "";
+	route();
+});
+$("nav-mesh").addEventListener("click", () => {
+	location.hash = "#/mesh";
+});
+
+function showChannels() {
+	state.view = "channels";
+	$("mesh-view").hidden = true;
+	$("workspace").hidden = false;
+}
+
+// ------------------------------------------------------------ messages
+
+function messageItem(m) {
+	const li = el("li", "msg prio-" + m.priority);
+	li.dataset.id = m.id;
+	fillMessage(li, m, false);
+	return li;
+}
+
+function fillMessage(li, m, inThread) {
+	li.className = "msg prio-" + m.priority;
+	li.replaceChildren();
+	const meta = el("div", "meta");
+	meta.append(el("span", "user", m.user || m.node.slice(0, 8)));
+	const time = el("time", "", fmtTime(m.time_ms));
+	time.dateTime = new Date(m.time_ms).toISOString();
+	meta.append(time);
+	if (m.priority !== "normal")
+		meta.append(el("span", "badge", t("priority." + m.priority)));
+	li.append(meta);
+	li.append(el("div", "text", m.deleted ? t("deleted") : m.text));
+	if (m.edited && !m.deleted)
+		li.append(el("span", "muted", t("edited")));
+	const actions = el("div", "actions");
+	const react = el("button", "plain react",
+	    t("react") + (m.reactions > 0 ? " " + m.reactions : ""));
+	react.type = "button";
+	react.addEventListener("click", () => doReact(m));
+	actions.append(react);
+	if (m.priority !== "normal") {
+		const ack = el("button", "ack", t("ack"));
+		ack.type = "button";
+		ack.addEventListener("click", () => doAck(m));
+		actions.append(ack);
+		actions.append(el("span", "acks", t("acked", { n: m.acks })));
+	}
+	if (!inThread && m.thread_root === null) {
+		const th = el("button", "plain replies", t("thread.replies",
+		    { n: m.reply_count }));
+		th.type = "button";
+		th.addEventListener("click", () => openThread(m.id));
+		actions.append(th);
+	}
+	li.append(actions);
+}
+
+function nearBottom(box) {
+	return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+}
+
+// Puts messages (any order) into the list, in the channel's order, and
+// updates those already there.
+function merge(list) {
+	const box = $("messages");
+	const stick = nearBottom(box);
+	const ol = $("message-list");
+	for (const m of list) {
+		const had = state.msgs.get(m.id);
+		state.msgs.set(m.id, m);
+		if (had) {
+			const li = ol.querySelector('li[data-id="' + m.id + '"]');
+			if (li)
+				fillMessage(li, m, false);
+			continue;
+		}
+		const li = messageItem(m);
+		// The channel's order is the cursor's: (hlc, author, seq).
+		let before = null;
+		for (const o of ol.children) {
+			const om = state.msgs.get(o.dataset.id);
+			if (om && om.cursor > m.cursor) {
+				before = o;
+				break;
+			}
+		}
+		ol.insertBefore(li, before);
+	}
+	if (stick)
+		box.scrollTop = box.scrollHeight;
+}
+
+async function openChannel(ch) {
+	state.channel = ch;
+	state.msgs.clear();
+	state.next = null;
+	$("message-list").replaceChildren();
+	$("channel-title").textContent = "# " + ch.name;
+	$("channel-topic").textContent = ch.topic || "";
+	$("history-end").hidden = true;
+	$("older").hidden = false;
+	closeThread();
+	const r = await call("GET", "/api/channels/" + ch.id + "/messages?limit=" +
+	    PAGE);
+	if (r === null || state.channel !== ch)
+		return;
+	merge(r.messages);
+	state.next = r.next;
+	atStart();
+	$("messages").scrollTop = $("messages").scrollHeight;
+	await refreshChannels();
+}
+
+function atStart() {
+	const start = state.next === null;
+	$("history-end").hidden = !start;
+	$("older").hidden = start;
+}
+
+async function loadOlder() {
+	if (state.loadingOlder || state.next === null || state.channel === null)
+		return;
+	state.loadingOlder = true;
+	const ch = state.channel;
+	const box = $("messages");
+	const h0 = box.scrollHeight;
+	const r = await call("GET", "/api/channels/" + ch.id + "/messages?limit=" +
+	    PAGE + "&before=" + state.next);
+	if (r !== null && state.channel === ch) {
+		merge(r.messages);
+		state.next = r.next;
+		// Keep what the reader looks at where it was.
+		box.scrollTop += box.scrollHeight - h0;
+		atStart();
+	}
+	state.loadingOlder = false;
+	// Still at the top (a tall screen): the next page at once.
+	if (state.next !== null && box.scrollTop < 40)
+		setTimeout(loadOlder, 0);
+}
+
+new IntersectionObserver((entries) => {
+	if (entries.some((e) => e.isIntersecting))
+		loadOlder();
+}, { root: $("messages") }).observe($("older"));
+
+$("composer").addEventListener("submit", async (ev) => {
+	ev.preventDefault();
+	const f = ev.target;
+	if (state.channel === null || f.text.value.trim() === "")
+		return;
+	const r = await call("POST", "/api/channels/" + state.channel.id +
+	    "/messages", { text: f.text.value, priority: f.priority.value },
+	    $("composer-error"));
+	if (r !== null) {
+		f.text.value = "";
+		f.priority.value = "normal";
+		const box = $("messages");
+		box.scrollTop = box.scrollHeight;
+		merge([r.message]);
+		box.scrollTop = box.scrollHeight;
+	}
+});
+
+// Enter sends, Shift+Enter is a new line (as in the chat tools staff know).
+for (const id of ["composer", "reply"]) {
+	$(id).text.addEventListener("keydown", (ev) => {
+		if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+			ev.preventDefault();
+			$(id).requestSubmit();
+		}
+	});
+}
+
+async function doAck(m) {
+	const r = await call("POST", "/api/messages/" + m.id + "/ack", {});
+	if (r !== null)
+		updated(r.message);
+}
+
+async function doReact(m) {
+	const r = await call("POST", "/api/messages/" + m.id + "/react",
+	    { emoji: "👍" });
+	if (r !== null)
+		updated(r.message);
+}
+
+// A message the API answered with: wherever it is shown.
+function updated(m) {
+	if (state.msgs.has(m.id))
+		merge([m]);
+	if (state.thread !== null)
+		refreshThread();
+}
+
+// ------------------------------------------------------------ threads
+
+async function openThread(id) {
+	state.thread = id;
+	$("thread").hidden = false;
+	$("thread-list").replaceChildren();
+	await refreshThread();
+}
+
+function closeThread() {
+	state.thread = null;
+	$("thread").hidden = true;
+}
+
+$("thread-close").addEventListener("click", closeThread);
+
+async function refreshThread() {
+	const id = state.thread;
+	const r = await call("GET", "/api/messages/" + id + "/thread");
+	if (r === null || state.thread !== id)
+		return;
+	const ol = $("thread-list");
+	ol.replaceChildren();
+	for (const m of [r.root, ...r.replies]) {
+		const li = el("li", "msg");
+		li.dataset.id = m.id;
+		fillMessage(li, m, true);
+		ol.append(li);
+	}
+}
+
+$("reply").addEventListener("submit", async (ev) => {
+	ev.preventDefault();
+	const f = ev.target;
+	const root = state.msgs.get(state.thread);
+	if (state.thread === null || f.text.value.trim() === "")
+		return;
+	const ch = root ? root.channel : state.channel.id;
+	const r = await call("POST", "/api/channels/" + ch + "/messages",
+	    { text: f.text.value, thread_root: state.thread }, $("reply-error"));
+	if (r !== null) {
+		f.text.value = "";
+		await refreshThread();
+	}
+});
+
+// ------------------------------------------------------------ mesh
+
+function showMesh() {
+	state.view = "mesh";
+	$("workspace").hidden = true;
+	$("mesh-view").hidden = false;
+	refreshMesh();
+}
+
+async function refreshMesh() {
+	const s = await call("GET", "/api/status");
+	if (s === null)
+		return;
+	$("mesh-node").textContent = t("mesh.node", { name: s.node_name || "-",
+	    key: s.node_key.slice(0, 16), entries: s.entries });
+	const tb = $("links").tBodies[0];
+	tb.replaceChildren();
+	for (const p of s.peers) {
+		const tr = el("tr", "state-" + p.state);
+		const peer = (p.name ? p.name + " " : "") + (p.node_key ?
+		    p.node_key.slice(0, 16) : "") + " " + p.address;
+		const cells = [peer, p.transport || "tcp",
+		    t("state." + p.state), p.since ? fmtTime(p.since * 1000) : "",
+		    String(p.entries_in), String(p.entries_out),
+		    String((p.pending_in || 0) + (p.pending_out || 0)),
+		    p.last_error || ""];
+		for (const c of cells)
+			tr.append(el("td", "", c));
+		tb.append(tr);
+	}
+	if (s.peers.length === 0) {
+		const tr = el("tr");
+		const td = el("td", "muted", t("mesh.none"));
+		td.colSpan = 8;
+		tr.append(td);
+		tb.append(tr);
+	}
+}
+
+// ------------------------------------------------------------ polling
+
+async function poll() {
+	if (state.me === null)
+		return;
+	if (state.view === "mesh") {
+		await refreshMesh();
+		return;
+	}
+	await refreshChannels();
+	const ch = state.channel;
+	if (ch === null)
+		return;
+	const r = await call("GET", "/api/channels/" + ch.id + "/messages?limit=" +
+	    PAGE);
+	if (r !== null && state.channel === ch)
+		merge(r.messages);
+	if (state.thread !== null)
+		await refreshThread();
+}
+
+// ------------------------------------------------------------ start
+
+initLang();
+$("lang").textContent = t("lang.other");
+$("lang").addEventListener("click", () => {
+	setLang(getLang() === "ja" ? "en" : "ja");
+	$("lang").textContent = t("lang.other");
+	for (const li of $("message-list").children) {
+		const m = state.msgs.get(li.dataset.id);
+		if (m)
+			fillMessage(li, m, false);
+	}
+});
+
+// A page opened with a live session goes straight in; kizunad away at
+// start: try again until it answers.
+async function start() {
+	try {
+		await enter(await api("GET", "/api/me"));
+	} catch (e) {
+		if (e instanceof ApiError && e.status === 0) {
+			offline(true);
+			setTimeout(start, POLL_MS);
+			return;
+		}
+		offline(false);
+		signedOut();
+	}
+}
+start();

@@ -1,0 +1,132 @@
+// The UI's words in Japanese (the default) and English.  Elements carry
+// data-i18n="key" (their text) or data-i18n-placeholder="key"; code asks
+// t("key", {name: value}) for text with {name} filled in.
+
+const words = {
+	ja: {
+		"nav.channels": "チャンネル",
+		"nav.mesh": "メッシュ",
+		"offline": "接続が切れました。再接続しています…",
+		"logout": "ログアウト",
+		"login.title": "ログイン",
+		"login.user": "ユーザー ID",
+		"login.password": "パスワード",
+		"login.submit": "ログイン",
+		"channels": "チャンネル",
+		"history.start": "これより前のメッセージはありません",
+		"history.loading": "読み込み中…",
+		"composer.placeholder": "メッセージを入力",
+		"composer.send": "送信",
+		"priority.normal": "通常",
+		"priority.urgent": "至急",
+		"priority.emergency": "緊急",
+		"thread.title": "スレッド",
+		"thread.placeholder": "返信を入力",
+		"thread.reply": "返信",
+		"thread.replies": "返信 {n} 件",
+		"close": "閉じる",
+		"ack": "確認しました",
+		"acked": "確認済み {n}",
+		"react": "👍",
+		"edited": "(編集済み)",
+		"deleted": "(削除されました)",
+		"mesh.title": "メッシュの状態",
+		"mesh.node": "このノード: {name} ({key})、エントリー {entries} 件",
+		"mesh.peer": "相手",
+		"mesh.transport": "経路",
+		"mesh.state": "状態",
+		"mesh.since": "接続時刻",
+		"mesh.in": "受信",
+		"mesh.out": "送信",
+		"mesh.pending": "未送受信",
+		"mesh.error": "最後のエラー",
+		"mesh.none": "リンクはありません",
+		"state.open": "接続中",
+		"state.connecting": "接続待ち",
+		"state.handshake": "認証中",
+		"state.closed": "切断",
+		"lang.other": "English",
+	},
+	en: {
+		"nav.channels": "Channels",
+		"nav.mesh": "Mesh",
+		"offline": "Connection lost. Reconnecting…",
+		"logout": "Sign out",
+		"login.title": "Sign in",
+		"login.user": "User ID",
+		"login.password": "Password",
+		"login.submit": "Sign in",
+		"channels": "Channels",
+		"history.start": "This is the start of the channel",
+		"history.loading": "Loading…",
+		"composer.placeholder": "Write a message",
+		"composer.send": "Send",
+		"priority.normal": "Normal",
+		"priority.urgent": "Urgent",
+		"priority.emergency": "Emergency",
+		"thread.title": "Thread",
+		"thread.placeholder": "Write a reply",
+		"thread.reply": "Reply",
+		"thread.replies": "{n} replies",
+		"close": "Close",
+		"ack": "Acknowledge",
+		"acked": "Acknowledged by {n}",
+		"react": "👍",
+		"edited": "(edited)",
+		"deleted": "(deleted)",
+		"mesh.title": "Mesh status",
+		"mesh.node": "This node: {name} ({key}), {entries} entries",
+		"mesh.peer": "Peer",
+		"mesh.transport": "Transport",
+		"mesh.state": "State",
+		"mesh.since": "Since",
+		"mesh.in": "In",
+		"mesh.out": "Out",
+		"mesh.pending": "Pending",
+		"mesh.error": "Last error",
+		"mesh.none": "No links",
+		"state.open": "open",
+		"state.connecting": "connecting",
+		"state.handshake": "handshake",
+		"state.closed": "closed",
+		"lang.other": "日本語",
+	},
+};
+
+let lang = "ja";
+
+export function setLang(l) {
+	lang = words[l] ? l : "ja";
+	try {
+		localStorage.setItem("kizuna.lang", lang);
+	} catch (e) {
+		// Private mode: the choice lasts this page only.
+	}
+	document.documentElement.lang = lang;
+	for (const el of document.querySelectorAll("[data-i18n]"))
+		el.textContent = t(el.dataset.i18n);
+	for (const el of document.querySelectorAll("[data-i18n-placeholder]"))
+		el.placeholder = t(el.dataset.i18nPlaceholder);
+}
+
+export function getLang() {
+	return lang;
+}
+
+export function initLang() {
+	let l = null;
+	try {
+		l = localStorage.getItem("kizuna.lang");
+	} catch (e) {
+		l = null;
+	}
+	setLang(l || "ja");
+}
+
+export function t(key, vars) {
+	let s = (words[lang] && words[lang][key]) || words.ja[key] || key;
+	if (vars)
+		for (const [k, v] of Object.entries(vars))
+			s = s.replaceAll("{" + k + "}", String(v));
+	return s;
+}

@@ -1,0 +1,304 @@
+// The web workspace in headless Chromium (Debian's chromium, driven by
+// playwright-core): one real kizunad serving src/web and the JSON API on
+// 127.0.0.1, used as staff use it.
+//
+//   sign in (a wrong password first: the form says so, in Japanese); the
+//   channel list; 120 older posts reached by scrolling up (50 at first,
+//   then the rest, then "the start of the channel"); an urgent post from
+//   the composer shows with its badge and an acknowledge button, and
+//   `kizuna tail` shows it; `<img src=x onerror=alert(1)>` posted is shown
+//   as that text (no img element, no dialog); acknowledging shows the count;
+//   a thread: a reply, and the root's reply count; a POST without the CSRF
+//   token is refused (403 csrf) and stores nothing; the mesh page; English;
+//   sign out; five wrong passwords for one user and the sixth is refused as
+//   rate-limited without a check (the node counts it).
+//
+// Screenshots of each page go to KZ_OUT (the build folder).  Exit 0, or 1
+// with every failed check named.  Environment: KZ_BIN (kizuna, kizunad),
+// KZ_TESTBIN (kz-fill), KZ_OUT, KZ_CHROMIUM (default /usr/bin/chromium).
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const BIN = process.env.KZ_BIN;
+const TESTBIN = process.env.KZ_TESTBIN;
+const OUT = process.env.KZ_OUT || ".";
+const CHROMIUM = process.env.KZ_CHROMIUM || "/usr/bin/chromium";
+const K = join(BIN, "kizuna");
+const D = join(BIN, "kizunad");
+
+let passed = 0, failed = 0;
+function ok(what) {
+	passed++;
+	console.log("ok: " + what);
+}
+function bad(what) {
+	failed++;
+	console.error("FAIL: " + what);
+}
+function eq(got, want, what) {
+	if (got === want)
+		ok(what);
+	else
+		bad(what + ": got " + JSON.stringify(got) + ", wanted " +
+		    JSON.stringify(want));
+}
+
+const T = mkdtempSync(join(tmpdir(), "kze2e-"));
+const A = join(T, "a");
+const shots = join(OUT, "screenshots");
+mkdirSync(shots, { recursive: true });
+
+function k(...args) {
+	return execFileSync(K, ["--home", A, ...args], { encoding: "utf8" });
+}
+
+// setConf HOME SECTION KEY VALUE: sets one setting of HOME's kizuna.conf.
+function setConf(home, section, key, value) {
+	const path = join(home, "kizuna.conf");
+	let sect = "";
+	const lines = readFileSync(path, "utf8").split("\n").map((l) => {
+		const m = /^\[(.*)\]$/.exec(l);
+		if (m)
+			sect = m[1];
+		if (sect === section && l.startsWith(key + " ="))
+			return key + " = " + value;
+		return l;
+	});
+	writeFileSync(path, lines.join("\n"));
+}
+
+let daemon = null;
+let browser = null;
+async function cleanup() {
+	if (browser !== null)
+		await browser.close().catch(() => {});
+	if (daemon !== null && daemon.exitCode === null)
+		daemon.kill("SIGKILL");
+	if (!process.env.KZ_KEEP)
+		rmSync(T, { recursive: true, force: true });
+}
+
+async function waitFor(what, fn, ms = 10000) {
+	const end = Date.now() + ms;
+	for (;;) {
+		try {
+			const v = await fn();
+			if (v)
+				return v;
+		} catch (e) {
+			// not yet
+		}
+		if (Date.now() > end)
+			throw new Error(what + ": not within " + ms + " ms");
+		await new Promise((r) => setTimeout(r, 100));
+	}
+}
+
+async function main() {
+	// ---------------------------------------------------------- the node
+	k("init");
+	k("mesh", "create", "--name", "谷川市");
+	execFileSync(K, ["--home", A, "user", "add", "--name", "佐藤 花子",
+	    "--department", "防災課", "--role", "admin", "--password-stdin", "sato"],
+	    { input: "hanako-pw\n" });
+	execFileSync(K, ["--home", A, "user", "add", "--name", "田中 一郎",
+	    "--password-stdin", "tanaka"], { input: "ichiro-pw\n" });
+	k("channel", "create", "災害対策本部");
+	k("channel", "create", "総務");
+	// 120 older posts, straight into the store (no daemon yet).
+	execFileSync(join(TESTBIN, "kz-fill"), [A, "災害対策本部", "sato", "120"]);
+	setConf(A, "net", "listen", "");
+	setConf(A, "net", "discovery", "false");
+	setConf(A, "http", "listen", "127.0.0.1:0");
+	let log = "";
+	daemon = spawn(D, ["--home", A], { stdio: ["ignore", "ignore", "pipe"] });
+	daemon.stderr.on("data", (b) => { log += b.toString(); });
+	const port = await waitFor("kizunad serves http", () => {
+		const m = /serving the web workspace at http:\/\/127\.0\.0\.1:(\d+)\//.exec(log);
+		return m ? Number(m[1]) : 0;
+	});
+	const base = "http://127.0.0.1:" + port + "/";
+	ok("kizunad serves the workspace on port " + port);
+
+	// ---------------------------------------------------------- browser
+	browser = await chromium.launch({ executablePath: CHROMIUM,
+	    args: ["--no-sandbox"] });
+	const page = await browser.newPage({ viewport: { width: 1280, height: 800 },
+	    locale: "ja-JP" });
+	let dialogs = 0;
+	page.on("dialog", (d) => { dialogs++; d.dismiss(); });
+	const errors = [];
+	page.on("pageerror", (e) => errors.push(e.message));
+	// Answers 401/403/429 are expected; a script error is not.
+	page.on("console", (m) => {
+		if (m.type() === "error" && !m.text().startsWith("Failed to load resource"))
+			errors.push(m.text());
+	});
+	const missing = [];
+	page.on("response", (r) => { if (r.status() === 404) missing.push(r.url()); });
+
+	await page.goto(base);
+	await page.waitForSelector("#login:not([hidden])");
+	eq(await page.textContent("#login h1"), "ログイン", "the sign-in form is in Japanese");
+	await page.screenshot({ path: join(shots, "login.png") });
+
+	await page.fill("input[name=user]", "sato");
+	await page.fill("input[name=password]", "wrong");
+	await page.click("#login button[type=submit]");
+	await waitFor("the form says why", async () =>
+	    (await page.textContent("#login-error")).length > 0);
+	ok("a wrong password is refused: " + await page.textContent("#login-error"));
+
+	await page.fill("input[name=password]", "hanako-pw");
+	await page.click("#login button[type=submit]");
+	await page.waitForSelector("#workspace:not([hidden])");
+	eq(await page.textContent("#who"), "佐藤 花子 (sato)", "signed in as sato");
+	const channels = await page.$$eval("#channels a", (as) => as.map((a) => a.textContent));
+	eq(JSON.stringify(channels), JSON.stringify(["# 災害対策本部", "# 総務"]),
+	    "the channel list, by name");
+
+	// ---------------------------------------------------------- history
+	await waitFor("the first page", async () =>
+	    (await page.$$("#message-list li")).length === 50);
+	ok("the channel opens on its newest 50 posts");
+	const newest = await page.$eval("#message-list li:last-child .text", (e) => e.textContent);
+	if (newest.startsWith("bulk 120 "))
+		ok("the newest post is at the bottom");
+	else
+		bad("the newest post at the bottom is '" + newest.slice(0, 20) + "'");
+	await page.screenshot({ path: join(shots, "channel.png") });
+	// Scroll up until the channel's start.
+	await waitFor("older pages as one scrolls up", async () => {
+		await page.$eval("#messages", (e) => { e.scrollTop = 0; });
+		return (await page.$$("#message-list li")).length === 120 &&
+		    await page.isVisible("#history-end");
+	});
+	ok("scrolling up loads the older pages: 120 posts, then the start");
+	eq(await page.$eval("#message-list li:first-child .text", (e) =>
+	    e.textContent.slice(0, 7)), "bulk 1 ", "the oldest post is at the top");
+	const order = await page.$$eval("#message-list li .text", (es) =>
+	    es.map((e) => Number(e.textContent.split(" ")[1])));
+	eq(JSON.stringify(order), JSON.stringify([...Array(120).keys()].map((i) => i + 1)),
+	    "the posts in the channel's order, none twice");
+
+	// ---------------------------------------------------------- posting
+	await page.fill("#composer textarea", "南小学校の体育館を避難所として開設します");
+	await page.selectOption("#composer select", "urgent");
+	await page.click("#composer button[type=submit]");
+	const urgent = "#message-list li.prio-urgent";
+	await page.waitForSelector(urgent);
+	eq(await page.textContent(urgent + " .text"), "南小学校の体育館を避難所として開設します",
+	    "the urgent post shows");
+	eq(await page.textContent(urgent + " .badge"), "至急", "with its badge");
+	eq(await page.textContent(urgent + " .acks"), "確認済み 0", "and no acknowledgement yet");
+	if (k("tail", "-n", "1", "災害対策本部").includes("南小学校の体育館を避難所として開設します"))
+		ok("kizuna tail shows the post made in the browser");
+	else
+		bad("kizuna tail lacks the post");
+
+	const evil = "<img src=x onerror=alert(1)>";
+	await page.fill("#composer textarea", evil);
+	await page.click("#composer button[type=submit]");
+	await waitFor("the post shows", async () =>
+	    (await page.$eval("#message-list li:last-child .text", (e) => e.textContent)) === evil);
+	ok("markup in a message is shown as text");
+	eq((await page.$$("#message-list img")).length, 0, "no img element was made");
+	await page.waitForTimeout(300);
+	eq(dialogs, 0, "no script ran (no dialog)");
+
+	await page.click(urgent + " button.ack");
+	await waitFor("the acknowledgement shows", async () =>
+	    (await page.textContent(urgent + " .acks")) === "確認済み 1");
+	ok("acknowledging shows the count");
+	await page.screenshot({ path: join(shots, "urgent.png") });
+
+	// ---------------------------------------------------------- thread
+	await page.click(urgent + " button.replies");
+	await page.waitForSelector("#thread:not([hidden])");
+	await page.fill("#reply textarea", "了解、給水車を手配します");
+	await page.click("#reply button[type=submit]");
+	await waitFor("the reply shows", async () =>
+	    (await page.$$("#thread-list li")).length === 2);
+	eq(await page.textContent("#thread-list li:last-child .text"), "了解、給水車を手配します",
+	    "the reply is in the thread");
+	await waitFor("the root counts it", async () =>
+	    (await page.textContent(urgent + " button.replies")) === "返信 1 件");
+	ok("the root's reply count");
+	await page.screenshot({ path: join(shots, "thread.png") });
+
+	// ---------------------------------------------------------- CSRF
+	const before = k("digest");
+	const res = await page.evaluate(async (ch) => {
+		const r = await fetch("/api/channels/" + ch + "/messages", {
+			method: "POST", credentials: "same-origin",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ text: "forged" }) });
+		return { status: r.status, body: await r.json() };
+	}, await page.$eval("#channels a.current", (a) => a.hash.slice(4)));
+	eq(res.status, 403, "a POST without the CSRF token is refused");
+	eq(res.body.error && res.body.error.code, "csrf", "with the code csrf");
+	eq(k("digest"), before, "and nothing was stored");
+
+	// ---------------------------------------------------------- mesh, English
+	await page.click("#nav-mesh");
+	await page.waitForSelector("#mesh-view:not([hidden])");
+	eq(await page.textContent("#links tbody td"), "リンクはありません", "the mesh page: no links");
+	await page.screenshot({ path: join(shots, "mesh.png") });
+	await page.click("#lang");
+	eq(await page.textContent("#mesh-view h2"), "Mesh status", "English");
+	await page.click("#nav-channels");
+	await page.waitForSelector("#workspace:not([hidden])");
+	eq(await page.textContent(urgent + " .badge"), "Urgent", "the badge in English");
+	await page.screenshot({ path: join(shots, "channel-en.png") });
+	await page.click("#lang");
+
+	await page.click("#logout");
+	await page.waitForSelector("#login:not([hidden])");
+	ok("signed out");
+
+	// ---------------------------------------------------------- login limit
+	// Wrong passwords from this address in this minute: sato's above, then
+	// tanaka's.  Five are checked and refused; the sixth is refused as
+	// rate-limited without a check, and the node counts it.
+	const said = [];
+	for (let i = 1; i <= 5; i++) {
+		await page.fill("input[name=user]", "tanaka");
+		await page.fill("input[name=password]", "wrong-" + i);
+		await page.evaluate(() => { document.getElementById("login-error").textContent = ""; });
+		await page.click("#login button[type=submit]");
+		said.push(await waitFor("attempt " + i + " answered", async () =>
+		    await page.textContent("#login-error")));
+	}
+	const wrong = said[0];
+	eq(JSON.stringify(said.slice(0, 4)), JSON.stringify([wrong, wrong, wrong, wrong]),
+	    "the 2nd to 5th wrong passwords are checked and refused");
+	if (said[4] !== wrong && /429|minute|too many|rate/i.test(said[4]))
+		ok("the sixth wrong password is refused as rate-limited: " + said[4]);
+	else
+		bad("the sixth wrong password: '" + said[4] + "'");
+	const st = JSON.parse(execFileSync(join(BIN, "kizuna-ctl"), ["--home", A,
+	    '{"cmd":"status"}'], { encoding: "utf8" }));
+	eq(st.http && st.http.logins_limited, 1, "the node counts one login refused unchecked");
+	eq(st.http && st.http.login_failures, 5, "and five checked and refused");
+	await page.screenshot({ path: join(shots, "login-limited.png") });
+
+	eq(missing.length, 0, "no file of the page is missing" +
+	    (missing.length ? ": " + missing.join(", ") : ""));
+	eq(errors.length, 0, "no script error on the page" +
+	    (errors.length ? ": " + errors.join("; ") : ""));
+	daemon.kill("SIGTERM");
+	const code = await new Promise((r) => daemon.on("exit", (c) => r(c)));
+	eq(code, 0, "kizunad stops cleanly");
+}
+
+try {
+	await main();
+} catch (e) {
+	bad(e.stack || String(e));
+}
+await cleanup();
+console.log("e2e workspace: " + passed + " passed, " + failed + " failed");
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
