@@ -8,6 +8,9 @@
 # node ends with the same workspace digest.  Then the station is cut off,
 # both sides keep working, and the link returns: everything converges.
 #
+# Each node serves the web workspace on a port of its own on 127.0.0.1;
+# the URLs and the demo logins are printed at the end.
+#
 # On a terminal the mesh keeps running until Ctrl-C; otherwise (or with
 # KZ_DEMO_EXIT=1) the daemons are stopped at the end.  Nodes are kept in a
 # temporary folder whose path is printed.
@@ -31,7 +34,8 @@ trap 'exit 130' INT TERM
 
 node() { n=$1; shift; "$K" --home "$D/$n" "$@"; }
 key() { cat "$D/$1/node.pub"; }
-# conf NODE PEERS: listen on a free port of 127.0.0.1, dial PEERS.
+# conf NODE PEERS: listen (links and the web workspace) on free ports of
+# 127.0.0.1, dial PEERS.
 conf() {
 	sed -i "s/^listen = .*/listen = 127.0.0.1:0/; s/^peers = .*/peers = $2/;
 	    s/^discovery = .*/discovery = false/; s/^reconnect_max_s = .*/reconnect_max_s = 2/" \
@@ -49,6 +53,13 @@ start() {
 	done
 }
 port() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$D/$1.log" | tail -1; }
+url() { sed -n 's/.*serving the web workspace at \(http:[^ ]*\).*/\1/p' "$D/$1.log" | tail -1; }
+# user ID NAME DEPARTMENT [--role admin]: a user whose password is demo-ID.
+user() {
+	id=$1 name=$2 dept=$3; shift 3
+	echo "demo-$id" | node city-hall user add --name "$name" --department "$dept" \
+	    --password-stdin "$@" "$id" >/dev/null
+}
 # wait_for NODE TEXT: until NODE's channel shows TEXT (10 s at most).
 wait_for() {
 	i=0
@@ -69,10 +80,27 @@ wait_same() {
 echo "== city hall founds the mesh and starts its daemon"
 node city-hall init >/dev/null
 node city-hall mesh create --name 谷川市 >/dev/null
-node city-hall user add --name 田中 --department 防災課 --role admin tanaka >/dev/null
-node city-hall user add --name 佐藤 --department 上流支所 sato >/dev/null
-node city-hall user add --name 鈴木 --department 消防署 suzuki >/dev/null
+user tanaka "田中 一郎" 防災課 --role admin
+user sato "佐藤 花子" 上流支所
+user suzuki "鈴木 健" 消防署
 node city-hall channel create 災害対策本部 --topic "台風14号 対応" >/dev/null
+node city-hall channel create 総務 --topic "庁舎・職員の連絡" >/dev/null
+node city-hall channel create 上流支所 --topic "上流地区の状況" >/dev/null
+# Some history, as the days before the storm left it.
+while IFS='|' read -r who ch text; do
+	node city-hall --as "$who" post "$ch" "$text" </dev/null >/dev/null
+done <<'EOF'
+tanaka|災害対策本部|台風14号の接近に伴い、本日9時に災害警戒本部を設置しました。
+tanaka|災害対策本部|各支所は避難所の開設準備状況を12時までに報告してください。
+sato|上流支所|上流支所です。公民館の備蓄（毛布80枚、飲料水240本）を確認しました。
+sato|災害対策本部|上流支所、避難所の開設準備完了。職員4名で対応します。
+suzuki|災害対策本部|消防署です。河川の水位は現在2.1m、氾濫注意水位まで0.4mです。
+tanaka|総務|本庁舎の非常用発電機の燃料を満タンにしました。72時間運転できます。
+sato|総務|上流支所の衛星電話、通話テスト済みです。
+suzuki|上流支所|国道12号の上流側、倒木のため片側通行です。
+tanaka|災害対策本部|18時に避難準備・高齢者等避難開始を発令します。
+sato|上流支所|高齢者施設「やまびこ」の入所者12名、公民館へ移動を始めました。
+EOF
 conf city-hall ""
 start city-hall
 HALL=$(port city-hall)
@@ -139,6 +167,12 @@ echo "== every node holds the same workspace"
 for n in city-hall branch station; do
 	printf '   %-10s %s\n' "$n" "$(node "$n" digest)"
 done
+echo
+echo "== the web workspace (a browser on this machine)"
+for n in city-hall branch station; do
+	printf '   %-10s %s\n' "$n" "$(url "$n")"
+done
+echo "   logins: tanaka / demo-tanaka (admin), sato / demo-sato, suzuki / demo-suzuki"
 echo
 echo "Nodes are in $D (logs: $D/*.log)."
 echo "Try: $K --home $D/station tail 災害対策本部"
