@@ -268,6 +268,13 @@ struct kz_store_stats {
 int kz_store_stats(struct kz_store *st, struct kz_store_stats *stats);
 
 /*
+ * Rows written through this open store since it was opened (SQLite's
+ * total changes, views included): a cheap test, for a poller on the same
+ * thread, whether anything was stored since it last looked.
+ */
+uint64_t kz_store_changes(struct kz_store *st);
+
+/*
  * A BLAKE2b-256 digest of every row of every table, in key order: equal
  * digests mean equal stored content.  For tests and diagnostics.
  */

@@ -635,6 +635,11 @@ kzd_api_handle(struct kzd_http *h, h2o_req_t *req)
 			not_allowed(req, "GET");
 		else
 			get_channels(h, req);
+	} else if (h2o_memis(path, len, H2O_STRLIT("/api/events"))) {
+		if (m != M_GET)
+			not_allowed(req, "GET");
+		else
+			kzd_http_events(h, req);
 	} else if (h2o_memis(path, len, H2O_STRLIT("/api/status"))) {
 		if (m != M_GET)
 			not_allowed(req, "GET");

@@ -620,6 +620,129 @@ kzd_http_logout(struct kzd_http *h, h2o_req_t *req,
 	kzd_http_json(req, 200, json_pack("{s:b}", "ok", 1));
 }
 
+/* ------------------------------------------------------------ events */
+
+/* Sends text (copied into the stream) with state; one send at a time. */
+static void
+stream_send(struct kzd_http_stream *s, const char *text, h2o_send_state_t st)
+{
+	h2o_iovec_t v;
+
+	snprintf(s->buf, sizeof(s->buf), "%s", text);
+	v = h2o_iovec_init(s->buf, strlen(s->buf));
+	s->inflight = true;
+	s->sent_ms = uv_now(&s->h->d->loop);
+	if (st == H2O_SEND_STATE_FINAL)
+		s->ended = true;
+	h2o_send(s->req, &v, v.len > 0 ? 1 : 0, st);
+}
+
+/* Sends what is due, if the stream may send now. */
+static void
+stream_flush(struct kzd_http_stream *s, uint64_t now)
+{
+	char text[96];
+
+	if (s->req == NULL || s->inflight || s->ended)
+		return;
+	if (s->h->draining) {
+		stream_send(s, "", H2O_SEND_STATE_FINAL);
+		return;
+	}
+	if (s->due && now - s->sent_ms >= KZD_HTTP_EVENTS_MIN_GAP_MS) {
+		s->due = false;
+		s->events++;
+		s->h->events_sent++;
+		snprintf(text, sizeof(text), "event: change\ndata: {\"n\":%llu}\n\n",
+		    (unsigned long long)s->events);
+		stream_send(s, text, H2O_SEND_STATE_IN_PROGRESS);
+	} else if (now - s->sent_ms >= KZD_HTTP_EVENTS_PING_MS) {
+		stream_send(s, ": ping\n\n", H2O_SEND_STATE_IN_PROGRESS);
+	}
+}
+
+static void
+on_stream_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+	struct kzd_http_stream *s = (struct kzd_http_stream *)gen;
+
+	s->inflight = false;
+	if (!s->ended)
+		stream_flush(s, uv_now(&s->h->d->loop));
+}
+
+static void
+on_stream_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+	struct kzd_http_stream *s = (struct kzd_http_stream *)gen;
+
+	s->req = NULL;		/* the client went: never send again */
+}
+
+/* The request's pool is freed: so is the stream. */
+static void
+on_stream_gone(void *p)
+{
+	struct kzd_http_stream *s = p;
+	struct kzd_http *h = s->h;
+
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		h->streams = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	h->n_streams--;
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	struct kzd_http *h = KZD_CONTAINER_OF(t, struct kzd_http, tick);
+	uint64_t now = uv_now(&h->d->loop), changes;
+	struct kzd_http_stream *s;
+
+	changes = kz_store_changes(h->d->st);
+	for (s = h->streams; s != NULL; s = s->next) {
+		if (changes != h->changes)
+			s->due = true;
+		stream_flush(s, now);
+	}
+	h->changes = changes;
+}
+
+void
+kzd_http_events(struct kzd_http *h, h2o_req_t *req)
+{
+	struct kzd_http_stream *s;
+
+	if (h->n_streams >= KZD_HTTP_STREAMS_MAX) {
+		kzd_http_error(req, 503, "busy", "too many event streams");
+		return;
+	}
+	s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), on_stream_gone);
+	memset(s, 0, sizeof(*s));
+	s->gen.proceed = on_stream_proceed;
+	s->gen.stop = on_stream_stop;
+	s->h = h;
+	s->req = req;
+	s->next = h->streams;
+	if (s->next != NULL)
+		s->next->prev = s;
+	h->streams = s;
+	h->n_streams++;
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+	    NULL, H2O_STRLIT("text/event-stream; charset=utf-8"));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL,
+	    NULL, H2O_STRLIT("no-store"));
+	h2o_start_response(req, &s->gen);
+	/* The browser reconnects 2 s after the stream ends (a restart). */
+	stream_send(s, "retry: 2000\n: kizuna events\n\n",
+	    H2O_SEND_STATE_IN_PROGRESS);
+}
+
 /* ------------------------------------------------------------ server */
 
 struct api_handler {
@@ -875,6 +998,11 @@ kzd_http_start(struct kzd *d)
 	h->ctx_open = true;
 	h->accept_ctx.ctx = &h->ctx;
 	h->accept_ctx.hosts = h->config.hosts;
+	uv_timer_init(&d->loop, &h->tick);
+	h->tick_open = true;
+	h->changes = kz_store_changes(d->st);
+	uv_timer_start(&h->tick, on_tick, KZD_HTTP_EVENTS_TICK_MS,
+	    KZD_HTTP_EVENTS_TICK_MS);
 	kz_log(&d->log, KZ_LOG_INFO, "http: serving the web workspace at "
 	    "http://%s/ (files from %s)", addr, h->web_root);
 	return 0;
@@ -900,6 +1028,7 @@ void
 kzd_http_stop(struct kzd *d)
 {
 	struct kzd_http *h = d->http;
+	struct kzd_http_stream *s;
 	struct kzd_http_conn *c;
 
 	if (h == NULL || h->draining)
@@ -912,6 +1041,9 @@ kzd_http_stop(struct kzd *d)
 		h2o_context_request_shutdown(&h->ctx);
 	for (c = h->conns; c != NULL; c = c->next)
 		conn_shut(c, SHUT_RD);
+	/* Each event stream ends now, or when its send in flight is done. */
+	for (s = h->streams; s != NULL; s = s->next)
+		stream_flush(s, uv_now(&d->loop));
 	finish(h);
 }
 
@@ -945,6 +1077,9 @@ kzd_http_close_handles(struct kzd *d)
 	if (h->listener_open && !uv_is_closing((uv_handle_t *)&h->listener))
 		uv_close((uv_handle_t *)&h->listener, NULL);
 	h->listener_open = false;
+	if (h->tick_open && !uv_is_closing((uv_handle_t *)&h->tick))
+		uv_close((uv_handle_t *)&h->tick, NULL);
+	h->tick_open = false;
 	/* Drained, or a failed start (no connection was ever accepted). */
 	if (h->ctx_open && h->n_conns == 0 && h->checks == 0) {
 		h->ctx_open = false;	/* first: dispose runs the loop */
@@ -988,10 +1123,13 @@ kzd_http_status(struct kzd *d, json_t *o)
 	}
 	for (i = 0; i < KZD_HTTP_SESSIONS_MAX; i++)
 		n += h->sessions[i].used;
-	json_object_set_new(o, "http", json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I}",
+	json_object_set_new(o, "http", json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,"
+	    "s:I,s:I}",
 	    "port", h->port,
 	    "connections", (json_int_t)h->n_conns,
 	    "sessions", (json_int_t)n,
+	    "event_streams", (json_int_t)h->n_streams,
+	    "events_sent", (json_int_t)h->events_sent,
 	    "api_requests", (json_int_t)h->requests,
 	    "logins", (json_int_t)h->logins,
 	    "login_failures", (json_int_t)h->login_failures,

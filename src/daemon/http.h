@@ -70,6 +70,32 @@ struct kzd_http_limit {
 	uint64_t at[KZD_HTTP_LOGIN_FAILS];	/* uv_now() of each; 0: free */
 };
 
+/* How often the store is looked at for changes to stream, and the most
+ * one stream is sent in a second; a comment keeps idle streams alive. */
+#define KZD_HTTP_EVENTS_TICK_MS 100
+#define KZD_HTTP_EVENTS_MIN_GAP_MS 250
+#define KZD_HTTP_EVENTS_PING_MS 15000
+/* Event streams at once; more are answered 503. */
+#define KZD_HTTP_STREAMS_MAX 512
+
+/*
+ * One GET /api/events stream (Server-Sent Events).  It lives in its
+ * request's pool: h2o frees it with the request (on_stream_gone unlinks
+ * it).  One h2o_send at a time: the next waits for proceed.
+ */
+struct kzd_http_stream {
+	h2o_generator_t gen;		/* first: h2o calls back with it */
+	struct kzd_http *h;
+	h2o_req_t *req;			/* NULL once h2o stopped it */
+	struct kzd_http_stream *next, *prev;
+	bool inflight;			/* an h2o_send awaits proceed */
+	bool due;			/* a change waits to be sent */
+	bool ended;			/* the final send went */
+	uint64_t sent_ms;		/* uv_now() of the last send */
+	uint64_t events;
+	char buf[160];			/* what is in flight */
+};
+
 /* One TCP connection; h2o owns its socket, we own the struct. */
 struct kzd_http_conn {
 	uv_tcp_t tcp;			/* first: h2o closes it, then we free */
@@ -96,6 +122,12 @@ struct kzd_http {
 	struct kzd_http_session sessions[KZD_HTTP_SESSIONS_MAX];
 	struct kzd_http_limit *limits;	/* KZD_HTTP_LIMITS_MAX of them */
 	uint64_t requests, logins, login_failures, login_limited;
+	uv_timer_t tick;		/* looks for changes to stream */
+	bool tick_open;
+	uint64_t changes;		/* kz_store_changes() when last looked */
+	struct kzd_http_stream *streams;
+	size_t n_streams;
+	uint64_t events_sent;
 };
 
 /* The signed-in user of a request, as the API handlers see it. */
@@ -150,6 +182,15 @@ void kzd_http_logout(struct kzd_http *h, h2o_req_t *req,
 
 /* The address of req's peer, without the port ("?" if unknown). */
 void kzd_http_peer(h2o_req_t *req, char *out, size_t outlen);
+
+/*
+ * GET /api/events: a Server-Sent Events stream for a signed-in user.  It
+ * sends "event: change" (data: {"n":COUNT}) within KZD_HTTP_EVENTS_TICK_MS
+ * of anything stored on this node, whoever wrote it (this node, a link, a
+ * bundle), at most one every KZD_HTTP_EVENTS_MIN_GAP_MS; the page then
+ * fetches what it shows.  Stopping ends every stream.
+ */
+void kzd_http_events(struct kzd_http *h, h2o_req_t *req);
 
 /* ------------------------------------------------------------ api.c */
 

@@ -503,6 +503,12 @@ flush_pending_sig(struct kz_store *st)
 	return rc;
 }
 
+uint64_t
+kz_store_changes(struct kz_store *st)
+{
+	return (uint64_t)sqlite3_total_changes64(st->db);
+}
+
 int
 kz_store_begin(struct kz_store *st)
 {

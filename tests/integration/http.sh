@@ -373,6 +373,35 @@ eq "$(j .node_key)" "$(ka --json status | jq -r .node_key)" "status: the node ke
 eq "$(j .http.port) $(j 'has("home")') $(j 'has("ok")')" "$P false false" "status: http, no home"
 eq "$(j .feed_length)" "$(feedlen)" "status: feed length"
 
+# ------------------------------------------------------------ live events
+req GET /api/events
+want 401 unauthenticated "events without a session"
+as alice POST /api/events
+want 405 method_not_allowed "POST /api/events"
+curl -sN -b "$T/alice.jar" -D "$T/ev.hdr" "$U/api/events" >"$T/ev.out" 2>/dev/null &
+EVPID=$!
+pids+=("$EVPID")
+until_ok "the event stream opens" -- grep -q "^: kizuna events" "$T/ev.out"
+eq "$(sed -n 's/^content-type: //Ip' "$T/ev.hdr" | tr -d '\r')" \
+    "text/event-stream; charset=utf-8" "events' content type"
+grep -qi "^x-content-type-options: nosniff" "$T/ev.hdr" && ok || bad "events without nosniff"
+has ev.out "retry: 2000"
+hasnt ev.out "event: change"
+# A post by the CLI (through the control socket) is streamed as a change.
+T0=$(date +%s%N)
+expect 0 "a CLI post while streaming" -- ka --as bob post general "ライブ: 給水所を追加"
+until_ok "a change event" -- grep -q '^data: {"n":1}$' "$T/ev.out"
+EV_MS=$(( ($(date +%s%N) - T0) / 1000000 ))
+echo "change event $EV_MS ms after the CLI post returned"
+[ "$EV_MS" -lt 1000 ] && ok || bad "the change event took $EV_MS ms"
+has ev.out "event: change"
+# So is an acknowledgement through the API.
+as alice POST "/api/messages/$R1/ack"
+want 200 "an ack while streaming"
+until_ok "a second change event" -- grep -q '^data: {"n":2}$' "$T/ev.out"
+as alice GET /api/status
+eq "$(j .http.event_streams)" 1 "one event stream"
+
 # ------------------------------------------------------------ logins limited
 # Per user: five wrong passwords for bob, each checked, each from another
 # address; the sixth attempt, with the right password and from an address
@@ -425,6 +454,10 @@ stopped "$DPID" a
 forget "$DPID"
 timeout 5 cat <&3 >/dev/null && ok || bad "the idle connection did not end"
 exec 3<&- 4<&-
+# The event stream ended with the daemon, whole (curl exits 0 at its end).
+until_ok "the event stream ends" -- exited "$EVPID"
+wait "$EVPID" && ok || bad "the event stream did not end cleanly"
+forget "$EVPID"
 has a.err "info: stopped"
 hasnt a.err "handle left open"
 
