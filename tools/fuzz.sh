@@ -15,7 +15,7 @@
 #                       tests/fuzz/corpus/<t>, keeping only inputs that add
 #                       coverage (libFuzzer -merge=1)
 #   TARGET    header run op runfile bundle ingest sync noise link config search
-#             mesh_token kiss arq http (default: all)
+#             mesh_token kiss arq http slack (default: all)
 #
 # The build folder (KZ_FUZZ_BUILD, default build-fuzz) is configured with
 # CC=clang, -DKZ_FUZZ=ON and the library instrumented by
@@ -37,7 +37,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${KZ_FUZZ_BUILD:-$root/build-fuzz}
 jobs=${KZ_FUZZ_JOBS:-2}
 src=$root/tests/fuzz
-all_targets="header run op runfile bundle ingest sync noise link config search mesh_token kiss arq http"
+all_targets="header run op runfile bundle ingest sync noise link config search mesh_token kiss arq http slack"
 
 secs=30
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then

@@ -50,6 +50,21 @@ int kz_slack_open(struct kz_slack_src **out, const char *path, char *why,
 int kz_slack_open_buffer(struct kz_slack_src **out, const void *buf, size_t len,
     char *why, size_t why_len);
 
+/* One file of an export held in memory. */
+struct kz_slack_memfile {
+	const char *name;		/* "general/2020-05-19.json" */
+	const void *body;
+	size_t len;
+};
+
+/*
+ * An export given as files in memory (tests, fuzzing); names are checked
+ * as a ZIP's are.  files and their bodies are borrowed until kz_slack_close.
+ * Returns 0 or KZ_ERR_NOMEM.
+ */
+int kz_slack_open_files(struct kz_slack_src **out,
+    const struct kz_slack_memfile *files, size_t n);
+
 /* Accepts NULL. */
 void kz_slack_close(struct kz_slack_src *src);
 

@@ -34,9 +34,12 @@
 struct ent {
 	char *name;
 	zip_uint64_t index;	/* in the ZIP */
+	const char *body;	/* in memory (kz_slack_open_files), borrowed */
+	size_t len;
 };
 
 struct kz_slack_src {
+	bool mem;		/* files held in memory */
 	zip_t *zip;		/* NULL for a folder */
 	char *dir;		/* the folder, for a folder */
 	struct ent *ents;	/* readable entries, sorted by name */
@@ -111,6 +114,8 @@ add_name(struct kz_slack_src *src, const char *name, zip_uint64_t index)
 		return KZ_ERR_NOMEM;
 	src->ents[src->n_ents].name = copy;
 	src->ents[src->n_ents].index = index;
+	src->ents[src->n_ents].body = NULL;
+	src->ents[src->n_ents].len = 0;
 	src->n_ents++;
 	return 0;
 }
@@ -212,7 +217,8 @@ finish_open(struct kz_slack_src *src, struct kz_slack_src **out, int rc)
 		kz_slack_close(src);
 		return rc;
 	}
-	qsort(src->ents, src->n_ents, sizeof(*src->ents), ent_cmp);
+	if (src->n_ents > 1)
+		qsort(src->ents, src->n_ents, sizeof(*src->ents), ent_cmp);
 	*out = src;
 	return 0;
 }
@@ -278,6 +284,29 @@ kz_slack_open_buffer(struct kz_slack_src **out, const void *buf, size_t len,
 	return finish_open(src, out, list_zip(src, why, why_len));
 }
 
+int
+kz_slack_open_files(struct kz_slack_src **out,
+    const struct kz_slack_memfile *files, size_t n)
+{
+	struct kz_slack_src *src;
+	size_t i, k;
+	int rc = 0;
+
+	*out = NULL;
+	if ((src = calloc(1, sizeof(*src))) == NULL)
+		return KZ_ERR_NOMEM;
+	src->mem = true;
+	for (i = 0; i < n && rc == 0; i++) {
+		k = src->n_ents;
+		rc = add_name(src, files[i].name, 0);
+		if (rc == 0 && src->n_ents > k) {
+			src->ents[k].body = files[i].body;
+			src->ents[k].len = files[i].len;
+		}
+	}
+	return finish_open(src, out, rc);
+}
+
 void
 kz_slack_close(struct kz_slack_src *src)
 {
@@ -300,8 +329,10 @@ kz_slack_close(struct kz_slack_src *src)
 static const struct ent *
 find(const struct kz_slack_src *src, const char *name)
 {
-	struct ent key = { (char *)name, 0 };
+	struct ent key = { .name = (char *)name };
 
+	if (src->n_ents == 0)
+		return NULL;
 	return bsearch(&key, src->ents, src->n_ents, sizeof(*src->ents), ent_cmp);
 }
 
@@ -323,7 +354,12 @@ load(struct kz_slack_src *src, const char *name, char **out, size_t *out_len,
 	*out_len = 0;
 	if (e == NULL)
 		return KZ_ERR_NOT_FOUND;
-	if (src->zip != NULL) {
+	if (src->mem) {
+		if ((buf = malloc(e->len + 1)) == NULL)
+			return KZ_ERR_NOMEM;
+		memcpy(buf, e->body, e->len);
+		len = e->len;
+	} else if (src->zip != NULL) {
 		zip_file_t *zf = zip_fopen_index(src->zip, e->index, 0);
 		zip_stat_t zst;
 
@@ -522,8 +558,9 @@ struct scan {
 	const struct kz_slack_scan_cb *cb;
 	struct chans *chans;		/* channels.json, while it is read */
 	struct dayfile *day;		/* a day file's messages, while read */
-	/* The channel being read, while its messages are. */
+	/* The channel being read or handed on, while its messages are. */
 	const struct kz_slack_channel *chan;
+	size_t chan_idx;
 	size_t done, total;		/* day files */
 };
 
@@ -981,6 +1018,8 @@ attachments_text(json_t *atts)
 struct msgbuf {
 	json_t *obj;
 	uint64_t time_us;
+	size_t chan;		/* the channel's place in channels.json */
+	const char *file;	/* borrowed from the source's entries */
 	size_t index;
 	unsigned line;
 };
@@ -992,6 +1031,8 @@ msgbuf_cmp(const void *a, const void *b)
 
 	if (x->time_us != y->time_us)
 		return x->time_us < y->time_us ? -1 : 1;
+	if (x->chan != y->chan)
+		return x->chan < y->chan ? -1 : 1;
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
@@ -1037,7 +1078,8 @@ on_message(struct scan *sc, const char *file, json_t *o, size_t index,
 		df->v = v;
 		df->cap = cap;
 	}
-	df->v[df->n++] = (struct msgbuf){ json_incref(o), us, index, line };
+	df->v[df->n++] = (struct msgbuf){ json_incref(o), us, sc->chan_idx, file,
+	    index, line };
 	return 0;
 }
 
@@ -1061,7 +1103,7 @@ emit_message(struct scan *sc, const char *file, const struct msgbuf *mb)
 	struct kz_slack_reaction *reacts = NULL;
 	struct kz_slack_file *fs = NULL;
 	const char **users = NULL;
-	char **urls = NULL;
+	char **urls = NULL, *att = NULL;
 	size_t i, j, nr = 0, nu = 0, nf = 0, total_users = 0;
 	int rc = 0;
 
@@ -1166,13 +1208,13 @@ emit_message(struct scan *sc, const char *file, const struct msgbuf *mb)
 	m.files = fs;
 
 	v = json_object_get(o, "attachments");
+	m.attachments = "";
 	if (json_array_size(v) > 0) {
-		if ((m.attachments = attachments_text(v)) == NULL) {
+		if ((att = attachments_text(v)) == NULL) {
 			rc = KZ_ERR_NOMEM;
 			goto out;
 		}
-	} else {
-		m.attachments = "";
+		m.attachments = att;
 	}
 	if (m.kind == KZ_SLACK_UNKNOWN &&
 	    (m.raw = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
@@ -1182,8 +1224,7 @@ emit_message(struct scan *sc, const char *file, const struct msgbuf *mb)
 	if (sc->cb->message != NULL)
 		rc = sc->cb->message(sc->cb->ctx, sc->chan, &m);
 out:
-	if (m.attachments != NULL && *m.attachments != '\0')
-		free((char *)m.attachments);
+	free(att);
 	free((char *)m.raw);
 	for (i = 0; urls != NULL && i < nf; i++)
 		free(urls[i]);
@@ -1205,39 +1246,67 @@ day_file_of(const char *name, const char *chan)
 	    strcmp(name + n - 5, ".json") == 0;
 }
 
+/* A day file of one channel. */
+struct dayref {
+	const char *name;	/* "general/2020-05-19.json" */
+	const char *date;	/* "2020-05-19.json" */
+	size_t chan;
+};
+
 static int
-read_channel(struct scan *sc, const struct kz_slack_channel *c)
+dayref_cmp(const void *a, const void *b)
+{
+	const struct dayref *x = a, *y = b;
+	int c = strcmp(x->date, y->date);
+
+	if (c != 0)
+		return c;
+	return x->chan < y->chan ? -1 : x->chan > y->chan;
+}
+
+/*
+ * Hands on every channel's messages, one date at a time: the day files of
+ * all channels for a date are read, their messages put in ts order (then
+ * channel, then file order) and handed on, so that an import writes the
+ * workspace's history in time order (its search index and message table
+ * then grow at their ends) and holds one day in memory.
+ */
+static int
+read_days(struct scan *sc, const struct chans *cs, struct dayref *refs,
+    size_t n)
 {
 	struct dayfile df = { 0 };
-	size_t i, k;
+	size_t i, j, k;
 	int rc = 0;
 
-	sc->chan = c;
-	/* The day files are the entries "NAME/….json", in name (date) order. */
-	for (i = 0; i < sc->src->n_ents && rc == 0; i++) {
-		const char *name = sc->src->ents[i].name;
-
-		if (!day_file_of(name, c->name))
-			continue;
+	if (n > 1)
+		qsort(refs, n, sizeof(*refs), dayref_cmp);
+	for (i = 0; i < n && rc == 0; i = j) {
 		df.n = 0;
 		sc->day = &df;
-		rc = walk_array(sc, name, on_message);
-		sc->day = NULL;
-		if (rc == KZ_ERR_NOT_FOUND)
-			rc = 0;
-		/* ts order; a stable tie on the file's own order. */
-		qsort(df.v, df.n, sizeof(*df.v), msgbuf_cmp);
-		for (k = 0; k < df.n; k++) {
+		for (j = i; j < n && strcmp(refs[j].date, refs[i].date) == 0; j++) {
+			sc->chan = &cs->v[refs[j].chan].c;
+			sc->chan_idx = refs[j].chan;
 			if (rc == 0)
-				rc = emit_message(sc, name, &df.v[k]);
+				rc = walk_array(sc, refs[j].name, on_message);
+			if (rc == KZ_ERR_NOT_FOUND)
+				rc = 0;
+		}
+		sc->day = NULL;
+		if (df.n > 1)
+			qsort(df.v, df.n, sizeof(*df.v), msgbuf_cmp);
+		for (k = 0; k < df.n; k++) {
+			sc->chan = &cs->v[df.v[k].chan].c;
+			if (rc == 0)
+				rc = emit_message(sc, df.v[k].file, &df.v[k]);
 			json_decref(df.v[k].obj);
 		}
-		sc->done++;
+		sc->chan = NULL;
+		sc->done += j - i;
 		if (rc == 0 && sc->cb->day_file != NULL)
 			rc = sc->cb->day_file(sc->cb->ctx, sc->done, sc->total);
 	}
 	free(df.v);
-	sc->chan = NULL;
 	return rc;
 }
 
@@ -1248,7 +1317,8 @@ kz_slack_scan(struct kz_slack_src *src, const struct kz_slack_scan_cb *cb)
 	    "mpims.json" };
 	struct scan sc = { .src = src, .cb = cb };
 	struct chans cs = { &sc, NULL, 0, 0 };
-	size_t i;
+	struct dayref *refs = NULL;
+	size_t i, n_refs_cap = 0;
 	int rc;
 
 	for (i = 0; i < src->n_bad; i++)
@@ -1281,12 +1351,28 @@ kz_slack_scan(struct kz_slack_src *src, const struct kz_slack_scan_cb *cb)
 	for (i = 0; rc == 0 && i < cs.n; i++) {
 		size_t k;
 
-		for (k = 0; k < src->n_ents; k++)
-			if (day_file_of(src->ents[k].name, cs.v[i].c.name))
-				sc.total++;
+		for (k = 0; k < src->n_ents; k++) {
+			const char *name = src->ents[k].name;
+
+			if (!day_file_of(name, cs.v[i].c.name))
+				continue;
+			if (sc.total == n_refs_cap) {
+				struct dayref *r;
+
+				n_refs_cap = n_refs_cap ? 2 * n_refs_cap : 64;
+				if ((r = realloc(refs, n_refs_cap * sizeof(*r))) == NULL) {
+					rc = KZ_ERR_NOMEM;
+					break;
+				}
+				refs = r;
+			}
+			refs[sc.total++] = (struct dayref){ name,
+			    name + strlen(cs.v[i].c.name) + 1, i };
+		}
 	}
-	for (i = 0; rc == 0 && i < cs.n; i++)
-		rc = read_channel(&sc, &cs.v[i].c);
+	if (rc == 0)
+		rc = read_days(&sc, &cs, refs, sc.total);
+	free(refs);
 	for (i = 0; i < cs.n; i++) {
 		json_decref(cs.v[i].obj);
 		free(cs.v[i].pins);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zip.h>
 #include <zstd.h>
 
 #include "fuzz_util.h"
@@ -1437,6 +1438,75 @@ gen_http(void)
 	http_seed("array", 0, "APPLICATION/JSON", "", "", "[1,2,{\"a\":[]}]");
 }
 
+/* fuzz_slack: day files of channel general, and a whole export as a ZIP. */
+static const char slack_day[] =
+    "[\n"
+    "    {\"type\": \"message\", \"user\": \"U01\", \"text\": \"給水車が14時に到着 <@U02> &amp;lt;b&amp;gt; :+1::skin-tone-2:\",\n"
+    "     \"ts\": \"1589871634.304500\", \"thread_ts\": \"1589871634.304500\", \"reply_count\": 2,\n"
+    "     \"reactions\": [{\"name\": \"+1::skin-tone-2\", \"users\": [\"U02\", \"U01\"], \"count\": 2}]},\n"
+    "    {\"type\": \"message\", \"subtype\": \"channel_join\", \"user\": \"U02\", \"text\": \"<@U02|bob> has joined the channel\", \"ts\": \"1589871600.000100\"},\n"
+    "    {\"type\": \"message\", \"user\": \"U01\", \"text\": \"了解 <https:\\/\\/example.com\\/a?b=1&amp;c=2|地図> <#C01|old> <!here|here> <!date^1590580774^{date_short}|May 27>\",\n"
+    "     \"ts\": \"1589871700.000000\", \"thread_ts\": \"1589871634.304500\", \"edited\": {\"user\": \"B01\", \"ts\": \"1589871701.000000\"}},\n"
+    "    {\"type\": \"message\", \"subtype\": \"bot_message\", \"username\": \"alertbot\", \"text\": \"\", \"ts\": \"1589871750\",\n"
+    "     \"attachments\": [{\"pretext\": \"警報\", \"fields\": [{\"title\": \"地域\", \"value\": \"北区\"}]}, {\"fallback\": \"fb\"}]},\n"
+    "    {\"type\": \"message\", \"user\": \"U03\", \"text\": \"\", \"ts\": \"1589871760.000000\", \"user_profile\": {\"display_name\": \"ゲスト\"},\n"
+    "     \"files\": [{\"id\": \"F1\", \"name\": \"map.pdf\", \"size\": 2048, \"url_private\": \"https:\\/\\/files.slack.com\\/a.pdf?t=xoxe-1\"}],\n"
+    "     \"file\": {\"id\": \"F2\", \"name\": \"r.txt\", \"size\": \"10\"}},\n"
+    "    {\"type\": \"message\", \"subtype\": \"huddle_future\", \"text\": \"x\", \"ts\": \"1589871780.000000\", \"pinned_to\": [\"C01\"]},\n"
+    "    {\"type\": \"message\", \"text\": \"no ts\"},\n"
+    "    {\"type\": \"message\", \"user\": \"U01\", \"text\": \"a\\u0000b\", \"ts\": \"1589871850.000000\"}\n"
+    "]\n";
+
+static void
+gen_slack(void)
+{
+	static const char *const names[] = { "users.json", "channels.json",
+	    "general/2020-05-19.json", "../evil.json" };
+	const char *bodies[] = {
+	    "[{\"id\":\"U01\",\"name\":\"tanaka\",\"profile\":{\"display_name\":\"はなこ\"}}]",
+	    "[{\"id\":\"C01\",\"name\":\"general\",\"created\":1,\"pins\":[{\"id\":\"1589871634.304500\"}]}]",
+	    slack_day, "[]" };
+	char path[512];
+	struct bb b = { 0 };
+	zip_t *za;
+	FILE *f;
+	size_t i;
+	long n;
+	int err;
+
+	seed("slack", "day", slack_day, sizeof(slack_day) - 1);
+	static const char bad_utf8[] = "[{\"ts\":\"1.0\",\"text\":\"\xff\"},"
+	    "{\"ts\":\"2.0\",\"text\":\"ok\"}]";
+	static const char not_json[] = "[{\"ts\":\"1.0\"},\n{\"ts\": ";
+
+	seed("slack", "day-bad-utf8", bad_utf8, sizeof(bad_utf8) - 1);
+	seed("slack", "day-not-json", not_json, sizeof(not_json) - 1);
+	seed("slack", "empty", "[]", 2);
+	snprintf(path, sizeof(path), "%s/slack-seed.zip", outdir);
+	if ((za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err)) == NULL)
+		kzf_fail("gen: zip_open %s", path);
+	for (i = 0; i < 4; i++) {
+		zip_source_t *zs = zip_source_buffer(za, bodies[i],
+		    strlen(bodies[i]), 0);
+
+		if (zs == NULL || zip_file_add(za, names[i], zs, ZIP_FL_ENC_UTF_8) < 0)
+			kzf_fail("gen: zip_file_add %s", names[i]);
+	}
+	if (zip_close(za) != 0)
+		kzf_fail("gen: zip_close %s", path);
+	if ((f = fopen(path, "rb")) == NULL || fseek(f, 0, SEEK_END) != 0 ||
+	    (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+		kzf_fail("gen: read %s", path);
+	b.p = malloc((size_t)n);
+	if (b.p == NULL || fread(b.p, 1, (size_t)n, f) != (size_t)n)
+		kzf_fail("gen: read %s", path);
+	b.n = (size_t)n;
+	fclose(f);
+	unlink(path);
+	seed_bb("slack", "export-zip", &b);
+	bb_free(&b);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1468,6 +1538,7 @@ main(int argc, char **argv)
 	gen_mesh_token();
 	gen_kiss();
 	gen_arq();
+	gen_slack();
 	gen_http();
 	kz_store_free(a);
 	for (i = 0; i < n_entries; i++)

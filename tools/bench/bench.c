@@ -30,6 +30,9 @@
  * emergency post written mid-backlog; with --direwolf, the same over two
  * real Direwolf stations.
  *
+ * slack (bench_slack.c): import speed of a synthetic Slack export of N
+ * messages, from its folder and from a ZIP, and of importing it again.
+ *
  * Adding a benchmark: write a static `bench_<name>(int argc, char **argv)`
  * (or one in its own file, declared in bench.h) returning an exit status
  * and add a row to benches[].
@@ -145,6 +148,10 @@ usage(void)
 	    "      A backlog of N posts (default 500) crossing a simulated\n"
 	    "      1200-baud radio link (R seeds, default 3: medians); with\n"
 	    "      --direwolf also over two Direwolf stations in real time.\n"
+	    "  slack [--messages N] [--dir DIR] [--seed S] [--keep]\n"
+	    "      Writes a Slack export of N messages (default 100000) and\n"
+	    "      imports it into fresh nodes from its folder and its ZIP,\n"
+	    "      then the folder again (nothing new).\n"
 	    "\n"
 	    "Each benchmark prints one JSON line on stdout.\n",
 	    progname, INGEST_DEFAULT_ENTRIES, APPEND_SAMPLE, APPEND_BATCH,
@@ -1974,6 +1981,7 @@ static const struct bench {
 	{ "search", bench_search },
 	{ "sync", bench_sync },
 	{ "radio", bench_radio },
+	{ "slack", bench_slack },
 };
 
 int

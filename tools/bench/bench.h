@@ -63,5 +63,6 @@ int print_json_line(const json_t *js);
 /* The benchmarks in other files. */
 int bench_sync(int argc, char **argv);
 int bench_radio(int argc, char **argv);
+int bench_slack(int argc, char **argv);
 
 #endif
