@@ -74,9 +74,11 @@ async function call(method, path, body, errorEl) {
 			errorEl.textContent = "";
 		return r;
 	} catch (e) {
+		// Any answer means kizunad is there again.
+		offline(e instanceof ApiError && e.status === 0);
 		if (e instanceof ApiError && e.status === 0)
-			offline(true);
-		else if (e instanceof ApiError && e.status === 401 &&
+			return null;
+		if (e instanceof ApiError && e.status === 401 &&
 		    path !== "/api/login")
 			signedOut();
 		else if (errorEl)
