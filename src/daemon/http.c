@@ -1104,6 +1104,7 @@ kzd_http_free(struct kzd *d)
 	if (h->config_open)
 		h2o_config_dispose(&h->config);
 	sodium_memzero(h->sessions, sizeof(h->sessions));
+	json_decref(h->channels_cache);
 	free(h->limits);
 	free(h);
 	d->http = NULL;

@@ -128,6 +128,8 @@ struct kzd_http {
 	struct kzd_http_stream *streams;
 	size_t n_streams;
 	uint64_t events_sent;
+	json_t *channels_cache;		/* GET /api/channels' answer... */
+	uint64_t channels_changes;	/* ...at this kz_store_changes() */
 };
 
 /* The signed-in user of a request, as the API handlers see it. */

@@ -332,6 +332,13 @@ as alice GET "/api/channels/$GEN/messages?limit=3"
 eq "$(j '.messages | map(.text) | join("|")')" "ページ 7|ページ 6|ページ 5" "the newest page"
 eq "$(j .next)" "$(j '.messages[2].cursor')" "next is the last message's cursor"
 
+# The channel list (kept between changes) counts what was written since.
+as alice GET /api/channels
+eq "$(j '.channels[0].messages')" 11 "general's count: 10 posts and a reply"
+expect 0 "one more CLI post" -- ka --as carol post general "ページ 8"
+as alice GET /api/channels
+eq "$(j '.channels[0].messages')" 12 "the count follows a CLI post"
+
 # ------------------------------------------------------------ ack, react
 F2=$(feedlen)
 req POST "/api/messages/$M1/ack" -b "$T/alice.jar"
