@@ -2,12 +2,15 @@
 // history (newest at the bottom, older pages loaded as one scrolls up),
 // posting with a priority, threads, acknowledgements and reactions, and the
 // mesh's links.  Every text from the API goes in as textContent, never as
-// HTML.  Until the API streams events the page asks every POLL_MS for what
-// changed; when kizunad is away (restarting) it says so and keeps asking.
+// HTML.  The API's event stream (GET /api/events) says when anything was
+// stored; the page then fetches what it shows.  It also asks every POLL_MS
+// (a stream cut by a proxy goes unnoticed otherwise); when kizunad is away
+// (restarting) it says so, and the stream and the asking find it again.
 import { api, setCsrf, ApiError } from "./api.js";
 import { t, setLang, getLang, initLang } from "./i18n.js";
 
-const POLL_MS = 2000;
+const POLL_MS = 10000;
+const RETRY_MS = 2000;
 const PAGE = 50;
 
 const $ = (id) => document.getElementById(id);
@@ -22,6 +25,9 @@ const state = {
 	thread: null,		// root id of the thread shown
 	view: "channels",	// or "mesh"
 	timer: null,
+	events: null,		// the EventSource
+	refreshing: false,	// a refresh runs; again: one more after it
+	again: false,
 };
 
 // ------------------------------------------------------------ helpers
@@ -93,6 +99,10 @@ function signedOut() {
 	state.me = null;
 	clearInterval(state.timer);
 	state.timer = null;
+	if (state.events !== null) {
+		state.events.close();
+		state.events = null;
+	}
 	$("workspace").hidden = true;
 	$("mesh-view").hidden = true;
 	$("nav").hidden = true;
@@ -111,7 +121,37 @@ async function enter(me) {
 	await refreshChannels();
 	route();
 	if (state.timer === null)
-		state.timer = setInterval(poll, POLL_MS);
+		state.timer = setInterval(refresh, POLL_MS);
+	listen();
+}
+
+// The event stream: every "change" refreshes what is shown.  EventSource
+// reconnects by itself (the server says retry: 2000).
+function listen() {
+	if (state.events !== null)
+		return;
+	const es = new EventSource("/api/events");
+	state.events = es;
+	es.addEventListener("change", () => {
+		offline(false);
+		refresh();
+	});
+	es.addEventListener("open", () => {
+		offline(false);
+		refresh();
+	});
+	es.addEventListener("error", () => {
+		if (es.readyState === EventSource.CLOSED) {
+			// Refused (a 401 after a restart ends the session): ask
+			// the API, which says whether to sign in again.
+			state.events = null;
+			refresh();
+			if (state.me !== null)
+				setTimeout(listen, RETRY_MS);
+		} else {
+			offline(true);
+		}
+	});
 }
 
 $("login").addEventListener("submit", async (ev) => {
@@ -462,9 +502,26 @@ async function refreshMesh() {
 	}
 }
 
-// ------------------------------------------------------------ polling
+// ------------------------------------------------------------ refreshing
 
-async function poll() {
+// Fetches what is shown; calls that come while one runs make one more.
+async function refresh() {
+	if (state.refreshing) {
+		state.again = true;
+		return;
+	}
+	state.refreshing = true;
+	try {
+		do {
+			state.again = false;
+			await refreshShown();
+		} while (state.again);
+	} finally {
+		state.refreshing = false;
+	}
+}
+
+async function refreshShown() {
 	if (state.me === null)
 		return;
 	if (state.view === "mesh") {

@@ -15,151 +15,39 @@
 //   button on screen); sign out; five wrong passwords and the sixth is
 //   refused as rate-limited without a check (the node counts it).
 //
-// Screenshots of each page go to KZ_OUT (the build folder).  Exit 0, or 1
-// with every failed check named.  Environment: KZ_BIN (kizuna, kizunad),
-// KZ_TESTBIN (kz-fill), KZ_OUT, KZ_CHROMIUM (default /usr/bin/chromium).
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Screenshots of each page go to KZ_OUT/screenshots.  Exit 0, or 1 with
+// every failed check named.  Environment: see lib.mjs.
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { TESTBIN, shots, ok, bad, eq, waitFor, node, launch, newPage, clean,
+    signIn, run } from "./lib.mjs";
 
-const BIN = process.env.KZ_BIN;
-const TESTBIN = process.env.KZ_TESTBIN;
-const OUT = process.env.KZ_OUT || ".";
-const CHROMIUM = process.env.KZ_CHROMIUM || "/usr/bin/chromium";
-const K = join(BIN, "kizuna");
-const D = join(BIN, "kizunad");
-
-let passed = 0, failed = 0;
-function ok(what) {
-	passed++;
-	console.log("ok: " + what);
-}
-function bad(what) {
-	failed++;
-	console.error("FAIL: " + what);
-}
-function eq(got, want, what) {
-	if (got === want)
-		ok(what);
-	else
-		bad(what + ": got " + JSON.stringify(got) + ", wanted " +
-		    JSON.stringify(want));
-}
-
-const T = mkdtempSync(join(tmpdir(), "kze2e-"));
-const A = join(T, "a");
-const shots = join(OUT, "screenshots");
-mkdirSync(shots, { recursive: true });
-
-function k(...args) {
-	return execFileSync(K, ["--home", A, ...args], { encoding: "utf8" });
-}
-
-// setConf HOME SECTION KEY VALUE: sets one setting of HOME's kizuna.conf.
-function setConf(home, section, key, value) {
-	const path = join(home, "kizuna.conf");
-	let sect = "";
-	const lines = readFileSync(path, "utf8").split("\n").map((l) => {
-		const m = /^\[(.*)\]$/.exec(l);
-		if (m)
-			sect = m[1];
-		if (sect === section && l.startsWith(key + " ="))
-			return key + " = " + value;
-		return l;
-	});
-	writeFileSync(path, lines.join("\n"));
-}
-
-let daemon = null;
-let browser = null;
-async function cleanup() {
-	if (browser !== null)
-		await browser.close().catch(() => {});
-	if (daemon !== null && daemon.exitCode === null)
-		daemon.kill("SIGKILL");
-	if (!process.env.KZ_KEEP)
-		rmSync(T, { recursive: true, force: true });
-}
-
-async function waitFor(what, fn, ms = 10000) {
-	const end = Date.now() + ms;
-	for (;;) {
-		try {
-			const v = await fn();
-			if (v)
-				return v;
-		} catch (e) {
-			// not yet
-		}
-		if (Date.now() > end)
-			throw new Error(what + ": not within " + ms + " ms");
-		await new Promise((r) => setTimeout(r, 100));
-	}
-}
-
-// Starts kizunad on A; answers the port it serves the workspace on.
-async function startDaemon() {
-	let log = "";
-	daemon = spawn(D, ["--home", A], { stdio: ["ignore", "ignore", "pipe"] });
-	daemon.stderr.on("data", (b) => { log += b.toString(); });
-	return await waitFor("kizunad serves http", () => {
-		const m = /serving the web workspace at http:\/\/127\.0\.0\.1:(\d+)\//.exec(log);
-		return m ? Number(m[1]) : 0;
-	});
-}
-
-async function stopDaemon() {
-	const exited = new Promise((r) => daemon.on("exit", (c) => r(c)));
-	daemon.kill("SIGTERM");
-	eq(await exited, 0, "kizunad stops cleanly");
-}
-
-async function signIn(page, user, password) {
-	await page.waitForSelector("#login:not([hidden])");
-	await page.fill("input[name=user]", user);
-	await page.fill("input[name=password]", password);
-	await page.click("#login button[type=submit]");
-	await page.waitForSelector("#workspace:not([hidden])");
-}
+const a = node("a");
+const A = a.home;
+const k = (...args) => a.k(...args);
 
 async function main() {
 	// ---------------------------------------------------------- the node
 	k("init");
 	k("mesh", "create", "--name", "谷川市");
-	execFileSync(K, ["--home", A, "user", "add", "--name", "佐藤 花子",
-	    "--department", "防災課", "--role", "admin", "--password-stdin", "sato"],
-	    { input: "hanako-pw\n" });
-	execFileSync(K, ["--home", A, "user", "add", "--name", "田中 一郎",
-	    "--password-stdin", "tanaka"], { input: "ichiro-pw\n" });
+	a.kin("hanako-pw\n", "user", "add", "--name", "佐藤 花子", "--department",
+	    "防災課", "--role", "admin", "--password-stdin", "sato");
+	a.kin("ichiro-pw\n", "user", "add", "--name", "田中 一郎",
+	    "--password-stdin", "tanaka");
 	k("channel", "create", "災害対策本部");
 	k("channel", "create", "総務");
 	// 120 older posts, straight into the store (no daemon yet).
 	execFileSync(join(TESTBIN, "kz-fill"), [A, "災害対策本部", "sato", "120"]);
-	setConf(A, "net", "listen", "");
-	setConf(A, "net", "discovery", "false");
-	setConf(A, "http", "listen", "127.0.0.1:0");
-	const port = await startDaemon();
+	a.conf("net", "listen", "");
+	a.conf("net", "discovery", "false");
+	a.conf("http", "listen", "127.0.0.1:0");
+	const port = await a.start();
 	const base = "http://127.0.0.1:" + port + "/";
 	ok("kizunad serves the workspace on port " + port);
 
 	// ---------------------------------------------------------- browser
-	browser = await chromium.launch({ executablePath: CHROMIUM,
-	    args: ["--no-sandbox"] });
-	const page = await browser.newPage({ viewport: { width: 1280, height: 800 },
-	    locale: "ja-JP" });
-	let dialogs = 0;
-	page.on("dialog", (d) => { dialogs++; d.dismiss(); });
-	const errors = [];
-	page.on("pageerror", (e) => errors.push(e.message));
-	// Answers 401/403/429 are expected; a script error is not.
-	page.on("console", (m) => {
-		if (m.type() === "error" && !m.text().startsWith("Failed to load resource"))
-			errors.push(m.text());
-	});
-	const missing = [];
-	page.on("response", (r) => { if (r.status() === 404) missing.push(r.url()); });
+	await launch();
+	const page = await newPage();
 
 	await page.goto(base);
 	await page.waitForSelector("#login:not([hidden])");
@@ -228,7 +116,7 @@ async function main() {
 	ok("markup in a message is shown as text");
 	eq((await page.$$("#message-list img")).length, 0, "no img element was made");
 	await page.waitForTimeout(300);
-	eq(dialogs, 0, "no script ran (no dialog)");
+	eq(page.kz.dialogs, 0, "no script ran (no dialog)");
 
 	await page.click(urgent + " button.ack");
 	await waitFor("the acknowledgement shows", async () =>
@@ -280,13 +168,13 @@ async function main() {
 	// kizunad goes away: the page says so and keeps asking; back on its
 	// port, the page finds it by itself (sessions end with a restart:
 	// docs/api.md), and staff sign in again.
-	await stopDaemon();
+	await a.stop();
 	await page.waitForSelector("#offline:not([hidden])", { timeout: 8000 });
 	eq(await page.textContent("#offline"), "接続が切れました。再接続しています…",
 	    "the page says kizunad is away");
 	await page.screenshot({ path: join(shots, "offline.png") });
-	setConf(A, "http", "listen", "127.0.0.1:" + port);
-	eq(await startDaemon(), port, "kizunad back on its port");
+	a.conf("http", "listen", "127.0.0.1:" + port);
+	eq(await a.start(), port, "kizunad back on its port");
 	await page.waitForSelector("#offline", { state: "hidden", timeout: 10000 });
 	ok("the page found kizunad again by itself");
 	await signIn(page, "sato", "hanako-pw");
@@ -295,9 +183,8 @@ async function main() {
 	ok("the channel shows again");
 
 	// ---------------------------------------------------------- a phone
-	const phone = await browser.newContext({ viewport: { width: 390, height: 844 },
-	    isMobile: true, hasTouch: true, locale: "ja-JP" });
-	const pp = await phone.newPage();
+	const pp = await newPage({ viewport: { width: 390, height: 844 },
+	    isMobile: true, hasTouch: true });
 	await pp.goto(base);
 	await signIn(pp, "sato", "hanako-pw");
 	await pp.waitForSelector(urgent);
@@ -312,7 +199,8 @@ async function main() {
 	else
 		bad("on a phone the page is " + wide + " px wide");
 	await pp.screenshot({ path: join(shots, "phone.png") });
-	await phone.close();
+	clean(pp, "the phone");
+	await pp.context().close();
 
 	await page.click("#logout");
 	await page.waitForSelector("#login:not([hidden])");
@@ -338,24 +226,13 @@ async function main() {
 		ok("the sixth wrong password is refused as rate-limited: " + said[5]);
 	else
 		bad("the sixth wrong password: '" + said[5] + "'");
-	const st = JSON.parse(execFileSync(join(BIN, "kizuna-ctl"), ["--home", A,
-	    '{"cmd":"status"}'], { encoding: "utf8" }));
+	const st = a.ctl({ cmd: "status" });
 	eq(st.http && st.http.logins_limited, 1, "the node counts one login refused unchecked");
 	eq(st.http && st.http.login_failures, 5, "and five checked and refused");
 	await page.screenshot({ path: join(shots, "login-limited.png") });
 
-	eq(missing.length, 0, "no file of the page is missing" +
-	    (missing.length ? ": " + missing.join(", ") : ""));
-	eq(errors.length, 0, "no script error on the page" +
-	    (errors.length ? ": " + errors.join("; ") : ""));
-	await stopDaemon();
+	clean(page, "the page");
+	await a.stop();
 }
 
-try {
-	await main();
-} catch (e) {
-	bad(e.stack || String(e));
-}
-await cleanup();
-console.log("e2e workspace: " + passed + " passed, " + failed + " failed");
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+await run("e2e workspace", main);

@@ -1,0 +1,112 @@
+// Two nodes, each with its own browser: A (city hall, which founds the
+// mesh) and B (a branch office, which joins with A's invite and dials A over
+// TCP on 127.0.0.1).  Pages follow each other live through the API's event
+// stream:
+//
+//   an urgent post written on A's page shows on B's page within 2 s (the
+//   time is printed); B acknowledges it and A's page shows "確認済み 1"
+//   within 2 s; a post made with the CLI on B shows on A's page within 2 s;
+//   A's mesh page shows the link to B open.  Screenshots of both pages go
+//   to KZ_OUT/screenshots (mesh-a-*.png, mesh-b-*.png).
+import { join } from "node:path";
+import { shots, ok, bad, eq, waitFor, node, launch, newPage, clean, signIn,
+    run } from "./lib.mjs";
+
+const a = node("a"), b = node("b");
+const LIVE_MS = 2000;
+
+// The ms until fn() answers true (checked every 50 ms), or a failure.
+async function within(what, ms, fn) {
+	const t0 = Date.now();
+	try {
+		await waitFor(what, fn, ms);
+	} catch (e) {
+		bad(what + ": not within " + ms + " ms");
+		return -1;
+	}
+	const dt = Date.now() - t0;
+	ok(what + " (" + dt + " ms)");
+	return dt;
+}
+
+async function main() {
+	a.k("init");
+	b.k("init");
+	a.k("mesh", "create", "--name", "谷川市");
+	a.kin("hanako-pw\n", "user", "add", "--name", "佐藤 花子", "--role", "admin",
+	    "--password-stdin", "sato");
+	a.kin("ken-pw\n", "user", "add", "--name", "鈴木 健", "--department",
+	    "上流支所", "--password-stdin", "suzuki");
+	a.k("channel", "create", "災害対策本部");
+	for (const n of [a, b]) {
+		n.conf("net", "discovery", "false");
+		n.conf("net", "reconnect_max_s", "2");
+		n.conf("http", "listen", "127.0.0.1:0");
+	}
+	a.conf("net", "listen", "127.0.0.1:0");
+	b.conf("net", "listen", "");
+	await a.start();
+	const port = await a.netPort();
+	const token = a.k("mesh", "invite", "--address", "127.0.0.1:" + port).trim();
+	b.k("mesh", "join", token);
+	a.k("mesh", "admit", "--name", "上流支所", b.key());
+	b.conf("net", "peers", "127.0.0.1:" + port);
+	await b.start();
+	await waitFor("b holds a's workspace", () => a.k("digest") === b.k("digest"));
+	ok("b joined and caught up");
+
+	await launch();
+	const pa = await newPage(), pb = await newPage();
+	await pa.goto(a.url());
+	await pb.goto(b.url());
+	await signIn(pa, "sato", "hanako-pw");
+	await signIn(pb, "suzuki", "ken-pw");
+	ok("sato signed in on a, suzuki on b (a user of the mesh, on any node)");
+
+	// An urgent post on A, live on B.
+	const text = "堤防決壊の恐れ。川沿いの地区に避難指示。";
+	const onB = "#message-list li.prio-urgent";
+	await pa.fill("#composer textarea", text);
+	await pa.selectOption("#composer select", "urgent");
+	await pa.click("#composer button[type=submit]");
+	await pa.waitForSelector(onB);
+	const t = await within("the urgent post shows on b's page", LIVE_MS, async () =>
+	    (await pb.$$eval(onB + " .text", (es) => es.map((e) => e.textContent)))
+	        .includes(text));
+	if (t >= 0)
+		console.log("e2e mesh: the urgent post written on a showed on b's page " +
+		    t + " ms later");
+	eq(await pb.textContent(onB + " .badge"), "至急", "with its badge on b");
+	await pb.screenshot({ path: join(shots, "mesh-b-urgent.png") });
+
+	// B acknowledges; A sees it.
+	await pb.click(onB + " button.ack");
+	await within("b's acknowledgement shows on a's page", LIVE_MS, async () =>
+	    (await pa.textContent(onB + " .acks")) === "確認済み 1");
+	await pa.screenshot({ path: join(shots, "mesh-a-acked.png") });
+
+	// The CLI on B, live on A.
+	b.k("--as", "suzuki", "post", "災害対策本部", "上流支所、受け入れ準備完了。");
+	await within("a post made with the CLI on b shows on a's page", LIVE_MS,
+	    async () => (await pa.$$eval("#message-list li .text",
+	        (es) => es.map((e) => e.textContent))).includes("上流支所、受け入れ準備完了。"));
+
+	// A's mesh page: the link to B.
+	await pa.click("#nav-mesh");
+	await pa.waitForSelector("#mesh-view:not([hidden])");
+	const row = await waitFor("b's row", async () => {
+		const rows = await pa.$$eval("#links tbody tr", (trs) =>
+		    trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+		return rows.find((r) => r[0].startsWith("上流支所 " + b.key().slice(0, 16)));
+	});
+	eq(row[1], "tcp", "a's mesh page: the link to b is tcp");
+	eq(row[2], "接続中", "and open");
+	await pa.screenshot({ path: join(shots, "mesh-a-links.png") });
+
+	clean(pa, "a's page");
+	clean(pb, "b's page");
+	await b.stop();
+	await a.stop();
+}
+
+await run("e2e mesh", main);
