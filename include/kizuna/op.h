@@ -127,6 +127,8 @@ struct kz_imported_post {
 	bool pinned;
 	bool broadcast;
 	const char *raw;		/* <= KZ_IMPORT_RAW_MAX */
+	const char *thread_ts;		/* a reply's thread in the source, or "" */
+	const char *attachments;	/* <= KZ_TEXT_MAX */
 };
 
 struct kz_imported_channel {

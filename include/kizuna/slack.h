@@ -189,6 +189,16 @@ int kz_slack_text(char **out, const char *text, const struct kz_slack_names *nam
  */
 const char *kz_slack_emoji(char out[KZ_EMOJI_MAX + 1], const char *name);
 
+/*
+ * The Slack reaction name of an emoji as kizuna keeps it (kz_slack_emoji's
+ * inverse): "+1::skin-tone-2" for U+1F44D U+1F3FB, "party" for ":party:";
+ * an emoji not in the table is returned as it is.  Returns out.
+ */
+const char *kz_slack_shortcode(char out[KZ_EMOJI_MAX + 1], const char *emoji);
+
+/* Plain text in Slack's encoding (&amp; &lt; &gt;), malloc'd; NULL: no memory. */
+char *kz_slack_escape(const char *plain);
+
 /* Parses a Slack ts ("1589871634.304500") to microseconds: 0 or KZ_ERR_INVAL. */
 int kz_slack_ts_parse(const char *ts, uint64_t *us);
 
@@ -230,6 +240,31 @@ struct kz_slack_import_opts {
 int kz_slack_import(struct kz_store *st, const struct kz_keypair *kp,
     struct kz_slack_src *src, const struct kz_slack_import_opts *opts,
     struct kz_slack_stats *stats);
+
+/* ------------------------------------------------------------ export */
+
+struct kz_slack_export_stats {
+	uint64_t channels;
+	uint64_t users;
+	uint64_t messages;
+	uint64_t day_files;
+};
+
+/*
+ * Writes the channels (ids, n of them; borrowed) to a new ZIP at path in
+ * the export layout (docs/slack.md, "Export"): channels.json, users.json
+ * (every user: Slack id, name, display name, deactivated; no password
+ * hash, no e-mail), integration_logs.json, and per channel its messages
+ * from since_ms on (0: all) in day files of America/Los_Angeles dates,
+ * sorted by ts.  Imported items keep their Slack ids, ts and text; others
+ * get ids of a reserved prefix (UKZ..., CKZ...) and a ts from their hlc,
+ * unique in their channel.  Deleted messages are left out.  Returns 0,
+ * KZ_ERR_NOT_FOUND (a channel is unknown), KZ_ERR_IO (path cannot be
+ * written; nothing is left there), KZ_ERR_NOMEM or a store error.
+ */
+int kz_slack_export(struct kz_store *st, const uint8_t (*channels)[KZ_ID_BYTES],
+    size_t n, uint64_t since_ms, const char *path,
+    struct kz_slack_export_stats *stats);
 
 /* The imported id of a Slack item: BLAKE2b-256 of its source key. */
 void kz_slack_id(uint8_t id[KZ_ID_BYTES], const char *source);

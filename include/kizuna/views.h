@@ -143,6 +143,27 @@ int kz_views_thread(struct kz_store *st, const uint8_t root[KZ_ID_BYTES],
     int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx);
 
 /*
+ * Every message of a channel, replies included (orphans too), in (hlc,
+ * author, seq) order, deleted ones with deleted set (for an export).
+ * cb's non-zero return stops and is returned.
+ */
+int kz_views_channel_messages(struct kz_store *st,
+    const uint8_t channel[KZ_ID_BYTES],
+    int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx);
+
+/* The reactions that are on for message id, by emoji then user. */
+int kz_views_reactions(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
+    int (*cb)(void *ctx, const char *user, const char *emoji), void *ctx);
+
+/*
+ * The decoded op of the entry that created id (type: a post or a
+ * channel_create), the one the views show; the caller owns *out
+ * (kz_op_free).  Returns 0, KZ_ERR_NOT_FOUND or a store error.
+ */
+int kz_views_created_op(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
+    enum kz_op_type type, struct kz_op **out);
+
+/*
  * Finds a message by a hex prefix of its id (at least 8 digits).  Returns 0,
  * KZ_ERR_NOT_FOUND or KZ_ERR_EXISTS when ambiguous.
  */

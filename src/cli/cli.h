@@ -323,6 +323,7 @@ int cmd_import_run(struct cli *c, int argc, char **argv);
 int cmd_bundle(struct cli *c, int argc, char **argv);
 int cmd_sync(struct cli *c, int argc, char **argv);
 int cmd_import(struct cli *c, int argc, char **argv);
+int cmd_export(struct cli *c, int argc, char **argv);
 
 const struct cli_cmd *cli_find_cmd(const char *name);
 

@@ -1,12 +1,18 @@
 /*
  * kizuna import slack EXPORT: a Slack workspace export (a ZIP, or a folder
- * of the same layout) into this node's feed (kizuna/slack.h; docs/slack.md).
+ * of the same layout) into this node's feed (kizuna/slack.h; docs/slack.md);
+ * kizuna export slack --channel CH ... OUT.zip: channels back as an export.
  *
  * The import writes to the store directly, in batches, as the node itself
  * (an admin node vouches for what it imports).  It refuses while kizunad
  * runs here: the daemon would not learn of entries written under it until
  * restarted, and the import's long transactions would stall its loop.
  */
+/* strptime() and timegm() */
+#define _XOPEN_SOURCE 700
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +24,7 @@
 #include "kizuna/slack.h"
 
 static int cmd_import_slack(struct cli *c, int argc, char **argv);
+static int cmd_export_slack(struct cli *c, int argc, char **argv);
 
 static const struct cli_cmd import_cmds[] = {
 	{ "import slack", cmd_import_slack, "EXPORT",
@@ -31,6 +38,126 @@ cmd_import(struct cli *c, int argc, char **argv)
 {
 	return cli_group(c, cli_find_cmd("import"), import_cmds,
 	    CLI_NELEM(import_cmds), argc, argv);
+}
+
+static const struct cli_cmd export_cmds[] = {
+	{ "export slack", cmd_export_slack,
+	  "--channel CH [--channel CH]... [--since YYYY-MM-DD] OUT.zip",
+	  "write channels as a Slack export (day files of Pacific dates): "
+	  "imported messages keep their Slack ids and ts; no password hash, "
+	  "e-mail address or access token is written" },
+};
+
+int
+cmd_export(struct cli *c, int argc, char **argv)
+{
+	return cli_group(c, cli_find_cmd("export"), export_cmds,
+	    CLI_NELEM(export_cmds), argc, argv);
+}
+
+#define EXPORT_CHANNELS_MAX 256
+
+struct export_opts {
+	const char *channels[EXPORT_CHANNELS_MAX];
+	size_t n;
+	const char *since;
+};
+
+static int
+export_opt(struct cli *c, int ch, const char *arg, void *ctx)
+{
+	struct export_opts *eo = ctx;
+
+	if (ch == 'c') {
+		if (eo->n == EXPORT_CHANNELS_MAX)
+			return cli_bad(c, "at most %d channels", EXPORT_CHANNELS_MAX);
+		eo->channels[eo->n++] = arg;
+	} else if (ch == 's') {
+		eo->since = arg;
+	}
+	return -1;
+}
+
+/* "YYYY-MM-DD" (UTC midnight) to ms since the epoch; -1 if malformed. */
+static int
+parse_date(const char *s, uint64_t *ms)
+{
+	struct tm tm;
+	char *end;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end == NULL || *end != '\0' || tm.tm_year < 70)
+		return -1;
+	t = timegm(&tm);
+	if (t < 0)
+		return -1;
+	*ms = (uint64_t)t * 1000;
+	return 0;
+}
+
+static int
+cmd_export_slack(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "channel", required_argument, NULL, 'c' },
+		{ "since", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct export_opts eo = { .n = 0 };
+	uint8_t (*ids)[KZ_ID_BYTES] = NULL;
+	struct kz_slack_export_stats s;
+	uint64_t since = 0;
+	const char *out;
+	size_t i;
+	int rc;
+
+	rc = cli_getopt(c, &export_cmds[0], argc, argv, opts, NULL, 1,
+	    export_opt, &eo);
+	if (rc >= 0)
+		return rc;
+	out = argv[optind];
+	if (eo.n == 0)
+		return cli_bad(c, "name the channels to export with --channel");
+	if (eo.since != NULL && parse_date(eo.since, &since) < 0)
+		return cli_bad(c, "--since wants a date as YYYY-MM-DD, not '%s'",
+		    eo.since);
+	if ((rc = cli_open_node(c)) != 0)
+		return rc;
+	if ((ids = calloc(eo.n, sizeof(*ids))) == NULL)
+		return cli_fail(c, "out of memory");
+	for (i = 0; i < eo.n; i++) {
+		struct cli_channel ch;
+
+		if ((rc = cli_channel_get(c, eo.channels[i], &ch)) != 0) {
+			free(ids);
+			return rc;
+		}
+		memcpy(ids[i], ch.id, KZ_ID_BYTES);
+	}
+	rc = kz_slack_export(c->st, (const uint8_t (*)[KZ_ID_BYTES])ids, eo.n,
+	    since, out, &s);
+	free(ids);
+	if (rc == KZ_ERR_IO)
+		return cli_fail(c, "cannot write %s: %s", out, strerror(errno));
+	if (rc < 0)
+		return cli_fail(c, "export failed: %s; nothing written",
+		    kz_strerror(rc));
+	if (c->json) {
+		json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:I}", "file", out,
+		    "channels", (json_int_t)s.channels, "users", (json_int_t)s.users,
+		    "messages", (json_int_t)s.messages, "day_files",
+		    (json_int_t)s.day_files);
+
+		cli_json_line(j);
+	} else {
+		printf("exported %llu channels, %llu messages in %llu day files and"
+		    " %llu users to %s\n", (unsigned long long)s.channels,
+		    (unsigned long long)s.messages, (unsigned long long)s.day_files,
+		    (unsigned long long)s.users, out);
+	}
+	return 0;
 }
 
 struct import_ui {

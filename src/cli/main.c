@@ -62,6 +62,8 @@ static const struct cli_cmd commands[] = {
 	  "carry the mesh's entries on a USB stick: write, read and check bundles" },
 	{ "import", cmd_import, "slack EXPORT",
 	  "bring another system's history in: a Slack workspace export" },
+	{ "export", cmd_export, "slack --channel CH... [--since DATE] OUT.zip",
+	  "write channels as a Slack workspace export" },
 };
 
 const struct cli_cmd *

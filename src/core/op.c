@@ -86,6 +86,8 @@ check_imported_post(const struct kz_imported_post *im)
 	CHECK(check_text(im->subtype, 0, KZ_IMPORT_SUBTYPE_MAX));
 	CHECK(check_text(im->source_text, 0, KZ_TEXT_MAX));
 	CHECK(check_text(im->raw, 0, KZ_IMPORT_RAW_MAX));
+	CHECK(check_text(im->thread_ts, 0, KZ_IMPORT_SUBTYPE_MAX));
+	CHECK(check_text(im->attachments, 0, KZ_TEXT_MAX));
 	if (im->n_reactions > KZ_IMPORT_REACTIONS_MAX ||
 	    im->n_files > KZ_IMPORT_FILES_MAX)
 		return KZ_ERR_TOO_BIG;
@@ -259,6 +261,8 @@ pb_imported_post(const struct kz_imported_post *im, Kizuna__ImportedPost *pb)
 	pb->pinned = im->pinned;
 	pb->broadcast = im->broadcast;
 	pb->raw = str(im->raw);
+	pb->thread_ts = str(im->thread_ts);
+	pb->attachments = str(im->attachments);
 	for (i = 0; i < im->n_reactions; i++) {
 		kizuna__imported_reaction__init(&rs[i]);
 		rs[i].emoji = str(im->reactions[i].emoji);
@@ -543,6 +547,8 @@ get_imported_post(struct kz_op *op, const Kizuna__ImportedPost *pb)
 	im->pinned = pb->pinned;
 	im->broadcast = pb->broadcast;
 	im->raw = pb->raw;
+	im->thread_ts = pb->thread_ts;
+	im->attachments = pb->attachments;
 	for (i = 0; i < pb->n_reactions; i++) {
 		rs[i].emoji = pb->reactions[i]->emoji;
 		rs[i].n_users = pb->reactions[i]->n_users;

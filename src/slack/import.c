@@ -443,6 +443,10 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 		.broadcast = strcmp(m->subtype, "thread_broadcast") == 0,
 		.raw = m->raw != NULL && strlen(m->raw) <= KZ_IMPORT_RAW_MAX ?
 		    m->raw : "",
+		.thread_ts = m->thread_ts != NULL &&
+		    strlen(m->thread_ts) <= KZ_IMPORT_SUBTYPE_MAX ? m->thread_ts : "",
+		.attachments = strlen(m->attachments) <= KZ_TEXT_MAX ?
+		    m->attachments : "",
 	};
 	op.u.post = (struct kz_post){ chan, full != NULL ? full : text,
 	    reply ? root : NULL, KZ_PRIO_NORMAL, n_mentions, mptr, &ip };

@@ -327,3 +327,58 @@ kz_slack_text(char **out, const char *text, const struct kz_slack_names *names,
 	*out = b.p;
 	return 0;
 }
+
+const char *
+kz_slack_shortcode(char out[KZ_EMOJI_MAX + 1], const char *emoji_text)
+{
+	size_t i, k, n = strlen(emoji_text);
+
+	/* ":name:" (a custom emoji kept as its shortcode) */
+	if (n > 2 && emoji_text[0] == ':' && emoji_text[n - 1] == ':') {
+		snprintf(out, KZ_EMOJI_MAX + 1, "%.*s", (int)(n - 2), emoji_text + 1);
+		return out;
+	}
+	for (i = 0; i < sizeof(emoji) / sizeof(emoji[0]); i++) {
+		size_t e = strlen(emoji[i].utf8);
+
+		if (strncmp(emoji_text, emoji[i].utf8, e) != 0)
+			continue;
+		if (emoji_text[e] == '\0') {
+			snprintf(out, KZ_EMOJI_MAX + 1, "%s", emoji[i].name);
+			return out;
+		}
+		for (k = 0; k < 5; k++)
+			if (strcmp(emoji_text + e, skin[k]) == 0) {
+				snprintf(out, KZ_EMOJI_MAX + 1, "%s::skin-tone-%zu",
+				    emoji[i].name, k + 2);
+				return out;
+			}
+	}
+	snprintf(out, KZ_EMOJI_MAX + 1, "%s", emoji_text);
+	return out;
+}
+
+char *
+kz_slack_escape(const char *plain)
+{
+	struct sbuf b = { 0 };
+	const char *p;
+
+	puts_(&b, "");
+	for (p = plain; *p != '\0'; p++) {
+		if (*p == '&')
+			puts_(&b, "&amp;");
+		else if (*p == '<')
+			puts_(&b, "&lt;");
+		else if (*p == '>')
+			puts_(&b, "&gt;");
+		else
+			put(&b, p, 1);
+	}
+	if (b.failed) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+

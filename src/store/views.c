@@ -1693,3 +1693,106 @@ kz_views_has_created(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
 	sqlite3_reset(s);
 	return rc;
 }
+
+/* ------------------------------------------------------------ export */
+
+int
+kz_views_channel_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
+    int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc, src;
+
+	if ((rc = prep(st, &s, "SELECT id, channel, hlc, author, seq, actor,"
+	    " thread_root, priority, text, edited, deleted, reply_count,"
+	    " (SELECT count(*) FROM ws_reactions r WHERE r.target = m.id)"
+	    " FROM ws_messages m WHERE channel = ?1 ORDER BY hlc, author, seq")) < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, channel, KZ_ID_BYTES, SQLITE_STATIC);
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		struct kz_view_message m;
+
+		memset(&m, 0, sizeof(m));
+		memcpy(m.id, sqlite3_column_blob(s, 0), KZ_ID_BYTES);
+		memcpy(m.channel, sqlite3_column_blob(s, 1), KZ_ID_BYTES);
+		m.hlc = (uint64_t)sqlite3_column_int64(s, 2);
+		if (sqlite3_column_bytes(s, 3) == 32)
+			memcpy(m.author, sqlite3_column_blob(s, 3), 32);
+		m.seq = (uint64_t)sqlite3_column_int64(s, 4);
+		m.actor = (const char *)sqlite3_column_text(s, 5);
+		if (sqlite3_column_bytes(s, 6) == KZ_ID_BYTES) {
+			m.has_thread_root = true;
+			memcpy(m.thread_root, sqlite3_column_blob(s, 6), KZ_ID_BYTES);
+		}
+		m.priority = (enum kz_priority)sqlite3_column_int(s, 7);
+		m.text = (const char *)sqlite3_column_text(s, 8);
+		m.edited = sqlite3_column_int(s, 9) != 0;
+		m.deleted = sqlite3_column_int(s, 10) != 0;
+		m.reply_count = (uint64_t)sqlite3_column_int64(s, 11);
+		m.reactions = (uint64_t)sqlite3_column_int64(s, 12);
+		if ((rc = cb(ctx, &m)) != 0)
+			break;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "list a channel's messages");
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+kz_views_reactions(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
+    int (*cb)(void *ctx, const char *user, const char *emoji), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc, src;
+
+	if ((rc = prep(st, &s, "SELECT user, emoji FROM ws_reactions"
+	    " WHERE target = ?1 ORDER BY emoji, user")) < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, id, KZ_ID_BYTES, SQLITE_STATIC);
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		if ((rc = cb(ctx, (const char *)sqlite3_column_text(s, 0),
+		    (const char *)sqlite3_column_text(s, 1))) != 0)
+			break;
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "list reactions");
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+kz_views_created_op(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
+    enum kz_op_type type, struct kz_op **out)
+{
+	struct factset fs = { 0 };
+	const struct kz_ws_fact *best = NULL;
+	size_t i, at = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = load_facts(st, id, KZ_ID_BYTES, &fs)) < 0)
+		goto done;
+	/* The creating entry the views show: the first in the total order
+	 * (kz_ws_message_merge, kz_ws_channel_merge). */
+	for (i = 0; i < fs.n; i++) {
+		const struct kz_op *op = fs.ops[i];
+
+		if (op == NULL || op->type != type ||
+		    memcmp(kz_op_created_id(op, fs.f[i].hash), id, KZ_ID_BYTES) != 0)
+			continue;
+		if (best == NULL || kz_ws_fact_cmp(&fs.f[i], best) < 0) {
+			best = &fs.f[i];
+			at = i;
+		}
+	}
+	if (best == NULL) {
+		rc = KZ_ERR_NOT_FOUND;
+		goto done;
+	}
+	*out = fs.ops[at];
+	fs.ops[at] = NULL;	/* the caller's now */
+done:
+	factset_free(&fs);
+	return rc;
+}
+

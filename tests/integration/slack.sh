@@ -2,7 +2,8 @@
 # kizuna import slack as an admin uses it: a small export written here (a
 # folder), its summary and reports with FILE:LINE, the workspace it makes
 # (tail, thread, search), importing again, the refusals (no mesh, --as, not
-# an export, a corrupt ZIP) with their exit codes, no progress drawn when
+# an export, a corrupt ZIP) with their exit codes, export slack and an
+# import of what it wrote on another node, no progress drawn when
 # stderr is not a terminal, and an import killed with kill -9 after its
 # first committed batch that, run again, ends with the digest of an
 # uninterrupted import (an export of 20,000 messages from kizuna-bench).
@@ -95,6 +96,26 @@ has out '"present":6'
 has out '"skipped":2'
 has out '"line":5,"what":"message 3: no ts; skipped"'
 eq "$(digest "$A")" "$d1" "digest after importing again"
+
+# Export: the channel back as a Slack export, imported on another node.
+expect 2 "export without a channel" -- "$K" --home "$A" export slack "$T/out.zip"
+has err "name the channels to export with --channel"
+expect 2 "export with a bad date" -- "$K" --home "$A" export slack --channel general --since 2020-13-45 "$T/out.zip"
+has err "--since wants a date as YYYY-MM-DD"
+expect 1 "export of an unknown channel" -- "$K" --home "$A" export slack --channel nowhere "$T/out.zip"
+has err "no channel 'nowhere'"
+expect 0 "export" -- "$K" --home "$A" export slack --channel general "$T/out.zip"
+has out "exported 1 channels, 3 messages in 1 day files and 2 users to $T/out.zip"
+expect 0 "export json" -- "$K" --home "$A" --json export slack --channel general --since 2020-05-20 "$T/late.zip"
+has out '"messages":0'
+C="$T/c"
+expect 0 "init c" -- "$K" --home "$C" init
+expect 0 "mesh c" -- "$K" --home "$C" mesh create --name c
+expect 0 "import the export" -- "$K" --home "$C" import slack "$T/out.zip"
+has out ": 1 channels, 2 users, 3 messages (1 thread replies, 1 system events)"
+"$K" --home "$A" tail general >"$T/tail.a"
+"$K" --home "$C" tail general >"$T/tail.c"
+cmp -s "$T/tail.a" "$T/tail.c" && ok || bad "tail differs after export and import: $(diff "$T/tail.a" "$T/tail.c")"
 
 # kill -9 after the first committed batch, then again: the digest of an
 # uninterrupted import.  Both homes have the same node key and mesh.

@@ -979,7 +979,8 @@ test_op(void **state)
 	    .time_us = 1000001, .author = "slack.U01", .author_name = "",
 	    .subtype = "thread_broadcast", .edited = true, .source_text = "<!here>",
 	    .n_reactions = 1, .reactions = rs, .n_files = 1, .files = fs,
-	    .pinned = true, .broadcast = true, .raw = "" };
+	    .pinned = true, .broadcast = true, .raw = "",
+	    .thread_ts = "0.000001", .attachments = "警報\n大雨" };
 	struct kz_op op = { .type = KZ_OP_POST }, *back = NULL;
 	size_t len;
 
@@ -999,6 +1000,8 @@ test_op(void **state)
 	assert_true(back->u.post.imported->files[0].size == 2048);
 	assert_true(back->u.post.imported->pinned && back->u.post.imported->broadcast);
 	assert_true(back->u.post.imported->edited);
+	assert_string_equal(back->u.post.imported->thread_ts, "0.000001");
+	assert_string_equal(back->u.post.imported->attachments, "警報\n大雨");
 	kz_op_free(back);
 
 	/* Bounds: a bad reaction user, a time past the hlc range, no id. */
@@ -1010,6 +1013,202 @@ test_op(void **state)
 	ip.time_us = 1;
 	ip.id = NULL;
 	assert_int_equal(kz_op_encode(&buf, &len, &op), KZ_ERR_INVAL);
+}
+
+/* Appends op for the node itself (an admin node). */
+static void
+append_op(struct node *n, const struct kz_op *op, uint8_t hash[32])
+{
+	struct kz_appended app;
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(kz_op_encode(&buf, &len, op), 0);
+	assert_int_equal(kz_store_append(n->st, &n->kp, T0 + 5000, buf, len,
+	    &app), 0);
+	free(buf);
+	if (hash != NULL)
+		memcpy(hash, app.hash, 32);
+}
+
+/* Reads a ZIP entry whole (NUL-terminated), or NULL if absent. */
+static char *
+zip_entry(const char *zip, const char *name)
+{
+	zip_t *za;
+	zip_file_t *zf;
+	zip_stat_t zs;
+	char *buf = NULL;
+	int err;
+
+	assert_non_null(za = zip_open(zip, ZIP_RDONLY, &err));
+	if (zip_stat(za, name, 0, &zs) == 0 && (zf = zip_fopen(za, name, 0)) != NULL) {
+		assert_non_null(buf = malloc(zs.size + 1));
+		assert_true(zip_fread(zf, buf, zs.size) == (zip_int64_t)zs.size);
+		buf[zs.size] = '\0';
+		zip_fclose(zf);
+	}
+	zip_discard(za);
+	return buf;
+}
+
+static void
+same_msgs(const struct msgs *a, const struct msgs *b)
+{
+	size_t i;
+
+	assert_int_equal(a->n, b->n);
+	for (i = 0; i < a->n; i++) {
+		assert_string_equal(a->text[i], b->text[i]);
+		assert_string_equal(a->actor[i], b->actor[i]);
+		assert_memory_equal(a->id[i], b->id[i], KZ_ID_BYTES);
+		assert_true(a->hlc[i] == b->hlc[i]);
+		assert_int_equal(a->edited[i], b->edited[i]);
+		assert_int_equal(a->has_root[i], b->has_root[i]);
+		assert_int_equal(a->replies[i], b->replies[i]);
+		assert_int_equal(a->reactions[i], b->reactions[i]);
+	}
+}
+
+/*
+ * Import, export, import into a fresh node: the imported channels come
+ * back the same (ids, original times, texts, authors, threads, the orphan,
+ * edits, reactions, users); a channel born here goes out with a reserved
+ * id; no password hash, e-mail address or access token leaves the node.
+ */
+static void
+test_export_roundtrip(void **state)
+{
+	char *tmp = kz_test_tmpdir(), *exp = export_folder(tmp);
+	char *zip = kz_test_path(tmp, "out.zip"), *body;
+	static const char *const chans[] = { "general", "meetup-", "empty",
+	    "災害対策" };
+	uint8_t ids[4][KZ_ID_BYTES], chan_id[32];
+	struct kz_slack_export_stats es;
+	struct kz_slack_stats s;
+	struct reports r;
+	struct node a, b;
+	struct msgs ma, mb;
+	struct users ua = { 0 }, ub = { 0 };
+	struct chans ca = { 0 }, cb = { 0 };
+	struct kz_op op = { .type = KZ_OP_USER_SET };
+	size_t i;
+
+	(void)state;
+	node_open(&a, tmp, "a");
+	assert_int_equal(import(&a, exp, &s, &r, 0), 0);
+	/* A user, a channel and a post born in the mesh. */
+	op.u.user_set = (struct kz_user_set){ "tanaka.h", KZ_USER_SET_ALL,
+	    "田中 一郎", "防災課", KZ_ROLE_MEMBER,
+	    "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g", true };
+	append_op(&a, &op, NULL);
+	op = (struct kz_op){ .type = KZ_OP_CHANNEL_CREATE };
+	op.u.channel_create = (struct kz_channel_create){ "災害対策", "", NULL };
+	append_op(&a, &op, chan_id);
+	op = (struct kz_op){ .type = KZ_OP_POST, .actor = "tanaka.h" };
+	op.u.post = (struct kz_post){ chan_id, "給水 <14時> & 停電", NULL,
+	    KZ_PRIO_NORMAL, 0, NULL, NULL };
+	append_op(&a, &op, NULL);
+
+	for (i = 0; i < 4; i++)
+		assert_int_equal(kz_views_channel_find(a.st, chans[i], ids[i]), 0);
+	assert_int_equal(kz_slack_export(a.st, (const uint8_t (*)[32])ids, 4, 0,
+	    zip, &es), 0);
+	assert_int_equal(es.channels, 4);
+	assert_int_equal(es.messages, 15);
+	assert_int_equal(es.users, 7);
+	assert_int_equal(es.day_files, 4);
+	assert_false(file_has(zip, "xoxe-"));
+	assert_false(file_has(zip, "$argon2id"));
+	assert_false(file_has(zip, "hanako@example.jp"));
+	/* Day files of Pacific dates: 1589871600 is 2020-05-19 00:00 PDT. */
+	assert_non_null(body = zip_entry(zip, "general/2020-05-19.json"));
+	assert_non_null(strstr(body, "\"ts\": \"1589871634.304500\""));
+	assert_non_null(strstr(body, "\"text\": \"給水車が14時に到着します <@U02>"
+	    " &amp;lt;tag&amp;gt; :+1:\""));
+	assert_non_null(strstr(body, "\"url_private\": \"https:\\/\\/files.slack.com"
+	    "\\/files-pri\\/T1-F1\\/map.pdf\""));
+	assert_non_null(strstr(body, "\"thread_ts\": \"1580000000.000000\""));
+	free(body);
+	assert_non_null(body = zip_entry(zip, "meetup-/2015-06-05.json"));
+	free(body);
+	assert_null(zip_entry(zip, "general/2020-05-18.json"));
+	assert_non_null(body = zip_entry(zip, "users.json"));
+	assert_non_null(strstr(body, "\"id\": \"U01\""));
+	assert_non_null(strstr(body, "\"id\": \"UKZ"));
+	assert_null(strstr(body, "防災課"));
+	free(body);
+	assert_non_null(body = zip_entry(zip, "channels.json"));
+	assert_non_null(strstr(body, "\"id\": \"CKZ"));
+	free(body);
+
+	node_open(&b, tmp, "b");
+	assert_int_equal(import(&b, zip, &s, &r, 0), 0);
+	assert_int_equal(s.skipped, 0);
+	assert_int_equal(s.messages, 15);
+	for (i = 0; i < 2; i++) {
+		channel_msgs(&a, chans[i], &ma);
+		channel_msgs(&b, chans[i], &mb);
+		same_msgs(&ma, &mb);
+	}
+	thread_msgs(&a, "slack:C01/" M1_TS, &ma);
+	thread_msgs(&b, "slack:C01/" M1_TS, &mb);
+	same_msgs(&ma, &mb);
+	thread_msgs(&a, "slack:C01/1580000000.000000", &ma);
+	thread_msgs(&b, "slack:C01/1580000000.000000", &mb);
+	same_msgs(&ma, &mb);
+	assert_int_equal(kz_views_channels(a.st, chan_cb, &ca), 0);
+	assert_int_equal(kz_views_channels(b.st, chan_cb, &cb), 0);
+	assert_int_equal(ca.n, cb.n);
+	for (i = 0; i < ca.n; i++)
+		assert_string_equal(ca.line[i], cb.line[i]);
+	/* The imported users come back as they were. */
+	assert_int_equal(kz_views_users(a.st, user_cb, &ua), 0);
+	assert_int_equal(kz_views_users(b.st, user_cb, &ub), 0);
+	assert_int_equal(ua.n, 7);
+	assert_int_equal(ub.n, 7);
+	for (i = 0; i < ua.n; i++) {
+		size_t k;
+		bool found = false;
+
+		if (strncmp(ua.line[i], "slack.", 6) != 0)
+			continue;
+		for (k = 0; k < ub.n; k++)
+			found |= strcmp(ua.line[i], ub.line[k]) == 0;
+		if (!found)
+			fail_msg("user %s did not come back", ua.line[i]);
+	}
+	/* The user born here: a Slack-shaped id, its name, no password. */
+	for (i = 0; i < ub.n && strncmp(ub.line[i], "slack.UKZ", 9) != 0; i++)
+		;
+	assert_true(i < ub.n);
+	assert_non_null(strstr(ub.line[i], "|田中 一郎|active|no password"));
+	/* The channel born here: its post, escaped and back, by its user. */
+	channel_msgs(&b, "災害対策", &mb);
+	assert_int_equal(mb.n, 1);
+	assert_string_equal(mb.text[0], "給水 <14時> & 停電");
+	assert_int_equal(strncmp(mb.actor[0], "slack.UKZ", 9), 0);
+	assert_int_equal(search(&b, "給水", &mb), 2);
+
+	/* --since: only what was written from that day on. */
+	assert_int_equal(kz_slack_export(a.st, (const uint8_t (*)[32])ids, 2,
+	    1589932800000ull, zip, &es), 0);	/* 2020-05-20 00:00 UTC */
+	assert_int_equal(es.messages, 1);
+	assert_non_null(body = zip_entry(zip, "general/2020-05-20.json"));
+	free(body);
+	assert_null(zip_entry(zip, "general/2020-05-19.json"));
+
+	/* An unknown channel: nothing is written. */
+	unlink(zip);
+	memset(ids[0], 0xee, KZ_ID_BYTES);
+	assert_int_equal(kz_slack_export(a.st, (const uint8_t (*)[32])ids, 1, 0,
+	    zip, &es), KZ_ERR_NOT_FOUND);
+	assert_int_equal(access(zip, F_OK), -1);
+	node_close(&a);
+	node_close(&b);
+	free(zip);
+	free(exp);
+	kz_test_rmtree(tmp);
 }
 
 int
@@ -1024,6 +1223,7 @@ main(void)
 		cmocka_unit_test(test_not_export),
 		cmocka_unit_test(test_overlap),
 		cmocka_unit_test(test_resume_after_kill),
+		cmocka_unit_test(test_export_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
