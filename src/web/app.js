@@ -25,6 +25,7 @@ const state = {
 	thread: null,		// root id of the thread shown
 	view: "channels",	// or "mesh"
 	timer: null,
+	ticks: 0,
 	events: null,		// the EventSource
 	refreshing: false,	// a refresh runs; again: one more after it
 	again: false,
@@ -121,7 +122,12 @@ async function enter(me) {
 	await refreshChannels();
 	route();
 	if (state.timer === null)
-		state.timer = setInterval(refresh, POLL_MS);
+		state.timer = setInterval(() => {
+			// Links change without anything stored (no event):
+			// the mesh page asks every RETRY_MS.
+			if (state.view === "mesh" || ++state.ticks % (POLL_MS / RETRY_MS) === 0)
+				refresh();
+		}, RETRY_MS);
 	listen();
 }
 
@@ -493,6 +499,7 @@ async function refreshMesh() {
 			tr.append(el("td", "", c));
 		tb.append(tr);
 	}
+	drawMap(s);
 	if (s.peers.length === 0) {
 		const tr = el("tr");
 		const td = el("td", "muted", t("mesh.none"));
@@ -500,6 +507,55 @@ async function refreshMesh() {
 		tr.append(td);
 		tb.append(tr);
 	}
+}
+
+// The map: this node in the middle, each link's peer around it, the line
+// coloured by the link's state, with its transport and what is pending.
+// (Only this node's own links: how far nodes link to each other is not
+// known here.)
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs, text) {
+	const e = document.createElementNS(SVG, tag);
+	for (const [k, v] of Object.entries(attrs))
+		e.setAttribute(k, String(v));
+	if (text !== undefined)
+		e.textContent = text;
+	return e;
+}
+
+function drawMap(s) {
+	const map = $("mesh-map");
+	for (const e of [...map.children])
+		if (e.tagName !== "title")
+			e.remove();
+	const cx = 320, cy = 200, r = 150;
+	const n = s.peers.length;
+	s.peers.forEach((p, i) => {
+		const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(n, 1);
+		const x = cx + r * Math.cos(a) * 1.4, y = cy + r * Math.sin(a);
+		const g = svg("g", { class: "peer state-" + p.state });
+		g.dataset.node = p.node_key || "";
+		g.append(svg("line", { x1: cx, y1: cy, x2: x, y2: y }));
+		const mx = (cx + x) / 2, my = (cy + y) / 2;
+		const pending = (p.pending_in || 0) + (p.pending_out || 0);
+		g.append(svg("text", { x: mx, y: my - 6, class: "edge" },
+		    (p.transport || "tcp") + " · " + t("state." + p.state)));
+		if (pending > 0)
+			g.append(svg("text", { x: mx, y: my + 12, class: "edge" },
+			    t("mesh.pendingShort", { n: pending })));
+		g.append(svg("circle", { cx: x, cy: y, r: 26 }));
+		// Above a peer in the upper half, below one in the lower.
+		g.append(svg("text", { x: x, y: y + (Math.sin(a) < 0 ? -34 : 44),
+		    class: "label" },
+		    p.name || (p.node_key ? p.node_key.slice(0, 8) : p.address)));
+		map.append(g);
+	});
+	const me = svg("g", { class: "self" });
+	me.append(svg("circle", { cx, cy, r: 34 }));
+	me.append(svg("text", { x: cx, y: cy + 5, class: "label" },
+	    s.node_name || s.node_key.slice(0, 8)));
+	map.append(me);
 }
 
 // ------------------------------------------------------------ refreshing

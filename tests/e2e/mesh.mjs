@@ -6,8 +6,10 @@
 //   an urgent post written on A's page shows on B's page within 2 s (the
 //   time is printed); B acknowledges it and A's page shows "確認済み 1"
 //   within 2 s; a post made with the CLI on B shows on A's page within 2 s;
-//   A's mesh page shows the link to B open.  Screenshots of both pages go
-//   to KZ_OUT/screenshots (mesh-a-*.png, mesh-b-*.png).
+//   A's mesh page shows the link to B open, in its table and on its map
+//   (green, labelled with B's name); A stopped, B's map shows the link
+//   down.  Screenshots of both pages go to KZ_OUT/screenshots
+//   (mesh-a-*.png, mesh-b-*.png).
 import { join } from "node:path";
 import { shots, ok, bad, eq, waitFor, node, launch, newPage, clean, signIn,
     run } from "./lib.mjs";
@@ -101,12 +103,23 @@ async function main() {
 	});
 	eq(row[1], "tcp", "a's mesh page: the link to b is tcp");
 	eq(row[2], "接続中", "and open");
+	const peer = 'svg#mesh-map g.peer[data-node="' + b.key() + '"]';
+	eq(await pa.getAttribute(peer, "class"), "peer state-open",
+	    "a's mesh map: b's line is open (green)");
+	eq(await pa.textContent(peer + " text.label"), "上流支所", "labelled with b's name");
 	await pa.screenshot({ path: join(shots, "mesh-a-links.png") });
 
+	// A goes away: B's map shows its link to A down.
+	await pb.click("#nav-mesh");
+	const toA = 'svg#mesh-map g.peer[data-node="' + a.key() + '"]';
+	await pb.waitForSelector(toA + ".state-open");
 	clean(pa, "a's page");
+	await a.stop();
+	await within("b's mesh map shows the link to a down", 8000, async () =>
+	    /state-(connecting|closed)/.test(await pb.getAttribute(toA, "class")));
+	await pb.screenshot({ path: join(shots, "mesh-b-cut-off.png") });
 	clean(pb, "b's page");
 	await b.stop();
-	await a.stop();
 }
 
 await run("e2e mesh", main);
