@@ -6,6 +6,8 @@
 //   an urgent post written on A's page shows on B's page within 2 s (the
 //   time is printed); B acknowledges it and A's page shows "確認済み 1"
 //   within 2 s; a post made with the CLI on B shows on A's page within 2 s;
+//   one in another channel shows as unread on A's channel list within 2 s,
+//   and opening that channel shows it and clears the count;
 //   A's mesh page shows the link to B open, in its table and on its map
 //   (green, labelled with B's name); A stopped, B's map shows the link
 //   down.  Screenshots of both pages go to KZ_OUT/screenshots
@@ -40,6 +42,7 @@ async function main() {
 	a.kin("ken-pw\n", "user", "add", "--name", "鈴木 健", "--department",
 	    "上流支所", "--password-stdin", "suzuki");
 	a.k("channel", "create", "災害対策本部");
+	a.k("channel", "create", "総務");
 	for (const n of [a, b]) {
 		n.conf("net", "discovery", "false");
 		n.conf("net", "reconnect_max_s", "2");
@@ -92,6 +95,21 @@ async function main() {
 	await within("a post made with the CLI on b shows on a's page", LIVE_MS,
 	    async () => (await pa.$$eval("#message-list li .text",
 	        (es) => es.map((e) => e.textContent))).includes("上流支所、受け入れ準備完了。"));
+
+	// Unread: a post in another channel counts on A's channel list until
+	// A opens that channel.
+	b.k("--as", "suzuki", "post", "総務", "上流支所の衛星電話、通話テスト済みです。");
+	const unread = async () => await pa.$$eval("#channels li", (lis) =>
+	    lis.map((li) => li.textContent));
+	await within("a's channel list counts it unread", LIVE_MS, async () =>
+	    (await unread()).includes("# 総務1"));
+	await pa.click("#channels a:text('# 総務')");
+	await waitFor("総務 opens", async () => (await pa.textContent("#channel-title")) === "# 総務");
+	await waitFor("and is read", async () => (await unread()).includes("# 総務"));
+	eq(JSON.stringify(await unread()), JSON.stringify(["# 災害対策本部", "# 総務"]),
+	    "opening it clears the count");
+	eq(await pa.textContent("#message-list li:last-child .text"),
+	    "上流支所の衛星電話、通話テスト済みです。", "and shows the post");
 
 	// A's mesh page: the link to B.
 	await pa.click("#nav-mesh");
