@@ -17,6 +17,7 @@
 #include "daemon/http.h"
 #include "kizuna/err.h"
 #include "kizuna/hlc.h"
+#include "kizuna/op.h"
 #include "kizuna/util.h"
 #include "kizuna/views.h"
 
@@ -586,6 +587,226 @@ get_status(struct kzd_http *h, h2o_req_t *req)
 	kzd_http_json(req, 200, o);
 }
 
+/* ------------------------------------------------------------ search */
+
+/*
+ * kz_views_search marks the matches in a snippet with these; the answer
+ * splits the snippet on them into segments that a client shows as text,
+ * the hits highlighted, so no markup ever travels.  (A message that holds
+ * the same control bytes can at worst move a highlight.)
+ */
+#define MARK_OPEN "\x01\x02"
+#define MARK_CLOSE "\x02\x01"
+
+/* The snippet as [{"text":...,"hit":bool}, ...]. */
+static json_t *
+snippet_json(const char *s)
+{
+	json_t *a = json_array();
+	bool hit = false;
+	const char *mark;
+
+	while (a != NULL && *s != '\0') {
+		mark = strstr(s, hit ? MARK_CLOSE : MARK_OPEN);
+		if (mark == NULL)
+			mark = s + strlen(s);
+		if (mark > s)
+			json_array_append_new(a, json_pack("{s:s%,s:b}", "text", s,
+			    (size_t)(mark - s), "hit", hit));
+		if (*mark == '\0')
+			break;
+		s = mark + 2;
+		hit = !hit;
+	}
+	return a;
+}
+
+static int
+on_hit(void *ctx, const struct kz_search_hit *hit)
+{
+	json_t *m = message_json(&hit->m);
+
+	if (m == NULL)
+		return KZ_ERR_NOMEM;
+	json_object_set_new(m, "snippet", snippet_json(hit->snippet));
+	return json_array_append_new(ctx, m) < 0 ? KZ_ERR_NOMEM : 0;
+}
+
+/* A query parameter decoded into buf, or NULL; *bad if it does not decode. */
+static const char *
+query_text(h2o_req_t *req, const char *key, char *buf, size_t cap, bool *bad)
+{
+	const char *v;
+	size_t vlen;
+
+	if ((v = query_get(req, key, &vlen)) == NULL)
+		return NULL;
+	if (kzd_http_unescape(v, vlen, buf, cap) < 0) {
+		*bad = true;
+		return NULL;
+	}
+	return buf;
+}
+
+static void
+get_search(struct kzd_http *h, h2o_req_t *req)
+{
+	struct kz_search_filter f;
+	uint8_t chan[KZ_ID_BYTES];
+	char q[1024], author[KZ_USER_ID_MAX + 1], chs[80], prio[16], num[16];
+	const char *qs, *v;
+	bool bad = false;
+	uint64_t n = 0;
+	json_t *a;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	f.mark_open = MARK_OPEN;
+	f.mark_close = MARK_CLOSE;
+	f.limit = 20;
+	qs = query_text(req, "q", q, sizeof(q), &bad);
+	if (bad) {
+		kzd_http_error(req, 400, "invalid_field", "q must be percent-encoded "
+		    "UTF-8 of at most %zu bytes", sizeof(q) - 1);
+		return;
+	}
+	if (qs == NULL || qs[0] == '\0') {
+		kzd_http_error(req, 400, "missing_field", "search needs q");
+		return;
+	}
+	if ((v = query_text(req, "channel", chs, sizeof(chs), &bad)) != NULL) {
+		if (channel_get(h, req, v, strlen(v), chan) < 0)
+			return;
+		f.channel = chan;
+	}
+	if ((v = query_text(req, "author", author, sizeof(author), &bad)) != NULL) {
+		if (!kz_user_id_valid(v))
+			bad = true;
+		f.author = v;
+	}
+	if ((v = query_text(req, "priority", prio, sizeof(prio), &bad)) != NULL &&
+	    kz_priority_parse(&f.min_priority, v) < 0)
+		bad = true;
+	if ((v = query_text(req, "limit", num, sizeof(num), &bad)) != NULL) {
+		if (kzd_http_parse_limit(v, strlen(v), 100, &n) < 0)
+			bad = true;
+		else
+			f.limit = n;
+	}
+	if ((v = query_text(req, "offset", num, sizeof(num), &bad)) != NULL) {
+		if (strcmp(v, "0") == 0)
+			n = 0;
+		else if (kzd_http_parse_limit(v, strlen(v), 100000, &n) < 0)
+			bad = true;
+		f.offset = n;
+	}
+	if ((v = query_text(req, "ranked", num, sizeof(num), &bad)) != NULL)
+		f.ranked = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+	if (bad) {
+		kzd_http_error(req, 400, "invalid_field", "bad filter: author is a "
+		    "user id, priority normal, urgent or emergency, limit 1 to 100, "
+		    "offset 0 to 100000");
+		return;
+	}
+	a = json_array();
+	rc = kz_views_search(h->d->st, qs, &f, on_hit, a);
+	if (rc == KZ_ERR_INVAL || rc == KZ_ERR_BAD_UTF8) {
+		json_decref(a);
+		kzd_http_error(req, 400, "invalid_field", "nothing to search for "
+		    "in q");
+		return;
+	}
+	if (rc < 0) {
+		json_decref(a);
+		kzd_http_error(req, 500, "store", "cannot search: %s",
+		    kz_strerror(rc));
+		return;
+	}
+	kzd_http_json(req, 200, json_pack("{s:o}", "hits", a));
+}
+
+/* ------------------------------------------------------------ roll call */
+
+static int
+on_safety(void *ctx, const struct kz_view_safety *v)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "user", v->user,
+	    "display_name", v->display_name, "status", kz_safety_name(v->status),
+	    "place", v->place, "note", v->note, "reporter", v->reporter);
+
+	if (o == NULL)
+		return KZ_ERR_NOMEM;
+	json_object_set_new(o, "time_ms", v->hlc != 0 ?
+	    json_integer((json_int_t)kz_hlc_ms(v->hlc)) : json_null());
+	return json_array_append_new(ctx, o) < 0 ? KZ_ERR_NOMEM : 0;
+}
+
+static void
+get_rollcall(struct kzd_http *h, h2o_req_t *req)
+{
+	json_t *a = json_array();
+	int rc = kz_views_rollcall(h->d->st, on_safety, a);
+
+	if (rc < 0) {
+		json_decref(a);
+		kzd_http_error(req, 500, "store", "cannot read the roll call: %s",
+		    kz_strerror(rc));
+		return;
+	}
+	kzd_http_json(req, 200, json_pack("{s:o}", "rollcall", a));
+}
+
+/*
+ * Reports a safety status: one's own, or (admins) anyone's.  Answers the
+ * whole roll call.
+ */
+static void
+post_rollcall(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u)
+{
+	uint8_t eid[KZ_HASH_BYTES];
+	struct kz_op op;
+	const char *who, *status, *place, *note;
+	bool bad = false;
+	json_t *body;
+
+	if ((body = kzd_http_body(req, false)) == NULL)
+		return;
+	memset(&op, 0, sizeof(op));
+	op.type = KZ_OP_SAFETY;
+	who = str_field(body, "user", &bad);
+	status = str_field(body, "status", &bad);
+	place = str_field(body, "place", &bad);
+	note = str_field(body, "note", &bad);
+	if (bad) {
+		kzd_http_error(req, 400, "invalid_field", "user, status, place and "
+		    "note are strings");
+		goto out;
+	}
+	if (status == NULL) {
+		kzd_http_error(req, 400, "missing_field", "a report needs \"status\"");
+		goto out;
+	}
+	if (kz_safety_parse(&op.u.safety.status, status) < 0) {
+		kzd_http_error(req, 400, "invalid_field", "status is safe, "
+		    "needs-help, injured or unknown");
+		goto out;
+	}
+	if (who != NULL && strcmp(who, u->id) != 0) {
+		if (u->role != KZ_ROLE_ADMIN) {
+			kzd_http_error(req, 403, "forbidden", "only an admin reports "
+			    "for someone else");
+			goto out;
+		}
+		op.u.safety.user = who;
+	}
+	op.u.safety.place = place != NULL ? place : "";
+	op.u.safety.note = note != NULL ? note : "";
+	if (append(h, req, u, &op, eid) == 0)
+		get_rollcall(h, req);
+out:
+	json_decref(body);
+}
+
 /* ------------------------------------------------------------ routing */
 
 /* Whether path (len bytes) is prefix, then one segment, then suffix. */
@@ -648,6 +869,18 @@ kzd_api_handle(struct kzd_http *h, h2o_req_t *req)
 			not_allowed(req, "GET");
 		else
 			get_channels(h, req);
+	} else if (h2o_memis(path, len, H2O_STRLIT("/api/search"))) {
+		if (m != M_GET)
+			not_allowed(req, "GET");
+		else
+			get_search(h, req);
+	} else if (h2o_memis(path, len, H2O_STRLIT("/api/rollcall"))) {
+		if (m == M_GET)
+			get_rollcall(h, req);
+		else if (m == M_POST)
+			post_rollcall(h, req, &u);
+		else
+			not_allowed(req, "GET, POST");
 	} else if (h2o_memis(path, len, H2O_STRLIT("/api/events"))) {
 		if (m != M_GET)
 			not_allowed(req, "GET");

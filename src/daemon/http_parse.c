@@ -154,6 +154,38 @@ kzd_http_unhex(uint8_t *out, const char *s, size_t len, size_t n)
 }
 
 int
+kzd_http_unescape(const char *v, size_t len, char *out, size_t cap)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		int c = (unsigned char)v[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return -1;
+			hi = hexval(v[i + 1]);
+			lo = hexval(v[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = hi << 4 | lo;
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		if (c == 0 || n + 1 >= cap)
+			return -1;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	if (!kz_utf8_valid((const uint8_t *)out, n))
+		return -1;
+	return (int)n;
+}
+
+int
 kzd_http_parse_limit(const char *v, size_t len, uint64_t max, uint64_t *out)
 {
 	uint64_t n = 0;

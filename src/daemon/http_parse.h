@@ -56,6 +56,13 @@ bool kzd_http_parse_cookie(const char *v, size_t len, uint8_t raw[32]);
 const char *kzd_http_query(const char *q, size_t qlen, const char *key,
     size_t *vlen);
 
+/*
+ * Decodes a query value (v, len bytes: %XX escapes, '+' for a space) into
+ * out (cap bytes, NUL-terminated).  Returns the decoded length, or -1 for
+ * a bad escape, a NUL, invalid UTF-8 or a result that does not fit.
+ */
+int kzd_http_unescape(const char *v, size_t len, char *out, size_t cap);
+
 /* Parses exactly 2 * n hex digits (either case) of s into out. */
 bool kzd_http_unhex(uint8_t *out, const char *s, size_t len, size_t n);
 

@@ -14,8 +14,10 @@
  * status and code pairs, with a message of printable ASCII (nothing of the
  * input's raw bytes goes back); a cookie found is "kz_session=" and 43
  * characters whose decoding encodes back to a string that decodes the same;
- * a query value lies inside the query right after "KEY="; a limit is 1 to
- * 200 and all digits; a cursor read writes back as the input in lower case.
+ * a query value lies inside the query right after "KEY=", and decodes to
+ * valid UTF-8 without NUL that decodes back the same when escaped again; a
+ * limit is 1 to 200 and all digits; a cursor read writes back as the input
+ * in lower case.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -113,6 +115,27 @@ check_cookie(const char *v, size_t len)
 	    binlen == 32, "http: cookie decoding");
 }
 
+/* A decoded value is valid UTF-8 without NUL; escaping it all decodes back. */
+static void
+check_unescape(const char *v, size_t vlen)
+{
+	char out[256], esc[3 * 255 + 1], again[256];
+	int n, m, i;
+
+	if ((n = kzd_http_unescape(v, vlen, out, sizeof(out))) < 0)
+		return;
+	KZF_CHECK((size_t)n < sizeof(out) && out[n] == '\0' &&
+	    strlen(out) == (size_t)n, "http: unescaped length %d", n);
+	KZF_CHECK(kz_utf8_valid((const uint8_t *)out, (size_t)n),
+	    "http: unescaped to invalid UTF-8");
+	KZF_CHECK((size_t)n <= vlen, "http: unescaping grew %zu to %d", vlen, n);
+	for (i = 0; i < n; i++)
+		snprintf(esc + 3 * i, 4, "%%%02X", (unsigned char)out[i]);
+	m = kzd_http_unescape(esc, 3 * (size_t)n, again, sizeof(again));
+	KZF_CHECK(m == n && memcmp(out, again, (size_t)n) == 0,
+	    "http: escaping the decoded value does not decode back");
+}
+
 static void
 check_query(const char *q, size_t qlen)
 {
@@ -143,6 +166,7 @@ check_query(const char *q, size_t qlen)
 				KZF_CHECK(v[i] >= '0' && v[i] <= '9',
 				    "http: a limit with a non-digit");
 		}
+		check_unescape(v, vlen);
 		if (kzd_http_parse_cursor(v, vlen, &c) == 0) {
 			KZF_CHECK(vlen == KZD_HTTP_CURSOR_CHARS, "http: cursor "
 			    "length %zu", vlen);

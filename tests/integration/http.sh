@@ -122,7 +122,9 @@ M0=0000000000000000000000000000000000000000000000000000000000000000
 for e in "GET /api/me" "POST /api/logout" "GET /api/channels" \
     "GET /api/channels/$GEN/messages" "POST /api/channels/$GEN/messages" \
     "GET /api/messages/$M0/thread" "POST /api/messages/$M0/ack" \
-    "POST /api/messages/$M0/react" "GET /api/status" "GET /api/nothing"; do
+    "POST /api/messages/$M0/react" "GET /api/status" "GET /api/nothing" \
+    "GET /api/search?q=x" "GET /api/rollcall" "POST /api/rollcall" \
+    "GET /api/events"; do
 	req ${e% *} "${e#* }" "${JSON[@]}" -d '{"text":"x"}'
 	want 401 unauthenticated "$e without a session"
 	eq "$(hdr content-type)" "application/json; charset=utf-8" "$e: JSON"
@@ -379,6 +381,83 @@ want 200 "GET status"
 eq "$(j .node_key)" "$(ka --json status | jq -r .node_key)" "status: the node key"
 eq "$(j .http.port) $(j 'has("home")') $(j 'has("ok")')" "$P false false" "status: http, no home"
 eq "$(j .feed_length)" "$(feedlen)" "status: feed length"
+
+# ------------------------------------------------------------ search
+# 給水 (water supply), percent-encoded: a two-character Japanese word.
+Q=%E7%B5%A6%E6%B0%B4
+as alice GET "/api/search?q=$Q"
+want 200 "search 給水"
+eq "$(j '.hits | map(.id) | join(",")')" "$R1,$M1" "search finds the reply and the post, newest first"
+eq "$(j '.hits[1].snippet | map((if .hit then "[" else "" end) + .text + (if .hit then "]" else "" end)) | join("")')" \
+    "避難所の[給水]を開始 <img src=x onerror=alert(1)>" "the snippet's segments, the hit marked"
+as alice GET "/api/search?q=$Q&priority=urgent"
+eq "$(j '.hits | map(.id) | join(",")')" "$M1" "search: urgent and above"
+as alice GET "/api/search?q=$Q&author=bob"
+eq "$(j '.hits | length')" 0 "search: by an author who did not write it"
+as alice GET "/api/search?q=%E5%81%9C%E9%9B%BB&author=bob"
+eq "$(j '.hits[0].text')" "CLI から: 停電は復旧" "search 停電 by bob"
+as alice GET "/api/search?q=$Q&channel=$OTHER"
+eq "$(j '.hits | length')" 0 "search: in another channel"
+as alice GET "/api/search?q=$Q&limit=1&offset=1"
+eq "$(j '.hits | map(.id) | join(",")')" "$M1" "search: the second hit"
+as alice GET "/api/search"
+want 400 missing_field "search without q"
+as alice GET "/api/search?q=%ZZ"
+want 400 invalid_field "search: a bad escape"
+as alice GET "/api/search?q=%FF%FE"
+want 400 invalid_field "search: invalid UTF-8"
+as alice GET "/api/search?q=%2B%2B"
+want 400 invalid_field "search: nothing searchable"
+as alice GET "/api/search?q=$Q&priority=panic"
+want 400 invalid_field "search: a bad priority"
+as alice GET "/api/search?q=$Q&author=a%20b"
+want 400 invalid_field "search: a bad author"
+as alice GET "/api/search?q=$Q&limit=500"
+want 400 invalid_field "search: limit over 100"
+as alice GET "/api/search?q=$Q&channel=$M0"
+want 404 unknown_channel "search: an unknown channel"
+as alice POST "/api/search?q=$Q"
+want 405 method_not_allowed "POST /api/search"
+
+# ------------------------------------------------------------ roll call
+login bob bob-pw
+want 200 "bob logs in"
+as bob GET /api/rollcall
+want 200 "GET rollcall"
+eq "$(j '.rollcall | map(.user + ":" + .status) | join(",")')" \
+    "alice:unknown,bob:unknown,carol:unknown,dave:unknown" "everyone unknown at first"
+F3=$(feedlen)
+req POST /api/rollcall -b "$T/bob.jar" "${JSON[@]}" -d '{"status":"safe"}'
+want 403 csrf "a report without the CSRF token"
+as bob POST /api/rollcall "${JSON[@]}" -d '{"status":"needs-help","place":"南小学校","note":"足を負傷"}'
+want 200 "bob reports"
+eq "$(j '.rollcall[] | select(.user == "bob") | [.status, .place, .note, .reporter] | join("|")')" \
+    "needs-help|南小学校|足を負傷|bob" "bob's row"
+[ "$(j '.rollcall[] | select(.user == "bob") | .time_ms')" -gt 0 ] && ok || bad "bob's report has no time"
+as bob POST /api/rollcall "${JSON[@]}" -d '{"user":"carol","status":"safe"}'
+want 403 forbidden "a member reports for someone else"
+as alice POST /api/rollcall "${JSON[@]}" -d '{"user":"carol","status":"injured","place":"本庁舎"}'
+want 200 "an admin reports for carol"
+eq "$(j '.rollcall[] | select(.user == "carol") | [.status, .reporter] | join("|")')" \
+    "injured|alice" "carol's row, reported by alice"
+as bob POST /api/rollcall "${JSON[@]}" -d '{"status":"fine"}'
+want 400 invalid_field "an unknown status"
+as bob POST /api/rollcall "${JSON[@]}" -d '{"place":"x"}'
+want 400 missing_field "a report without a status"
+as bob POST /api/rollcall "${JSON[@]}" -d '{"status":"safe","note":7}'
+want 400 invalid_field "a note that is no string"
+as bob POST /api/rollcall "${JSON[@]}" -d '{"status":'
+want 400 bad_json "rollcall: malformed JSON"
+printf '{"status":"safe","place":"\xe3\x81"}' >"$T/badutf8"
+as bob POST /api/rollcall "${JSON[@]}" --data-binary @"$T/badutf8"
+want 400 bad_utf8 "rollcall: invalid UTF-8"
+as bob POST /api/rollcall "${JSON[@]}" -d "{\"status\":\"safe\",\"note\":\"$(head -c 1001 /dev/zero | tr '\0' n)\"}"
+want 400 invalid_field "rollcall: a note over 1,000 bytes"
+as bob POST /api/rollcall "${JSON[@]}" --data-binary @"$T/big"
+want 413 body_too_large "rollcall: a 70 KB body"
+eq "$(feedlen)" $((F3 + 2)) "two reports stored, no refused one"
+expect 0 "the CLI's roll call" -- ka rollcall
+has out "南小学校"
 
 # ------------------------------------------------------------ live events
 req GET /api/events
