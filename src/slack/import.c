@@ -24,6 +24,9 @@
 
 #define DEFAULT_BATCH 2000
 
+/* Room for one file reference's clipped strings: 4 x 256 and the URL. */
+#define FILE_STR_BYTES (4 * (KZ_IMPORT_FILE_NAME_MAX + 1) + KZ_IMPORT_URL_MAX + 1)
+
 struct imp {
 	struct kz_store *st;
 	const struct kz_keypair *kp;
@@ -326,9 +329,9 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 	char (*rusers)[KZ_USER_ID_MAX + 1] = NULL;
 	const char **rptr = NULL;
 	char (*emojis)[KZ_EMOJI_MAX + 1] = NULL;
-	char *text = NULL, *att = NULL, *full = NULL;
+	char *text = NULL, *att = NULL, *full = NULL, *fstr = NULL;
 	struct kz_op op = { .type = KZ_OP_POST };
-	size_t i, j, k, n_mentions = 0, n_users = 0, nr = 0, pairs = 0;
+	size_t i, j, k, n_mentions = 0, n_users = 0, nr = 0, pairs = 0, n_files = 0;
 	bool found, ok, reply;
 	int rc, why = 0;
 
@@ -405,12 +408,24 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 		if (user_id(kmentions[k], mention_ids[i]))
 			mptr[k] = kmentions[k], k++;
 	n_mentions = k;
-	for (i = 0; i < m->n_files; i++) {
-		const struct kz_slack_file *f = &m->files[i];
-
-		fs[i] = (struct kz_imported_file){ f->id, f->name, f->title,
-		    f->mimetype, f->size, f->url };
+	/* File fields are clipped to their bounds rather than losing the
+	 * message: a reference with a shortened name still says what it was. */
+	if (m->n_files > 0 && (fstr = malloc(m->n_files * FILE_STR_BYTES)) == NULL) {
+		rc = KZ_ERR_NOMEM;
+		goto out;
 	}
+	for (i = 0; i < m->n_files && i < KZ_IMPORT_FILES_MAX; i++) {
+		const struct kz_slack_file *f = &m->files[i];
+		char *b = fstr + i * FILE_STR_BYTES;
+
+		fs[i] = (struct kz_imported_file){
+		    clip(b, KZ_IMPORT_FILE_NAME_MAX + 1, f->id),
+		    clip(b + 256, KZ_IMPORT_FILE_NAME_MAX + 1, f->name),
+		    clip(b + 512, KZ_IMPORT_FILE_NAME_MAX + 1, f->title),
+		    clip(b + 768, KZ_IMPORT_FILE_NAME_MAX + 1, f->mimetype), f->size,
+		    clip(b + 1024, KZ_IMPORT_URL_MAX + 1, f->url) };
+	}
+	n_files = i;
 
 	reply = m->thread_ts != NULL && strcmp(m->thread_ts, m->ts) != 0;
 	if (reply) {
@@ -437,7 +452,7 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 		.source_text = m->text,
 		.n_reactions = nr,
 		.reactions = rs,
-		.n_files = m->n_files,
+		.n_files = n_files,
 		.files = fs,
 		.pinned = m->pinned,
 		.broadcast = strcmp(m->subtype, "thread_broadcast") == 0,
@@ -466,7 +481,7 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 	if (reply)
 		im->stats->threads++;
 	im->stats->reactions += pairs;
-	im->stats->files += m->n_files;
+	im->stats->files += n_files;
 out:
 	free(text);
 	free(att);
@@ -476,6 +491,7 @@ out:
 	free(rusers);
 	free(rptr);
 	free(fs);
+	free(fstr);
 	return rc;
 }
 

@@ -87,6 +87,18 @@ id=$("$K" --home "$A" --json tail general | sed -n 's/.*"id":"\([0-9a-f]\{12\}\)
 expect 0 "thread" -- "$K" --home "$A" thread "$id"
 has out "給水は14時から"
 
+# On a terminal (script(1) gives it one): a bar with the counts, cleared
+# before the summary.
+if command -v script >/dev/null; then
+	P="$T/pty"
+	expect 0 "init pty" -- "$K" --home "$P" init
+	expect 0 "mesh pty" -- "$K" --home "$P" mesh create --name p
+	script -qec "'$K' --home '$P' import slack '$E'" /dev/null >"$T/pty.out" 2>&1
+	has pty.out "[##############################] 1/1 days  3 messages  2 users  1 channels"
+	has pty.out $'\r\033[K'
+	has pty.out "imported $E: 1 channels"
+fi
+
 # Again: nothing added, the same workspace.
 d1=$(digest "$A")
 expect 0 "import again" -- "$K" --home "$A" --json import slack "$E"

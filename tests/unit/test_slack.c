@@ -40,6 +40,9 @@ struct file {
 };
 
 #define M1_TS "1589871634.304500"
+#define LONG10 "ああああああああああ"
+#define LONG100 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 \
+	LONG10 LONG10	/* 300 bytes: a file name over the bound of 255 */
 
 static const char users_json[] =
     "[\n"
@@ -92,7 +95,8 @@ static const char day1_head[] =
     "    {\"type\": \"message\", \"user\": \"W04\", \"text\": \"\", \"upload\": true,\n"
     "     \"ts\": \"1589871760.000000\", \"files\": [{\"id\": \"F1\", \"name\": \"map.pdf\",\n"
     "       \"title\": \"地図\", \"mimetype\": \"application/pdf\", \"size\": 2048,\n"
-    "       \"url_private\": \"https:\\/\\/files.slack.com\\/files-pri\\/T1-F1\\/map.pdf?t=xoxe-SECRET1\"}]},\n"
+    "       \"url_private\": \"https:\\/\\/files.slack.com\\/files-pri\\/T1-F1\\/map.pdf?t=xoxe-SECRET1\"},"
+    " {\"id\": \"F3\", \"name\": \"" LONG100 "\", \"size\": 1}]},\n"
     /* index 5, line 20 */
     "    {\"type\": \"message\", \"subtype\": \"thread_broadcast\", \"user\": \"U01\",\n"
     "     \"text\": \"全員へ <!here>\", \"ts\": \"1589871770.000000\", \"thread_ts\": \"" M1_TS "\",\n"
@@ -680,7 +684,7 @@ check_stats(const struct kz_slack_stats *s, uint64_t skipped)
 	assert_int_equal(s->system, 4);
 	assert_int_equal(s->threads, 3);
 	assert_int_equal(s->reactions, 3);
-	assert_int_equal(s->files, 2);
+	assert_int_equal(s->files, 3);
 	assert_int_equal(s->present, 0);
 	assert_int_equal(s->skipped, skipped);
 	assert_int_equal(s->entries, 3 + 6 + 14);
@@ -1129,6 +1133,16 @@ test_export_roundtrip(void **state)
 	assert_non_null(strstr(body, "\"url_private\": \"https:\\/\\/files.slack.com"
 	    "\\/files-pri\\/T1-F1\\/map.pdf\""));
 	assert_non_null(strstr(body, "\"thread_ts\": \"1580000000.000000\""));
+	/* The long file name, cut to 255 bytes at a character's end. */
+	{
+		char want[300] = "\"name\": \"";
+		size_t k;
+
+		for (k = 0; k < 85; k++)
+			strcat(want, "あ");
+		strcat(want, "\"");
+		assert_non_null(strstr(body, want));
+	}
 	free(body);
 	assert_non_null(body = zip_entry(zip, "meetup-/2015-06-05.json"));
 	free(body);
