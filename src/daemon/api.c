@@ -571,6 +571,95 @@ out:
 	json_decref(body);
 }
 
+/*
+ * Whether u may edit or delete message f (the workspace's rule: its author
+ * or an admin); if not, answers 403 forbidden.  A deleted message is 409
+ * deleted: the tombstone beats every edit, so nothing would change.
+ */
+static bool
+may_change(h2o_req_t *req, const struct kzd_http_user *u,
+    const struct msg_find *f, const char *what)
+{
+	json_t *author = json_object_get(f->root, "user");
+	json_t *deleted = json_object_get(f->root, "deleted");
+
+	if (json_is_true(deleted)) {
+		kzd_http_error(req, 409, "deleted", "the message is deleted");
+		return false;
+	}
+	if (u->role != KZ_ROLE_ADMIN &&
+	    strcmp(json_string_value(author), u->id) != 0) {
+		kzd_http_error(req, 403, "forbidden", "only the author or an admin "
+		    "may %s a message", what);
+		return false;
+	}
+	return true;
+}
+
+static void
+post_edit(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u,
+    const char *seg, size_t len)
+{
+	uint8_t id[KZ_ID_BYTES], eid[KZ_HASH_BYTES];
+	struct msg_find f = { 0 };
+	struct kz_op op;
+	const char *text;
+	bool bad = false;
+	json_t *body = NULL;
+
+	if (message_get(h, req, seg, len, id, &f) < 0)
+		return;
+	if (!may_change(req, u, &f, "edit"))
+		goto out;
+	if ((body = kzd_http_body(req, false)) == NULL)
+		goto out;
+	text = str_field(body, "text", &bad);
+	if (bad) {
+		kzd_http_error(req, 400, "invalid_field", "text is a string");
+		goto out;
+	}
+	if (text == NULL || text[0] == '\0') {
+		kzd_http_error(req, 400, "missing_field", "an edit needs a "
+		    "non-empty \"text\"");
+		goto out;
+	}
+	memset(&op, 0, sizeof(op));
+	op.type = KZ_OP_EDIT;
+	op.u.edit.target = id;
+	op.u.edit.text = text;
+	if (append(h, req, u, &op, eid) == 0)
+		answer_message(h, req, id);
+out:
+	json_decref(f.root);
+	json_decref(body);
+}
+
+static void
+post_delete(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u,
+    const char *seg, size_t len)
+{
+	uint8_t id[KZ_ID_BYTES], eid[KZ_HASH_BYTES];
+	struct msg_find f = { 0 };
+	struct kz_op op;
+	json_t *body;
+
+	if (message_get(h, req, seg, len, id, &f) < 0)
+		return;
+	if (!may_change(req, u, &f, "delete")) {
+		json_decref(f.root);
+		return;
+	}
+	json_decref(f.root);
+	if ((body = kzd_http_body(req, true)) == NULL)
+		return;
+	json_decref(body);
+	memset(&op, 0, sizeof(op));
+	op.type = KZ_OP_DELETE;
+	op.u.del.target = id;
+	if (append(h, req, u, &op, eid) == 0)
+		answer_message(h, req, id);
+}
+
 static void
 get_status(struct kzd_http *h, h2o_req_t *req)
 {
@@ -911,6 +1000,18 @@ kzd_api_handle(struct kzd_http *h, h2o_req_t *req)
 			not_allowed(req, "POST");
 		else
 			post_ack(h, req, &u, seg, seglen);
+	} else if (match_seg(path, len, "/api/messages/", "/edit", &seg,
+	    &seglen)) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			post_edit(h, req, &u, seg, seglen);
+	} else if (match_seg(path, len, "/api/messages/", "/delete", &seg,
+	    &seglen)) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			post_delete(h, req, &u, seg, seglen);
 	} else if (match_seg(path, len, "/api/messages/", "/react", &seg,
 	    &seglen)) {
 		if (m != M_POST)

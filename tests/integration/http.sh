@@ -459,6 +459,45 @@ eq "$(feedlen)" $((F3 + 2)) "two reports stored, no refused one"
 expect 0 "the CLI's roll call" -- ka rollcall
 has out "南小学校"
 
+# ------------------------------------------------------------ edit, delete
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d '{"text":"給水は 14 時"}'
+want 201 "alice posts"
+M2=$(j .message.id)
+as bob POST "/api/messages/$M2/edit" "${JSON[@]}" -d '{"text":"bob was here"}'
+want 403 forbidden "bob edits alice's post"
+as bob POST "/api/messages/$M2/delete"
+want 403 forbidden "bob deletes alice's post"
+req POST "/api/messages/$M2/edit" -b "$T/alice.jar" "${JSON[@]}" -d '{"text":"x"}'
+want 403 csrf "an edit without the CSRF token"
+as alice POST "/api/messages/$M2/edit" "${JSON[@]}" -d '{"text":"訂正: 給水は 15 時"}'
+want 200 "alice edits"
+eq "$(j '.message | [.text, .edited, .deleted] | map(tostring) | join("|")')" \
+    "訂正: 給水は 15 時|true|false" "the edited message"
+expect 0 "the CLI sees the edit" -- ka tail -n 3 general
+has out "訂正: 給水は 15 時"
+as alice POST "/api/messages/$M2/edit" "${JSON[@]}" -d '{}'
+want 400 missing_field "an edit without text"
+as alice POST "/api/messages/$M2/edit" "${JSON[@]}" -d '{"text":5}'
+want 400 invalid_field "an edit whose text is no string"
+as alice POST "/api/messages/$M2/edit" "${JSON[@]}" -d '{"text":'
+want 400 bad_json "edit: malformed JSON"
+as alice POST "/api/messages/$M0/edit" "${JSON[@]}" -d '{"text":"x"}'
+want 404 unknown_message "edit: an unknown message"
+as alice POST "/api/messages/zz/delete"
+want 400 bad_id "delete: a bad id"
+as alice GET "/api/messages/$M2/edit"
+want 405 method_not_allowed "GET edit"
+as bob POST "/api/channels/$GEN/messages" "${JSON[@]}" -d '{"text":"誤投稿"}'
+want 201 "bob posts"
+M3=$(j .message.id)
+as alice POST "/api/messages/$M3/delete"
+want 200 "an admin deletes bob's post"
+eq "$(j '.message | [.text, .deleted] | map(tostring) | join("|")')" "|true" "the tombstone"
+as bob POST "/api/messages/$M3/edit" "${JSON[@]}" -d '{"text":"復活"}'
+want 409 deleted "an edit of a deleted message"
+as alice POST "/api/messages/$M3/delete"
+want 409 deleted "a second delete"
+
 # ------------------------------------------------------------ live events
 req GET /api/events
 want 401 unauthenticated "events without a session"
