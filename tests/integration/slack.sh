@@ -109,6 +109,16 @@ has out '"skipped":2'
 has out '"line":5,"what":"message 3: no ts; skipped"'
 eq "$(digest "$A")" "$d1" "digest after importing again"
 
+# An imported user logs in once an admin gives them a password; importing
+# again keeps it.
+printf 'a long password 1\n' >"$T/pw"
+expect 0 "passwd of an imported user" -- "$K" --home "$A" user passwd slack.U01 <"$T/pw"
+expect 0 "import after passwd" -- "$K" --home "$A" --json import slack "$E"
+has out '"entries":0'
+expect 0 "users after passwd" -- "$K" --home "$A" user list
+has out "slack.U01: 田中, member"
+hasnt out "slack.U01: 田中, member, no password"
+
 # Export: the channel back as a Slack export, imported on another node.
 expect 2 "export without a channel" -- "$K" --home "$A" export slack "$T/out.zip"
 has err "name the channels to export with --channel"
