@@ -896,6 +896,395 @@ out:
 	json_decref(body);
 }
 
+/* ------------------------------------------------------------ users */
+
+static json_t *
+view_user_json(const struct kz_view_user *v)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "id", v->id,
+	    "display_name", v->display_name, "department", v->department,
+	    "role", kz_role_name(v->role), "active", v->active,
+	    "has_password", v->has_password);
+}
+
+static int
+on_user_list(void *ctx, const struct kz_view_user *v)
+{
+	return json_array_append_new(ctx, view_user_json(v)) < 0 ?
+	    KZ_ERR_NOMEM : 0;
+}
+
+static int
+on_user_one(void *ctx, const struct kz_view_user *v)
+{
+	*(json_t **)ctx = view_user_json(v);
+	return 0;
+}
+
+static void
+get_users(struct kzd_http *h, h2o_req_t *req)
+{
+	json_t *a = json_array();
+	int rc = kz_views_users(h->d->st, on_user_list, a);
+
+	if (rc < 0) {
+		json_decref(a);
+		kzd_http_error(req, 500, "store", "cannot read the users: %s",
+		    kz_strerror(rc));
+		return;
+	}
+	kzd_http_json(req, 200, json_pack("{s:o}", "users", a));
+}
+
+/* Answers {"user": ...} for id with status. */
+static void
+answer_user(struct kzd_http *h, h2o_req_t *req, const char *id, int status)
+{
+	json_t *o = NULL;
+	int rc = kz_views_user(h->d->st, id, on_user_one, &o);
+
+	if (rc < 0 || o == NULL) {
+		json_decref(o);
+		kzd_http_error(req, 500, "store", "cannot read the user: %s",
+		    kz_strerror(rc));
+		return;
+	}
+	kzd_http_json(req, status, json_pack("{s:o}", "user", o));
+}
+
+static bool
+admin_only(h2o_req_t *req, const struct kzd_http_user *u)
+{
+	if (u->role == KZ_ROLE_ADMIN)
+		return true;
+	kzd_http_error(req, 403, "forbidden", "only an admin may do this");
+	return false;
+}
+
+/* A user set whose password is hashed on the thread pool first. */
+struct pw_job;
+
+struct pw_ref {
+	struct pw_job *job;
+};
+
+struct pw_job {
+	uv_work_t work;
+	struct kzd_http *h;
+	h2o_req_t *req;			/* NULL once h2o freed it */
+	struct pw_ref *ref;
+	struct kzd_http_user actor;	/* its session pointer is not used */
+	uint32_t set;
+	char user[KZ_USER_ID_MAX + 1];
+	char display_name[KZ_NAME_MAX + 1];
+	char department[KZ_NAME_MAX + 1];
+	enum kz_role role;
+	int status;			/* the answer's: 200 or 201 */
+	bool ok;
+	size_t pwlen;
+	char pw[KZD_HTTP_PASSWORD_MAX + 1];
+	char hash[crypto_pwhash_STRBYTES];
+};
+
+static void
+on_pw_req_gone(void *p)
+{
+	struct pw_ref *ref = p;
+
+	if (ref->job != NULL)
+		ref->job->req = NULL;
+}
+
+static void
+pw_work(uv_work_t *w)
+{
+	struct pw_job *j = KZD_CONTAINER_OF(w, struct pw_job, work);
+
+	j->ok = crypto_pwhash_str_alg(j->hash, j->pw, j->pwlen,
+	    crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+	    crypto_pwhash_ALG_ARGON2ID13) == 0;
+}
+
+/* Appends the user set with its hash, if the request still waits. */
+static void
+pw_done(uv_work_t *w, int status)
+{
+	struct pw_job *j = KZD_CONTAINER_OF(w, struct pw_job, work);
+	struct kzd_http *h = j->h;
+	uint8_t eid[KZ_HASH_BYTES];
+	struct kz_op op;
+
+	sodium_memzero(j->pw, sizeof(j->pw));
+	if (j->req != NULL) {
+		j->ref->job = NULL;
+		if (status != 0 || !j->ok) {
+			kzd_http_error(j->req, 500, "internal", "cannot hash the "
+			    "password (out of memory)");
+		} else {
+			memset(&op, 0, sizeof(op));
+			op.type = KZ_OP_USER_SET;
+			op.u.user_set.user = j->user;
+			op.u.user_set.set = j->set;
+			op.u.user_set.display_name = j->display_name;
+			op.u.user_set.department = j->department;
+			op.u.user_set.role = j->role;
+			op.u.user_set.password_hash = j->hash;
+			op.u.user_set.active = true;
+			if (append(h, j->req, &j->actor, &op, eid) == 0) {
+				kz_log(&h->d->log, KZ_LOG_INFO, "http: %s %s user %s",
+				    j->actor.id, j->status == 201 ? "added" :
+				    "set the password of", j->user);
+				answer_user(h, j->req, j->user, j->status);
+			}
+		}
+	}
+	sodium_memzero(j, sizeof(*j));
+	free(j);
+	kzd_http_check_end(h);
+}
+
+/* Queues j (its password set); answers and frees it on failure. */
+static void
+pw_queue(struct kzd_http *h, h2o_req_t *req, struct pw_job *j)
+{
+	int rc;
+
+	if (h->checks >= KZD_HTTP_CHECKS_MAX) {
+		kzd_http_error(req, 503, "busy", "too many passwords being checked "
+		    "or hashed; try again in a second");
+		goto fail;
+	}
+	j->h = h;
+	j->ref = h2o_mem_alloc_shared(&req->pool, sizeof(*j->ref),
+	    on_pw_req_gone);
+	j->ref->job = j;
+	j->req = req;
+	if ((rc = uv_queue_work(&h->d->loop, &j->work, pw_work, pw_done)) < 0) {
+		j->ref->job = NULL;
+		kzd_http_error(req, 500, "internal", "cannot hash the password: %s",
+		    uv_strerror(rc));
+		goto fail;
+	}
+	h->checks++;
+	return;
+fail:
+	sodium_memzero(j, sizeof(*j));
+	free(j);
+}
+
+/* The password member of body into j: 0, or -1 after answering. */
+static int
+take_password(h2o_req_t *req, json_t *body, struct pw_job *j, bool required)
+{
+	json_t *p = json_object_get(body, "password");
+
+	if (p == NULL && !required)
+		return 0;
+	if (!json_is_string(p) || json_string_length(p) == 0) {
+		kzd_http_error(req, 400, "missing_field", "a non-empty "
+		    "\"password\" string is needed");
+		return -1;
+	}
+	if (json_string_length(p) > KZD_HTTP_PASSWORD_MAX ||
+	    strlen(json_string_value(p)) != json_string_length(p)) {
+		kzd_http_error(req, 400, "invalid_field", "a password is at most %d "
+		    "bytes, without NUL", KZD_HTTP_PASSWORD_MAX);
+		return -1;
+	}
+	j->pwlen = json_string_length(p);
+	memcpy(j->pw, json_string_value(p), j->pwlen);
+	sodium_memzero((char *)json_string_value(p), j->pwlen);
+	j->set |= KZ_USER_SET_PASSWORD;
+	return 0;
+}
+
+/* Appends j's user set at once (no password to hash), then answers. */
+static void
+user_set_now(struct kzd_http *h, h2o_req_t *req, struct pw_job *j)
+{
+	uint8_t eid[KZ_HASH_BYTES];
+	struct kz_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.type = KZ_OP_USER_SET;
+	op.u.user_set.user = j->user;
+	op.u.user_set.set = j->set;
+	op.u.user_set.display_name = j->display_name;
+	op.u.user_set.department = j->department;
+	op.u.user_set.role = j->role;
+	op.u.user_set.password_hash = "";
+	op.u.user_set.active = true;
+	if (append(h, req, &j->actor, &op, eid) == 0)
+		answer_user(h, req, j->user, j->status);
+	free(j);
+}
+
+static void
+post_user(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u)
+{
+	const char *id, *name, *dept, *role;
+	struct pw_job *j = NULL;
+	bool bad = false;
+	json_t *body, *o = NULL;
+	int rc;
+
+	if (!admin_only(req, u) || (body = kzd_http_body(req, false)) == NULL)
+		return;
+	id = str_field(body, "id", &bad);
+	name = str_field(body, "display_name", &bad);
+	dept = str_field(body, "department", &bad);
+	role = str_field(body, "role", &bad);
+	if (bad) {
+		kzd_http_error(req, 400, "invalid_field", "id, display_name, "
+		    "department and role are strings");
+		goto out;
+	}
+	if (id == NULL || name == NULL || name[0] == '\0') {
+		kzd_http_error(req, 400, "missing_field", "a user needs \"id\" and "
+		    "\"display_name\"");
+		goto out;
+	}
+	if (!kz_user_id_valid(id) || strlen(name) > KZ_NAME_MAX ||
+	    (dept != NULL && strlen(dept) > KZ_NAME_MAX)) {
+		kzd_http_error(req, 400, "invalid_field", "an id is 1 to %d of "
+		    "A-Z a-z 0-9 . _ @ -, names at most %d bytes", KZ_USER_ID_MAX,
+		    KZ_NAME_MAX);
+		goto out;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		kzd_http_error(req, 500, "internal", "out of memory");
+		goto out;
+	}
+	j->role = KZ_ROLE_MEMBER;
+	if (role != NULL && kz_role_parse(&j->role, role) < 0) {
+		kzd_http_error(req, 400, "invalid_field", "role is member or admin");
+		goto out;
+	}
+	rc = kz_views_user(h->d->st, id, on_user_one, &o);
+	json_decref(o);
+	if (rc == 0) {
+		kzd_http_error(req, 409, "exists", "a user with this id exists");
+		goto out;
+	}
+	if (rc != KZ_ERR_NOT_FOUND) {
+		kzd_http_error(req, 500, "store", "cannot read the users: %s",
+		    kz_strerror(rc));
+		goto out;
+	}
+	j->actor = *u;
+	j->actor.s = NULL;
+	j->status = 201;
+	j->set = KZ_USER_SET_DISPLAY_NAME | KZ_USER_SET_DEPARTMENT |
+	    KZ_USER_SET_ROLE | KZ_USER_SET_ACTIVE;
+	snprintf(j->user, sizeof(j->user), "%s", id);
+	snprintf(j->display_name, sizeof(j->display_name), "%s", name);
+	snprintf(j->department, sizeof(j->department), "%s",
+	    dept != NULL ? dept : "");
+	if (take_password(req, body, j, false) < 0)
+		goto out;
+	if (j->set & KZ_USER_SET_PASSWORD)
+		pw_queue(h, req, j);
+	else
+		user_set_now(h, req, j);
+	j = NULL;
+out:
+	if (j != NULL) {
+		sodium_memzero(j, sizeof(*j));
+		free(j);
+	}
+	json_decref(body);
+}
+
+/* The user named by the path segment into id: 0, or -1 after answering. */
+static int
+path_user(struct kzd_http *h, h2o_req_t *req, const char *seg, size_t len,
+    char id[KZ_USER_ID_MAX + 1])
+{
+	json_t *o = NULL;
+	int rc;
+
+	if (len == 0 || len > KZ_USER_ID_MAX) {
+		kzd_http_error(req, 400, "bad_id", "not a user id");
+		return -1;
+	}
+	memcpy(id, seg, len);
+	id[len] = '\0';
+	if (!kz_user_id_valid(id)) {
+		kzd_http_error(req, 400, "bad_id", "not a user id");
+		return -1;
+	}
+	rc = kz_views_user(h->d->st, id, on_user_one, &o);
+	json_decref(o);
+	if (rc == KZ_ERR_NOT_FOUND) {
+		kzd_http_error(req, 404, "unknown_user", "no such user");
+		return -1;
+	}
+	if (rc < 0) {
+		kzd_http_error(req, 500, "store", "cannot read the users: %s",
+		    kz_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+post_user_active(struct kzd_http *h, h2o_req_t *req,
+    const struct kzd_http_user *u, const char *seg, size_t len, bool active)
+{
+	char id[KZ_USER_ID_MAX + 1];
+	uint8_t eid[KZ_HASH_BYTES];
+	struct kz_op op;
+	json_t *body;
+
+	if (!admin_only(req, u) || path_user(h, req, seg, len, id) < 0)
+		return;
+	if ((body = kzd_http_body(req, true)) == NULL)
+		return;
+	json_decref(body);
+	memset(&op, 0, sizeof(op));
+	op.type = KZ_OP_USER_SET;
+	op.u.user_set.user = id;
+	op.u.user_set.set = KZ_USER_SET_ACTIVE;
+	op.u.user_set.active = active;
+	op.u.user_set.password_hash = "";
+	if (append(h, req, u, &op, eid) == 0) {
+		kz_log(&h->d->log, KZ_LOG_INFO, "http: %s %s user %s", u->id,
+		    active ? "activated" : "deactivated", id);
+		answer_user(h, req, id, 200);
+	}
+}
+
+static void
+post_user_password(struct kzd_http *h, h2o_req_t *req,
+    const struct kzd_http_user *u, const char *seg, size_t len)
+{
+	char id[KZ_USER_ID_MAX + 1];
+	struct pw_job *j;
+	json_t *body;
+
+	if (path_user(h, req, seg, len, id) < 0)
+		return;
+	if (strcmp(id, u->id) != 0 && !admin_only(req, u))
+		return;
+	if ((body = kzd_http_body(req, false)) == NULL)
+		return;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		json_decref(body);
+		kzd_http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	j->actor = *u;
+	j->actor.s = NULL;
+	j->status = 200;
+	snprintf(j->user, sizeof(j->user), "%s", id);
+	if (take_password(req, body, j, true) < 0) {
+		free(j);
+	} else {
+		pw_queue(h, req, j);
+	}
+	json_decref(body);
+}
+
 /* ------------------------------------------------------------ routing */
 
 /* Whether path (len bytes) is prefix, then one segment, then suffix. */
@@ -970,6 +1359,31 @@ kzd_api_handle(struct kzd_http *h, h2o_req_t *req)
 			post_rollcall(h, req, &u);
 		else
 			not_allowed(req, "GET, POST");
+	} else if (h2o_memis(path, len, H2O_STRLIT("/api/users"))) {
+		if (m == M_GET)
+			get_users(h, req);
+		else if (m == M_POST)
+			post_user(h, req, &u);
+		else
+			not_allowed(req, "GET, POST");
+	} else if (match_seg(path, len, "/api/users/", "/deactivate", &seg,
+	    &seglen)) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			post_user_active(h, req, &u, seg, seglen, false);
+	} else if (match_seg(path, len, "/api/users/", "/activate", &seg,
+	    &seglen)) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			post_user_active(h, req, &u, seg, seglen, true);
+	} else if (match_seg(path, len, "/api/users/", "/password", &seg,
+	    &seglen)) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			post_user_password(h, req, &u, seg, seglen);
 	} else if (h2o_memis(path, len, H2O_STRLIT("/api/events"))) {
 		if (m != M_GET)
 			not_allowed(req, "GET");

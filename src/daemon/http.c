@@ -1026,6 +1026,13 @@ finish(struct kzd_http *h)
 }
 
 void
+kzd_http_check_end(struct kzd_http *h)
+{
+	h->checks--;
+	finish(h);
+}
+
+void
 kzd_http_stop(struct kzd *d)
 {
 	struct kzd_http *h = d->http;

@@ -182,6 +182,12 @@ void kzd_http_login(struct kzd_http *h, h2o_req_t *req);
 void kzd_http_logout(struct kzd_http *h, h2o_req_t *req,
     const struct kzd_http_user *u);
 
+/*
+ * Work on the thread pool that a request waits for (a password hashed)
+ * counts in h->checks, so that stopping waits for it; this ends one.
+ */
+void kzd_http_check_end(struct kzd_http *h);
+
 /* The address of req's peer, without the port ("?" if unknown). */
 void kzd_http_peer(h2o_req_t *req, char *out, size_t outlen);
 

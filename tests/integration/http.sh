@@ -124,7 +124,8 @@ for e in "GET /api/me" "POST /api/logout" "GET /api/channels" \
     "GET /api/messages/$M0/thread" "POST /api/messages/$M0/ack" \
     "POST /api/messages/$M0/react" "GET /api/status" "GET /api/nothing" \
     "GET /api/search?q=x" "GET /api/rollcall" "POST /api/rollcall" \
-    "GET /api/events"; do
+    "GET /api/events" "GET /api/users" "POST /api/users" \
+    "POST /api/users/bob/deactivate" "POST /api/users/bob/password"; do
 	req ${e% *} "${e#* }" "${JSON[@]}" -d '{"text":"x"}'
 	want 401 unauthenticated "$e without a session"
 	eq "$(hdr content-type)" "application/json; charset=utf-8" "$e: JSON"
@@ -497,6 +498,73 @@ as bob POST "/api/messages/$M3/edit" "${JSON[@]}" -d '{"text":"復活"}'
 want 409 deleted "an edit of a deleted message"
 as alice POST "/api/messages/$M3/delete"
 want 409 deleted "a second delete"
+
+# ------------------------------------------------------------ users
+as bob GET /api/users
+want 200 "GET users"
+eq "$(j '.users | map(.id + ":" + (.has_password | tostring)) | join(",")')" \
+    "alice:true,bob:true,carol:true,dave:false" "users and who has a password"
+hasnt out "argon2"
+as bob POST /api/users "${JSON[@]}" -d '{"id":"erin","display_name":"Erin"}'
+want 403 forbidden "a member adds a user"
+req POST /api/users -b "$T/alice.jar" "${JSON[@]}" -d '{"id":"erin","display_name":"Erin"}'
+want 403 csrf "add a user without the CSRF token"
+as alice POST /api/users "${JSON[@]}" \
+    -d '{"id":"erin","display_name":"遠藤 えりん","department":"消防署","role":"member","password":"erin-pw"}'
+want 201 "an admin adds erin with a password"
+eq "$(j '.user | [.id, .display_name, .department, .role, .active, .has_password] | map(tostring) | join("|")')" \
+    "erin|遠藤 えりん|消防署|member|true|true" "erin's fields"
+login erin erin-pw
+want 200 "erin logs in with the password hashed by kizunad"
+as alice POST /api/users "${JSON[@]}" -d '{"id":"fumi","display_name":"Fumi"}'
+want 201 "a user without a password"
+eq "$(j .user.has_password)" false "fumi has no password"
+as alice POST /api/users "${JSON[@]}" -d '{"id":"erin","display_name":"X"}'
+want 409 exists "a user added twice"
+as alice POST /api/users "${JSON[@]}" -d '{"id":"a b","display_name":"X"}'
+want 400 invalid_field "a bad user id"
+as alice POST /api/users "${JSON[@]}" -d '{"id":"gin"}'
+want 400 missing_field "a user without a display name"
+as alice POST /api/users "${JSON[@]}" -d '{"id":"gin","display_name":"G","role":"boss"}'
+want 400 invalid_field "a bad role"
+as alice POST /api/users "${JSON[@]}" -d '{"id":"gin","display_name":"G","password":7}'
+want 400 missing_field "a password that is no string"
+as alice POST /api/users "${JSON[@]}" -d "{\"id\":\"gin\",\"display_name\":\"G\",\"password\":\"$(head -c 1025 /dev/zero | tr '\0' p)\"}"
+want 400 invalid_field "a password over 1,024 bytes"
+as alice POST /api/users "${JSON[@]}" -d '{"id":'
+want 400 bad_json "add a user: malformed JSON"
+# A password: one's own, or (admins) anyone's.
+as erin POST /api/users/erin/password "${JSON[@]}" -d '{"password":"erin-new"}'
+want 200 "erin changes her password"
+as bob POST /api/users/erin/password "${JSON[@]}" -d '{"password":"bob-knows"}'
+want 403 forbidden "a member sets another's password"
+as alice POST /api/users/erin/password "${JSON[@]}" -d '{}'
+want 400 missing_field "a password change without one"
+as alice POST /api/users/nobody/password "${JSON[@]}" -d '{"password":"x"}'
+want 404 unknown_user "the password of an unknown user"
+as alice POST "/api/users/a%20b/password" "${JSON[@]}" -d '{"password":"x"}'
+want 400 bad_id "a bad user id in the path"
+req POST /api/login "${JSON[@]}" -d '{"user":"erin","password":"erin-pw"}'
+want 401 bad_credentials "erin's old password"
+login erin erin-new
+want 200 "erin's new password"
+# Deactivation ends her sessions and her logins.
+as bob POST /api/users/erin/deactivate
+want 403 forbidden "a member deactivates a user"
+as alice POST /api/users/erin/deactivate
+want 200 "an admin deactivates erin"
+eq "$(j .user.active)" false "erin is inactive"
+as erin GET /api/me
+want 401 unauthenticated "a deactivated user's session"
+req POST /api/login "${JSON[@]}" -d '{"user":"erin","password":"erin-new"}'
+want 401 bad_credentials "a deactivated user's login"
+as alice POST /api/users/erin/activate
+want 200 "an admin activates erin"
+eq "$(j .user.active)" true "erin is active again"
+as alice GET /api/users/erin/activate
+want 405 method_not_allowed "GET activate"
+expect 0 "the CLI's user list" -- ka --json user list
+has out '"id":"erin","display_name":"遠藤 えりん","department":"消防署","role":"member","active":true,"has_password":true'
 
 # ------------------------------------------------------------ live events
 req GET /api/events
