@@ -143,6 +143,17 @@ int kz_views_thread(struct kz_store *st, const uint8_t root[KZ_ID_BYTES],
     int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx);
 
 /*
+ * A digest of one channel's content as any node would show it: the channel,
+ * its messages (id, time, author user, thread, priority, text, edited,
+ * deleted, replies), their reactions and acknowledgements, and the display
+ * name and active flag of its authors; not which node wrote them or at
+ * which seq.  Equal on two nodes when the channel reads the same, as after
+ * an export and an import elsewhere.  Returns 0 or a store error.
+ */
+int kz_views_channel_digest(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
+    uint8_t out[32]);
+
+/*
  * Every message of a channel, replies included (orphans too), in (hlc,
  * author, seq) order, deleted ones with deleted set (for an export).
  * cb's non-zero return stops and is returned.

@@ -1992,16 +1992,44 @@ cmd_channel(struct cli *c, int argc, char **argv)
 
 /* ------------------------------------------------------------ digest */
 
+static int
+digest_opt(struct cli *c, int ch, const char *arg, void *ctx)
+{
+	(void)c;
+	if (ch == 'c')
+		*(const char **)ctx = arg;
+	return -1;
+}
+
 int
 cmd_digest(struct cli *c, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "channel", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *channel = NULL;
+	struct cli_channel ch;
 	uint8_t d[32];
 	char hex[CLI_HEX_ID];
 	int rc;
 
-	if ((rc = cli_no_args_open(c, cli_find_cmd("digest"), argc, argv)) >= 0)
+	rc = cli_getopt(c, cli_find_cmd("digest"), argc, argv, opts, NULL, 0,
+	    digest_opt, &channel);
+	if (rc >= 0)
 		return rc;
-	if ((rc = kz_views_digest(c->st, d)) < 0)
+	if ((rc = cli_open_node(c)) != 0)
+		return rc;
+	if (channel != NULL) {
+		/* One channel's content, whichever node wrote it (an export
+		 * imported elsewhere reads the same). */
+		if ((rc = cli_channel_get(c, channel, &ch)) != 0)
+			return rc;
+		rc = kz_views_channel_digest(c->st, ch.id, d);
+	} else {
+		rc = kz_views_digest(c->st, d);
+	}
+	if (rc < 0)
 		return cli_fail_workspace(c, rc);
 	kz_hex(hex, d, sizeof(d));
 	if (c->json) {

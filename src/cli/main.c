@@ -46,8 +46,9 @@ static const struct cli_cmd commands[] = {
 	  "[--until DATE] [--priority P] [--ranked] [--limit N] [--offset N] QUERY",
 	  "search the history (newest first; --ranked by relevance)" },
 	{ "rollcall", cmd_rollcall, "", "the roll call (same as 'status list')" },
-	{ "digest", cmd_digest, "",
-	  "a digest of the workspace: equal on nodes that hold the same entries" },
+	{ "digest", cmd_digest, "[--channel CH]",
+	  "a digest of the workspace: equal on nodes that hold the same entries "
+	  "(--channel: of one channel's content, whoever wrote it)" },
 	{ "log", cmd_log, "", "list the entries of every feed in hlc order" },
 	{ "verify", cmd_verify, "",
 	  "re-hash and re-verify every stored entry, chain and signature" },

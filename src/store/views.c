@@ -1697,6 +1697,37 @@ kz_views_has_created(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
 /* ------------------------------------------------------------ export */
 
 int
+kz_views_channel_digest(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
+    uint8_t out[32])
+{
+	static const char *const dumps[] = {
+		"SELECT name, topic, archived, created_hlc, creator FROM ws_channels"
+		" WHERE id = X'%s'",
+		"SELECT id, hlc, actor, thread_root, priority, text, edited, deleted,"
+		" reply_count FROM ws_messages WHERE channel = X'%s' ORDER BY id",
+		"SELECT r.target, r.user, r.emoji FROM ws_reactions r JOIN ws_messages"
+		" m ON m.id = r.target WHERE m.channel = X'%s' ORDER BY 1, 2, 3",
+		"SELECT a.target, a.user FROM ws_acks a JOIN ws_messages m ON"
+		" m.id = a.target WHERE m.channel = X'%s' ORDER BY 1, 2",
+		"SELECT id, display_name, active FROM ws_users WHERE id IN (SELECT"
+		" actor FROM ws_messages WHERE channel = X'%s') ORDER BY id",
+	};
+	crypto_generichash_state h;
+	char hex[2 * KZ_ID_BYTES + 1], sql[512];
+	size_t i;
+	int rc = 0;
+
+	kz_hex(hex, id, KZ_ID_BYTES);
+	crypto_generichash_init(&h, NULL, 0, 32);
+	for (i = 0; i < sizeof(dumps) / sizeof(dumps[0]) && rc == 0; i++) {
+		snprintf(sql, sizeof(sql), dumps[i], hex);
+		rc = kz__store_digest_query(st, &h, sql);
+	}
+	crypto_generichash_final(&h, out, 32);
+	return rc;
+}
+
+int
 kz_views_channel_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
     int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx)
 {

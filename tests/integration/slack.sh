@@ -138,6 +138,11 @@ has out ": 1 channels, 2 users, 3 messages (1 thread replies, 1 system events)"
 "$K" --home "$A" tail general >"$T/tail.a"
 "$K" --home "$C" tail general >"$T/tail.c"
 cmp -s "$T/tail.a" "$T/tail.c" && ok || bad "tail differs after export and import: $(diff "$T/tail.a" "$T/tail.c")"
+da=$("$K" --home "$A" digest --channel general)
+eq "$("$K" --home "$C" digest --channel general)" "$da" "channel digest after export and import"
+[ "$(digest "$C")" != "$(digest "$A")" ] && ok || bad "whole digests equal across nodes"
+expect 1 "digest of an unknown channel" -- "$K" --home "$A" digest --channel nowhere
+has err "no channel 'nowhere'"
 
 # kill -9 after the first committed batch, then again: the digest of an
 # uninterrupted import.  Both homes have the same node key and mesh.

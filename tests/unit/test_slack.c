@@ -1222,6 +1222,24 @@ test_export_roundtrip(void **state)
 		;
 	assert_true(i < ub.n);
 	assert_non_null(strstr(ub.line[i], "|田中 一郎|active|no password"));
+	/* One channel's content digest: equal on both nodes, whichever node
+	 * wrote the entries; an edit on one of them changes it. */
+	for (i = 0; i < 3; i++) {
+		uint8_t da[32], db[32];
+
+		assert_int_equal(kz_views_channel_digest(a.st, ids[i], da), 0);
+		assert_int_equal(kz_views_channel_digest(b.st, ids[i], db), 0);
+		assert_memory_equal(da, db, 32);
+		if (i == 0) {
+			uint8_t d2[32];
+
+			op = (struct kz_op){ .type = KZ_OP_EDIT };
+			op.u.edit = (struct kz_edit){ ma.id[0], "直しました" };
+			append_op(&b, &op, NULL);
+			assert_int_equal(kz_views_channel_digest(b.st, ids[i], d2), 0);
+			assert_memory_not_equal(db, d2, 32);
+		}
+	}
 	/* The channel born here: its post, escaped and back, by its user. */
 	channel_msgs(&b, "災害対策", &mb);
 	assert_int_equal(mb.n, 1);
