@@ -4,8 +4,9 @@
  *
  * The reader (kz_slack_open, kz_slack_scan) opens an export, a ZIP file or
  * a folder of the same layout, with libzip and jansson, and walks it:
- * users, then channels, then each channel's day files in date order, each
- * file's messages by ts.  Whatever is wrong in it (an entry name that
+ * users, then channels, then the messages of every channel a date at a
+ * time (the day files of all channels for one date, their messages by ts).
+ * Whatever is wrong in it (an entry name that
  * climbs out of the export, a file that is not JSON, a message without
  * ts, a text over the limit, invalid UTF-8) is reported with the file and
  * line through the report callback and skipped, and the walk goes on.  A
@@ -16,6 +17,10 @@
  * ImportedChannel): ids derived from Slack's ids, so that importing the
  * same export again, or an overlapping one, adds nothing twice, and an
  * import stopped halfway (kill -9) and run again ends where one run would.
+ *
+ * The exporter (kz_slack_export) writes channels back in the same layout,
+ * imported items as they came, so that an import of it elsewhere shows the
+ * same channels (kz_views_channel_digest).
  */
 #ifndef KIZUNA_SLACK_H
 #define KIZUNA_SLACK_H
@@ -150,7 +155,9 @@ struct kz_slack_scan_cb {
 
 /*
  * Walks the export: every user of users.json (or org_users.json), every
- * channel of channels.json, then each channel's messages.  Private
+ * channel of channels.json, then the messages: the day files (NAME/*.json
+ * of each channel) grouped by file name, that is by date; each group's
+ * messages by ts, then channel order, then place in the file.  Private
  * channels and direct messages (groups.json, dms.json, mpims.json) are
  * reported and not read: a kizuna workspace has no private channels, so
  * they would be shown to everyone.  Returns 0 (whatever was reported),
