@@ -155,7 +155,7 @@ struct kz_slack_scan_cb {
 
 /*
  * Walks the export: every user of users.json (or org_users.json), every
- * channel of channels.json, then the messages: the day files (NAME/*.json
+ * channel of channels.json, then the messages: the day files (NAME/DATE.json
  * of each channel) grouped by file name, that is by date; each group's
  * messages by ts, then channel order, then place in the file.  Private
  * channels and direct messages (groups.json, dms.json, mpims.json) are
