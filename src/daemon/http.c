@@ -751,14 +751,230 @@ struct api_handler {
 	struct kzd_http *h;
 };
 
+/* The histogram's upper bounds in ms (the last bucket is +Inf). */
+static const double buckets_ms[] = { 0.5, 1, 2.5, 5, 10, 50, 250 };
+
 static int
 on_api_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct api_handler *ah = (struct api_handler *)self;
+	struct kzd_http *h = ah->h;
+	uint64_t t0 = uv_hrtime(), ns;
+	size_t i;
 
-	ah->h->requests++;
-	kzd_api_handle(ah->h, req);
+	h->requests++;
+	kzd_api_handle(h, req);
+	ns = uv_hrtime() - t0;
+	for (i = 0; i < KZD_NELEM(buckets_ms); i++)
+		if ((double)ns / 1e6 <= buckets_ms[i])
+			h->lat_buckets[i]++;
+	h->lat_count++;
+	h->lat_sum_ns += ns;
 	return 0;
+}
+
+static int
+on_metrics_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct api_handler *ah = (struct api_handler *)self;
+
+	if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+	    !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW,
+		    NULL, H2O_STRLIT("GET"));
+		kzd_http_error(req, 405, "method_not_allowed", "use GET here");
+		return 0;
+	}
+	kzd_http_metrics(ah->h, req);
+	return 0;
+}
+
+/* ------------------------------------------------------------ metrics */
+
+/* Appends to a growing text; on failure the text is dropped (NULL). */
+struct text {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+put(struct text *t, const char *fmt, ...) KZ_PRINTF(2, 3);
+
+static void
+put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *q;
+	int n;
+
+	if (t->p == NULL)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			free(t->p);
+			t->p = NULL;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		q = realloc(t->p, 2 * t->cap + (size_t)n);
+		if (q == NULL) {
+			free(t->p);
+			t->p = NULL;
+			return;
+		}
+		t->p = q;
+		t->cap = 2 * t->cap + (size_t)n;
+	}
+}
+
+/* A label value with \, " and newlines escaped (Prometheus text format). */
+static void
+label(char *out, size_t outlen, const char *v)
+{
+	size_t n = 0;
+
+	for (; v != NULL && *v != '\0' && n + 3 < outlen; v++) {
+		if (*v == '\\' || *v == '"') {
+			out[n++] = '\\';
+			out[n++] = *v;
+		} else if (*v == '\n') {
+			out[n++] = '\\';
+			out[n++] = 'n';
+		} else {
+			out[n++] = *v;
+		}
+	}
+	out[n] = '\0';
+}
+
+static json_int_t
+int_of(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+void
+kzd_http_metrics(struct kzd_http *h, h2o_req_t *req)
+{
+	static const char *const states[] = { "connecting", "handshake", "open",
+	    "closed", NULL };
+	struct text t = { malloc(4096), 0, 4096 };
+	json_t *st = kzd_status_json(h->d), *peers, *row, *rej;
+	char addr[200], node[20], tr[20], why[80];
+	const char *k;
+	size_t i, j, n;
+	json_t *v;
+
+	if (st == NULL || t.p == NULL) {
+		json_decref(st);
+		free(t.p);
+		kzd_http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	put(&t, "# HELP kizuna_store_bytes Size of the store file.\n"
+	    "# TYPE kizuna_store_bytes gauge\nkizuna_store_bytes %lld\n",
+	    (long long)int_of(st, "store_bytes"));
+	put(&t, "# HELP kizuna_entries Entries held.\n"
+	    "# TYPE kizuna_entries gauge\nkizuna_entries %lld\n",
+	    (long long)int_of(st, "entries"));
+	put(&t, "# HELP kizuna_feeds Feeds held.\n"
+	    "# TYPE kizuna_feeds gauge\nkizuna_feeds %lld\n",
+	    (long long)int_of(st, "feeds"));
+	put(&t, "# HELP kizuna_views_backlog Entries stored, not yet in the "
+	    "workspace.\n# TYPE kizuna_views_backlog gauge\n"
+	    "kizuna_views_backlog %lld\n", (long long)int_of(st, "views_backlog"));
+	peers = json_object_get(st, "peers");
+	put(&t, "# HELP kizuna_links Links by state.\n"
+	    "# TYPE kizuna_links gauge\n");
+	for (i = 0; states[i] != NULL; i++) {
+		n = 0;
+		json_array_foreach(peers, j, row)
+			if (json_is_string(json_object_get(row, "state")) &&
+			    strcmp(json_string_value(json_object_get(row, "state")),
+			    states[i]) == 0)
+				n++;
+		put(&t, "kizuna_links{state=\"%s\"} %zu\n", states[i], n);
+	}
+	put(&t, "# HELP kizuna_link_bytes_total Bytes over a link.\n"
+	    "# TYPE kizuna_link_bytes_total counter\n"
+	    "# HELP kizuna_link_entries_total Entries over a link.\n"
+	    "# TYPE kizuna_link_entries_total counter\n"
+	    "# HELP kizuna_link_pending_entries Entries one side lacks, as the "
+	    "link last learnt.\n# TYPE kizuna_link_pending_entries gauge\n");
+	json_array_foreach(peers, j, row) {
+		label(addr, sizeof(addr), json_string_value(json_object_get(row,
+		    "address")));
+		label(tr, sizeof(tr), json_string_value(json_object_get(row,
+		    "transport")));
+		v = json_object_get(row, "node_key");
+		snprintf(node, sizeof(node), "%.16s", json_is_string(v) ?
+		    json_string_value(v) : "");
+#define LINK_METRIC(name, dir, key) \
+		put(&t, "kizuna_link_" name "{transport=\"%s\",address=\"%s\"," \
+		    "node=\"%s\",direction=\"" dir "\"} %lld\n", tr, addr, node, \
+		    (long long)int_of(row, key))
+		LINK_METRIC("bytes_total", "in", "bytes_in");
+		LINK_METRIC("bytes_total", "out", "bytes_out");
+		LINK_METRIC("entries_total", "in", "entries_in");
+		LINK_METRIC("entries_total", "out", "entries_out");
+		LINK_METRIC("pending_entries", "in", "pending_in");
+		LINK_METRIC("pending_entries", "out", "pending_out");
+#undef LINK_METRIC
+	}
+	rej = json_object_get(st, "rejected");
+	put(&t, "# HELP kizuna_rejections_total What peers sent that was "
+	    "refused, by reason.\n# TYPE kizuna_rejections_total counter\n");
+	json_object_foreach(rej, k, v) {
+		label(why, sizeof(why), k);
+		put(&t, "kizuna_rejections_total{reason=\"%s\"} %lld\n", why,
+		    (long long)json_integer_value(v));
+	}
+	put(&t, "# HELP kizuna_http_requests_total API requests.\n"
+	    "# TYPE kizuna_http_requests_total counter\n"
+	    "kizuna_http_requests_total %llu\n"
+	    "# HELP kizuna_http_logins_total Logins by outcome.\n"
+	    "# TYPE kizuna_http_logins_total counter\n"
+	    "kizuna_http_logins_total{outcome=\"ok\"} %llu\n"
+	    "kizuna_http_logins_total{outcome=\"failed\"} %llu\n"
+	    "kizuna_http_logins_total{outcome=\"limited\"} %llu\n"
+	    "# HELP kizuna_http_event_streams Open event streams.\n"
+	    "# TYPE kizuna_http_event_streams gauge\n"
+	    "kizuna_http_event_streams %zu\n",
+	    (unsigned long long)h->requests, (unsigned long long)h->logins,
+	    (unsigned long long)h->login_failures,
+	    (unsigned long long)h->login_limited, h->n_streams);
+	put(&t, "# HELP kizuna_http_request_duration_seconds Loop time "
+	    "handling an API request (a password check's pool time not "
+	    "included).\n# TYPE kizuna_http_request_duration_seconds "
+	    "histogram\n");
+	for (i = 0; i < KZD_NELEM(buckets_ms); i++)
+		put(&t, "kizuna_http_request_duration_seconds_bucket{le=\"%g\"} "
+		    "%llu\n", buckets_ms[i] / 1000,
+		    (unsigned long long)h->lat_buckets[i]);
+	put(&t, "kizuna_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "kizuna_http_request_duration_seconds_sum %.6f\n"
+	    "kizuna_http_request_duration_seconds_count %llu\n",
+	    (unsigned long long)h->lat_count, (double)h->lat_sum_ns / 1e9,
+	    (unsigned long long)h->lat_count);
+	json_decref(st);
+	if (t.p == NULL) {
+		kzd_http_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	req->res.status = 200;
+	req->res.reason = "OK";
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+	    NULL, H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL,
+	    NULL, H2O_STRLIT("no-store"));
+	h2o_send_inline(req, t.p, t.len);
+	free(t.p);
 }
 
 /* Every answer's security headers (h2o's headers filter sets them). */
@@ -989,6 +1205,11 @@ kzd_http_start(struct kzd *d)
 	path = h2o_config_register_path(host, "/api", 0);
 	ah = (struct api_handler *)h2o_create_handler(path, sizeof(*ah));
 	ah->super.on_req = on_api_req;
+	ah->h = h;
+	h2o_headers_register(path, security_headers);
+	path = h2o_config_register_path(host, "/metrics", 0);
+	ah = (struct api_handler *)h2o_create_handler(path, sizeof(*ah));
+	ah->super.on_req = on_metrics_req;
 	ah->h = h;
 	h2o_headers_register(path, security_headers);
 	path = h2o_config_register_path(host, "/", 0);

@@ -128,6 +128,11 @@ struct kzd_http {
 	struct kzd_http_stream *streams;
 	size_t n_streams;
 	uint64_t events_sent;
+	/* Loop time spent handling API requests (a histogram for /metrics):
+	 * counts at or under each of KZD_HTTP_BUCKETS_MS, then the sum. */
+	uint64_t lat_buckets[8];
+	uint64_t lat_count;
+	uint64_t lat_sum_ns;
 	json_t *channels_cache;		/* GET /api/channels' answer... */
 	uint64_t channels_changes;	/* ...at this kz_store_changes() */
 };
@@ -199,6 +204,12 @@ void kzd_http_peer(h2o_req_t *req, char *out, size_t outlen);
  * fetches what it shows.  Stopping ends every stream.
  */
 void kzd_http_events(struct kzd_http *h, h2o_req_t *req);
+
+/*
+ * GET /metrics: Prometheus text (no session, so a scraper may read it;
+ * counts and link addresses only, no names or text).
+ */
+void kzd_http_metrics(struct kzd_http *h, h2o_req_t *req);
 
 /* ------------------------------------------------------------ api.c */
 

@@ -91,6 +91,8 @@ OTHER=$(ka --json channel list | jq -r 'select(.name == "other") | .id')
 F00=$(feedlen)
 conf "$A" net listen ""
 conf "$A" net discovery false
+# A static peer nobody answers at: a link row for /metrics.
+conf "$A" net peers 127.0.0.1:1
 conf "$A" http listen 127.0.0.1:0
 
 start a "$A"
@@ -622,6 +624,27 @@ req POST /api/login --interface 127.0.0.2 "${JSON[@]}" -d '{"user":"carol","pass
 want 429 rate_limited "the 6th login from 127.0.0.2"
 login carol carol-pw
 want 200 "carol from 127.0.0.1"
+
+# ------------------------------------------------------------ metrics
+# Prometheus text, without a session (a scraper cannot log in).
+req GET /metrics
+want 200 "GET /metrics"
+eq "$(hdr content-type)" "text/plain; version=0.0.4; charset=utf-8" "metrics' content type"
+eq "$(hdr x-content-type-options)" "nosniff" "metrics: nosniff"
+has out "kizuna_entries $(feedlen)"
+has out 'kizuna_http_logins_total{outcome="limited"} 2'
+has out 'kizuna_links{state="open"} 0'
+grep -qE '^kizuna_links\{state="(connecting|closed)"\} 1$' "$T/out" && ok ||
+    bad "no link row for the unanswered peer"
+grep -qE '^kizuna_link_bytes_total\{transport="tcp",address="127\.0\.0\.1:1",node="",direction="in"\} 0$' \
+    "$T/out" && ok || bad "no byte counter for the unanswered peer"
+RQ=$(sed -n 's/^kizuna_http_requests_total //p' "$T/out")
+eq "$(sed -n 's/^kizuna_http_request_duration_seconds_count //p' "$T/out")" "$RQ" \
+    "every API request is in the latency histogram"
+[ "$RQ" -gt 100 ] && ok || bad "only $RQ API requests counted"
+grep -q "^kizuna_store_bytes [1-9]" "$T/out" && ok || bad "no store size"
+req POST /metrics
+want 405 method_not_allowed "POST /metrics"
 
 # ------------------------------------------------------------ sessions end
 as carol GET /api/me
