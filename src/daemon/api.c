@@ -660,10 +660,21 @@ post_delete(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u,
 		answer_message(h, req, id);
 }
 
+static int
+on_node(void *ctx, const struct kz_view_node *n)
+{
+	json_t *o = json_pack("{s:o,s:s,s:b,s:b,s:I}", "key",
+	    hex_json(n->key, 32), "name", n->name, "admin", n->admin,
+	    "revoked", n->revoked, "last_seq", (json_int_t)n->last_seq);
+
+	return json_array_append_new(ctx, o) < 0 ? KZ_ERR_NOMEM : 0;
+}
+
 static void
 get_status(struct kzd_http *h, h2o_req_t *req)
 {
-	json_t *o = kzd_status_json(h->d);
+	json_t *o = kzd_status_json(h->d), *nodes;
+	int rc;
 
 	if (o != NULL && json_is_false(json_object_get(o, "ok"))) {
 		json_decref(o);
@@ -673,6 +684,16 @@ get_status(struct kzd_http *h, h2o_req_t *req)
 	/* The server's folders are none of the browser's business. */
 	json_object_del(o, "ok");
 	json_object_del(o, "home");
+	/* The mesh's nodes, for the map beside the links. */
+	nodes = json_array();
+	if ((rc = kz_views_nodes(h->d->st, on_node, nodes)) < 0) {
+		json_decref(nodes);
+		json_decref(o);
+		kzd_http_error(req, 500, "store", "cannot read the nodes: %s",
+		    kz_strerror(rc));
+		return;
+	}
+	json_object_set_new(o, "nodes", nodes);
 	kzd_http_json(req, 200, o);
 }
 

@@ -384,6 +384,8 @@ want 200 "GET status"
 eq "$(j .node_key)" "$(ka --json status | jq -r .node_key)" "status: the node key"
 eq "$(j .http.port) $(j 'has("home")') $(j 'has("ok")')" "$P false false" "status: http, no home"
 eq "$(j .feed_length)" "$(feedlen)" "status: feed length"
+eq "$(j '.nodes | map([.key, .admin, .revoked] | map(tostring) | join(":")) | join(",")')" \
+    "$(ka --json status | jq -r .node_key):true:false" "status: the mesh's one node, its admin"
 
 # ------------------------------------------------------------ search
 # 給水 (water supply), percent-encoded: a two-character Japanese word.
