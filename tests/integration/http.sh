@@ -648,6 +648,28 @@ grep -q "^kizuna_store_bytes [1-9]" "$T/out" && ok || bad "no store size"
 req POST /metrics
 want 405 method_not_allowed "POST /metrics"
 
+# ------------------------------------------------------------ every body
+# Each endpoint that reads a body refuses the same bad bodies the same way,
+# and stores nothing.
+printf '{"text":"\xff"}' >"$T/badutf8"
+F4=$(feedlen)
+for e in "/api/channels/$GEN/messages" "/api/messages/$M1/ack" \
+    "/api/messages/$M1/react" "/api/messages/$M1/edit" \
+    "/api/messages/$M1/delete" /api/rollcall /api/users \
+    /api/users/bob/password /api/users/bob/deactivate /api/users/bob/activate; do
+	as alice POST "$e" "${JSON[@]}" -d '{"text":'
+	want 400 bad_json "$e: malformed JSON"
+	as alice POST "$e" "${JSON[@]}" -d '[]'
+	want 400 bad_json "$e: not an object"
+	as alice POST "$e" "${JSON[@]}" --data-binary @"$T/badutf8"
+	want 400 bad_utf8 "$e: invalid UTF-8"
+	as alice POST "$e" "${JSON[@]}" --data-binary @"$T/big"
+	want 413 body_too_large "$e: a 70 KB body"
+	as alice POST "$e" -H 'Content-Type: text/plain' -d '{}'
+	want 415 unsupported_media_type "$e: not JSON"
+done
+eq "$(feedlen)" "$F4" "no bad body stored anything"
+
 # ------------------------------------------------------------ sessions end
 as carol GET /api/me
 want 200 "carol's session"
