@@ -1306,6 +1306,105 @@ post_user_password(struct kzd_http *h, h2o_req_t *req,
 	json_decref(body);
 }
 
+/* ------------------------------------------------------------ nodes */
+
+struct node_find {
+	const uint8_t *key;
+	json_t *found;			/* its JSON, if admitted */
+	bool admin, revoked;
+};
+
+static int
+on_node_find(void *ctx, const struct kz_view_node *n)
+{
+	struct node_find *f = ctx;
+
+	if (memcmp(n->key, f->key, 32) != 0)
+		return 0;
+	f->found = json_pack("{s:o,s:s,s:b,s:b,s:I}", "key", hex_json(n->key, 32),
+	    "name", n->name, "admin", n->admin, "revoked", n->revoked,
+	    "last_seq", (json_int_t)n->last_seq);
+	f->admin = n->admin;
+	f->revoked = n->revoked;
+	return 1;
+}
+
+/*
+ * Admits a node to the mesh (admin users, on an admin node: admissions
+ * count only from an admin node's feed).  201 with the node as the
+ * workspace now holds it.
+ */
+static void
+post_node(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u)
+{
+	uint8_t key[32], eid[KZ_HASH_BYTES];
+	struct node_find self = { h->d->kp.pk, NULL, false, false };
+	struct node_find f = { key, NULL, false, false };
+	const char *hex, *name;
+	struct kz_op op;
+	bool bad = false;
+	json_t *body, *adm;
+	int rc;
+
+	if (!admin_only(req, u) || (body = kzd_http_body(req, false)) == NULL)
+		return;
+	hex = str_field(body, "key", &bad);
+	name = str_field(body, "name", &bad);
+	adm = json_object_get(body, "admin");
+	if (bad || (adm != NULL && !json_is_boolean(adm))) {
+		kzd_http_error(req, 400, "invalid_field", "key and name are "
+		    "strings, admin a boolean");
+		goto out;
+	}
+	if (hex == NULL || name == NULL || name[0] == '\0') {
+		kzd_http_error(req, 400, "missing_field", "an admission needs the "
+		    "node's \"key\" and a \"name\"");
+		goto out;
+	}
+	if (!kzd_http_unhex(key, hex, strlen(hex), 32)) {
+		kzd_http_error(req, 400, "invalid_field", "key is the node's "
+		    "public key, 64 hex digits (its node.pub)");
+		goto out;
+	}
+	if ((rc = kz_views_nodes(h->d->st, on_node_find, &self)) < 0 ||
+	    (rc = kz_views_nodes(h->d->st, on_node_find, &f)) < 0) {
+		kzd_http_error(req, 500, "store", "cannot read the nodes: %s",
+		    kz_strerror(rc));
+		goto out;
+	}
+	if (!self.admin || self.revoked) {
+		kzd_http_error(req, 409, "not_admin_node", "this node is not an "
+		    "admin node of the mesh: admit from one that is");
+		goto out;
+	}
+	if (f.found != NULL && !f.revoked) {
+		kzd_http_error(req, 409, "exists", "the node is admitted already");
+		goto out;
+	}
+	memset(&op, 0, sizeof(op));
+	op.type = KZ_OP_NODE_ADMIT;
+	op.u.node_admit.node = key;
+	op.u.node_admit.name = name;
+	op.u.node_admit.admin = adm != NULL && json_is_true(adm);
+	if (append(h, req, u, &op, eid) < 0)
+		goto out;
+	json_decref(f.found);
+	f.found = NULL;
+	if ((rc = kz_views_nodes(h->d->st, on_node_find, &f)) < 0 ||
+	    f.found == NULL) {
+		kzd_http_error(req, 500, "store", "the admission is stored but "
+		    "not in the workspace: %s", kz_strerror(rc));
+		goto out;
+	}
+	kz_log(&h->d->log, KZ_LOG_INFO, "http: %s admitted node %.16s as %s",
+	    u->id, hex, name);
+	kzd_http_json(req, 201, json_pack("{s:O}", "node", f.found));
+out:
+	json_decref(self.found);
+	json_decref(f.found);
+	json_decref(body);
+}
+
 /* ------------------------------------------------------------ routing */
 
 /* Whether path (len bytes) is prefix, then one segment, then suffix. */
@@ -1405,6 +1504,11 @@ kzd_api_handle(struct kzd_http *h, h2o_req_t *req)
 			not_allowed(req, "POST");
 		else
 			post_user_password(h, req, &u, seg, seglen);
+	} else if (h2o_memis(path, len, H2O_STRLIT("/api/nodes"))) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			post_node(h, req, &u);
 	} else if (h2o_memis(path, len, H2O_STRLIT("/api/events"))) {
 		if (m != M_GET)
 			not_allowed(req, "GET");

@@ -127,7 +127,8 @@ for e in "GET /api/me" "POST /api/logout" "GET /api/channels" \
     "POST /api/messages/$M0/react" "GET /api/status" "GET /api/nothing" \
     "GET /api/search?q=x" "GET /api/rollcall" "POST /api/rollcall" \
     "GET /api/events" "GET /api/users" "POST /api/users" \
-    "POST /api/users/bob/deactivate" "POST /api/users/bob/password"; do
+    "POST /api/users/bob/deactivate" "POST /api/users/bob/password" \
+    "POST /api/nodes"; do
 	req ${e% *} "${e#* }" "${JSON[@]}" -d '{"text":"x"}'
 	want 401 unauthenticated "$e without a session"
 	eq "$(hdr content-type)" "application/json; charset=utf-8" "$e: JSON"
@@ -570,6 +571,32 @@ want 405 method_not_allowed "GET activate"
 expect 0 "the CLI's user list" -- ka --json user list
 has out '"id":"erin","display_name":"遠藤 えりん","department":"消防署","role":"member","active":true,"has_password":true'
 
+# ------------------------------------------------------------ nodes
+expect 0 "init a node to admit" -- "$K" --home "$T/n2" init
+NK=$(cat "$T/n2/node.pub")
+as bob POST /api/nodes "${JSON[@]}" -d "{\"key\":\"$NK\",\"name\":\"branch\"}"
+want 403 forbidden "a member admits a node"
+req POST /api/nodes -b "$T/alice.jar" "${JSON[@]}" -d "{\"key\":\"$NK\",\"name\":\"branch\"}"
+want 403 csrf "an admission without the CSRF token"
+as alice POST /api/nodes "${JSON[@]}" -d "{\"key\":\"$NK\",\"name\":\"上流支所\"}"
+want 201 "an admin admits a node"
+eq "$(j '.node | [.key, .name, .admin, .revoked] | map(tostring) | join("|")')" \
+    "$NK|上流支所|false|false" "the admitted node"
+as alice GET /api/status
+eq "$(j '.nodes | map(.name) | sort | join(",")')" ",上流支所" "status lists it"
+expect 0 "the CLI's node list" -- ka mesh nodes
+has out "上流支所"
+as alice POST /api/nodes "${JSON[@]}" -d "{\"key\":\"$NK\",\"name\":\"again\"}"
+want 409 exists "a node admitted twice"
+as alice POST /api/nodes "${JSON[@]}" -d '{"key":"abcd","name":"x"}'
+want 400 invalid_field "a short node key"
+as alice POST /api/nodes "${JSON[@]}" -d "{\"key\":\"$NK\"}"
+want 400 missing_field "an admission without a name"
+as alice POST /api/nodes "${JSON[@]}" -d "{\"key\":\"$NK\",\"name\":\"x\",\"admin\":\"yes\"}"
+want 400 invalid_field "admin that is no boolean"
+as alice GET /api/nodes
+want 405 method_not_allowed "GET /api/nodes"
+
 # ------------------------------------------------------------ live events
 req GET /api/events
 want 401 unauthenticated "events without a session"
@@ -656,7 +683,8 @@ F4=$(feedlen)
 for e in "/api/channels/$GEN/messages" "/api/messages/$M1/ack" \
     "/api/messages/$M1/react" "/api/messages/$M1/edit" \
     "/api/messages/$M1/delete" /api/rollcall /api/users \
-    /api/users/bob/password /api/users/bob/deactivate /api/users/bob/activate; do
+    /api/users/bob/password /api/users/bob/deactivate /api/users/bob/activate \
+    /api/nodes; do
 	as alice POST "$e" "${JSON[@]}" -d '{"text":'
 	want 400 bad_json "$e: malformed JSON"
 	as alice POST "$e" "${JSON[@]}" -d '[]'
