@@ -675,6 +675,49 @@ grep -q "^kizuna_store_bytes [1-9]" "$T/out" && ok || bad "no store size"
 req POST /metrics
 want 405 method_not_allowed "POST /metrics"
 
+# ------------------------------------------------------------ hostile bytes
+# Garbage, a huge header, a chunked body over h2o's bound and 100 idle
+# connections: each is refused or closed by h2o, and the node serves on.
+python3 - "$P" >"$T/hostile" 2>&1 <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+def send(data, read=True):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(5)
+    try:
+        s.sendall(data)
+        out = b""
+        while read:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+            if b"\r\n\r\n" in out and not out.startswith(b"HTTP/1.1 1"):
+                break
+        return out.split(b"\r\n", 1)[0].decode("latin-1")
+    except OSError as e:
+        return "closed (%s)" % type(e).__name__
+    finally:
+        s.close()
+print("garbage:", send(b"\x00\xff\xfe GARBAGE \r\n\r\n") or "closed")
+print("header:", send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n") or "closed")
+chunks = b"".join(b"%x\r\n%s\r\n" % (65536, b"{" * 65536) for _ in range(20)) + b"0\r\n\r\n"
+print("chunked:", send(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      b"Transfer-Encoding: chunked\r\n\r\n" + chunks) or "closed")
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(100)]
+print("idle: 100 open")
+print("meanwhile:", send(b"GET /api/me HTTP/1.1\r\nHost: x\r\n\r\n"))
+for s in idle:
+    s.close()
+PY
+sed 's/^/  hostile: /' "$T/hostile"
+has hostile "meanwhile: HTTP/1.1 401 Unauthorized"
+grep -q "^chunked: HTTP/1.1 413" "$T/hostile" && ok || bad "a chunked body over 1 MiB was not refused with 413"
+hasnt hostile "Traceback"
+as alice GET /api/me
+want 200 "alice's session after the hostile bytes"
+kill -0 "$DPID" && ok || bad "kizunad died"
+
 # ------------------------------------------------------------ every body
 # Each endpoint that reads a body refuses the same bad bodies the same way,
 # and stores nothing.
