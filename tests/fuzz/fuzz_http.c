@@ -156,7 +156,7 @@ check_query(const char *q, size_t qlen)
 		    "http: a query value outside the query");
 		KZF_CHECK(memcmp(v - klen - 1, keys[k], klen) == 0 &&
 		    v[-1] == '=', "http: a value not after %s=", keys[k]);
-		KZF_CHECK(v - klen - 1 == q || v[-klen - 2] == '&',
+		KZF_CHECK(v - klen - 1 == q || *(v - klen - 2) == '&',
 		    "http: a key found inside another");
 		KZF_CHECK(memchr(v, '&', vlen) == NULL, "http: '&' in a value");
 		if (kzd_http_parse_limit(v, vlen, 200, &limit) == 0) {
