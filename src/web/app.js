@@ -104,8 +104,7 @@ function signedOut() {
 		state.events.close();
 		state.events = null;
 	}
-	$("workspace").hidden = true;
-	$("mesh-view").hidden = true;
+	showView(null);
 	$("nav").hidden = true;
 	$("logout").hidden = true;
 	$("who").textContent = "";
@@ -183,6 +182,7 @@ async function refreshChannels() {
 	if (r === null)
 		return;
 	state.channels = r.channels;
+	fillSearchChannels();
 	const list = $("channels");
 	list.replaceChildren();
 	for (const ch of r.channels) {
@@ -209,6 +209,15 @@ function route() {
 		showMesh();
 		return;
 	}
+	if (h === "#/search") {
+		showView("search");
+		return;
+	}
+	if (h === "#/rollcall") {
+		showView("rollcall");
+		refreshRollcall();
+		return;
+	}
 	let ch = null;
 	const m = /^#\/c\/([0-9a-f]{64})$/.exec(h);
 	if (m)
@@ -232,11 +241,23 @@ $("nav-channels").addEventListener("click", () => {
 $("nav-mesh").addEventListener("click", () => {
 	location.hash = "#/mesh";
 });
+$("nav-search").addEventListener("click", () => {
+	location.hash = "#/search";
+});
+$("nav-rollcall").addEventListener("click", () => {
+	location.hash = "#/rollcall";
+});
+
+// Shows one page (channels, mesh, search, rollcall; null: none).
+function showView(v) {
+	state.view = v;
+	$("workspace").hidden = v !== "channels";
+	for (const p of ["mesh", "search", "rollcall"])
+		$(p + "-view").hidden = v !== p;
+}
 
 function showChannels() {
-	state.view = "channels";
-	$("mesh-view").hidden = true;
-	$("workspace").hidden = false;
+	showView("channels");
 }
 
 // ------------------------------------------------------------ messages
@@ -472,9 +493,7 @@ $("reply").addEventListener("submit", async (ev) => {
 // ------------------------------------------------------------ mesh
 
 function showMesh() {
-	state.view = "mesh";
-	$("workspace").hidden = true;
-	$("mesh-view").hidden = false;
+	showView("mesh");
 	refreshMesh();
 }
 
@@ -558,6 +577,93 @@ function drawMap(s) {
 	map.append(me);
 }
 
+// ------------------------------------------------------------ search
+
+$("search").addEventListener("submit", async (ev) => {
+	ev.preventDefault();
+	const f = ev.target;
+	const p = new URLSearchParams({ q: f.q.value, limit: "50" });
+	if (f.channel.value)
+		p.set("channel", f.channel.value);
+	if (f.priority.value)
+		p.set("priority", f.priority.value);
+	const r = await call("GET", "/api/search?" + p.toString(), undefined,
+	    $("search-error"));
+	const ol = $("hits");
+	ol.replaceChildren();
+	if (r === null) {
+		$("search-count").textContent = "";
+		return;
+	}
+	$("search-count").textContent = r.hits.length > 0 ?
+	    t("search.count", { n: r.hits.length }) : t("search.none");
+	for (const m of r.hits) {
+		const li = el("li", "hit prio-" + m.priority);
+		const ch = state.channels.find((c) => c.id === m.channel);
+		const meta = el("div", "meta");
+		const a = el("a", "", "# " + (ch ? ch.name : m.channel.slice(0, 8)));
+		a.href = "#/c/" + m.channel;
+		meta.append(a, el("span", "user", m.user || ""),
+		    el("time", "", fmtTime(m.time_ms)));
+		if (m.priority !== "normal")
+			meta.append(el("span", "badge", t("priority." + m.priority)));
+		li.append(meta);
+		// The snippet's segments as text; the matched ones in <mark>.
+		const sn = el("div", "text");
+		for (const seg of m.snippet || [])
+			sn.append(seg.hit ? el("mark", "", seg.text) :
+			    document.createTextNode(seg.text));
+		li.append(sn);
+		ol.append(li);
+	}
+});
+
+// The channel filter follows the channel list.
+function fillSearchChannels() {
+	const sel = $("search").channel;
+	const keep = sel.value;
+	while (sel.options.length > 1)
+		sel.remove(1);
+	for (const ch of state.channels) {
+		const o = el("option", "", "# " + ch.name);
+		o.value = ch.id;
+		sel.append(o);
+	}
+	sel.value = keep;
+}
+
+// ------------------------------------------------------------ roll call
+
+async function refreshRollcall() {
+	const r = await call("GET", "/api/rollcall");
+	if (r !== null)
+		drawBoard(r.rollcall);
+}
+
+function drawBoard(rows) {
+	const tb = $("board").tBodies[0];
+	tb.replaceChildren();
+	for (const u of rows) {
+		const tr = el("tr", "status-" + u.status);
+		tr.dataset.user = u.user;
+		const cells = [u.display_name + " (" + u.user + ")",
+		    t("status." + u.status), u.place || "", u.note || "",
+		    u.time_ms ? fmtTime(u.time_ms) : "", u.reporter || ""];
+		for (const c of cells)
+			tr.append(el("td", "", c));
+		tb.append(tr);
+	}
+}
+
+$("report").addEventListener("submit", async (ev) => {
+	ev.preventDefault();
+	const f = ev.target;
+	const r = await call("POST", "/api/rollcall", { status: f.status.value,
+	    place: f.place.value, note: f.note.value }, $("report-error"));
+	if (r !== null)
+		drawBoard(r.rollcall);
+});
+
 // ------------------------------------------------------------ refreshing
 
 // Fetches what is shown; calls that come while one runs make one more.
@@ -584,6 +690,12 @@ async function refreshShown() {
 		await refreshMesh();
 		return;
 	}
+	if (state.view === "rollcall") {
+		await refreshRollcall();
+		return;
+	}
+	if (state.view === "search")
+		return;
 	await refreshChannels();
 	const ch = state.channel;
 	if (ch === null)

@@ -1,11 +1,14 @@
-// Two nodes, each with its own browser: A (city hall, which founds the
-// mesh) and B (a branch office, which joins with A's invite and dials A over
-// TCP on 127.0.0.1).  Pages follow each other live through the API's event
+// Three nodes, each with its own browser: A (city hall, which founds the
+// mesh), B (a branch office, which joins with A's invite and dials A over
+// TCP on 127.0.0.1) and C (a fire station, which reaches the mesh only by
+// dialling B).  Pages follow each other live through the API's event
 // stream:
 //
 //   an urgent post written on A's page shows on B's page within 2 s (the
 //   time is printed); B acknowledges it and A's page shows "確認済み 1"
 //   within 2 s; a post made with the CLI on B shows on A's page within 2 s;
+//   search on C finds A's post by the two-character word 堤防, highlighted;
+//   a roll call report on B's page shows on A's board within 2 s;
 //   one in another channel shows as unread on A's channel list within 2 s,
 //   and opening that channel shows it and clears the count;
 //   A's mesh page shows the link to B open, in its table and on its map
@@ -16,7 +19,7 @@ import { join } from "node:path";
 import { shots, ok, bad, eq, waitFor, node, launch, newPage, clean, signIn,
     run } from "./lib.mjs";
 
-const a = node("a"), b = node("b");
+const a = node("a"), b = node("b"), c = node("c");
 const LIVE_MS = 2000;
 
 // The ms until fn() answers true (checked every 50 ms), or a failure.
@@ -36,6 +39,7 @@ async function within(what, ms, fn) {
 async function main() {
 	a.k("init");
 	b.k("init");
+	c.k("init");
 	a.k("mesh", "create", "--name", "谷川市");
 	a.kin("hanako-pw\n", "user", "add", "--name", "佐藤 花子", "--role", "admin",
 	    "--password-stdin", "sato");
@@ -43,13 +47,14 @@ async function main() {
 	    "上流支所", "--password-stdin", "suzuki");
 	a.k("channel", "create", "災害対策本部");
 	a.k("channel", "create", "総務");
-	for (const n of [a, b]) {
+	for (const n of [a, b, c]) {
 		n.conf("net", "discovery", "false");
 		n.conf("net", "reconnect_max_s", "2");
 		n.conf("http", "listen", "127.0.0.1:0");
 	}
 	a.conf("net", "listen", "127.0.0.1:0");
-	b.conf("net", "listen", "");
+	b.conf("net", "listen", "127.0.0.1:0");
+	c.conf("net", "listen", "");
 	await a.start();
 	const port = await a.netPort();
 	const token = a.k("mesh", "invite", "--address", "127.0.0.1:" + port).trim();
@@ -59,6 +64,13 @@ async function main() {
 	await b.start();
 	await waitFor("b holds a's workspace", () => a.k("digest") === b.k("digest"));
 	ok("b joined and caught up");
+	// C, a fire station, reaches the mesh only through B.
+	c.k("mesh", "join", token);
+	a.k("mesh", "admit", "--name", "消防署", c.key());
+	c.conf("net", "peers", "127.0.0.1:" + await b.netPort());
+	await c.start();
+	await waitFor("c holds a's workspace", () => a.k("digest") === c.k("digest"));
+	ok("c joined through b and caught up");
 
 	await launch();
 	const pa = await newPage(), pb = await newPage();
@@ -96,6 +108,47 @@ async function main() {
 	    async () => (await pa.$$eval("#message-list li .text",
 	        (es) => es.map((e) => e.textContent))).includes("上流支所、受け入れ準備完了。"));
 
+	// Search on C (two hops from A) by a two-character word.
+	const pc = await newPage();
+	await pc.goto(c.url());
+	await signIn(pc, "suzuki", "ken-pw");
+	await pc.click("#nav-search");
+	await pc.waitForSelector("#search-view:not([hidden])");
+	await within("c has a's urgent post", 5000, () => c.k("tail", "-n", "5",
+	    "災害対策本部").includes(text));
+	await pc.fill("#search input[name=q]", "堤防");
+	await pc.click("#search button[type=submit]");
+	await waitFor("hits on c", async () => (await pc.$$("#hits li")).length > 0);
+	eq(await pc.textContent("#hits li .text"), text, "search on c finds a's post by 堤防");
+	eq(JSON.stringify(await pc.$$eval("#hits li mark", (ms) => ms.map((m) => m.textContent))),
+	    JSON.stringify(["堤防"]), "with the word highlighted");
+	eq(await pc.textContent("#search-count"), "1 件", "one hit");
+	await pc.screenshot({ path: join(shots, "mesh-c-search.png") });
+
+	// Roll call: A's board open, a report on B shows there.
+	await pa.click("#nav-rollcall");
+	await pa.waitForSelector('#board tr[data-user="suzuki"]');
+	await pb.click("#nav-rollcall");
+	await pb.waitForSelector("#rollcall-view:not([hidden])");
+	await pb.selectOption("#report select[name=status]", "needs-help");
+	await pb.fill("#report input[name=place]", "上流支所");
+	await pb.fill("#report input[name=note]", "発電機の燃料不足");
+	eq((await pa.$$eval('#board tr[data-user="suzuki"] td', (tds) =>
+	    tds.map((td) => td.textContent)))[1], "不明", "a's board: suzuki unknown at first");
+	await pb.click("#report button[type=submit]");
+	const row = async () => await pa.$$eval('#board tr[data-user="suzuki"] td',
+	    (tds) => tds.map((td) => td.textContent));
+	await within("b's report shows on a's roll call", LIVE_MS, async () =>
+	    (await row())[1] === "要支援");
+	eq(JSON.stringify((await row()).slice(0, 4)), JSON.stringify(["鈴木 健 (suzuki)",
+	    "要支援", "上流支所", "発電機の燃料不足"]), "with place and note");
+	eq((await row())[5], "suzuki", "reported by suzuki");
+	await pa.screenshot({ path: join(shots, "mesh-a-rollcall.png") });
+	await pa.click("#nav-channels");
+	await pa.waitForSelector("#workspace:not([hidden])");
+	await pb.click("#nav-channels");
+	await pb.waitForSelector("#workspace:not([hidden])");
+
 	// Unread: a post in another channel counts on A's channel list until
 	// A opens that channel.
 	b.k("--as", "suzuki", "post", "総務", "上流支所の衛星電話、通話テスト済みです。");
@@ -114,13 +167,13 @@ async function main() {
 	// A's mesh page: the link to B.
 	await pa.click("#nav-mesh");
 	await pa.waitForSelector("#mesh-view:not([hidden])");
-	const row = await waitFor("b's row", async () => {
+	const link = await waitFor("b's row", async () => {
 		const rows = await pa.$$eval("#links tbody tr", (trs) =>
 		    trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
 		return rows.find((r) => r[0].startsWith("上流支所 " + b.key().slice(0, 16)));
 	});
-	eq(row[1], "tcp", "a's mesh page: the link to b is tcp");
-	eq(row[2], "接続中", "and open");
+	eq(link[1], "tcp", "a's mesh page: the link to b is tcp");
+	eq(link[2], "接続中", "and open");
 	const peer = 'svg#mesh-map g.peer[data-node="' + b.key() + '"]';
 	eq(await pa.getAttribute(peer, "class"), "peer state-open",
 	    "a's mesh map: b's line is open (green)");
@@ -137,6 +190,8 @@ async function main() {
 	    /state-(connecting|closed)/.test(await pb.getAttribute(toA, "class")));
 	await pb.screenshot({ path: join(shots, "mesh-b-cut-off.png") });
 	clean(pb, "b's page");
+	clean(pc, "c's page");
+	await c.stop();
 	await b.stop();
 }
 

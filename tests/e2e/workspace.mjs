@@ -151,6 +151,27 @@ async function main() {
 	eq(res.body.error && res.body.error.code, "csrf", "with the code csrf");
 	eq(k("digest"), before, "and nothing was stored");
 
+	// ---------------------------------------------------------- search
+	await page.click("#nav-search");
+	await page.waitForSelector("#search-view:not([hidden])");
+	await page.fill("#search input[name=q]", "onerror");
+	await page.click("#search button[type=submit]");
+	await waitFor("a hit", async () => (await page.$$("#hits li")).length === 1);
+	eq(await page.textContent("#hits li .text"), evil, "search shows the markup's post as text");
+	eq((await page.$$("#hits img")).length, 0, "no img element in the hits");
+	eq(await page.textContent("#hits li mark"), "onerror", "the word highlighted");
+	await page.fill("#search input[name=q]", "避難所");
+	await page.selectOption("#search select[name=priority]", "urgent");
+	await page.click("#search button[type=submit]");
+	await waitFor("the urgent hit", async () =>
+	    (await page.textContent("#search-count")) === "1 件");
+	// The snippet around the match (the 120 normal posts hold 避難所 too).
+	eq(await page.textContent("#hits li .text"), "…校の体育館を避難所として開設します",
+	    "避難所 among urgent posts: the one urgent post's snippet");
+	eq(await page.textContent("#hits li mark"), "避難所", "the word highlighted");
+	await page.screenshot({ path: join(shots, "search.png") });
+	eq(page.kz.dialogs, 0, "still no dialog");
+
 	// ---------------------------------------------------------- mesh, English
 	await page.click("#nav-mesh");
 	await page.waitForSelector("#mesh-view:not([hidden])");
