@@ -21,7 +21,7 @@
 #include "kizuna/keys.h"
 #include "kizuna/log.h"
 
-#define KZ_STORE_SCHEMA_VERSION 5
+#define KZ_STORE_SCHEMA_VERSION 6
 
 struct kz_store;
 

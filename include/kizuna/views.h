@@ -137,6 +137,14 @@ int kz_views_messages_page(struct kz_store *st,
     uint64_t limit, int (*cb)(void *ctx, const struct kz_view_message *m),
     void *ctx);
 
+/*
+ * The urgent and emergency messages (top-level or replies) that user has
+ * not acknowledged, neither deleted nor written by user, newest first, at
+ * most limit (0: all): what the web page's urgent banner shows.
+ */
+int kz_views_unacked(struct kz_store *st, const char *user, uint64_t limit,
+    int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx);
+
 /* A thread: its root message first (when it exists), then the replies in
  * (hlc, author, seq) order. */
 int kz_views_thread(struct kz_store *st, const uint8_t root[KZ_ID_BYTES],

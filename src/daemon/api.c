@@ -24,6 +24,9 @@
 /* Messages in one page: by default, and at most. */
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 200
+/* The urgent banner: how many unacknowledged messages an answer lists. */
+#define URGENT_DEFAULT 20
+#define URGENT_MAX 100
 
 enum method { M_GET, M_POST, M_OTHER };
 
@@ -530,6 +533,49 @@ post_ack(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u,
 			return;
 	}
 	answer_message(h, req, id);
+}
+
+/* GET .../ack: the message and who has acknowledged it; stores nothing. */
+static void
+get_ack(struct kzd_http *h, h2o_req_t *req, const char *seg, size_t len)
+{
+	uint8_t id[KZ_ID_BYTES];
+	struct msg_find f = { 0 };
+
+	if (message_get(h, req, seg, len, id, &f) < 0)
+		return;
+	json_decref(f.root);
+	answer_message(h, req, id);
+}
+
+/*
+ * GET /api/urgent?limit=N: the urgent and emergency messages the user has
+ * not acknowledged (nor written, nor deleted), newest first: the banner.
+ */
+static void
+get_urgent(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u)
+{
+	struct page p = { NULL, 0 };
+	uint64_t limit = URGENT_DEFAULT;
+	const char *v;
+	size_t vlen;
+	int rc;
+
+	if ((v = query_get(req, "limit", &vlen)) != NULL &&
+	    kzd_http_parse_limit(v, vlen, URGENT_MAX, &limit) < 0) {
+		kzd_http_error(req, 400, "bad_limit", "limit is 1 to %d",
+		    URGENT_MAX);
+		return;
+	}
+	p.a = json_array();
+	rc = kz_views_unacked(h->d->st, u->id, limit, on_page, &p);
+	if (rc < 0) {
+		json_decref(p.a);
+		kzd_http_error(req, 500, "store", "cannot read the messages: %s",
+		    kz_strerror(rc));
+		return;
+	}
+	kzd_http_json(req, 200, json_pack("{s:o}", "messages", p.a));
 }
 
 static void
@@ -1472,6 +1518,11 @@ kzd_api_handle(struct kzd_http *h, h2o_req_t *req)
 			not_allowed(req, "GET");
 		else
 			get_search(h, req);
+	} else if (h2o_memis(path, len, H2O_STRLIT("/api/urgent"))) {
+		if (m != M_GET)
+			not_allowed(req, "GET");
+		else
+			get_urgent(h, req, &u);
 	} else if (h2o_memis(path, len, H2O_STRLIT("/api/rollcall"))) {
 		if (m == M_GET)
 			get_rollcall(h, req);
@@ -1535,10 +1586,12 @@ kzd_api_handle(struct kzd_http *h, h2o_req_t *req)
 			get_thread(h, req, seg, seglen);
 	} else if (match_seg(path, len, "/api/messages/", "/ack", &seg,
 	    &seglen)) {
-		if (m != M_POST)
-			not_allowed(req, "POST");
-		else
+		if (m == M_POST)
 			post_ack(h, req, &u, seg, seglen);
+		else if (m == M_GET)
+			get_ack(h, req, seg, seglen);
+		else
+			not_allowed(req, "GET, POST");
 	} else if (match_seg(path, len, "/api/messages/", "/edit", &seg,
 	    &seglen)) {
 		if (m != M_POST)

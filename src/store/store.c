@@ -148,6 +148,12 @@ static const char *const migrations[] = {
 	"  feed INTEGER NOT NULL REFERENCES feeds(id),"
 	"  seq INTEGER NOT NULL,"
 	"  PRIMARY KEY(feed, seq)) WITHOUT ROWID;",
+
+	/*
+	 * 5 -> 6: the urgent and emergency messages by time, for the web
+	 * page's banner (kz_views_unacked): a few rows among millions.
+	 */
+	"CREATE INDEX ws_messages_urgent ON ws_messages(doc) WHERE priority > 0;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -261,6 +261,27 @@ kz_views_thread(struct kz_store *st, const uint8_t root[KZ_ID_BYTES],
 	return each_row(st, s, message_row, (void (*)(void))cb, ctx);
 }
 
+int
+kz_views_unacked(struct kz_store *st, const char *user, uint64_t limit,
+    int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	/* The partial index ws_messages_urgent: newest first by doc. */
+	rc = prepare(st, "SELECT " MESSAGE_COLS " FROM ws_messages m"
+	    " INDEXED BY ws_messages_urgent"
+	    " WHERE m.priority > 0 AND m.deleted = 0 AND m.actor <> ?1"
+	    " AND NOT EXISTS (SELECT 1 FROM ws_acks a"
+	    "   WHERE a.target = m.id AND a.user = ?1)"
+	    " ORDER BY m.doc DESC LIMIT ?2", &s);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, limit == 0 ? -1 : (int64_t)limit);
+	return each_row(st, s, message_row, (void (*)(void))cb, ctx);
+}
+
 /* ------------------------------------------------------------ users */
 
 static int

@@ -20,6 +20,7 @@ const state = {
 	channels: [],
 	channel: null,		// the channel shown (an object of state.channels)
 	msgs: new Map(),	// id -> message of the channel shown
+	users: new Map(),	// user id -> display name
 	next: null,		// cursor of the older page, null at the start
 	loadingOlder: false,
 	thread: null,		// root id of the thread shown
@@ -45,6 +46,17 @@ function el(tag, cls, text) {
 function fmtTime(ms) {
 	return new Date(ms).toLocaleString(getLang() === "ja" ? "ja-JP" : "en-GB",
 	    { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+// A user's display name (the id until the list has it).
+function who(id) {
+	return state.users.get(id) || id;
+}
+
+async function refreshUsers() {
+	const r = await call("GET", "/api/users");
+	if (r !== null)
+		state.users = new Map(r.users.map((u) => [u.id, u.display_name]));
 }
 
 function seenKey(chId) {
@@ -105,6 +117,7 @@ function signedOut() {
 		state.events = null;
 	}
 	showView(null);
+	$("banner").hidden = true;
 	$("nav").hidden = true;
 	$("logout").hidden = true;
 	$("who").textContent = "";
@@ -118,6 +131,7 @@ async function enter(me) {
 	$("login").hidden = true;
 	$("nav").hidden = false;
 	$("logout").hidden = false;
+	await refreshUsers();
 	await refreshChannels();
 	route();
 	if (state.timer === null)
@@ -273,7 +287,7 @@ function fillMessage(li, m, inThread) {
 	li.className = "msg prio-" + m.priority;
 	li.replaceChildren();
 	const meta = el("div", "meta");
-	meta.append(el("span", "user", m.user || m.node.slice(0, 8)));
+	meta.append(el("span", "user", m.user ? who(m.user) : m.node.slice(0, 8)));
 	const time = el("time", "", fmtTime(m.time_ms));
 	time.dateTime = new Date(m.time_ms).toISOString();
 	meta.append(time);
@@ -294,7 +308,11 @@ function fillMessage(li, m, inThread) {
 		ack.type = "button";
 		ack.addEventListener("click", () => doAck(m));
 		actions.append(ack);
-		actions.append(el("span", "acks", t("acked", { n: m.acks })));
+		// Who acknowledged: asked for when wanted (the poster's check).
+		const acks = el("button", "plain acks", t("acked", { n: m.acks }));
+		acks.type = "button";
+		acks.addEventListener("click", () => showAckers(li, m));
+		actions.append(acks);
 	}
 	if (!inThread && m.thread_root === null) {
 		const th = el("button", "plain replies", t("thread.replies",
@@ -421,6 +439,50 @@ for (const id of ["composer", "reply"]) {
 			$(id).requestSubmit();
 		}
 	});
+}
+
+async function showAckers(li, m) {
+	const r = await call("GET", "/api/messages/" + m.id + "/ack");
+	if (r === null)
+		return;
+	let line = li.querySelector(".ackers");
+	if (line === null) {
+		line = el("div", "ackers muted");
+		li.append(line);
+	}
+	line.textContent = r.acks.length > 0 ?
+	    t("ackers", { names: r.acks.map(who).join("、") }) : t("ackers.none");
+}
+
+// ------------------------------------------------------------ urgent banner
+
+// The urgent and emergency messages this user has not acknowledged: they
+// stay at the top of every page until acknowledged.
+async function refreshBanner() {
+	const r = await call("GET", "/api/urgent?limit=5");
+	if (r === null)
+		return;
+	const ol = $("banner-list");
+	ol.replaceChildren();
+	for (const m of r.messages) {
+		const li = el("li", "prio-" + m.priority);
+		li.dataset.id = m.id;
+		const ch = state.channels.find((c) => c.id === m.channel);
+		li.append(el("span", "badge", t("priority." + m.priority)));
+		const a = el("a", "", "# " + (ch ? ch.name : m.channel.slice(0, 8)));
+		a.href = "#/c/" + m.channel;
+		li.append(a, el("span", "user", who(m.user)),
+		    el("time", "", fmtTime(m.time_ms)), el("span", "text", m.text));
+		const ack = el("button", "ack", t("ack"));
+		ack.type = "button";
+		ack.addEventListener("click", async () => {
+			await doAck(m);
+			await refreshBanner();
+		});
+		li.append(ack);
+		ol.append(li);
+	}
+	$("banner").hidden = r.messages.length === 0;
 }
 
 async function doAck(m) {
@@ -686,6 +748,7 @@ async function refresh() {
 async function refreshShown() {
 	if (state.me === null)
 		return;
+	await refreshBanner();
 	if (state.view === "mesh") {
 		await refreshMesh();
 		return;

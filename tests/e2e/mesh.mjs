@@ -5,8 +5,9 @@
 // stream:
 //
 //   an urgent post written on A's page shows on B's page within 2 s (the
-//   time is printed); B acknowledges it and A's page shows "確認済み 1"
-//   within 2 s; a post made with the CLI on B shows on A's page within 2 s;
+//   time is printed); B's urgent banner shows it within 2 s (not on A, the
+//   poster's) and stays on other pages until B acknowledges it there; A's
+//   page then shows "確認済み 1" within 2 s and, asked, who (鈴木 健); a post made with the CLI on B shows on A's page within 2 s;
 //   search on C finds A's post by the two-character word 堤防, highlighted;
 //   a roll call report on B's page shows on A's board within 2 s;
 //   one in another channel shows as unread on A's channel list within 2 s,
@@ -85,6 +86,7 @@ async function main() {
 	const onB = "#message-list li.prio-urgent";
 	await pa.fill("#composer textarea", text);
 	await pa.selectOption("#composer select", "urgent");
+	const tPost = Date.now();
 	await pa.click("#composer button[type=submit]");
 	await pa.waitForSelector(onB);
 	const t = await within("the urgent post shows on b's page", LIVE_MS, async () =>
@@ -96,10 +98,31 @@ async function main() {
 	eq(await pb.textContent(onB + " .badge"), "至急", "with its badge on b");
 	await pb.screenshot({ path: join(shots, "mesh-b-urgent.png") });
 
-	// B acknowledges; A sees it.
-	await pb.click(onB + " button.ack");
+	// B's urgent banner, until B acknowledges; A sees who did.
+	const tb = await within("the urgent banner shows on b's page", LIVE_MS,
+	    async () => (await pb.$$eval("#banner:not([hidden]) li .text",
+	        (es) => es.map((e) => e.textContent))).includes(text));
+	if (tb >= 0)
+		console.log("e2e mesh: the banner showed on b's page " +
+		    (Date.now() - tPost) + " ms after sato pressed send on a");
+	eq(await pb.textContent("#banner li .user"), "佐藤 花子", "the banner names the poster");
+	eq(await pb.textContent("#banner li .badge"), "至急", "and the priority");
+	eq((await pa.$$("#banner:not([hidden]) li")).length, 0, "no banner on a (a's own post)");
+	await pb.click("#nav-mesh");
+	await pb.waitForSelector("#mesh-view:not([hidden])");
+	eq(await pb.isVisible("#banner li"), true, "the banner stays on another page");
+	await pb.screenshot({ path: join(shots, "mesh-b-banner.png") });
+	await pb.click("#banner li button.ack");
+	await pb.waitForSelector("#banner", { state: "hidden" });
+	ok("acknowledging takes the banner away");
+	await pb.click("#nav-channels");
+	await pb.waitForSelector("#workspace:not([hidden])");
 	await within("b's acknowledgement shows on a's page", LIVE_MS, async () =>
 	    (await pa.textContent(onB + " .acks")) === "確認済み 1");
+	await pa.click(onB + " button.acks");
+	await waitFor("who acknowledged", async () =>
+	    (await pa.textContent(onB + " .ackers")) === "確認した人: 鈴木 健");
+	ok("a sees who acknowledged: 鈴木 健");
 	await pa.screenshot({ path: join(shots, "mesh-a-acked.png") });
 
 	// The CLI on B, live on A.
@@ -112,6 +135,11 @@ async function main() {
 	const pc = await newPage();
 	await pc.goto(c.url());
 	await signIn(pc, "suzuki", "ken-pw");
+	await within("suzuki's acknowledgement reached c", 5000, () =>
+	    c.ctl({ cmd: "status" }).entries === b.ctl({ cmd: "status" }).entries);
+	await pc.waitForTimeout(300);
+	eq(await pc.isVisible("#banner li"), false,
+	    "no banner for suzuki on c: acknowledged on b");
 	await pc.click("#nav-search");
 	await pc.waitForSelector("#search-view:not([hidden])");
 	await within("c has a's urgent post", 5000, () => c.k("tail", "-n", "5",

@@ -360,8 +360,14 @@ as alice POST "/api/messages/$M1/ack" "${JSON[@]}" -d '{"x":'
 want 400 bad_json "ack: malformed JSON"
 as alice POST "/api/messages/$M0/ack"
 want 404 unknown_message "ack: an unknown message"
+F2=$(feedlen)
 as alice GET "/api/messages/$M1/ack"
-want 405 method_not_allowed "GET ack"
+want 200 "GET ack: who has acknowledged"
+eq "$(j '.acks | join(",")') $(j .message.id)" "alice $M1" "GET ack: alice, the message"
+eq "$(feedlen)" "$F2" "GET ack stores nothing"
+as alice PUT "/api/messages/$M1/ack"
+want 405 method_not_allowed "PUT ack"
+eq "$(hdr allow)" "GET, POST" "PUT ack: Allow"
 as alice POST "/api/messages/$M1/react" "${JSON[@]}" -d '{"emoji":"👍"}'
 want 200 "react"
 eq "$(j .message.reactions)" 1 "one reaction"
@@ -464,6 +470,41 @@ want 413 body_too_large "rollcall: a 70 KB body"
 eq "$(feedlen)" $((F3 + 2)) "two reports stored, no refused one"
 expect 0 "the CLI's roll call" -- ka rollcall
 has out "南小学校"
+
+# ------------------------------------------------------------ urgent banner
+# GET /api/urgent: what a user has not acknowledged, newest first; never
+# their own posts; an ack takes it off.
+as bob GET /api/urgent
+want 200 "bob's unacknowledged"
+NU=$(j '.messages | length')
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d '{"text":"堤防決壊の恐れ","priority":"emergency"}'
+want 201 "alice posts an emergency"
+U1=$(j .message.id)
+as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d '{"text":"ふつうの連絡"}'
+want 201 "and a normal post"
+as bob GET /api/urgent
+want 200 "bob's list"
+eq "$(j '.messages | length') $(j '.messages[0].id') $(j '.messages[0].priority')" \
+    "$((NU + 1)) $U1 emergency" "bob's list: the emergency first, one more"
+as alice GET /api/urgent
+eq "$(j "[.messages[] | select(.id == \"$U1\")] | length")" 0 "alice's list lacks her own post"
+as bob GET "/api/urgent?limit=1"
+eq "$(j '.messages | length')" 1 "limit=1: one"
+as bob GET "/api/urgent?limit=0"
+want 400 bad_limit "limit=0"
+as bob GET "/api/urgent?limit=101"
+want 400 bad_limit "limit=101"
+as bob POST /api/urgent
+want 405 method_not_allowed "POST urgent"
+req GET /api/urgent
+want 401 unauthenticated "urgent without a session"
+as bob POST "/api/messages/$U1/ack"
+want 200 "bob acknowledges"
+as bob GET /api/urgent
+eq "$(j '.messages | length') $(j "[.messages[] | select(.id == \"$U1\")] | length")" \
+    "$NU 0" "bob's list without it"
+as alice GET "/api/messages/$U1/ack"
+eq "$(j '.acks | join(",")')" "bob" "alice sees bob acknowledged"
 
 # ------------------------------------------------------------ edit, delete
 as alice POST "/api/channels/$GEN/messages" "${JSON[@]}" -d '{"text":"給水は 14 時"}'
