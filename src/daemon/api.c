@@ -269,6 +269,23 @@ str_field(json_t *body, const char *name, bool *bad)
 
 /* ------------------------------------------------------------ endpoints */
 
+/*
+ * Answers {"KEY": a} with 200, or, when the view could not be read (rc < 0),
+ * 500 "store" naming what; takes a either way.
+ */
+static void
+answer_list(h2o_req_t *req, int rc, const char *key, json_t *a,
+    const char *what)
+{
+	if (rc < 0) {
+		json_decref(a);
+		kzd_http_error(req, 500, "store", "cannot read %s: %s", what,
+		    kz_strerror(rc));
+		return;
+	}
+	kzd_http_json(req, 200, json_pack("{s:o}", key, a));
+}
+
 static void
 get_me(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u)
 {
@@ -559,7 +576,6 @@ get_urgent(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u)
 	uint64_t limit = URGENT_DEFAULT;
 	const char *v;
 	size_t vlen;
-	int rc;
 
 	if ((v = query_get(req, "limit", &vlen)) != NULL &&
 	    kzd_http_parse_limit(v, vlen, URGENT_MAX, &limit) < 0) {
@@ -568,14 +584,8 @@ get_urgent(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u)
 		return;
 	}
 	p.a = json_array();
-	rc = kz_views_unacked(h->d->st, u->id, limit, on_page, &p);
-	if (rc < 0) {
-		json_decref(p.a);
-		kzd_http_error(req, 500, "store", "cannot read the messages: %s",
-		    kz_strerror(rc));
-		return;
-	}
-	kzd_http_json(req, 200, json_pack("{s:o}", "messages", p.a));
+	answer_list(req, kz_views_unacked(h->d->st, u->id, limit, on_page, &p),
+	    "messages", p.a, "the messages");
 }
 
 static void
@@ -872,13 +882,7 @@ get_search(struct kzd_http *h, h2o_req_t *req)
 		    "in q");
 		return;
 	}
-	if (rc < 0) {
-		json_decref(a);
-		kzd_http_error(req, 500, "store", "cannot search: %s",
-		    kz_strerror(rc));
-		return;
-	}
-	kzd_http_json(req, 200, json_pack("{s:o}", "hits", a));
+	answer_list(req, rc, "hits", a, "the search index");
 }
 
 /* ------------------------------------------------------------ roll call */
@@ -901,15 +905,9 @@ static void
 get_rollcall(struct kzd_http *h, h2o_req_t *req)
 {
 	json_t *a = json_array();
-	int rc = kz_views_rollcall(h->d->st, on_safety, a);
 
-	if (rc < 0) {
-		json_decref(a);
-		kzd_http_error(req, 500, "store", "cannot read the roll call: %s",
-		    kz_strerror(rc));
-		return;
-	}
-	kzd_http_json(req, 200, json_pack("{s:o}", "rollcall", a));
+	answer_list(req, kz_views_rollcall(h->d->st, on_safety, a), "rollcall", a,
+	    "the roll call");
 }
 
 /*
@@ -992,15 +990,9 @@ static void
 get_users(struct kzd_http *h, h2o_req_t *req)
 {
 	json_t *a = json_array();
-	int rc = kz_views_users(h->d->st, on_user_list, a);
 
-	if (rc < 0) {
-		json_decref(a);
-		kzd_http_error(req, 500, "store", "cannot read the users: %s",
-		    kz_strerror(rc));
-		return;
-	}
-	kzd_http_json(req, 200, json_pack("{s:o}", "users", a));
+	answer_list(req, kz_views_users(h->d->st, on_user_list, a), "users", a,
+	    "the users");
 }
 
 /* Answers {"user": ...} for id with status. */
