@@ -192,7 +192,8 @@ int kz_slack_text(char **out, const char *text, const struct kz_slack_names *nam
 /*
  * The Unicode emoji of a Slack shortcode without colons ("+1",
  * "+1::skin-tone-2", "smile") into out, or ":name:" when it is not known
- * (a custom emoji).  Returns out.
+ * (a custom emoji; a name over 62 bytes cut at a character's end).
+ * Returns out.
  */
 const char *kz_slack_emoji(char out[KZ_EMOJI_MAX + 1], const char *name);
 

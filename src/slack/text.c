@@ -171,10 +171,19 @@ kz_slack_emoji(char out[KZ_EMOJI_MAX + 1], const char *name)
 {
 	const char *tone, *u = emoji_lookup(name, strlen(name), &tone);
 
-	if (u != NULL)
+	size_t n = strlen(name);
+
+	if (u != NULL) {
 		snprintf(out, KZ_EMOJI_MAX + 1, "%s%s", u, tone ? tone : "");
-	else
-		snprintf(out, KZ_EMOJI_MAX + 1, ":%.*s:", KZ_EMOJI_MAX - 2, name);
+		return out;
+	}
+	/* Kept as its shortcode, cut to fit at a character's end. */
+	if (n > KZ_EMOJI_MAX - 2) {
+		n = KZ_EMOJI_MAX - 2;
+		while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
+			n--;
+	}
+	snprintf(out, KZ_EMOJI_MAX + 1, ":%.*s:", (int)n, name);
 	return out;
 }
 

@@ -542,6 +542,20 @@ test_text(void **state)
 	assert_string_equal(kz_slack_emoji(e, "+1::skin-tone-2"),
 	    "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbb");
 	assert_string_equal(kz_slack_emoji(e, "party-parrot"), ":party-parrot:");
+	/* A custom name too long is cut at a character's end (fuzz_slack:
+	 * 61 letters and 地 were cut inside 地). */
+	{
+		char name[80];
+
+		memset(name, 'a', 61);
+		memcpy(name + 61, "\xe5\x9c\xb0" "bc", 6);
+		assert_string_equal(kz_slack_emoji(e, name), ":aaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:");
+		memset(name, 'a', 59);
+		memcpy(name + 59, "\xe5\x9c\xb0" "bc", 6);
+		assert_int_equal(strlen(kz_slack_emoji(e, name)), 64);
+		assert_string_equal(e + 60, "\xe5\x9c\xb0:");
+	}
 	assert_string_equal(kz_slack_emoji(e, "white_check_mark"), "\xe2\x9c\x85");
 
 	assert_int_equal(kz_slack_ts_parse("1589871634.304500", &us), 0);
