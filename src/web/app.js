@@ -314,6 +314,28 @@ function fillMessage(li, m, inThread) {
 		acks.addEventListener("click", () => showAckers(li, m));
 		actions.append(acks);
 	}
+	// Its author and admins may edit and delete (the API checks again).
+	if (!m.deleted && state.me !== null && (m.user === state.me.user.id ||
+	    state.me.user.role === "admin")) {
+		const ed = el("button", "plain edit", t("edit"));
+		ed.type = "button";
+		ed.addEventListener("click", () => startEdit(li, m, inThread));
+		const del = el("button", "plain delete", t("delete"));
+		del.type = "button";
+		// A second click deletes (no dialog box: one click never does).
+		del.addEventListener("click", async () => {
+			if (!del.classList.contains("armed")) {
+				del.classList.add("armed");
+				del.textContent = t("delete.confirm");
+				return;
+			}
+			const r = await call("POST", "/api/messages/" + m.id + "/delete",
+			    {});
+			if (r !== null)
+				updated(r.message);
+		});
+		actions.append(ed, del);
+	}
 	if (!inThread && m.thread_root === null) {
 		const th = el("button", "plain replies", t("thread.replies",
 		    { n: m.reply_count }));
@@ -336,10 +358,15 @@ function merge(list) {
 	const ol = $("message-list");
 	for (const m of list) {
 		const had = state.msgs.get(m.id);
+		// Unchanged: left as it is (a button half-way through its two
+		// clicks stays so).
+		if (had && JSON.stringify(had) === JSON.stringify(m))
+			continue;
 		state.msgs.set(m.id, m);
 		if (had) {
 			const li = ol.querySelector('li[data-id="' + m.id + '"]');
-			if (li)
+			// Not under the hands of someone editing it.
+			if (li && li.querySelector("form.editor") === null)
 				fillMessage(li, m, false);
 			continue;
 		}
@@ -441,6 +468,34 @@ for (const id of ["composer", "reply"]) {
 	});
 }
 
+// The message's text becomes an editor until saved or cancelled.
+function startEdit(li, m, inThread) {
+	const text = li.querySelector(".text");
+	const f = el("form", "editor");
+	const ta = el("textarea");
+	ta.name = "text";
+	ta.rows = 2;
+	ta.value = m.text;
+	const save = el("button", "", t("edit.save"));
+	save.type = "submit";
+	const cancel = el("button", "plain", t("edit.cancel"));
+	cancel.type = "button";
+	const err = el("span", "error");
+	f.append(ta, save, cancel, err);
+	text.replaceWith(f);
+	ta.focus();
+	cancel.addEventListener("click", () => fillMessage(li, m, inThread));
+	f.addEventListener("submit", async (ev) => {
+		ev.preventDefault();
+		const r = await call("POST", "/api/messages/" + m.id + "/edit",
+		    { text: ta.value }, err);
+		if (r !== null) {
+			fillMessage(li, r.message, inThread);
+			updated(r.message);
+		}
+	});
+}
+
 async function showAckers(li, m) {
 	const r = await call("GET", "/api/messages/" + m.id + "/ack");
 	if (r === null)
@@ -524,6 +579,9 @@ $("thread-close").addEventListener("click", closeThread);
 
 async function refreshThread() {
 	const id = state.thread;
+	// Not while a message of it is being edited.
+	if ($("thread-list").querySelector("form.editor") !== null)
+		return;
 	const r = await call("GET", "/api/messages/" + id + "/thread");
 	if (r === null || state.thread !== id)
 		return;

@@ -96,6 +96,9 @@ async function main() {
 		console.log("e2e mesh: the urgent post written on a showed on b's page " +
 		    t + " ms later");
 	eq(await pb.textContent(onB + " .badge"), "至急", "with its badge on b");
+	eq((await pb.$$(onB + " button.edit")).length, 0,
+	    "suzuki (a member) gets no edit button on sato's post");
+	eq((await pa.$$(onB + " button.edit")).length, 1, "sato, its author, does");
 	await pb.screenshot({ path: join(shots, "mesh-b-urgent.png") });
 
 	// B's urgent banner, until B acknowledges; A sees who did.

@@ -138,6 +138,34 @@ async function main() {
 	ok("the root's reply count");
 	await page.screenshot({ path: join(shots, "thread.png") });
 
+	// ---------------------------------------------------------- edit, delete
+	await page.click("#thread-close");
+	await page.fill("#composer textarea", "給水は14時から");
+	await page.click("#composer button[type=submit]");
+	const last = "#message-list li:last-child";
+	await waitFor("the post shows", async () =>
+	    (await page.textContent(last + " .text")) === "給水は14時から");
+	await page.click(last + " button.edit");
+	await page.fill(last + " form.editor textarea", "訂正: 給水は15時から");
+	await page.click(last + " form.editor button[type=submit]");
+	await waitFor("the edit shows", async () =>
+	    (await page.textContent(last + " .text")) === "訂正: 給水は15時から");
+	eq(await page.textContent(last + " .muted"), "(編集済み)", "marked as edited");
+	if (k("tail", "-n", "1", "災害対策本部").includes("訂正: 給水は15時から"))
+		ok("kizuna tail shows the edited text");
+	else
+		bad("kizuna tail lacks the edit");
+	await page.click(last + " button.delete");
+	eq(await page.textContent(last + " button.delete"), "本当に削除",
+	    "one click on delete only asks again");
+	eq(await page.textContent(last + " .text"), "訂正: 給水は15時から", "nothing deleted yet");
+	await page.click(last + " button.delete");
+	await waitFor("the deletion shows", async () =>
+	    (await page.textContent(last + " .text")) === "(削除されました)");
+	ok("the second click deletes: shown as deleted");
+	eq((await page.$$(last + " button.edit")).length, 0, "a deleted post has no edit button");
+	eq(page.kz.dialogs, 0, "no dialog box was used");
+
 	// ---------------------------------------------------------- CSRF
 	const before = k("digest");
 	const res = await page.evaluate(async (ch) => {
@@ -162,9 +190,11 @@ async function main() {
 	eq(await page.textContent("#hits li mark"), "onerror", "the word highlighted");
 	await page.fill("#search input[name=q]", "避難所");
 	await page.selectOption("#search select[name=priority]", "urgent");
+	await page.evaluate(() => document.getElementById("hits").replaceChildren());
 	await page.click("#search button[type=submit]");
 	await waitFor("the urgent hit", async () =>
-	    (await page.textContent("#search-count")) === "1 件");
+	    (await page.$$("#hits li")).length > 0);
+	eq(await page.textContent("#search-count"), "1 件", "one urgent hit");
 	// The snippet around the match (the 120 normal posts hold 避難所 too).
 	eq(await page.textContent("#hits li .text"), "…校の体育館を避難所として開設します",
 	    "避難所 among urgent posts: the one urgent post's snippet");
