@@ -506,6 +506,14 @@ struct kzd_link_row {
 	const char *last_error;		/* NULL or "": none */
 };
 
+/*
+ * A link learnt its peer's node key fp (an: its admission, or NULL): logs
+ * "NAME: linked with node FP (its name)", appends " node FP" to name (cap
+ * bytes) for every later line, and notifies status watchers.
+ */
+void kzd_net_linked(struct kzd *d, char *name, size_t cap, const char *fp,
+    const struct kzd_adm_node *an);
+
 /* The row's JSON object: address ... last_error (docs/sync.md, "status"). */
 struct json_t *kzd_net_link_json(struct kzd *d, const struct kzd_link_row *r);
 /* "none", "zstd" or "dict". */

@@ -631,13 +631,7 @@ peer_check(struct kzd_peer *p)
 		}
 		an = adm_find(&d->net.adm, node);
 		p->linked_ms = uv_now(&d->loop);
-		kz_log(&d->log, KZ_LOG_INFO, "%s: linked with node %s%s%s%s", p->name,
-		    fp, an != NULL && an->name[0] ? " (" : "",
-		    an != NULL ? an->name : "", an != NULL && an->name[0] ? ")" : "");
-		/* From now on every line about the link names the node. */
-		snprintf(p->name + strlen(p->name), sizeof(p->name) -
-		    strlen(p->name), " node %s", fp);
-		kzd_notify_status(d);
+		kzd_net_linked(d, p->name, sizeof(p->name), fp, an);
 		/*
 		 * Two links to one node: both ends keep the one that the node
 		 * with the lower key dialled.  Two the same way: the dialling
@@ -1542,6 +1536,19 @@ state_name(const struct kzd_peer *p)
 	default:
 		return "closed";
 	}
+}
+
+void
+kzd_net_linked(struct kzd *d, char *name, size_t cap, const char *fp,
+    const struct kzd_adm_node *an)
+{
+	bool named = an != NULL && an->name[0] != '\0';
+
+	kz_log(&d->log, KZ_LOG_INFO, "%s: linked with node %s%s%s%s", name, fp,
+	    named ? " (" : "", named ? an->name : "", named ? ")" : "");
+	/* From now on every line about the link names the node. */
+	snprintf(name + strlen(name), cap - strlen(name), " node %s", fp);
+	kzd_notify_status(d);
 }
 
 json_t *

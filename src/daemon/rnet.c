@@ -444,12 +444,7 @@ peer_check(struct kzd_rnet *r)
 		r->have_node = true;
 		memcpy(r->node, node, 32);
 		r->linked_ms = uv_now(&d->loop);
-		kz_log(&d->log, KZ_LOG_INFO, "%s: linked with node %s%s%s%s", r->name,
-		    fp, an != NULL && an->name[0] ? " (" : "",
-		    an != NULL ? an->name : "", an != NULL && an->name[0] ? ")" : "");
-		snprintf(r->name + strlen(r->name), sizeof(r->name) -
-		    strlen(r->name), " node %s", fp);
-		kzd_notify_status(d);
+		kzd_net_linked(d, r->name, sizeof(r->name), fp, an);
 	}
 	if (an != NULL && an->revoked) {
 		kz_log(&d->log, KZ_LOG_WARN, "%s: node %s was revoked by the mesh; "
