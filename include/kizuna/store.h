@@ -85,6 +85,21 @@ int kz_store_begin(struct kz_store *st);
 int kz_store_commit(struct kz_store *st);
 void kz_store_rollback(struct kz_store *st);
 
+/*
+ * A bulk group (an import): appends only, of one key pair, whose views are
+ * brought up to date at kz_store_commit (or kz_store_bulk_apply) in one
+ * pass instead of after every append, and whose feed row and clock are
+ * read once.  Until then the views do not show the group's entries: a
+ * caller that reads them (to skip what is already there) must remember
+ * what it appended itself, or call kz_store_bulk_apply first.  Ingests in
+ * a bulk group return KZ_ERR_INVAL.  Committed, the store is exactly what
+ * the same appends in a plain group would have made.
+ */
+int kz_store_begin_bulk(struct kz_store *st);
+
+/* In a bulk group, applies what it appended so far to the views; else 0. */
+int kz_store_bulk_apply(struct kz_store *st);
+
 struct kz_appended {
 	uint64_t seq;
 	uint64_t hlc;

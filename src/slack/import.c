@@ -37,7 +37,63 @@ struct imp {
 	size_t batch, in_batch;
 	bool open;
 	struct kz_slack_stats at_begin;	/* the counts when the batch began */
+	/*
+	 * The ids of the messages appended in the open batch: a bulk group's
+	 * views show them only once it commits, and an export may hold a
+	 * message twice (the same ts in two day files).
+	 */
+	struct idset {
+		uint8_t (*id)[KZ_ID_BYTES];
+		bool *used;
+		size_t cap;	/* a power of two, over twice the batch */
+	} pending;
 };
+
+static int
+idset_init(struct idset *set, size_t batch)
+{
+	set->cap = 16;
+	while (set->cap < 2 * batch + 2)
+		set->cap *= 2;
+	set->id = calloc(set->cap, sizeof(*set->id));
+	set->used = calloc(set->cap, sizeof(*set->used));
+	return set->id != NULL && set->used != NULL ? 0 : KZ_ERR_NOMEM;
+}
+
+static void
+idset_clear(struct idset *set)
+{
+	if (set->used != NULL)
+		memset(set->used, 0, set->cap * sizeof(*set->used));
+}
+
+static void
+idset_free(struct idset *set)
+{
+	free(set->id);
+	free(set->used);
+}
+
+/*
+ * Looks id up; adds it when add.  True if it was there.  The ids are
+ * BLAKE2b digests: their first bytes are the hash.  The set holds at most
+ * one batch, half its capacity, so a free slot always ends the probe.
+ */
+static bool
+idset_has(struct idset *set, const uint8_t id[KZ_ID_BYTES], bool add)
+{
+	size_t i = ((size_t)id[0] | (size_t)id[1] << 8 | (size_t)id[2] << 16 |
+	    (size_t)id[3] << 24) & (set->cap - 1);
+
+	for (; set->used[i]; i = (i + 1) & (set->cap - 1))
+		if (memcmp(set->id[i], id, KZ_ID_BYTES) == 0)
+			return true;
+	if (add) {
+		set->used[i] = true;
+		memcpy(set->id[i], id, KZ_ID_BYTES);
+	}
+	return false;
+}
 
 void
 kz_slack_id(uint8_t id[KZ_ID_BYTES], const char *source)
@@ -101,6 +157,7 @@ commit(struct imp *im)
 	if ((rc = kz_store_commit(im->st)) < 0)
 		return rc;	/* rolled back: still open for the caller's undo */
 	im->open = false;
+	idset_clear(&im->pending);
 	if (im->o->progress != NULL)
 		im->o->progress(im->o->ctx, im->stats);
 	return 0;
@@ -124,7 +181,7 @@ append(struct imp *im, const struct kz_op *op, int *why)
 		return 1;
 	}
 	if (!im->open) {
-		if ((rc = kz_store_begin(im->st)) < 0) {
+		if ((rc = kz_store_begin_bulk(im->st)) < 0) {
 			free(buf);
 			return rc;
 		}
@@ -172,6 +229,9 @@ put_user(struct imp *im, const char *kid, const char *display, bool active,
 	struct kz_op op = { .type = KZ_OP_USER_SET };
 	int rc, why = 0;
 
+	/* Users are few: the batch so far is applied to read the views. */
+	if ((rc = kz_store_bulk_apply(im->st)) < 0)
+		return rc;
 	rc = kz_views_user(im->st, kid, user_now_cb, &now);
 	if (rc < 0 && rc != KZ_ERR_NOT_FOUND)
 		return rc;
@@ -280,7 +340,8 @@ on_channel(void *ctx, const struct kz_slack_channel *c)
 		return 0;
 	}
 	kz_slack_id(id, source);
-	if ((rc = kz_views_has_created(im->st, id, KZ_OP_CHANNEL_CREATE,
+	if ((rc = kz_store_bulk_apply(im->st)) < 0 ||	/* channels are few */
+	    (rc = kz_views_has_created(im->st, id, KZ_OP_CHANNEL_CREATE,
 	    &found)) < 0)
 		return rc;
 	if (found) {
@@ -342,7 +403,9 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 		return 0;
 	}
 	kz_slack_id(id, source);
-	if ((rc = kz_views_has_created(im->st, id, KZ_OP_POST, &found)) < 0)
+	found = idset_has(&im->pending, id, false);
+	if (!found &&
+	    (rc = kz_views_has_created(im->st, id, KZ_OP_POST, &found)) < 0)
 		return rc;
 	if (found) {
 		im->stats->present++;
@@ -475,6 +538,8 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 	}
 	if (rc < 0)
 		goto out;
+	if (im->open)	/* else committed with it: the views show it */
+		idset_has(&im->pending, id, true);
 	im->stats->messages++;
 	if (ip.system)
 		im->stats->system++;
@@ -520,7 +585,8 @@ kz_slack_import(struct kz_store *st, const struct kz_keypair *kp,
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
-	if (im.names == NULL || im.chans == NULL) {
+	if (im.names == NULL || im.chans == NULL ||
+	    idset_init(&im.pending, im.batch) < 0) {
 		rc = KZ_ERR_NOMEM;
 		goto out;
 	}
@@ -537,6 +603,7 @@ kz_slack_import(struct kz_store *st, const struct kz_keypair *kp,
 		stats->skipped = skipped;
 	}
 out:
+	idset_free(&im.pending);
 	json_decref(im.names);
 	json_decref(im.chans);
 	return rc;

@@ -214,6 +214,13 @@ static const char *const stmt_sql[N_STMTS] = {
 	    " WHERE f.key = ?1 AND e.seq = ?2",
 };
 
+struct feed_row {
+	int64_t id;		/* 0: not stored yet */
+	uint64_t tip;
+	uint8_t tip_hash[KZ_HASH_BYTES];
+	bool forked;
+};
+
 struct kz_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[N_STMTS];
@@ -243,6 +250,20 @@ struct kz_store {
 		uint8_t hash[KZ_HASH_BYTES];
 		const struct kz_keypair *kp;	/* borrowed until the commit */
 	} pend;
+	/*
+	 * A bulk group (kz_store_begin_bulk): its appends from..to of feed
+	 * f.id wait to be applied to the views, and f (tip and tip hash) and
+	 * hlc, the clock, are what the store will hold once bulk_flush has
+	 * written them.
+	 */
+	bool bulk;
+	struct bulk {
+		bool active;
+		struct feed_row f;
+		uint8_t key[KZ_PK_BYTES];
+		uint64_t hlc;
+		uint64_t from, to;
+	} bk;
 };
 
 static uint64_t wall_now_ms(void *ctx);
@@ -531,6 +552,51 @@ kz_store_begin(struct kz_store *st)
 	return rc;
 }
 
+static int feed_set_tip(struct kz_store *st, int64_t id, uint64_t tip,
+    const uint8_t hash[KZ_HASH_BYTES]);
+static int hlc_set(struct kz_store *st, uint64_t hlc);
+
+/* Writes a bulk group's feed tip and clock and applies its appends. */
+static int
+bulk_flush(struct kz_store *st)
+{
+	int rc;
+
+	if (!st->bk.active)
+		return 0;
+	st->bk.active = false;
+	rc = feed_set_tip(st, st->bk.f.id, st->bk.f.tip, st->bk.f.tip_hash);
+	if (rc == 0)
+		rc = hlc_set(st, st->bk.hlc);
+	if (rc == 0)
+		rc = kz__views_apply(st, st->bk.f.id, st->bk.from, st->bk.to);
+	if (rc < 0 && st->group_rc == 0)
+		st->group_rc = rc;	/* it wrote: the group is undone */
+	return rc;
+}
+
+int
+kz_store_begin_bulk(struct kz_store *st)
+{
+	int rc = kz_store_begin(st);
+
+	if (rc == 0) {
+		st->bulk = true;
+		st->bk.active = false;
+	}
+	return rc;
+}
+
+int
+kz_store_bulk_apply(struct kz_store *st)
+{
+	if (!st->in_group || !st->bulk)
+		return 0;
+	if (st->group_rc < 0)
+		return st->group_rc;
+	return bulk_flush(st);
+}
+
 int
 kz_store_commit(struct kz_store *st)
 {
@@ -540,8 +606,12 @@ kz_store_commit(struct kz_store *st)
 		return KZ_ERR_INVAL;
 	rc = st->group_rc;
 	if (rc == 0)
+		rc = bulk_flush(st);
+	if (rc == 0)
 		rc = flush_pending_sig(st);
 	st->in_group = false;
+	st->bulk = false;
+	st->bk.active = false;
 	st->pend.active = false;
 	st->group_rc = 0;
 	if (rc < 0) {
@@ -557,19 +627,14 @@ kz_store_rollback(struct kz_store *st)
 	if (!st->in_group)
 		return;
 	st->in_group = false;
+	st->bulk = false;
+	st->bk.active = false;
 	st->pend.active = false;
 	st->group_rc = 0;
 	txn_rollback(st, 0);
 }
 
 /* ------------------------------------------------------------ feeds */
-
-struct feed_row {
-	int64_t id;		/* 0: not stored yet */
-	uint64_t tip;
-	uint8_t tip_hash[KZ_HASH_BYTES];
-	bool forked;
-};
 
 static int
 feed_get(struct kz_store *st, const uint8_t key[KZ_PK_BYTES], struct feed_row *f)
@@ -684,7 +749,6 @@ hlc_get(struct kz_store *st, uint64_t *hlc)
 	return rc == SQLITE_ROW ? 0 : kz__store_err(st, rc, "read clock");
 }
 
-static int hlc_set(struct kz_store *st, uint64_t hlc);
 
 static uint64_t
 wall_now_ms(void *ctx)
@@ -831,6 +895,18 @@ extend_tip(struct kz_store *st, struct feed_row *f,
 
 /* ------------------------------------------------------------ append */
 
+static int
+out_appended(struct kz_appended *out, const struct kz_entry_header *h,
+    uint64_t hlc, const uint8_t hash[KZ_HASH_BYTES])
+{
+	if (out != NULL) {
+		out->seq = h->seq;
+		out->hlc = hlc;
+		memcpy(out->hash, hash, KZ_HASH_BYTES);
+	}
+	return 0;
+}
+
 int
 kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
     uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_appended *out)
@@ -847,6 +923,15 @@ kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
 		return KZ_ERR_TOO_BIG;
 	if ((rc = txn_begin(st)) < 0)
 		return rc;
+	if (st->bulk && st->bk.active &&
+	    memcmp(st->bk.key, kp->pk, KZ_PK_BYTES) == 0) {
+		/* Checked by the group's first append; only we wrote since. */
+		f = st->bk.f;
+		last = st->bk.hlc;
+		goto build;
+	}
+	if (st->bulk && (rc = bulk_flush(st)) < 0)
+		goto fail;
 	rc = feed_get(st, kp->pk, &f);
 	if (rc == 0 && f.id == 0)
 		rc = feed_add(st, kp->pk, &f);
@@ -873,6 +958,7 @@ kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
 	}
 	if ((rc = hlc_get(st, &last)) < 0)
 		goto fail;
+build:
 	hlc = kz_hlc_next(last, wall_ms);
 	if (hlc > KZ_HLC_MAX) {
 		rc = KZ_ERR_INVAL;
@@ -905,6 +991,20 @@ kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
 		if (rc == 0 && urgent)
 			rc = urgent_add(st, f.id, h.seq);
 	}
+	if (rc == 0 && st->bulk) {
+		/* The tip, the clock and the views follow in bulk_flush. */
+		if (!st->bk.active) {
+			st->bk.active = true;
+			memcpy(st->bk.key, kp->pk, KZ_PK_BYTES);
+			st->bk.from = h.seq;
+		}
+		st->bk.f = f;
+		st->bk.f.tip = h.seq;
+		memcpy(st->bk.f.tip_hash, hash, KZ_HASH_BYTES);
+		st->bk.hlc = hlc;
+		st->bk.to = h.seq;
+		return out_appended(out, &h, hlc, hash);
+	}
 	if (rc == 0)
 		rc = feed_set_tip(st, f.id, h.seq, hash);
 	if (rc == 0)
@@ -915,12 +1015,7 @@ kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
 		rc = txn_commit(st);
 	if (rc < 0)
 		goto fail;
-	if (out != NULL) {
-		out->seq = h.seq;
-		out->hlc = hlc;
-		memcpy(out->hash, hash, KZ_HASH_BYTES);
-	}
-	return 0;
+	return out_appended(out, &h, hlc, hash);
 fail:
 	txn_rollback(st, rc);
 	st->pend = saved;
@@ -1001,6 +1096,8 @@ kz_store_ingest(struct kz_store *st, const struct kz_run *run,
 	size_t i;
 	int rc;
 
+	if (st->bulk)
+		return KZ_ERR_INVAL;	/* appends only (kz_store_begin_bulk) */
 	if (res == NULL)
 		res = &dummy;
 	memset(res, 0, sizeof(*res));
@@ -1209,6 +1306,8 @@ kz_store_ingest_entry(struct kz_store *st, const struct kz_run *run,
 	uint64_t seq;
 	int rc;
 
+	if (st->bulk)
+		return KZ_ERR_INVAL;	/* appends only (kz_store_begin_bulk) */
 	if (res == NULL)
 		res = &dummy;
 	memset(res, 0, sizeof(*res));

@@ -925,6 +925,50 @@ test_overlap(void **state)
 	kz_test_rmtree(tmp);
 }
 
+/*
+ * A message an export holds twice (the same ts again in its day file, or in
+ * another day file) is imported once, whether the copies fall in one batch
+ * (whose views show nothing until it commits) or in two.
+ */
+static void
+test_message_twice(void **state)
+{
+	static const char day4[] = "[{\"type\":\"message\",\"user\":\"U01\","
+	    "\"text\":\"給水完了\",\"ts\":\"1590000000.000000\"},"
+	    "{\"type\":\"message\",\"user\":\"U01\",\"text\":\"給水完了\","
+	    "\"ts\":\"1590000000.000000\"},"
+	    "{\"type\":\"message\",\"user\":\"U01\",\"text\":\"翌日の報告\","
+	    "\"ts\":\"1589990000.000000\"}]";
+	static const size_t batches[] = { 0, 1 };
+	char *tmp = kz_test_tmpdir(), *exp = export_folder(tmp);
+	struct kz_slack_stats s;
+	struct reports r;
+	struct node n[2];
+	struct msgs ms;
+	uint8_t d[2][32];
+	size_t i;
+
+	(void)state;
+	write_file(exp, "general/2020-05-21.json", day4, strlen(day4));
+	for (i = 0; i < 2; i++) {
+		node_open(&n[i], tmp, i == 0 ? "a" : "b");
+		assert_int_equal(import(&n[i], exp, &s, &r, batches[i]), 0);
+		assert_int_equal(s.messages, 14 + 1);
+		assert_int_equal(s.present, 2);
+		channel_msgs(&n[i], "general", &ms);
+		assert_int_equal(ms.n, 11);
+		assert_string_equal(ms.text[9], "翌日の報告");
+		assert_string_equal(ms.text[10], "給水完了");
+		assert_int_equal(search(&n[i], "給水", &ms), 2);
+		digest_of(&n[i], d[i]);
+	}
+	assert_memory_equal(d[0], d[1], 32);
+	node_close(&n[0]);
+	node_close(&n[1]);
+	free(exp);
+	kz_test_rmtree(tmp);
+}
+
 /* Kills the importing process at its third day file (a batch open). */
 static void
 die_on_progress(void *ctx, const struct kz_slack_stats *s)
@@ -1288,6 +1332,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_op),
+		cmocka_unit_test(test_message_twice),
 		cmocka_unit_test(test_import_folder),
 		cmocka_unit_test(test_import_zip),
 		cmocka_unit_test(test_bad_zip),

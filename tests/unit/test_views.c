@@ -664,6 +664,107 @@ test_new_post_paths_match_rebuild(void **state)
 	kz_test_rmtree(dir);
 }
 
+/* The same ops on a (a plain group) and b (a bulk group, same key). */
+static void
+bulk_ops(struct node *n, const uint8_t ch[32], uint8_t p1[32])
+{
+	struct kz_op op;
+
+	post(n, "kato", ch, "避難所の毛布が足りません", KZ_PRIO_NORMAL, p1);
+	op = (struct kz_op){ .type = KZ_OP_POST, .actor = "mori",
+	    .u.post = { ch, "倉庫から50枚送ります", p1, KZ_PRIO_NORMAL, 0,
+	    NULL } };
+	put(n, &op, NULL);
+	op = (struct kz_op){ .type = KZ_OP_EDIT, .actor = "kato",
+	    .u.edit = { p1, "避難所の毛布が30枚足りません" } };
+	put(n, &op, NULL);
+	op = (struct kz_op){ .type = KZ_OP_REACT, .actor = "mori",
+	    .u.react = { p1, "👍", true } };
+	put(n, &op, NULL);
+	post(n, "mori", ch, "橋が通行止め", KZ_PRIO_URGENT, NULL);
+}
+
+/*
+ * A bulk group (an import) makes exactly the store a plain group makes:
+ * the same entries and tip, the same views, the urgent post signed alone;
+ * only the views wait for kz_store_bulk_apply or the commit.  It holds
+ * appends only, and a rollback leaves nothing.
+ */
+static void
+test_bulk_group_matches_plain(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a, b;
+	uint8_t ch[32], p1[32], p1b[32], ha[32], hb[32], da[32], db[32];
+	uint64_t ta, tb, tip_before;
+	struct kz_run *run;
+	struct texts t;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	node_open(&b, dir, "b.db", 1);
+	mesh(&a);
+	mesh(&b);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	add_user(&b, "kato", KZ_ROLE_MEMBER);
+	add_user(&a, "mori", KZ_ROLE_MEMBER);
+	add_user(&b, "mori", KZ_ROLE_MEMBER);
+	channel(&a, "本部", ch);
+	channel(&b, "本部", ch);
+
+	assert_int_equal(kz_store_begin(a.st), 0);
+	bulk_ops(&a, ch, p1);
+	assert_int_equal(kz_store_commit(a.st), 0);
+
+	/* A bulk group that is rolled back leaves nothing. */
+	assert_int_equal(kz_store_tip(b.st, b.kp.pk, &tip_before, NULL), 0);
+	assert_int_equal(kz_store_begin_bulk(b.st), 0);
+	post(&b, "kato", ch, "取り消される投稿", KZ_PRIO_NORMAL, NULL);
+	kz_store_rollback(b.st);
+	b.wall -= 10;
+	assert_int_equal(kz_store_tip(b.st, b.kp.pk, &tb, NULL), 0);
+	assert_int_equal(tb, tip_before);
+	assert_string_equal(texts_of(&b, ch, &t), "");
+
+	assert_int_equal(kz_store_begin_bulk(b.st), 0);
+	assert_int_equal(kz_store_begin_bulk(b.st), KZ_ERR_INVAL);
+	post(&b, "kato", ch, "避難所の毛布が足りません", KZ_PRIO_NORMAL, p1b);
+	/* Not in the views before they are applied ... */
+	assert_string_equal(texts_of(&b, ch, &t), "");
+	assert_int_equal(kz_store_bulk_apply(b.st), 0);
+	/* ... and there after. */
+	assert_string_equal(texts_of(&b, ch, &t), "避難所の毛布が足りません|");
+	/* Rolled back too, so that b's feed stays where a's was before
+	 * bulk_ops (the same entries, seqs and clocks follow). */
+	b.wall -= 10;
+	kz_store_rollback(b.st);
+	assert_string_equal(texts_of(&b, ch, &t), "");
+
+	assert_int_equal(kz_store_begin_bulk(b.st), 0);
+	bulk_ops(&b, ch, p1b);
+	assert_memory_equal(p1, p1b, 32);
+	/* Appends only: a run from elsewhere is refused, the group goes on. */
+	assert_int_equal(kz_store_read_run(a.st, a.kp.pk, 1, 1, 0, &run), 0);
+	assert_int_equal(kz_store_ingest(b.st, run, NULL), KZ_ERR_INVAL);
+	kz_run_free(run);
+	assert_int_equal(kz_store_commit(b.st), 0);
+
+	assert_int_equal(kz_store_tip(a.st, a.kp.pk, &ta, ha), 0);
+	assert_int_equal(kz_store_tip(b.st, b.kp.pk, &tb, hb), 0);
+	assert_int_equal(ta, tb);
+	assert_memory_equal(ha, hb, 32);
+	assert_same_digest(&a, &b);
+	assert_string_equal(texts_of(&b, ch, &t),
+	    "避難所の毛布が30枚足りません*|橋が通行止め|");
+	assert_int_equal(kz_views_digest(b.st, db), 0);
+	assert_int_equal(kz_views_rebuild(b.st), 0);
+	assert_int_equal(kz_views_digest(b.st, da), 0);
+	assert_memory_equal(da, db, 32);
+	node_close(&b);
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
 /* Segments of the search index (FTS5 keeps a segment's pages at rowids
  * segid << 37 and up; segid 0 holds the structure and averages). */
 static int
@@ -841,6 +942,7 @@ main(void)
 		cmocka_unit_test(test_search_busy_minute),
 		cmocka_unit_test(test_deferred_backlog),
 		cmocka_unit_test(test_new_post_paths_match_rebuild),
+		cmocka_unit_test(test_bulk_group_matches_plain),
 		cmocka_unit_test(test_search_index_merged_in_steps),
 	};
 
