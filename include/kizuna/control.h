@@ -26,7 +26,8 @@
  *                     "transport","name","since","bytes_in","bytes_out",
  *                     "entries_in","entries_out","urgent_in","urgent_out",
  *                     "pending_in","pending_out","queued_bytes",
- *                     "last_error"}, ...],
+ *                     "last_error","pending_bytes_in","pending_bytes_out",
+ *                     "last_contact","lag_s"}, ...]  (docs/api.md),
  *           "rejected":{REASON:N, ...},     what peers sent that was refused
  *           "discovery":{...}|null}
  *   {"cmd":"content_digest"}

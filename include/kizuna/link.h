@@ -201,4 +201,8 @@ bool kz_link_wake(const struct kz_link *l, uint64_t *at_ms);
 
 void kz_link_get_stats(const struct kz_link *l, struct kz_link_stats *out);
 
+/* The tips its peer is known to hold (kz_sync_peer_tips). */
+bool kz_link_peer_tips(const struct kz_link *l,
+    void (*cb)(void *ctx, const uint8_t feed[32], uint64_t tip), void *ctx);
+
 #endif

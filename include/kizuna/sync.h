@@ -151,6 +151,9 @@ struct kz_sync_stats {
 	/* Entries still to send the peer (scheduled), and entries the peer
 	 * said it holds that this node lacks (read from the store). */
 	uint64_t pending_out, pending_in;
+	/* The entries of the runs received, stored or not, and their stored
+	 * size (KZ_HEADER_BYTES plus the op bytes, none when purged). */
+	uint64_t sized_in, sized_bytes_in;
 };
 
 /*
@@ -242,6 +245,17 @@ const uint8_t *kz_sync_peer(const struct kz_sync *s);
 const char *kz_sync_reason(const struct kz_sync *s);
 
 void kz_sync_get_stats(const struct kz_sync *s, struct kz_sync_stats *out);
+
+/*
+ * Calls cb (with ctx) for each feed the peer is known to hold and the
+ * highest seq it holds of it: its Vector's tips, raised by the runs either
+ * side sent since (a run sent counts as held).  Feeds it did not list are
+ * not called; cb NULL: none is.  Returns whether the tips are known: false,
+ * calling nothing, until its Hello or Vector told them (equal digests in a
+ * Hello say it holds exactly this node's tips).
+ */
+bool kz_sync_peer_tips(const struct kz_sync *s,
+    void (*cb)(void *ctx, const uint8_t feed[32], uint64_t tip), void *ctx);
 
 /* The 16-byte digest of this node's version vector (as Hello carries it). */
 int kz_sync_vector_digest(struct kz_store *st,

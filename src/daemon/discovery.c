@@ -114,6 +114,7 @@ slot_clear(struct kzd_dial *dl)
 	memset(&dl->hp, 0, sizeof(dl->hp));
 	dl->address[0] = '\0';
 	dl->peer = NULL;
+	kzd_fig_free(&dl->fig);
 	dl->backoff_ms = 0;
 	dl->retry_at_ms = 0;
 	dl->attempts = 0;

@@ -140,6 +140,40 @@ struct kz_link;
 struct kzd_dial;
 
 /*
+ * What one link's row reports beyond its session's counters (linkfig.c):
+ * when the peer was last heard, when the link was last in sync, and the
+ * tips the peer was last known to hold with, per feed, the stored size of
+ * the entries it lacks, counted incrementally.  It outlives a session: a
+ * static peer's slot keeps it while the peer is away (net.c moves it
+ * between the slot and its connection), and the radio link keeps its own.
+ */
+struct kzd_lack {
+	uint8_t feed[32];
+	uint64_t ptip;			/* the peer holds 1..ptip */
+	bool listed;			/* the peer listed the feed */
+	uint64_t from, to;		/* the range whose size is counted */
+	uint64_t bytes;			/* its stored size */
+};
+
+struct kzd_linkfig {
+	uint64_t last_contact_s;	/* wall clock (s) last heard; 0: never */
+	uint64_t in_sync_s;		/* wall clock (s) last in sync; 0: never */
+	bool tips_known;		/* a session learnt the peer's tips */
+	struct kzd_lack *f;
+	size_t n, cap;
+	uint64_t mean;			/* bytes an entry in is estimated at */
+};
+
+/* What kzd_fig_eval works out for a row. */
+struct kzd_figs {
+	bool known;			/* the peer's tips are known */
+	uint64_t pending_in, pending_out;	/* entries */
+	uint64_t bytes_in, bytes_out;	/* their (estimated) stored size */
+	bool have_lag;
+	uint64_t lag_s;
+};
+
+/*
  * One TCP connection to a peer, either way, and its secure link; owned by
  * the net module (net.c), freed in on_peer_closed() after uv_close().
  */
@@ -179,6 +213,7 @@ struct kzd_peer {
 	bool throttled;			/* reads stopped until the next tick */
 	bool throttle_logged;
 	char last_error[160];
+	struct kzd_linkfig fig;		/* from and back to its dial slot */
 	uint8_t rbuf[KZD_NET_READ_BUF];
 };
 
@@ -208,6 +243,7 @@ struct kzd_dial {
 	bool discovered;		/* found by a beacon, not configured */
 	bool unused;			/* discovered: free for the next node */
 	uint64_t seen_ms;		/* discovered: uv_now() of its last beacon */
+	struct kzd_linkfig fig;		/* while no connection holds it */
 };
 
 /*
@@ -333,6 +369,7 @@ struct kzd_rnet {
 	/* "radio JA1ABC-1>JA1XYZ-1", then " node FINGERPRINT": log lines. */
 	char name[80];
 	char last_error[160];
+	struct kzd_linkfig fig;		/* kept across sessions */
 	uint8_t frame[KZ_ARQ_MTU_MAX];
 };
 
@@ -504,6 +541,8 @@ struct kzd_link_row {
 	const struct kz_link_stats *ls;	/* NULL: all zero */
 	uint64_t queued;		/* bytes waiting for the transport */
 	const char *last_error;		/* NULL or "": none */
+	struct kzd_linkfig *fig;	/* NULL: its figures are null */
+	const struct kz_link *live;	/* the session, NULL when none */
 };
 
 /*
@@ -518,6 +557,32 @@ void kzd_net_linked(struct kzd *d, char *name, size_t cap, const char *fp,
 struct json_t *kzd_net_link_json(struct kzd *d, const struct kzd_link_row *r);
 /* "none", "zstd" or "dict". */
 const char *kzd_compress_name(enum kz_compress c);
+
+/* ------------------------------------------------------------ linkfig.c */
+
+/* The peer was heard on the link (a frame of an open link). */
+void kzd_fig_contact(struct kzd_linkfig *f);
+
+/*
+ * Works out the row's figures into o (docs/api.md, GET /api/status):
+ * with live (the session, borrowed) once it knows the peer's tips, from
+ * those (ls its counters, for the entries pending); else from the tips
+ * last learnt, against what the store holds now.  Notes the time when
+ * the link is in sync.  Store errors leave the figures as last counted.
+ */
+void kzd_fig_eval(struct kzd *d, struct kzd_linkfig *f,
+    const struct kz_link *live, const struct kz_link_stats *ls,
+    struct kzd_figs *o);
+
+/* Learns the session's tips (before it is freed).  live may be NULL. */
+void kzd_fig_take(struct kzd *d, struct kzd_linkfig *f,
+    const struct kz_link *live);
+
+/* Moves *from into *to (to's own freed first); *from is left empty. */
+void kzd_fig_move(struct kzd_linkfig *to, struct kzd_linkfig *from);
+
+/* Frees what f holds and zeroes it; accepts a zeroed one. */
+void kzd_fig_free(struct kzd_linkfig *f);
 
 /* ------------------------------------------------------------ rnet.c */
 
@@ -535,6 +600,10 @@ int kzd_rnet_check(const struct kz_config *cfg, const char *conf_path,
  * network key (kzd_net_start first).  Returns 0 or -1 (logged).
  */
 int kzd_rnet_start(struct kzd *d);
+
+/* Once a second (net.c's tick): the radio link's figures note whether it
+ * is in sync (linkfig.c). */
+void kzd_rnet_tick(struct kzd *d);
 
 /* Ends the session (a Bye if it is open) and closes the port; the port's
  * last bytes drain for at most 2 s, then kzd_maybe_done() is called. */

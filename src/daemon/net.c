@@ -427,7 +427,15 @@ on_peer_closed(uv_handle_t *h)
 			}
 		}
 	}
+	/* The session's last tips and sync time stay with its static peer. */
+	if (p->link != NULL) {
+		struct kzd_figs figs;
+
+		kzd_fig_take(d, &p->fig, p->link);
+		kzd_fig_eval(d, &p->fig, NULL, NULL, &figs);
+	}
 	if (dl != NULL) {
+		kzd_fig_move(&dl->fig, &p->fig);
 		dl->peer = NULL;
 		snprintf(dl->last_error, sizeof(dl->last_error), "%s", p->last_error);
 		/* Its node is reached by another link: stand by until that ends. */
@@ -441,6 +449,7 @@ on_peer_closed(uv_handle_t *h)
 		    !d->stopping && !dl->self && !dl->standby)
 			dial_schedule(dl);
 	}
+	kzd_fig_free(&p->fig);
 	kz_link_free(p->link);
 	free(p);
 	kzd_notify_status(d);
@@ -804,6 +813,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	p->last_rx_ms = uv_now(&d->loop);
 	rc = kz_link_recv(p->link, (const uint8_t *)buf->base, (size_t)nread);
+	/* Heard: bytes that an open link took (the handshake authenticated
+	 * the peer, and the link checks every frame's tag). */
+	if (kz_link_state(p->link) == KZ_LINK_OPEN)
+		kzd_fig_contact(&p->fig);
 	if (rc < 0 && kz_link_state(p->link) != KZ_LINK_CLOSED) {
 		/*
 		 * What the peer sent was not stored (the disk is full, a
@@ -1082,6 +1095,7 @@ dial_connect(struct kzd_dial *dl, const struct sockaddr *addr)
 	}
 	p->dial = dl;
 	dl->peer = p;
+	kzd_fig_move(&p->fig, &dl->fig);
 	snprintf(p->address, sizeof(p->address), "%s", dl->address);
 	peer_name(p);
 	if ((rc = uv_tcp_connect(&p->connect, &p->tcp, addr, on_connect)) < 0) {
@@ -1253,17 +1267,27 @@ on_tick(uv_timer_t *t)
 	uint64_t now = uv_now(&d->loop);
 	uint64_t silent = 3 * (uint64_t)d->cfg.net_keepalive_s * 1000;
 	struct kzd_peer *p;
+	struct kzd_figs figs;
 	char why[80];
+	size_t i;
 
+	/* A static peer away: whether it still lacks nothing. */
+	for (i = 0; i < d->net.n_dials; i++)
+		if (d->net.dials[i].peer == NULL &&
+		    d->net.dials[i].fig.tips_known)
+			kzd_fig_eval(d, &d->net.dials[i].fig, NULL, NULL, &figs);
+	kzd_rnet_tick(d);
 	for (p = d->net.peers; p != NULL; p = p->next) {
 		if (p->closing)
 			continue;
-		/* A new second: a throttled link is read again. */
+		/* A new second: a throttled link is read again; its figures
+		 * note whether it is in sync (the lag counts from then). */
 		if (p->link != NULL) {
 			struct kz_link_stats ls;
 
 			kz_link_get_stats(p->link, &ls);
 			p->frames_mark = ls.sync.frames_in;
+			kzd_fig_eval(d, &p->fig, p->link, &ls, &figs);
 		}
 		if (p->throttled && !p->finishing) {
 			p->throttled = false;
@@ -1500,10 +1524,14 @@ kzd_net_close_handles(struct kzd *d)
 void
 kzd_net_free(struct kzd *d)
 {
+	size_t i;
+
 	sodium_memzero(d->net.network_key, sizeof(d->net.network_key));
 	free(d->net.adm.nodes);
 	free(d->net.adm.grew);
 	memset(&d->net.adm, 0, sizeof(d->net.adm));
+	for (i = 0; i < KZD_NELEM(d->net.dials); i++)
+		kzd_fig_free(&d->net.dials[i].fig);
 }
 
 /* ------------------------------------------------------------ status */
@@ -1557,13 +1585,20 @@ kzd_net_link_json(struct kzd *d, const struct kzd_link_row *r)
 	static const struct kz_link_stats none;
 	const struct kz_link_stats *ls = r->ls != NULL ? r->ls : &none;
 	const struct kzd_adm_node *an = NULL;
+	struct kzd_figs fg;
 	char hex[65];
+	json_t *o;
 
 	if (r->node != NULL) {
 		kz_hex(hex, r->node, 32);
 		an = kzd_net_adm_node(d, r->node);
 	}
-	return json_pack("{s:s,s:s,s:s,s:o,s:b,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:I,"
+	memset(&fg, 0, sizeof(fg));
+	fg.pending_in = ls->sync.pending_in;
+	fg.pending_out = ls->sync.pending_out;
+	if (r->fig != NULL)
+		kzd_fig_eval(d, r->fig, r->live, r->ls, &fg);
+	o = json_pack("{s:s,s:s,s:s,s:o,s:b,s:s,s:o,s:o,s:I,s:I,s:I,s:I,s:I,"
 	    "s:I,s:I,s:I,s:I,s:o}",
 	    "address", r->address,
 	    "direction", r->initiator ? "out" : "in",
@@ -1580,11 +1615,24 @@ kzd_net_link_json(struct kzd *d, const struct kzd_link_row *r)
 	    "entries_out", (json_int_t)ls->sync.entries_out,
 	    "urgent_in", (json_int_t)ls->sync.urgent_in,
 	    "urgent_out", (json_int_t)ls->sync.urgent_out,
-	    "pending_in", (json_int_t)ls->sync.pending_in,
-	    "pending_out", (json_int_t)ls->sync.pending_out,
+	    "pending_in", (json_int_t)fg.pending_in,
+	    "pending_out", (json_int_t)fg.pending_out,
 	    "queued_bytes", (json_int_t)r->queued,
 	    "last_error", r->last_error != NULL && r->last_error[0] ?
 	    json_string(r->last_error) : json_null());
+	if (o == NULL)
+		return NULL;
+	/* linkfig.c: null where unknown (no fig, or tips never learnt). */
+	json_object_set_new(o, "pending_bytes_in", fg.known ?
+	    json_integer((json_int_t)fg.bytes_in) : json_null());
+	json_object_set_new(o, "pending_bytes_out", fg.known ?
+	    json_integer((json_int_t)fg.bytes_out) : json_null());
+	json_object_set_new(o, "last_contact", r->fig != NULL &&
+	    r->fig->last_contact_s != 0 ?
+	    json_integer((json_int_t)r->fig->last_contact_s) : json_null());
+	json_object_set_new(o, "lag_s", fg.have_lag ?
+	    json_integer((json_int_t)fg.lag_s) : json_null());
+	return o;
 }
 
 const char *
@@ -1611,6 +1659,8 @@ peer_json(struct kzd_peer *p)
 		.ls = &ls,
 		.queued = p->queued,
 		.last_error = p->last_error,
+		.fig = &p->fig,
+		.live = p->link,
 	};
 	json_t *o;
 
@@ -1630,7 +1680,7 @@ peer_json(struct kzd_peer *p)
 
 /* A static peer without a connection: closed, and when it is tried next. */
 static json_t *
-dial_json(struct kzd *d, const struct kzd_dial *dl)
+dial_json(struct kzd *d, struct kzd_dial *dl)
 {
 	uint64_t now = uv_now(&d->loop);
 	struct kzd_link_row r = {
@@ -1642,6 +1692,7 @@ dial_json(struct kzd *d, const struct kzd_dial *dl)
 		.transport = "tcp",
 		.last_error = dl->self ? "this node's own address" :
 		    dl->standby ? "another link reaches this node" : dl->last_error,
+		.fig = &dl->fig,
 	};
 	json_t *o = kzd_net_link_json(d, &r);
 
@@ -1670,7 +1721,7 @@ kzd_net_status(struct kzd *d, json_t *o)
 	if ((rp = kzd_rnet_peer_json(d)) != NULL)
 		json_array_append_new(a, rp);
 	for (i = 0; i < d->net.n_dials; i++) {
-		const struct kzd_dial *dl = &d->net.dials[i];
+		struct kzd_dial *dl = &d->net.dials[i];
 
 		/*
 		 * A discovered node reached by another link is that link's row;

@@ -327,6 +327,7 @@ session_end(struct kzd_rnet *r, const char *why, bool again_now)
 	struct kzd *d = r->d;
 	struct kz_link *l = kz_rlink_link(r->rl);
 	struct kz_link_stats ls;
+	struct kzd_figs figs;
 	uint64_t now = uv_now(&d->loop), wait;
 	bool stable;
 
@@ -340,6 +341,9 @@ session_end(struct kzd_rnet *r, const char *why, bool again_now)
 	    (unsigned)r->session, why[0] != '\0' ? why : "closed");
 	snprintf(r->last_error, sizeof(r->last_error), "%s", why);
 	stable = r->linked_ms != 0 && now - r->linked_ms >= STABLE_MS;
+	/* The session's last tips and sync time stay for the next. */
+	kzd_fig_take(d, &r->fig, l);
+	kzd_fig_eval(d, &r->fig, NULL, NULL, &figs);
 	kz_rlink_free(r->rl);
 	r->rl = NULL;
 	snprintf(r->name, sizeof(r->name), "radio %s>%s", r->mycall, r->peercall);
@@ -585,6 +589,8 @@ on_port_frame(void *arg, const uint8_t *payload, size_t len)
 	}
 	rc = kz_rlink_input(r->rl, payload, len, now);
 	l = kz_rlink_link(r->rl);
+	if (kz_link_state(l) == KZ_LINK_OPEN)
+		kzd_fig_contact(&r->fig);
 	if (rc < 0 && kz_link_state(l) != KZ_LINK_CLOSED) {
 		/* Not stored (a full disk): the next session resumes from what
 		 * was committed (as net.c's on_read explains). */
@@ -737,6 +743,7 @@ kzd_rnet_close_handles(struct kzd *d)
 	}
 	kz_rlink_free(r->rl);
 	r->rl = NULL;
+	kzd_fig_free(&r->fig);
 	if (r->timer_open && !uv_is_closing((uv_handle_t *)&r->timer))
 		uv_close((uv_handle_t *)&r->timer, NULL);
 	r->timer_open = false;
@@ -908,6 +915,8 @@ kzd_rnet_peer_json(struct kzd *d)
 		.ls = &ls,
 		.queued = r->port != NULL ? kz_radio_queued(r->port) : 0,
 		.last_error = r->last_error,
+		.fig = &r->fig,
+		.live = r->rl != NULL ? kz_rlink_link(r->rl) : NULL,
 	};
 	json_t *o;
 
@@ -920,6 +929,23 @@ kzd_rnet_peer_json(struct kzd *d)
 	if (o != NULL)
 		json_object_set_new(o, "radio", radio_json(r));
 	return o;
+}
+
+void
+kzd_rnet_tick(struct kzd *d)
+{
+	struct kzd_rnet *r = &d->radio;
+	struct kz_link_stats ls;
+	struct kzd_figs figs;
+
+	if (!r->configured)
+		return;
+	if (r->rl != NULL) {
+		kz_link_get_stats(kz_rlink_link(r->rl), &ls);
+		kzd_fig_eval(d, &r->fig, kz_rlink_link(r->rl), &ls, &figs);
+	} else if (r->fig.tips_known) {
+		kzd_fig_eval(d, &r->fig, NULL, NULL, &figs);
+	}
 }
 
 void

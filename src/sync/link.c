@@ -772,3 +772,10 @@ kz_link_get_stats(const struct kz_link *l, struct kz_link_stats *out)
 	*out = l->stats;
 	kz_sync_get_stats(l->sync, &out->sync);
 }
+
+bool
+kz_link_peer_tips(const struct kz_link *l,
+    void (*cb)(void *ctx, const uint8_t feed[32], uint64_t tip), void *ctx)
+{
+	return l->sync != NULL && kz_sync_peer_tips(l->sync, cb, ctx);
+}

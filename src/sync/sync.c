@@ -833,7 +833,16 @@ on_run(struct kz_sync *s, const ProtobufCBinaryData *bytes, size_t frame_len)
 		log_refused(s, run, rc);
 		rc = 0;
 	} else {
+		size_t i;
+
 		s->stats.entries_in += res.added;
+		/* Their stored size (header and op, none when purged): the
+		 * mean sizes what the peer still has to send. */
+		for (i = 0; i < run->n; i++)
+			s->stats.sized_bytes_in += KZ_HEADER_BYTES +
+			    (run->entries[i].op != NULL ?
+			    run->entries[i].op_len : 0);
+		s->stats.sized_in += run->n;
 		if (res.added > 0)
 			count_inert(s, run, old_tip);
 		if (res.added > 0 && s->o.feed_grew != NULL)
@@ -1406,6 +1415,19 @@ const char *
 kz_sync_reason(const struct kz_sync *s)
 {
 	return s->reason;
+}
+
+bool
+kz_sync_peer_tips(const struct kz_sync *s,
+    void (*cb)(void *ctx, const uint8_t feed[32], uint64_t tip), void *ctx)
+{
+	size_t i;
+
+	if (!s->peer_vector)
+		return false;
+	for (i = 0; cb != NULL && i < s->n_ptips; i++)
+		cb(ctx, s->ptips[i].feed, s->ptips[i].tip);
+	return true;
 }
 
 void

@@ -708,6 +708,13 @@ grep -qE '^kizuna_links\{state="(connecting|closed)"\} 1$' "$T/out" && ok ||
     bad "no link row for the unanswered peer"
 grep -qE '^kizuna_link_bytes_total\{transport="tcp",address="127\.0\.0\.1:1",node="",direction="in"\} 0$' \
     "$T/out" && ok || bad "no byte counter for the unanswered peer"
+# Figures it cannot know (never heard, never in sync) have no sample.
+for m in lag_seconds last_contact_seconds pending_bytes; do
+	has out "# TYPE kizuna_link_$m gauge"
+	grep -q "^kizuna_link_$m{transport=\"tcp\",address=\"127.0.0.1:1\"" "$T/out" &&
+	    bad "a $m sample for the unanswered peer" || ok
+done
+has out 'kizuna_link_pending_entries{transport="tcp",address="127.0.0.1:1",node="",direction="out"} 0'
 RQ=$(sed -n 's/^kizuna_http_requests_total //p' "$T/out")
 eq "$(sed -n 's/^kizuna_http_request_duration_seconds_count //p' "$T/out")" "$RQ" \
     "every API request is in the latency histogram"

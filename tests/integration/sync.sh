@@ -73,7 +73,8 @@ until_ok "a logs the link" -- grep -q "linked with node ${BK:0:16} (b)" "$T/a.er
 expect 0 "b: status" -- "$C" --home "$B" '{"cmd":"status"}'
 has out "\"address\":\"127.0.0.1:$PORT\",\"direction\":\"out\",\"state\":\"open\",\"node_key\":\"$AK\""
 has out '"last_error":null'
-has out '"last_error":null,"profile":"lan","compress":"none"}'
+has out '"last_error":null,"pending_bytes_in":0,"pending_bytes_out":0,"last_contact":'
+has out '"lag_s":0,"profile":"lan","compress":"none"}'
 expect 0 "a: status" -- "$C" --home "$A" '{"cmd":"status"}'
 has out "\"direction\":\"in\",\"state\":\"open\",\"node_key\":\"$BK\""
 
@@ -137,17 +138,58 @@ has out '"state":"open",'
 has out '"profile":"slow","compress":"none"}'
 
 # ---------------------------------------------------------------- A away
+# B's row for A, its static peer (docs/api.md, GET /api/status), counts
+# what A lacks against the tips A held when it went: B's three posts, their
+# stored size (a 120-byte header and the op, each: from `kizuna log`), a
+# lag that grows, and the contact before A stopped; /metrics says the same.
+arow() { "$C" --home "$B" '{"cmd":"status"}' | jq -c ".peers[] | select(.address == \"127.0.0.1:$PORT\")"; }
+S0=$("$K" --home "$B" --json status | jq -r .feed_length)
 kill -TERM "$DA"
 stopped "$DA" a
+TSTOP=$(date +%s)
 has a.err "link from 127.0.0.1:"
 expect 0 "b: post while a is down" -- "$K" --home "$B" --as alice post ops "while a was down"
+expect 0 "b: post while a is down 2" -- "$K" --home "$B" --as alice post ops "while a was down 2"
+expect 0 "b: post while a is down 3" -- "$K" --home "$B" --as alice post --priority urgent ops "while a was down 3"
 until_ok "b tries again with backoff" -- grep -q "\[net\] peers: 127.0.0.1:$PORT: next attempt in .* after: connection refused" "$T/b.err"
+eq "$(( $("$K" --home "$B" --json status | jq -r .feed_length) - S0 ))" 3 "b's feed grew by its 3 posts"
+SIZE=$("$K" --home "$B" --json log | jq -s --arg k "$BK" --argjson s "$S0" \
+    '[.[] | select(.author == $k and .seq > $s) | 120 + .op_len] | add')
+[ "$SIZE" -gt 360 ] && ok || bad "the 3 posts' stored size: '$SIZE'"
+arow >"$T/row"
+eq "$(jq -r '[.state, .pending_out, .pending_bytes_out, .pending_in, .pending_bytes_in] | map(tostring) | join(" ")' "$T/row")" \
+    "closed 3 $SIZE 0 0" "b's row for a away: 3 entries and $SIZE bytes pending out"
+LC=$(jq -r .last_contact "$T/row")
+[ "$LC" -le "$TSTOP" ] && [ "$LC" -ge $((TSTOP - 5)) ] && ok ||
+    bad "a's last contact $LC, stopped at $TSTOP"
+LAG=$(jq -r .lag_s "$T/row")
+[ "$LAG" -ge 0 ] && [ "$LAG" -le $(( $(date +%s) - TSTOP + 1 )) ] && ok ||
+    bad "lag $LAG s, a stopped $(( $(date +%s) - TSTOP )) s ago"
+lag_grew() { [ "$(arow | jq -r .lag_s)" -ge $((LAG + 2)) ]; }
+until_ok "the lag grows while a is away" -- lag_grew
+BH=$(sed -n 's|.*serving the web workspace at http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$T/b.err" | tail -1)
+curl -s "http://127.0.0.1:$BH/metrics" >"$T/out"
+LBL="transport=\"tcp\",address=\"127.0.0.1:$PORT\",node=\"${AK:0:16}\""
+has out "kizuna_link_pending_bytes{$LBL,direction=\"out\"} $SIZE"
+has out "kizuna_link_pending_bytes{$LBL,direction=\"in\"} 0"
+has out "kizuna_link_pending_entries{$LBL,direction=\"out\"} 3"
+has out "kizuna_link_last_contact_seconds{$LBL} $LC"
+ML=$(sed -n "s/^kizuna_link_lag_seconds{$LBL} //p" "$T/out")
+[ -n "$ML" ] && [ "$ML" -ge $((LAG + 2)) ] && ok || bad "metrics: lag '$ML'"
+has out "# TYPE kizuna_link_lag_seconds gauge"
+eq "$(grep -c '^# TYPE kizuna_link_pending_bytes gauge$' "$T/out")" 1 "one TYPE line a family"
 conf "$A" "127.0.0.1:$PORT" ""
 sed -i 's/^profile = .*/profile = slow/' "$A/kizuna.conf"
 start a "$A"
 DA=$DPID
 until_ok "a catches up from b" -- shows "$A" ops "while a was down"
 until_ok "one digest after a's restart" -- same_digest
+# Caught up: nothing pending, lag 0, a contact within the last seconds.
+in_sync() { arow | jq -e '.state == "open" and .lag_s == 0 and .pending_out == 0 and .pending_bytes_out == 0 and .pending_in == 0' >/dev/null; }
+until_ok "b's row for a: in sync again" -- in_sync
+LC=$(arow | jq -r .last_contact)
+[ "$LC" -le "$(date +%s)" ] && [ "$LC" -ge $(( $(date +%s) - 3 )) ] && ok ||
+    bad "a's last contact $LC after its return, now $(date +%s)"
 # Both slow: the link chooses the dictionary; live posts still cross.
 expect 0 "a: status, both slow" -- "$C" --home "$A" '{"cmd":"status"}'
 has out '"profile":"slow","compress":"dict"}'
