@@ -1,13 +1,14 @@
 // kizuna's web workspace: sign in, channels with unread counts, a channel's
 // history (newest at the bottom, older pages loaded as one scrolls up),
-// posting with a priority, threads, acknowledgements and reactions, and the
-// mesh's links.  Every text from the API goes in as textContent, never as
-// HTML.  The API's event stream (GET /api/events) says when anything was
-// stored; the page then fetches what it shows.  It also asks every POLL_MS
-// (a stream cut by a proxy goes unnoticed otherwise); when kizunad is away
-// (restarting) it says so, and the stream and the asking find it again.
+// posting with a priority, threads, acknowledgements and reactions, the
+// mesh's links, and for admins the users and nodes pages.  Every text from
+// the API goes in as textContent, never as HTML.  The API's event stream
+// (GET /api/events) says when anything was stored; the page then fetches
+// what it shows.  It also asks every POLL_MS (a stream cut by a proxy goes
+// unnoticed otherwise); when kizunad is away (restarting) it says so, and
+// the stream and the asking find it again.
 import { api, setCsrf, ApiError } from "./api.js";
-import { t, setLang, getLang, initLang } from "./i18n.js";
+import { t, setLang, getLang, initLang, translate } from "./i18n.js";
 
 const POLL_MS = 10000;
 const RETRY_MS = 2000;
@@ -24,7 +25,7 @@ const state = {
 	next: null,		// cursor of the older page, null at the start
 	loadingOlder: false,
 	thread: null,		// root id of the thread shown
-	view: "channels",	// or "mesh"
+	view: "channels",	// or mesh, search, rollcall, users, nodes
 	timer: null,
 	ticks: 0,
 	events: null,		// the EventSource
@@ -117,6 +118,7 @@ function signedOut() {
 		state.events = null;
 	}
 	showView(null);
+	unmountAdmin();
 	$("banner").hidden = true;
 	$("nav").hidden = true;
 	$("logout").hidden = true;
@@ -131,6 +133,10 @@ async function enter(me) {
 	$("login").hidden = true;
 	$("nav").hidden = false;
 	$("logout").hidden = false;
+	if (me.user.role === "admin")
+		mountAdmin();
+	else
+		unmountAdmin();
 	await refreshUsers();
 	await refreshChannels();
 	route();
@@ -232,6 +238,17 @@ function route() {
 		refreshRollcall();
 		return;
 	}
+	// Only an admin's page has these (a member's goes to the channels).
+	if (h === "#/admin/users" && $("users-view") !== null) {
+		showView("users");
+		refreshAdminUsers();
+		return;
+	}
+	if (h === "#/admin/nodes" && $("nodes-view") !== null) {
+		showView("nodes");
+		refreshNodes();
+		return;
+	}
 	let ch = null;
 	const m = /^#\/c\/([0-9a-f]{64})$/.exec(h);
 	if (m)
@@ -262,12 +279,14 @@ $("nav-rollcall").addEventListener("click", () => {
 	location.hash = "#/rollcall";
 });
 
-// Shows one page (channels, mesh, search, rollcall; null: none).
+// Shows one page (channels, mesh, search, rollcall, users, nodes; null:
+// none).  The admin pages are there only for an admin.
 function showView(v) {
 	state.view = v;
 	$("workspace").hidden = v !== "channels";
-	for (const p of ["mesh", "search", "rollcall"])
-		$(p + "-view").hidden = v !== p;
+	for (const p of ["mesh", "search", "rollcall", "users", "nodes"])
+		if ($(p + "-view") !== null)
+			$(p + "-view").hidden = v !== p;
 }
 
 function showChannels() {
@@ -784,6 +803,222 @@ $("report").addEventListener("submit", async (ev) => {
 		drawBoard(r.rollcall);
 });
 
+// ------------------------------------------------------------ admin pages
+
+// The users and nodes pages and their buttons are put into the page only
+// for an admin, from the templates in index.html, and taken out at sign
+// out: a member's page has no such elements (and the API refuses members
+// anyway).
+function mountAdmin() {
+	if ($("users-view") !== null)
+		return;
+	const nav = $("admin-nav").content.cloneNode(true);
+	const views = $("admin-views").content.cloneNode(true);
+	translate(nav);
+	translate(views);
+	$("nav").append(nav);
+	document.querySelector("main").append(views);
+	$("nav-users").addEventListener("click", () => {
+		location.hash = "#/admin/users";
+	});
+	$("nav-nodes").addEventListener("click", () => {
+		location.hash = "#/admin/nodes";
+	});
+	$("user-add").addEventListener("submit", addUser);
+	$("node-admit").addEventListener("submit", admitNode);
+}
+
+function unmountAdmin() {
+	for (const id of ["nav-users", "nav-nodes", "users-view", "nodes-view"])
+		if ($(id) !== null)
+			$(id).remove();
+}
+
+// A form's control by name (a form's own .id and .name shadow controls
+// named so).
+function field(f, name) {
+	return f.elements.namedItem(name);
+}
+
+// Puts rows (made or updated by fill(tr, item) when the item changed) into
+// tbody in the list's order, keyed by key(item) in data-key; rows of items
+// gone are removed.  A row with a form open in it is left alone, and the
+// words' language counts as a change.
+function syncRows(tbody, list, key, fill) {
+	const old = new Map([...tbody.rows].map((tr) => [tr.dataset.key, tr]));
+	let prev = null;
+	for (const item of list) {
+		const k = key(item);
+		const json = getLang() + JSON.stringify(item);
+		let tr = old.get(k);
+		old.delete(k);
+		if (tr === undefined) {
+			tr = el("tr");
+			tr.dataset.key = k;
+		}
+		if (tr.dataset.json !== json && tr.querySelector("form") === null) {
+			tr.dataset.json = json;
+			fill(tr, item);
+		}
+		const at = prev !== null ? prev.nextSibling : tbody.firstChild;
+		if (at !== tr)
+			tbody.insertBefore(tr, at);
+		prev = tr;
+	}
+	for (const tr of old.values())
+		tr.remove();
+}
+
+// ---- users
+
+async function refreshAdminUsers() {
+	const r = await call("GET", "/api/users");
+	if (r === null || $("users-view") === null)
+		return;
+	state.users = new Map(r.users.map((u) => [u.id, u.display_name]));
+	syncRows($("users").tBodies[0], r.users, (u) => u.id, fillUser);
+}
+
+function fillUser(tr, u) {
+	tr.className = u.active ? "active" : "inactive";
+	tr.dataset.user = u.id;
+	tr.replaceChildren();
+	const self = u.id === state.me.user.id;
+	tr.append(el("td", "id", u.id + (self ? t("users.you") : "")),
+	    el("td", "name", u.display_name), el("td", "department",
+	    u.department || ""), el("td", "role", t("role." + u.role)),
+	    el("td", "active", t(u.active ? "users.isActive" :
+	    "users.isInactive")));
+	const td = el("td", "actions");
+	// Not oneself: an admin who deactivated themselves would be locked
+	// out at once.
+	if (!self && u.active) {
+		const b = el("button", "plain deactivate", t("users.deactivate"));
+		b.type = "button";
+		// A second click deactivates (no dialog box: one click never does).
+		b.addEventListener("click", () => {
+			if (!b.classList.contains("armed")) {
+				b.classList.add("armed");
+				b.textContent = t("users.deactivate.confirm");
+				return;
+			}
+			setActive(tr, u, false);
+		});
+		td.append(b);
+	} else if (!self) {
+		const b = el("button", "plain activate", t("users.activate"));
+		b.type = "button";
+		b.addEventListener("click", () => setActive(tr, u, true));
+		td.append(b);
+	}
+	const reset = el("button", "plain reset", t("users.reset"));
+	reset.type = "button";
+	reset.addEventListener("click", () => startReset(tr, u));
+	td.append(reset, el("span", "note muted"), el("span", "error"));
+	td.lastChild.setAttribute("role", "alert");
+	tr.append(td);
+}
+
+async function setActive(tr, u, on) {
+	const r = await call("POST", "/api/users/" + u.id + (on ? "/activate" :
+	    "/deactivate"), {}, tr.querySelector(".error"));
+	if (r !== null) {
+		tr.dataset.json = getLang() + JSON.stringify(r.user);
+		fillUser(tr, r.user);
+	}
+}
+
+// The row's actions become a password field until saved or cancelled.
+function startReset(tr, u) {
+	const td = tr.querySelector("td.actions");
+	const f = el("form", "reset");
+	const pw = el("input");
+	pw.type = "password";
+	pw.name = "password";
+	pw.required = true;
+	pw.autocomplete = "new-password";
+	pw.placeholder = t("users.newPassword");
+	pw.setAttribute("aria-label", t("users.newPassword"));
+	const save = el("button", "", t("edit.save"));
+	save.type = "submit";
+	const cancel = el("button", "plain", t("edit.cancel"));
+	cancel.type = "button";
+	const err = el("span", "error");
+	err.setAttribute("role", "alert");
+	f.append(pw, save, cancel, err);
+	td.replaceChildren(f);
+	pw.focus();
+	cancel.addEventListener("click", () => fillUser(tr, u));
+	f.addEventListener("submit", async (ev) => {
+		ev.preventDefault();
+		const r = await call("POST", "/api/users/" + u.id + "/password",
+		    { password: pw.value }, err);
+		if (r !== null) {
+			tr.dataset.json = getLang() + JSON.stringify(r.user);
+			fillUser(tr, r.user);
+			tr.querySelector(".note").textContent = t("users.passwordSet");
+		}
+	});
+}
+
+async function addUser(ev) {
+	ev.preventDefault();
+	const f = ev.target;
+	const body = { id: field(f, "id").value,
+	    display_name: field(f, "display_name").value,
+	    role: field(f, "role").value };
+	if (field(f, "department").value !== "")
+		body.department = field(f, "department").value;
+	if (field(f, "password").value !== "")
+		body.password = field(f, "password").value;
+	const note = $("user-add-note");
+	note.textContent = "";
+	const r = await call("POST", "/api/users", body, $("user-add-error"));
+	if (r === null)
+		return;
+	f.reset();
+	note.textContent = t("users.added", { id: r.user.id });
+	await refreshAdminUsers();
+}
+
+// ---- nodes
+
+async function refreshNodes() {
+	const s = await call("GET", "/api/status");
+	if (s === null || $("nodes-view") === null)
+		return;
+	syncRows($("nodes").tBodies[0], s.nodes || [], (nd) => nd.key,
+	    (tr, nd) => fillNode(tr, nd, s.node_key));
+}
+
+function fillNode(tr, nd, self) {
+	tr.className = nd.revoked ? "revoked" : "admitted";
+	tr.dataset.node = nd.key;
+	tr.replaceChildren();
+	// last_seq counts only for a revoked node: its entries after it
+	// are ignored.
+	tr.append(el("td", "name", nd.name + (nd.key === self ? t("nodes.self") :
+	    "")), el("td", "key", nd.key), el("td", "kind",
+	    t(nd.admin ? "nodes.adminNode" : "nodes.member")), el("td", "status",
+	    nd.revoked ? t("nodes.revokedAfter", { n: nd.last_seq }) :
+	    t("nodes.admitted")));
+}
+
+async function admitNode(ev) {
+	ev.preventDefault();
+	const f = ev.target;
+	const note = $("node-admit-note");
+	note.textContent = "";
+	const r = await call("POST", "/api/nodes", { key: field(f, "key").value.trim(),
+	    name: field(f, "name").value, admin: field(f, "admin").checked },
+	    $("node-admit-error"));
+	if (r === null)
+		return;
+	f.reset();
+	note.textContent = t("nodes.admittedNote", { name: r.node.name });
+	await refreshNodes();
+}
+
 // ------------------------------------------------------------ refreshing
 
 // Fetches what is shown; calls that come while one runs make one more.
@@ -815,6 +1050,14 @@ async function refreshShown() {
 		await refreshRollcall();
 		return;
 	}
+	if (state.view === "users") {
+		await refreshAdminUsers();
+		return;
+	}
+	if (state.view === "nodes") {
+		await refreshNodes();
+		return;
+	}
 	if (state.view === "search")
 		return;
 	await refreshChannels();
@@ -841,6 +1084,9 @@ $("lang").addEventListener("click", () => {
 		if (m)
 			fillMessage(li, m, false);
 	}
+	// The mesh and admin pages redraw in the new words.
+	if (state.me !== null)
+		refresh();
 });
 
 // A page opened with a live session goes straight in; kizunad away at

@@ -1,5 +1,6 @@
 // The UI's words in Japanese (the default) and English.  Elements carry
-// data-i18n="key" (their text) or data-i18n-placeholder="key"; code asks
+// data-i18n="key" (their text), data-i18n-placeholder="key" or
+// data-i18n-label="key" (their aria-label); code asks
 // t("key", {name: value}) for text with {name} filled in.
 
 const words = {
@@ -72,6 +73,43 @@ const words = {
 		"mesh.none": "リンクはありません",
 		"mesh.map": "このノードと直接のリンク（緑: 接続中、黄: 認証中、赤: 切断）",
 		"mesh.pendingShort": "未 {n}",
+		"nav.users": "ユーザー管理",
+		"nav.nodes": "ノード管理",
+		"users.title": "ユーザー管理",
+		"users.id": "ユーザー ID",
+		"users.name": "表示名",
+		"users.department": "部署",
+		"users.password": "パスワード",
+		"users.role": "権限",
+		"users.active": "状態",
+		"users.actions": "操作",
+		"users.add": "追加",
+		"users.added": "{id} を追加しました",
+		"users.isActive": "有効",
+		"users.isInactive": "無効",
+		"users.deactivate": "無効化",
+		"users.deactivate.confirm": "本当に無効化",
+		"users.activate": "有効化",
+		"users.reset": "パスワード再設定",
+		"users.newPassword": "新しいパスワード",
+		"users.passwordSet": "パスワードを変更しました",
+		"users.you": "（自分）",
+		"role.member": "一般",
+		"role.admin": "管理者",
+		"nodes.title": "ノード管理",
+		"nodes.key": "ノード鍵",
+		"nodes.keyHint": "ノード鍵（node.pub の 64 桁の 16 進数）",
+		"nodes.name": "名前",
+		"nodes.adminNode": "管理ノード",
+		"nodes.role": "種類",
+		"nodes.member": "一般ノード",
+		"nodes.status": "状態",
+		"nodes.admitted": "参加中",
+		"nodes.revoked": "失効",
+		"nodes.revokedAfter": "失効（{n} 番までのエントリーは有効）",
+		"nodes.admit": "参加を承認",
+		"nodes.admittedNote": "{name} の参加を承認しました",
+		"nodes.self": "（このノード）",
 		"state.open": "接続中",
 		"state.connecting": "接続待ち",
 		"state.handshake": "認証中",
@@ -147,6 +185,43 @@ const words = {
 		"mesh.none": "No links",
 		"mesh.map": "This node and its direct links (green: open, amber: handshake, red: down)",
 		"mesh.pendingShort": "{n} pending",
+		"nav.users": "Users",
+		"nav.nodes": "Nodes",
+		"users.title": "Users",
+		"users.id": "User ID",
+		"users.name": "Display name",
+		"users.department": "Department",
+		"users.password": "Password",
+		"users.role": "Role",
+		"users.active": "State",
+		"users.actions": "Actions",
+		"users.add": "Add",
+		"users.added": "{id} added",
+		"users.isActive": "active",
+		"users.isInactive": "inactive",
+		"users.deactivate": "Deactivate",
+		"users.deactivate.confirm": "Really deactivate",
+		"users.activate": "Activate",
+		"users.reset": "Reset password",
+		"users.newPassword": "New password",
+		"users.passwordSet": "Password changed",
+		"users.you": " (you)",
+		"role.member": "member",
+		"role.admin": "admin",
+		"nodes.title": "Nodes",
+		"nodes.key": "Node key",
+		"nodes.keyHint": "Node key (node.pub: 64 hex digits)",
+		"nodes.name": "Name",
+		"nodes.adminNode": "Admin node",
+		"nodes.role": "Kind",
+		"nodes.member": "member node",
+		"nodes.status": "State",
+		"nodes.admitted": "admitted",
+		"nodes.revoked": "revoked",
+		"nodes.revokedAfter": "revoked (its entries up to seq {n} count)",
+		"nodes.admit": "Admit",
+		"nodes.admittedNote": "{name} admitted",
+		"nodes.self": " (this node)",
 		"state.open": "open",
 		"state.connecting": "connecting",
 		"state.handshake": "handshake",
@@ -165,10 +240,17 @@ export function setLang(l) {
 		// Private mode: the choice lasts this page only.
 	}
 	document.documentElement.lang = lang;
-	for (const el of document.querySelectorAll("[data-i18n]"))
+	translate(document);
+}
+
+// Puts the words into root's elements (the page, or a part added later).
+export function translate(root) {
+	for (const el of root.querySelectorAll("[data-i18n]"))
 		el.textContent = t(el.dataset.i18n);
-	for (const el of document.querySelectorAll("[data-i18n-placeholder]"))
+	for (const el of root.querySelectorAll("[data-i18n-placeholder]"))
 		el.placeholder = t(el.dataset.i18nPlaceholder);
+	for (const el of root.querySelectorAll("[data-i18n-label]"))
+		el.setAttribute("aria-label", t(el.dataset.i18nLabel));
 }
 
 export function getLang() {

@@ -11,7 +11,10 @@
 //   search on C finds A's post by the two-character word 堤防, highlighted;
 //   a roll call report on B's page shows on A's board within 2 s;
 //   one in another channel shows as unread on A's channel list within 2 s,
-//   and opening that channel shows it and clears the count;
+//   and opening that channel shows it and clears the count; sato (an admin)
+//   adds erin on A's users page, erin signs in on B once her entry is
+//   there and sees the channels; sato deactivates her (two clicks) and
+//   erin's pages on A and B go back to sign-in, where she is refused;
 //   A's mesh page shows the link to B open, in its table and on its map
 //   (green, labelled with B's name); A stopped, B's map shows the link
 //   down.  Screenshots of both pages go to KZ_OUT/screenshots
@@ -194,6 +197,57 @@ async function main() {
 	    "opening it clears the count");
 	eq(await pa.textContent("#message-list li:last-child .text"),
 	    "上流支所の衛星電話、通話テスト済みです。", "and shows the post");
+
+	// Admin: sato adds a user on A's users page; the user's entry travels
+	// to B, where she signs in and sees the channels; sato deactivates her
+	// on A and her sessions end: on A at her page's next request, on B
+	// once the entry has arrived.
+	eq((await pb.$$("#nav-users, #nav-nodes, #users-view, #nodes-view")).length, 0,
+	    "suzuki (a member) has no admin page on b");
+	await pa.click("#nav-users");
+	await pa.waitForSelector("#users-view:not([hidden])");
+	await pa.fill("#user-add input[name=id]", "erin");
+	await pa.fill("#user-add input[name=display_name]", "遠藤 えりん");
+	await pa.fill("#user-add input[name=password]", "erin-pw");
+	await pa.click("#user-add button[type=submit]");
+	await pa.waitForSelector('#users tr[data-user="erin"]');
+	eq(await pa.textContent("#user-add-note"), "erin を追加しました", "sato adds erin on a");
+	await within("erin's entry reaches b", 5000, () =>
+	    /^erin\b/m.test(b.k("user", "list")));
+	const pe = await newPage();
+	await pe.goto(b.url());
+	await signIn(pe, "erin", "erin-pw");
+	eq(await pe.textContent("#who"), "遠藤 えりん (erin)", "erin signs in on b");
+	eq(JSON.stringify(await pe.$$eval("#channels a", (as) => as.map((a) => a.textContent))),
+	    JSON.stringify(["# 災害対策本部", "# 総務"]), "and sees the channel list");
+	const pea = await newPage();
+	await pea.goto(a.url());
+	await signIn(pea, "erin", "erin-pw");
+	ok("erin signs in on a too");
+	const erin = '#users tr[data-user="erin"]';
+	await pa.click(erin + " button.deactivate");
+	eq(await pa.textContent(erin + " button.deactivate"), "本当に無効化",
+	    "deactivating asks again");
+	await pa.click(erin + " button.deactivate");
+	await waitFor("erin shown inactive", async () =>
+	    (await pa.textContent(erin + " td.active")) === "無効");
+	ok("the second click deactivates erin");
+	await within("erin's page on a goes back to sign-in", 3000, async () =>
+	    await pea.isVisible("#login:not([hidden])"));
+	eq(await pea.textContent("#who"), "", "and no longer names her");
+	await within("erin's page on b goes back to sign-in", 5000, async () =>
+	    await pe.isVisible("#login:not([hidden])"));
+	await pea.fill("input[name=user]", "erin");
+	await pea.fill("input[name=password]", "erin-pw");
+	await pea.click("#login button[type=submit]");
+	await waitFor("the refusal", async () => (await pea.textContent("#login-error")) !== "");
+	eq(await pea.isVisible("#workspace"), false, "erin cannot sign in again: " +
+	    await pea.textContent("#login-error"));
+	await pea.screenshot({ path: join(shots, "mesh-a-deactivated.png") });
+	clean(pe, "erin's page on b");
+	clean(pea, "erin's page on a");
+	await pa.click("#nav-channels");
+	await pa.waitForSelector("#workspace:not([hidden])");
 
 	// A's mesh page: the link to B.
 	await pa.click("#nav-mesh");

@@ -10,6 +10,12 @@
 //   as that text (no img element, no dialog); acknowledging shows the count;
 //   a thread: a reply, and the root's reply count; a POST without the CSRF
 //   token is refused (403 csrf) and stores nothing; the mesh page; English;
+//   the admin pages: users (listed; one added, in `kizuna user list` and
+//   able to sign in; the API's message for an id taken and a bad id; a
+//   password reset; deactivate on its second click, activate) and nodes
+//   (this node; a bad key's message; a node admitted, with its name, in
+//   `kizuna mesh nodes`; admitted twice); a member's page has none of
+//   them and the admin API called from it is refused 403;
 //   kizunad stopped: the page says it is away, and finds it again by itself
 //   when it is back on its port; a phone's screen (nothing wider, the send
 //   button on screen); sign out; five wrong passwords and the sixth is
@@ -214,6 +220,171 @@ async function main() {
 	eq(await page.textContent(urgent + " .badge"), "Urgent", "the badge in English");
 	await page.screenshot({ path: join(shots, "channel-en.png") });
 	await page.click("#lang");
+
+	// ---------------------------------------------------------- admin: users
+	// sato is an admin: the admin pages are there for her.
+	const cells = async (p, sel) => await p.$$eval(sel + " td", (tds) =>
+	    tds.map((td) => td.textContent));
+	await page.click("#nav-users");
+	await page.waitForSelector("#users-view:not([hidden])");
+	await page.waitForSelector('#users tr[data-user="tanaka"]');
+	eq(JSON.stringify(await page.$$eval("#users tbody tr", (trs) =>
+	    trs.map((tr) => tr.dataset.user))), JSON.stringify(["sato", "tanaka"]),
+	    "the users page lists the users");
+	eq(JSON.stringify((await cells(page, '#users tr[data-user="sato"]')).slice(0, 5)),
+	    JSON.stringify(["sato（自分）", "佐藤 花子", "防災課", "管理者", "有効"]),
+	    "sato's row: name, department, role, active");
+	eq((await page.$$('#users tr[data-user="sato"] button.deactivate')).length, 0,
+	    "no deactivate button on one's own row");
+	const addUser = async (id, name, pw) => {
+		await page.fill("#user-add input[name=id]", id);
+		await page.fill("#user-add input[name=display_name]", name);
+		await page.fill("#user-add input[name=department]", "消防署");
+		await page.fill("#user-add input[name=password]", pw);
+		await page.evaluate(() => {
+			document.getElementById("user-add-error").textContent = "";
+			document.getElementById("user-add-note").textContent = "";
+		});
+		await page.click("#user-add button[type=submit]");
+		return await waitFor("the add is answered", async () =>
+		    (await page.textContent("#user-add-error")) ||
+		    (await page.textContent("#user-add-note")));
+	};
+	eq(await addUser("erin", "遠藤 えりん", "erin-pw"), "erin を追加しました",
+	    "adding a user says so");
+	await page.waitForSelector('#users tr[data-user="erin"]');
+	eq(JSON.stringify((await cells(page, '#users tr[data-user="erin"]')).slice(0, 5)),
+	    JSON.stringify(["erin", "遠藤 えりん", "消防署", "一般", "有効"]),
+	    "the new user's row");
+	if (/^erin\b.*遠藤 えりん/m.test(k("user", "list")))
+		ok("kizuna user list shows the user added in the browser");
+	else
+		bad("kizuna user list lacks erin: " + k("user", "list"));
+	const login = async (user, password) => (await fetch(base + "api/login", {
+	    method: "POST", headers: { "Content-Type": "application/json" },
+	    body: JSON.stringify({ user, password }) })).status;
+	eq(await login("erin", "erin-pw"), 200, "the new user can sign in");
+	eq(await addUser("erin", "二人目", "x"), "a user with this id exists",
+	    "adding the same id again shows the API's message");
+	eq(await addUser("bad id!", "名前", "x"), "an id is 1 to 64 of A-Z a-z 0-9 . _ @ -, names at most 80 bytes",
+	    "a bad id shows the API's message");
+	eq((await page.$$("#users tbody tr")).length, 3, "and neither added a row");
+	eq(await page.inputValue("#user-add input[name=id]"), "bad id!",
+	    "a refused form keeps what was typed");
+
+	// A password reset: the new one signs in, the old one not.
+	const tanakaRow = '#users tr[data-user="tanaka"]';
+	await page.click(tanakaRow + " button.reset");
+	await page.fill(tanakaRow + " form.reset input[name=password]", "ichiro-new");
+	await page.click(tanakaRow + " form.reset button[type=submit]");
+	await waitFor("the reset is said", async () =>
+	    (await page.textContent(tanakaRow + " .note")) === "パスワードを変更しました");
+	ok("resetting a password says so");
+	eq(await login("tanaka", "ichiro-new"), 200, "the new password signs in");
+	eq(await login("tanaka", "ichiro-pw"), 401, "the old one no longer does");
+
+	// Deactivate asks again on its second click; activate does not.
+	const erinRow = '#users tr[data-user="erin"]';
+	await page.click(erinRow + " button.deactivate");
+	eq(await page.textContent(erinRow + " button.deactivate"), "本当に無効化",
+	    "one click on deactivate only asks again");
+	eq(await login("erin", "erin-pw"), 200, "erin is still active");
+	await page.click(erinRow + " button.deactivate");
+	await waitFor("erin inactive", async () =>
+	    (await cells(page, erinRow))[4] === "無効");
+	ok("the second click deactivates: shown inactive");
+	eq(await login("erin", "erin-pw"), 401, "a deactivated user cannot sign in");
+	await page.screenshot({ path: join(shots, "admin-users.png") });
+	await page.click(erinRow + " button.activate");
+	await waitFor("erin active", async () =>
+	    (await cells(page, erinRow))[4] === "有効");
+	eq(await login("erin", "erin-pw"), 200, "activated, erin signs in again");
+	eq(page.kz.dialogs, 0, "the admin pages used no dialog box");
+
+	// ---------------------------------------------------------- admin: nodes
+	const d = node("d");
+	d.k("init");
+	await page.click("#nav-nodes");
+	await page.waitForSelector("#nodes-view:not([hidden])");
+	const aKey = a.key();
+	await page.waitForSelector('#nodes tr[data-node="' + aKey + '"]');
+	eq(JSON.stringify((await cells(page, '#nodes tr[data-node="' + aKey + '"]')).slice(0, 4)),
+	    JSON.stringify(["（このノード）", aKey, "管理ノード", "参加中"]),
+	    "the nodes page: this node (no name), an admin node, admitted");
+	const admit = async (key, name) => {
+		await page.fill("#node-admit input[name=key]", key);
+		await page.fill("#node-admit input[name=name]", name);
+		await page.evaluate(() => {
+			document.getElementById("node-admit-error").textContent = "";
+			document.getElementById("node-admit-note").textContent = "";
+		});
+		await page.click("#node-admit button[type=submit]");
+		return await waitFor("the admission is answered", async () =>
+		    (await page.textContent("#node-admit-error")) ||
+		    (await page.textContent("#node-admit-note")));
+	};
+	eq(await admit("xyz", "駅"), "key is the node's public key, 64 hex digits (its node.pub)",
+	    "a bad key shows the API's message");
+	eq((await page.$$("#nodes tbody tr")).length, 1, "and admits nothing");
+	eq(await admit(d.key(), "下流駅"), "下流駅 の参加を承認しました", "admitting a node says so");
+	const dRow = '#nodes tr[data-node="' + d.key() + '"]';
+	await page.waitForSelector(dRow);
+	eq(JSON.stringify((await cells(page, dRow)).slice(0, 4)),
+	    JSON.stringify(["下流駅", d.key(), "一般ノード", "参加中"]),
+	    "the admitted node is listed with its name");
+	if (k("mesh", "nodes").includes(d.key()))
+		ok("kizuna mesh nodes lists the node admitted in the browser");
+	else
+		bad("kizuna mesh nodes lacks the node");
+	eq(await admit(d.key(), "下流駅"), "the node is admitted already",
+	    "admitting it again shows the API's message");
+	await page.screenshot({ path: join(shots, "admin-nodes.png") });
+	await page.click("#lang");
+	await waitFor("the nodes page in English", async () =>
+	    (await cells(page, dRow))[3] === "admitted");
+	eq(await page.textContent("#nodes-view h2"), "Nodes", "the nodes page in English");
+	await page.click("#nav-users");
+	await waitFor("the users page in English", async () =>
+	    (await cells(page, erinRow))[3] === "member");
+	eq(await page.textContent(erinRow + " button.deactivate"), "Deactivate",
+	    "its buttons in English");
+	await page.screenshot({ path: join(shots, "admin-users-en.png") });
+	await page.click("#lang");
+	await page.click("#nav-channels");
+	await page.waitForSelector("#workspace:not([hidden])");
+
+	// ---------------------------------------------------------- not an admin
+	// tanaka, a member: no admin page in the page at all, the admin
+	// addresses show the channels, and the API refuses him.
+	const pm = await newPage();
+	await pm.goto(base);
+	await signIn(pm, "tanaka", "ichiro-new");
+	for (const id of ["nav-users", "nav-nodes", "users-view", "nodes-view"])
+		eq((await pm.$$("#" + id)).length, 0, "a member's page has no #" + id);
+	await pm.goto(base + "#/admin/users");
+	await pm.waitForSelector("#workspace:not([hidden])");
+	ok("a member sent to #/admin/users sees the channels");
+	const refused = await pm.evaluate(async () => {
+		const me = await (await fetch("/api/me")).json();
+		const out = [];
+		for (const [path, body] of [["/api/users", { id: "mallory",
+		    display_name: "x", role: "admin" }], ["/api/users/sato/deactivate", {}],
+		    ["/api/nodes", { key: "ab".repeat(32), name: "x" }]]) {
+			const r = await fetch(path, { method: "POST",
+			    headers: { "Content-Type": "application/json",
+			    "X-CSRF-Token": me.csrf }, body: JSON.stringify(body) });
+			out.push(r.status + " " + (await r.json()).error.code);
+		}
+		return out;
+	});
+	eq(JSON.stringify(refused), JSON.stringify(["403 forbidden", "403 forbidden",
+	    "403 forbidden"]), "the admin API called from a member's page is refused 403");
+	if (!/mallory/.test(k("user", "list")) && /^sato\b/m.test(k("user", "list")))
+		ok("and nothing was stored");
+	else
+		bad("a member's call changed the users: " + k("user", "list"));
+	clean(pm, "the member's page");
+	await pm.context().close();
 
 	// ---------------------------------------------------------- restart
 	// kizunad goes away: the page says so and keeps asking; back on its
