@@ -3,6 +3,17 @@
 
 let csrf = "";
 
+// How far kizunad's clock is ahead of this browser's, in ms, from the Date
+// header of its last answer (half a second added: the header drops the
+// fraction).  Times the API gives in its own clock, such as a link's last
+// contact, are shown relative to its now: an appliance may have no working
+// clock, or the laptop a wrong one.
+let skew = 0;
+
+export function serverNow() {
+	return Date.now() + skew;
+}
+
 export function setCsrf(token) {
 	csrf = token || "";
 }
@@ -31,6 +42,9 @@ export async function api(method, path, body) {
 		// kizunad is down or restarting: the caller retries.
 		throw new ApiError(0, "offline", e.message);
 	}
+	const date = Date.parse(res.headers.get("Date") || "");
+	if (!Number.isNaN(date))
+		skew = date + 500 - Date.now();
 	let data = null;
 	try {
 		data = await res.json();

@@ -1,18 +1,22 @@
 // kizuna's web workspace: sign in, channels with unread counts, a channel's
 // history (newest at the bottom, older pages loaded as one scrolls up),
 // posting with a priority, threads, acknowledgements and reactions, the
-// mesh's links, and for admins the users and nodes pages.  Every text from
-// the API goes in as textContent, never as HTML.  The API's event stream
-// (GET /api/events) says when anything was stored; the page then fetches
-// what it shows.  It also asks every POLL_MS (a stream cut by a proxy goes
-// unnoticed otherwise); when kizunad is away (restarting) it says so, and
-// the stream and the asking find it again.
-import { api, setCsrf, ApiError } from "./api.js";
+// mesh's links with their figures, and for admins the users and nodes
+// pages.  Every text from the API goes in as textContent, never as HTML.
+// The API's event stream (GET /api/events) says when anything was stored;
+// the page then fetches what it shows.  It also asks every POLL_MS (a
+// stream cut by a proxy goes unnoticed otherwise); when kizunad is away
+// (restarting) it says so, and the stream and the asking find it again.
+import { api, setCsrf, ApiError, serverNow } from "./api.js";
 import { t, setLang, getLang, initLang, translate } from "./i18n.js";
 
 const POLL_MS = 10000;
 const RETRY_MS = 2000;
 const PAGE = 50;
+// A link this far behind (lag_s) is drawn cut off, as a closed one is.
+const CUT_OFF_S = 300;
+// A figure the API does not give (yet), or gives as null.
+const NONE = "—";
 
 const $ = (id) => document.getElementById(id);
 
@@ -645,32 +649,89 @@ async function refreshMesh() {
 	const tb = $("links").tBodies[0];
 	tb.replaceChildren();
 	for (const p of s.peers) {
-		const tr = el("tr", "state-" + p.state);
+		const tr = el("tr", "state-" + p.state + (cutOff(p) ? " cutoff" : ""));
+		tr.dataset.node = p.node_key || "";
 		const peer = (p.name ? p.name + " " : "") + (p.node_key ?
 		    p.node_key.slice(0, 16) : "") + " " + p.address;
-		const cells = [peer, p.transport || "tcp",
-		    t("state." + p.state), p.since ? fmtTime(p.since * 1000) : "",
-		    String(p.entries_in), String(p.entries_out),
-		    String((p.pending_in || 0) + (p.pending_out || 0)),
-		    p.last_error || ""];
-		for (const c of cells)
-			tr.append(el("td", "", c));
+		const cells = [["peer", peer], ["transport", p.transport || "tcp"],
+		    ["state", t("state." + p.state)],
+		    ["since", p.since ? fmtTime(p.since * 1000) : ""],
+		    ["last-contact", ago(p.last_contact)], ["lag", lag(p)],
+		    ["in", String(p.entries_in)], ["out", String(p.entries_out)],
+		    ["pending-in", pending(p.pending_in, p.pending_bytes_in)],
+		    ["pending-out", pending(p.pending_out, p.pending_bytes_out)],
+		    ["error", p.last_error || ""]];
+		for (const [cls, c] of cells)
+			tr.append(el("td", cls, c));
 		tb.append(tr);
 	}
 	drawMap(s);
 	if (s.peers.length === 0) {
 		const tr = el("tr");
 		const td = el("td", "muted", t("mesh.none"));
-		td.colSpan = 8;
+		td.colSpan = 11;
 		tr.append(td);
 		tb.append(tr);
 	}
 }
 
+// A link's figures (docs/api.md, GET /api/status), each "—" when the API
+// does not give it or gives null.
+
+// How long ago a unix time of kizunad's clock was: "3分前".
+function ago(unix) {
+	if (typeof unix !== "number")
+		return NONE;
+	return span("ago.", Math.max(0, Math.floor(serverNow() / 1000 - unix)));
+}
+
+// Seconds behind: "同期済み" (0 with nothing pending) or "6分".  (The lag
+// counts whole seconds since the link was last in sync, so it is 0 in the
+// second it stops being so: "0秒" while entries are pending.)
+function lag(p) {
+	if (typeof p.lag_s !== "number")
+		return NONE;
+	return p.lag_s === 0 && !(p.pending_in > 0) && !(p.pending_out > 0) ?
+	    t("mesh.inSync") : span("dur.", p.lag_s);
+}
+
+function span(prefix, s) {
+	if (s < 60)
+		return t(prefix + "s", { n: s });
+	if (s < 3600)
+		return t(prefix + "m", { n: Math.floor(s / 60) });
+	if (s < 86400)
+		return t(prefix + "h", { n: Math.floor(s / 3600) });
+	return t(prefix + "d", { n: Math.floor(s / 86400) });
+}
+
+function bytes(n) {
+	if (typeof n !== "number")
+		return NONE;
+	if (n < 1024)
+		return n + " B";
+	if (n < 1024 * 1024)
+		return (n / 1024).toFixed(1) + " KB";
+	return (n / (1024 * 1024)).toFixed(1) + " MB";
+}
+
+// Entries and bytes waiting one way: "3 件 / 1.2 KB".
+function pending(entries, b) {
+	return (typeof entries === "number" ? t("mesh.entries", { n: entries }) :
+	    NONE) + " / " + bytes(b);
+}
+
+// Cut off: the link is down, or open but more than CUT_OFF_S behind.
+function cutOff(p) {
+	return p.state === "closed" || p.state === "connecting" ||
+	    (typeof p.lag_s === "number" && p.lag_s > CUT_OFF_S);
+}
+
 // The map: this node in the middle, each link's peer around it, the line
-// coloured by the link's state, with its transport and what is pending.
-// (Only this node's own links: how far nodes link to each other is not
-// known here.)
+// coloured by the link's state (dashed, and the peer marked, when cut off),
+// with its transport and what is pending each way; under the peer's name
+// its last contact and lag.  (Only this node's own links: how far nodes
+// link to each other is not known here.)
 const SVG = "http://www.w3.org/2000/svg";
 
 function svg(tag, attrs, text) {
@@ -687,26 +748,36 @@ function drawMap(s) {
 	for (const e of [...map.children])
 		if (e.tagName !== "title")
 			e.remove();
-	const cx = 320, cy = 200, r = 150;
+	const cx = 320, cy = 200, rx = 210, ry = 130;
 	const n = s.peers.length;
 	s.peers.forEach((p, i) => {
 		const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(n, 1);
-		const x = cx + r * Math.cos(a) * 1.4, y = cy + r * Math.sin(a);
-		const g = svg("g", { class: "peer state-" + p.state });
+		const x = cx + rx * Math.cos(a), y = cy + ry * Math.sin(a);
+		const cut = cutOff(p);
+		const g = svg("g", { class: "peer state-" + p.state +
+		    (cut ? " cutoff" : "") });
 		g.dataset.node = p.node_key || "";
 		g.append(svg("line", { x1: cx, y1: cy, x2: x, y2: y }));
 		const mx = (cx + x) / 2, my = (cy + y) / 2;
-		const pending = (p.pending_in || 0) + (p.pending_out || 0);
 		g.append(svg("text", { x: mx, y: my - 6, class: "edge" },
 		    (p.transport || "tcp") + " · " + t("state." + p.state)));
-		if (pending > 0)
-			g.append(svg("text", { x: mx, y: my + 12, class: "edge" },
-			    t("mesh.pendingShort", { n: pending })));
+		g.append(svg("text", { x: mx, y: my + 10, class: "edge pending" },
+		    t("mesh.edgePending", {
+		    out: pending(p.pending_out, p.pending_bytes_out),
+		    in: pending(p.pending_in, p.pending_bytes_in) })));
 		g.append(svg("circle", { cx: x, cy: y, r: 26 }));
-		// Above a peer in the upper half, below one in the lower.
-		g.append(svg("text", { x: x, y: y + (Math.sin(a) < 0 ? -34 : 44),
+		if (cut)
+			g.append(svg("text", { x: x, y: y + 4, class: "mark" },
+			    t("mesh.cutoff")));
+		// Above a peer in the upper half, below one in the lower: the
+		// name, and next to the circle the last contact and lag.
+		const up = Math.sin(a) < 0;
+		g.append(svg("text", { x: x, y: y + (up ? -48 : 44),
 		    class: "label" },
 		    p.name || (p.node_key ? p.node_key.slice(0, 8) : p.address)));
+		g.append(svg("text", { x: x, y: y + (up ? -34 : 58),
+		    class: "figures" }, t("mesh.nodeFigures",
+		    { last: ago(p.last_contact), lag: lag(p) })));
 		map.append(g);
 	});
 	const me = svg("g", { class: "self" });

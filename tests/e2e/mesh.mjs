@@ -16,8 +16,11 @@
 //   there and sees the channels; sato deactivates her (two clicks) and
 //   erin's pages on A and B go back to sign-in, where she is refused;
 //   A's mesh page shows the link to B open, in its table and on its map
-//   (green, labelled with B's name); A stopped, B's map shows the link
-//   down.  Screenshots of both pages go to KZ_OUT/screenshots
+//   (green, labelled with B's name), in sync with nothing pending and
+//   last heard seconds ago, and the legend; A stopped, B's map shows the
+//   link down and cut off (marked 途絶), and after three posts on B its
+//   row for A shows 3 entries pending out with the bytes B's status counts,
+//   on the map too, and the same in English.  Screenshots of both pages go to KZ_OUT/screenshots
 //   (mesh-a-*.png, mesh-b-*.png).
 import { join } from "node:path";
 import { shots, ok, bad, eq, waitFor, node, launch, newPage, clean, signIn,
@@ -263,6 +266,31 @@ async function main() {
 	eq(await pa.getAttribute(peer, "class"), "peer state-open",
 	    "a's mesh map: b's line is open (green)");
 	eq(await pa.textContent(peer + " text.label"), "上流支所", "labelled with b's name");
+	// Its figures: in sync, nothing pending either way, heard just now.
+	const fig = async (p, key) => await p.$$eval('#links tr[data-node="' + key +
+	    '"] td', (tds) => Object.fromEntries(tds.map((td) => [td.className,
+	    td.textContent])));
+	await within("a's table: the link to b in sync", 3000, async () =>
+	    (await fig(pa, b.key())).lag === "同期済み");
+	const fb = await fig(pa, b.key());
+	eq(fb["pending-out"] + " | " + fb["pending-in"], "0 件 / 0 B | 0 件 / 0 B",
+	    "nothing pending either way, in entries and bytes");
+	if (/^\d+秒前$/.test(fb["last-contact"]))
+		ok("last contact seconds ago: " + fb["last-contact"]);
+	else
+		bad("a's last contact with b: '" + fb["last-contact"] + "'");
+	eq(await pa.textContent(peer + " text.pending"), "未送信 0 件 / 0 B · 未受信 0 件 / 0 B",
+	    "the map says what is pending each way");
+	if (/^\d+秒前 · 遅れ 同期済み$/.test(await pa.textContent(peer + " text.figures")))
+		ok("and, by b's name, the last contact and lag: " +
+		    await pa.textContent(peer + " text.figures"));
+	else
+		bad("a's map figures for b: '" + await pa.textContent(peer + " text.figures") + "'");
+	eq((await pa.$$(peer + " text.mark")).length, 0, "b is not marked cut off");
+	eq(JSON.stringify(await pa.$$eval("#mesh-legend li", (lis) => lis.map((li) =>
+	    li.textContent))), JSON.stringify(["接続中", "認証中", "切断・接続待ち",
+	    "途絶: リンクが切れているか、5 分を超えて同期が遅れている"]),
+	    "the legend explains the colours and the cut-off look");
 	await pa.screenshot({ path: join(shots, "mesh-a-links.png") });
 
 	// A goes away: B's map shows its link to A down.
@@ -273,7 +301,45 @@ async function main() {
 	await a.stop();
 	await within("b's mesh map shows the link to a down", 8000, async () =>
 	    /state-(connecting|closed)/.test(await pb.getAttribute(toA, "class")));
+	if (/^peer state-(connecting|closed) cutoff$/.test(await pb.getAttribute(toA, "class")))
+		ok("and a cut off (dashed)");
+	else
+		bad("b's map class for a: " + await pb.getAttribute(toA, "class"));
+	eq(await pb.textContent(toA + " text.mark"), "途絶", "a is marked 途絶 on b's map");
+	// Three posts on B while A is away: B's row for A shows them pending
+	// out, with the bytes kizunad counts for them.
+	for (let i = 1; i <= 3; i++)
+		b.k("--as", "suzuki", "post", "災害対策本部", "本庁と不通 " + i);
+	const size = (n) => n < 1024 ? n + " B" : (n / 1024).toFixed(1) + " KB";
+	const rowA = () => b.ctl({ cmd: "status" }).peers.find((r) => r.node_key === a.key());
+	await within("b's table: 3 entries pending out to a", 5000, async () =>
+	    (await fig(pb, a.key()))["pending-out"].startsWith("3 件 / "));
+	const st = rowA();
+	eq(st.pending_out, 3, "b's status: 3 entries pending out to a");
+	const fa = await fig(pb, a.key());
+	eq(fa["pending-out"], "3 件 / " + size(st.pending_bytes_out),
+	    "b's table: 3 entries and their bytes pending out to a (" +
+	    st.pending_bytes_out + " bytes)");
+	eq(fa["pending-in"], "0 件 / 0 B", "nothing pending in");
+	eq(await pb.textContent(toA + " text.pending"), "未送信 3 件 / " +
+	    size(st.pending_bytes_out) + " · 未受信 0 件 / 0 B", "and on the map");
+	if (/^\d+秒前$/.test(fa["last-contact"]) && /^\d+秒$/.test(fa.lag))
+		ok("a last heard " + fa["last-contact"] + ", lag " + fa.lag);
+	else
+		bad("b's row for a: last contact '" + fa["last-contact"] + "', lag '" +
+		    fa.lag + "'");
+	eq(await pb.getAttribute('#links tr[data-node="' + a.key() + '"]', "class"),
+	    "state-" + st.state + " cutoff", "the table's row is cut off too");
 	await pb.screenshot({ path: join(shots, "mesh-b-cut-off.png") });
+	await pb.click("#lang");
+	await waitFor("english figures", async () =>
+	    (await fig(pb, a.key()))["pending-out"].startsWith("3 entries / "));
+	if (/^\d+ s ago$/.test((await fig(pb, a.key()))["last-contact"]) &&
+	    await pb.textContent(toA + " text.mark") === "cut off")
+		ok("in English: " + (await fig(pb, a.key()))["last-contact"] + ", cut off");
+	else
+		bad("b's figures in English: " + JSON.stringify(await fig(pb, a.key())));
+	await pb.screenshot({ path: join(shots, "mesh-b-cut-off-en.png") });
 	clean(pb, "b's page");
 	clean(pc, "c's page");
 	await c.stop();

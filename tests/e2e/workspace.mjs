@@ -17,13 +17,15 @@
 //   `kizuna mesh nodes`; admitted twice); a member's page has none of
 //   them and the admin API called from it is refused 403;
 //   kizunad stopped: the page says it is away, and finds it again by itself
-//   when it is back on its port; a phone's screen (nothing wider, the send
+//   when it is back on its port; a static peer that never answers shows
+//   "—" for its last contact, lag and pending bytes, cut off; a phone's screen (nothing wider, the send
 //   button on screen); sign out; five wrong passwords and the sixth is
 //   refused as rate-limited without a check (the node counts it).
 //
 // Screenshots of each page go to KZ_OUT/screenshots.  Exit 0, or 1 with
 // every failed check named.  Environment: see lib.mjs.
 import { execFileSync } from "node:child_process";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { TESTBIN, shots, ok, bad, eq, waitFor, node, launch, newPage, clean,
     signIn, run } from "./lib.mjs";
@@ -396,6 +398,13 @@ async function main() {
 	    "the page says kizunad is away");
 	await page.screenshot({ path: join(shots, "offline.png") });
 	a.conf("http", "listen", "127.0.0.1:" + port);
+	// And a static peer that never answers (a port just closed): its
+	// figures are unknown.
+	const srv = createServer();
+	await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+	const away = srv.address().port;
+	await new Promise((r) => srv.close(r));
+	a.conf("net", "peers", "127.0.0.1:" + away);
 	eq(await a.start(), port, "kizunad back on its port");
 	await page.waitForSelector("#offline", { state: "hidden", timeout: 10000 });
 	ok("the page found kizunad again by itself");
@@ -403,6 +412,29 @@ async function main() {
 	ok("signed in again after the restart");
 	await page.waitForSelector(urgent);
 	ok("the channel shows again");
+
+	// ---------------------------------------------------------- unknown figures
+	// The peer never heard: no last contact, no lag, no bytes known; the
+	// page says "—" for each, and draws it cut off.
+	await page.click("#nav-mesh");
+	const awayRow = await waitFor("the unanswered peer's row", async () =>
+	    await page.$$eval("#links tbody tr", (trs, addr) => {
+		    const tr = trs.find((r) => r.cells[0].textContent.endsWith(addr));
+		    return tr ? [tr.className, ...[...tr.cells].map((c) => c.textContent)] : null;
+	    }, " 127.0.0.1:" + away));
+	eq(JSON.stringify(awayRow.slice(5, 11)), JSON.stringify(["—", "—", "0", "0",
+	    "0 件 / —", "0 件 / —"]),
+	    "an unanswered peer: last contact, lag and pending bytes shown as —");
+	if (/^state-(connecting|closed) cutoff$/.test(awayRow[0]))
+		ok("and its row cut off: " + awayRow[0]);
+	else
+		bad("the unanswered peer's row: " + awayRow[0]);
+	eq(await page.textContent("#mesh-map g.peer text.figures"), "— · 遅れ —",
+	    "the map says — for its last contact and lag");
+	eq(await page.textContent("#mesh-map g.peer text.mark"), "途絶", "and marks it cut off");
+	await page.screenshot({ path: join(shots, "mesh-unknown.png") });
+	await page.click("#nav-channels");
+	await page.waitForSelector(urgent);
 
 	// ---------------------------------------------------------- a phone
 	const pp = await newPage({ viewport: { width: 390, height: 844 },
