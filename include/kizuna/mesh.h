@@ -76,6 +76,14 @@ int kz_mesh_creds_new(struct kz_mesh_creds *creds, const uint8_t root[32]);
 int kz_mesh_address_check(const char *addr);
 
 /*
+ * The address a join token gives when none is chosen: the [net] listen
+ * setting listen, when it names an address another node can reach (valid,
+ * not a wildcard host, not port 0), copied into out.  Returns 0,
+ * KZ_ERR_NOT_FOUND (listen is empty) or KZ_ERR_INVAL (unreachable).
+ */
+int kz_mesh_listen_address(const char *listen, char out[KZ_MESH_ADDR_MAX + 1]);
+
+/*
  * Encodes creds (borrowed) as a token into out (outlen bytes; at least
  * KZ_MESH_TOKEN_MAX is always enough).  The text holds the network key:
  * wipe out when done.  Returns 0, or KZ_ERR_INVAL if creds->address is

@@ -773,20 +773,18 @@ static int
 mesh_invite_address(struct cli *c, char out[KZ_MESH_ADDR_MAX + 1])
 {
 	const char *l = c->cfg.net_listen;
+	int rc = kz_mesh_listen_address(l, out);
 
-	if (l[0] == '\0') {
+	if (rc == KZ_ERR_NOT_FOUND) {
 		cli_warn(c, "mesh invite needs --address HOST:PORT: the address at "
 		    "which the new node reaches this one ([net] listen is not set)");
 		return cli_usage(c, &mesh_cmds[1]);
 	}
-	if (kz_mesh_address_check(l) < 0 || strncmp(l, "0.0.0.0:", 8) == 0 ||
-	    strncmp(l, "[::]:", 5) == 0 || strcmp(strrchr(l, ':'), ":0") == 0) {
+	if (rc < 0) {
 		cli_warn(c, "mesh invite needs --address HOST:PORT: the [net] listen "
 		    "setting (%s) names no address another node can reach", l);
 		return cli_usage(c, &mesh_cmds[1]);
 	}
-	/* kz_mesh_address_check bounds it to KZ_MESH_ADDR_MAX. */
-	memcpy(out, l, strlen(l) + 1);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
  * paths are 64 hex digits; text from the client that goes into a message
  * is only ever JSON-encoded, never interpreted.
  */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "daemon/http.h"
 #include "kizuna/err.h"
 #include "kizuna/hlc.h"
+#include "kizuna/mesh.h"
 #include "kizuna/op.h"
 #include "kizuna/util.h"
 #include "kizuna/views.h"
@@ -1443,6 +1445,179 @@ out:
 	json_decref(body);
 }
 
+/*
+ * Revokes a node (admin users, on an admin node, as POST /api/nodes): its
+ * entries after last_seq (default: the last this node holds of it) stop
+ * counting, and links to it close.  Refused for this node itself and for
+ * the mesh's root (as `kizuna mesh revoke`), and for a node revoked
+ * already.  200 with the node as the workspace now holds it.
+ */
+static void
+post_node_revoke(struct kzd_http *h, h2o_req_t *req,
+    const struct kzd_http_user *u, const char *seg, size_t seglen)
+{
+	uint8_t key[32], root[32], eid[KZ_HASH_BYTES];
+	struct node_find self = { h->d->kp.pk, NULL, false, false };
+	struct node_find f = { key, NULL, false, false };
+	const char *reason;
+	uint64_t last_seq = 0;
+	bool bad = false;
+	struct kz_op op;
+	json_t *body, *ls;
+	int rc;
+
+	if (!admin_only(req, u) || (body = kzd_http_body(req, true)) == NULL)
+		return;
+	reason = str_field(body, "reason", &bad);
+	ls = json_object_get(body, "last_seq");
+	if (bad || (ls != NULL && (!json_is_integer(ls) ||
+	    json_integer_value(ls) < 0))) {
+		kzd_http_error(req, 400, "invalid_field", "reason is a string, "
+		    "last_seq a whole number from 0");
+		goto out;
+	}
+	if (!kzd_http_unhex(key, seg, seglen, 32)) {
+		kzd_http_error(req, 400, "bad_id", "a node's key is 64 hex "
+		    "digits");
+		goto out;
+	}
+	if ((rc = kz_views_nodes(h->d->st, on_node_find, &self)) < 0 ||
+	    (rc = kz_views_nodes(h->d->st, on_node_find, &f)) < 0) {
+		kzd_http_error(req, 500, "store", "cannot read the nodes: %s",
+		    kz_strerror(rc));
+		goto out;
+	}
+	if (!self.admin || self.revoked) {
+		kzd_http_error(req, 409, "not_admin_node", "this node is not an "
+		    "admin node of the mesh: revoke from one that is");
+		goto out;
+	}
+	if (f.found == NULL) {
+		kzd_http_error(req, 404, "unknown_node", "no node with that key is "
+		    "admitted to the mesh");
+		goto out;
+	}
+	if (memcmp(key, h->d->kp.pk, 32) == 0) {
+		kzd_http_error(req, 409, "self", "a node cannot revoke itself: "
+		    "revoke it from another admin node");
+		goto out;
+	}
+	if (kz_views_root(h->d->st, root) == 0 && memcmp(root, key, 32) == 0) {
+		kzd_http_error(req, 409, "root", "the mesh's root node cannot be "
+		    "revoked");
+		goto out;
+	}
+	if (f.revoked) {
+		kzd_http_error(req, 409, "revoked", "the node is revoked already");
+		goto out;
+	}
+	if (ls != NULL)
+		last_seq = (uint64_t)json_integer_value(ls);
+	else if ((rc = kz_store_tip(h->d->st, key, &last_seq, NULL)) < 0 &&
+	    rc != KZ_ERR_NOT_FOUND) {
+		kzd_http_error(req, 500, "store", "cannot read its feed: %s",
+		    kz_strerror(rc));
+		goto out;
+	}
+	memset(&op, 0, sizeof(op));
+	op.type = KZ_OP_NODE_REVOKE;
+	op.u.node_revoke.node = key;
+	op.u.node_revoke.last_seq = last_seq;
+	op.u.node_revoke.reason = reason != NULL ? reason : "";
+	if (append(h, req, u, &op, eid) < 0)
+		goto out;
+	json_decref(f.found);
+	f.found = NULL;
+	if ((rc = kz_views_nodes(h->d->st, on_node_find, &f)) < 0 ||
+	    f.found == NULL || !f.revoked) {
+		kzd_http_error(req, 500, "store", "the revocation is stored but "
+		    "not in the workspace: %s", kz_strerror(rc));
+		goto out;
+	}
+	kz_log(&h->d->log, KZ_LOG_INFO, "http: %s revoked node %.16s after seq "
+	    "%llu", u->id, json_string_value(json_object_get(f.found, "key")),
+	    (unsigned long long)last_seq);
+	kzd_http_json(req, 200, json_pack("{s:O}", "node", f.found));
+out:
+	json_decref(self.found);
+	json_decref(f.found);
+	json_decref(body);
+}
+
+/*
+ * A join token (admin users), as `kizuna mesh invite` makes it: the mesh's
+ * id, network key and root, and the address the new node dials first
+ * (body "address", else [net] listen when another node can reach it).  It
+ * holds the network key: answered with no-store like every answer, and
+ * never logged.
+ */
+static void
+post_node_invite(struct kzd_http *h, h2o_req_t *req,
+    const struct kzd_http_user *u)
+{
+	struct kz_mesh_creds mc;
+	uint8_t root[32];
+	char token[KZ_MESH_TOKEN_MAX], id[2 * KZ_MESH_ID_BYTES + 1], rhex[65];
+	const char *addr;
+	bool bad = false;
+	json_t *body;
+	int rc;
+
+	memset(&mc, 0, sizeof(mc));
+	memset(token, 0, sizeof(token));
+	if (!admin_only(req, u) || (body = kzd_http_body(req, true)) == NULL)
+		return;
+	addr = str_field(body, "address", &bad);
+	if (bad || (addr != NULL && kz_mesh_address_check(addr) < 0)) {
+		kzd_http_error(req, 400, "invalid_field", "address is HOST:PORT "
+		    "(an IPv6 host in brackets, a port from 1 to 65535)");
+		goto out;
+	}
+	if (kz_views_root(h->d->st, root) < 0) {
+		kzd_http_error(req, 409, "no_mesh", "this node belongs to no mesh "
+		    "yet");
+		goto out;
+	}
+	rc = kz_mesh_file_read(h->d->home, &mc);
+	if (rc == KZ_ERR_NOT_FOUND) {
+		kzd_http_error(req, 409, "no_network_key", "this node holds no "
+		    "network key (it joined with the mesh's root key only): invite "
+		    "from the founding node or one that joined with a token");
+		goto out;
+	}
+	if (rc < 0 || memcmp(mc.root, root, 32) != 0) {
+		kzd_http_error(req, 500, "mesh_file", "cannot use %s/%s: %s",
+		    h->d->home, KZ_MESH_FILE, rc < 0 ? kz_strerror(rc) :
+		    "it names another mesh's root");
+		goto out;
+	}
+	if (addr != NULL) {
+		snprintf(mc.address, sizeof(mc.address), "%s", addr);
+	} else if ((rc = kz_mesh_listen_address(h->d->cfg.net_listen,
+	    mc.address)) < 0) {
+		kzd_http_error(req, 400, "missing_field", "an invite needs the "
+		    "\"address\" at which the new node reaches this one: [net] "
+		    "listen %s", rc == KZ_ERR_NOT_FOUND ? "is not set" :
+		    "names no address another node can reach");
+		goto out;
+	}
+	if ((rc = kz_mesh_token_encode(token, sizeof(token), &mc)) < 0) {
+		kzd_http_error(req, 500, "internal", "cannot make a token: %s",
+		    kz_strerror(rc));
+		goto out;
+	}
+	kz_hex(id, mc.mesh_id, KZ_MESH_ID_BYTES);
+	kz_hex(rhex, mc.root, 32);
+	kz_log(&h->d->log, KZ_LOG_INFO, "http: %s made a join token for %s",
+	    u->id, mc.address);
+	kzd_http_json(req, 200, json_pack("{s:s,s:s,s:s,s:s}", "token", token,
+	    "mesh_id", id, "root", rhex, "address", mc.address));
+out:
+	sodium_memzero(token, sizeof(token));
+	kz_mesh_creds_wipe(&mc);
+	json_decref(body);
+}
+
 /* ------------------------------------------------------------ routing */
 
 /* Whether path (len bytes) is prefix, then one segment, then suffix. */
@@ -1552,6 +1727,17 @@ kzd_api_handle(struct kzd_http *h, h2o_req_t *req)
 			not_allowed(req, "POST");
 		else
 			post_node(h, req, &u);
+	} else if (h2o_memis(path, len, H2O_STRLIT("/api/nodes/invite"))) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			post_node_invite(h, req, &u);
+	} else if (match_seg(path, len, "/api/nodes/", "/revoke", &seg,
+	    &seglen)) {
+		if (m != M_POST)
+			not_allowed(req, "POST");
+		else
+			post_node_revoke(h, req, &u, seg, seglen);
 	} else if (h2o_memis(path, len, H2O_STRLIT("/api/events"))) {
 		if (m != M_GET)
 			not_allowed(req, "GET");

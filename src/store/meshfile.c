@@ -510,3 +510,17 @@ kz_mesh_file_remove(const char *dir)
 		return errno == ENOENT ? KZ_ERR_NOT_FOUND : KZ_ERR_IO;
 	return 0;
 }
+
+int
+kz_mesh_listen_address(const char *l, char out[KZ_MESH_ADDR_MAX + 1])
+{
+	out[0] = '\0';
+	if (l[0] == '\0')
+		return KZ_ERR_NOT_FOUND;
+	if (kz_mesh_address_check(l) < 0 || strncmp(l, "0.0.0.0:", 8) == 0 ||
+	    strncmp(l, "[::]:", 5) == 0 || strcmp(strrchr(l, ':'), ":0") == 0)
+		return KZ_ERR_INVAL;
+	/* kz_mesh_address_check bounds it to KZ_MESH_ADDR_MAX. */
+	memcpy(out, l, strlen(l) + 1);
+	return 0;
+}

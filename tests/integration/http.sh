@@ -8,7 +8,8 @@
 # fields, oversize bodies, invalid UTF-8, unknown ids) with the documented
 # code and status; paging by cursor; a post through the API in `kizuna
 # tail` and a CLI post through the API; the 6th failed login in a minute
-# refused unchecked (429) per user and per address; sessions ended by
+# refused unchecked (429) per user and per address; node revocation and join
+# tokens (exact answers, refusals that store nothing); sessions ended by
 # logout, deactivation and idleness; a port already taken; a clean stop
 # with connections open.
 set -u
@@ -128,7 +129,7 @@ for e in "GET /api/me" "POST /api/logout" "GET /api/channels" \
     "GET /api/search?q=x" "GET /api/rollcall" "POST /api/rollcall" \
     "GET /api/events" "GET /api/users" "POST /api/users" \
     "POST /api/users/bob/deactivate" "POST /api/users/bob/password" \
-    "POST /api/nodes"; do
+    "POST /api/nodes" "POST /api/nodes/invite" "POST /api/nodes/$M0/revoke"; do
 	req ${e% *} "${e#* }" "${JSON[@]}" -d '{"text":"x"}'
 	want 401 unauthenticated "$e without a session"
 	eq "$(hdr content-type)" "application/json; charset=utf-8" "$e: JSON"
@@ -638,6 +639,75 @@ want 400 invalid_field "admin that is no boolean"
 as alice GET /api/nodes
 want 405 method_not_allowed "GET /api/nodes"
 
+# Revocation: the refusals change nothing; then the node, exactly.
+F5=$(feedlen)
+as bob POST "/api/nodes/$NK/revoke"
+want 403 forbidden "a member revokes a node"
+req POST "/api/nodes/$NK/revoke" -b "$T/alice.jar"
+want 403 csrf "a revocation without the CSRF token"
+as alice POST /api/nodes/abcd/revoke
+want 400 bad_id "revoke: a short key"
+expect 0 "init a node never admitted" -- "$K" --home "$T/n3" init
+as alice POST "/api/nodes/$(cat "$T/n3/node.pub")/revoke"
+want 404 unknown_node "revoke: a node not admitted"
+as alice POST "/api/nodes/$(ka --json status | jq -r .node_key)/revoke"
+want 409 self "revoke: this node itself"
+as alice POST "/api/nodes/$NK/revoke" "${JSON[@]}" -d '{"reason":5}'
+want 400 invalid_field "revoke: a reason that is no string"
+as alice POST "/api/nodes/$NK/revoke" "${JSON[@]}" -d '{"last_seq":-1}'
+want 400 invalid_field "revoke: a negative last_seq"
+as alice POST "/api/nodes/$NK/revoke" "${JSON[@]}" -d '{"last_seq":"7"}'
+want 400 invalid_field "revoke: a last_seq that is no number"
+as alice POST "/api/nodes/$NK/revoke" "${JSON[@]}" -d "{\"reason\":\"$(head -c 201 /dev/zero | tr '\0' x)\"}"
+want 400 invalid_field "revoke: a reason over 200 bytes"
+as alice GET "/api/nodes/$NK/revoke"
+want 405 method_not_allowed "GET revoke"
+eq "$(feedlen)" "$F5" "no refused revocation stored anything"
+as alice POST "/api/nodes/$NK/revoke" "${JSON[@]}" -d '{"reason":"端末の盗難"}'
+want 200 "an admin revokes a node"
+eq "$(jq -c . "$T/out")" "{\"node\":{\"key\":\"$NK\",\"name\":\"上流支所\",\"admin\":false,\"revoked\":true,\"last_seq\":0}}" \
+    "the revoked node, exactly"
+eq "$(feedlen)" "$((F5 + 1))" "one entry for the revocation"
+ka --json log | tail -1 >"$T/out"
+eq "$(j '.op | [.type, .node, .last_seq, .reason, .actor] | map(tostring) | join("|")')" \
+    "node_revoke|$NK|0|端末の盗難|alice" "the revocation entry"
+has a.err "info: http: alice revoked node ${NK:0:16} after seq 0"
+as alice POST "/api/nodes/$NK/revoke"
+want 409 revoked "a node revoked twice"
+eq "$(feedlen)" "$((F5 + 1))" "nothing more stored"
+
+# Join tokens: as `kizuna mesh invite` makes them, never logged.
+as bob POST /api/nodes/invite
+want 403 forbidden "a member makes a join token"
+req POST /api/nodes/invite -b "$T/alice.jar"
+want 403 csrf "a join token without the CSRF token"
+as alice POST /api/nodes/invite
+want 400 missing_field "a join token without an address ([net] listen is not set)"
+as alice POST /api/nodes/invite "${JSON[@]}" -d '{"address":"nowhere"}'
+want 400 invalid_field "a join token for an address without a port"
+as alice POST /api/nodes/invite "${JSON[@]}" -d '{"address":"10.0.0.1:0"}'
+want 400 invalid_field "a join token for port 0"
+as alice POST /api/nodes/invite "${JSON[@]}" -d '{"address":7420}'
+want 400 invalid_field "an address that is no string"
+as alice GET /api/nodes/invite
+want 405 method_not_allowed "GET invite"
+as alice POST /api/nodes/invite "${JSON[@]}" -d '{"address":"192.168.10.5:7420"}'
+want 200 "an admin makes a join token"
+eq "$(hdr cache-control)" "no-store" "a join token is not cached"
+TOKEN=$(j .token)
+cp "$T/out" "$T/invite.json"
+expect 0 "the CLI's token" -- ka --json mesh invite --address 192.168.10.5:7420
+eq "$(jq -c . "$T/invite.json")" "$(jq -c . "$T/out")" "the API's answer is the CLI's"
+eq "$(jq -r 'keys | join(",")' "$T/invite.json")" "address,mesh_id,root,token" "the invite's fields"
+case "$TOKEN" in kizuna1:*) ok ;; *) bad "no token: '$TOKEN'" ;; esac
+expect 0 "a new node joins with the API's token" -- "$K" --home "$T/n3" --json mesh join "$TOKEN"
+eq "$("$K" --home "$T/n3" --json mesh show | jq -c '[.mesh_id, .network_key_fingerprint, .bootstrap]')" \
+    "$(ka --json mesh show | jq -c '[.mesh_id, .network_key_fingerprint]' | sed 's/]$/,"192.168.10.5:7420"]/')" \
+    "n3 holds a's mesh id and network key, and the token's address"
+hasnt a.err "$TOKEN"
+has a.err "info: http: alice made a join token for 192.168.10.5:7420"
+eq "$(feedlen)" "$((F5 + 1))" "a join token stores nothing"
+
 # ------------------------------------------------------------ live events
 req GET /api/events
 want 401 unauthenticated "events without a session"
@@ -775,7 +845,7 @@ for e in "/api/channels/$GEN/messages" "/api/messages/$M1/ack" \
     "/api/messages/$M1/react" "/api/messages/$M1/edit" \
     "/api/messages/$M1/delete" /api/rollcall /api/users \
     /api/users/bob/password /api/users/bob/deactivate /api/users/bob/activate \
-    /api/nodes; do
+    /api/nodes /api/nodes/invite "/api/nodes/$NK/revoke"; do
 	as alice POST "$e" "${JSON[@]}" -d '{"text":'
 	want 400 bad_json "$e: malformed JSON"
 	as alice POST "$e" "${JSON[@]}" -d '[]'
