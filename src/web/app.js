@@ -897,6 +897,8 @@ function mountAdmin() {
 	});
 	$("user-add").addEventListener("submit", addUser);
 	$("node-admit").addEventListener("submit", admitNode);
+	$("node-invite").addEventListener("submit", invite);
+	$("invite-token").addEventListener("focus", (ev) => ev.target.select());
 }
 
 function unmountAdmin() {
@@ -1073,6 +1075,49 @@ function fillNode(tr, nd, self) {
 	    t(nd.admin ? "nodes.adminNode" : "nodes.member")), el("td", "status",
 	    nd.revoked ? t("nodes.revokedAfter", { n: nd.last_seq }) :
 	    t("nodes.admitted")));
+	const td = el("td", "actions");
+	// Not this node (the API refuses it; another admin node may).
+	if (!nd.revoked && nd.key !== self) {
+		const b = el("button", "plain revoke", t("nodes.revoke"));
+		b.type = "button";
+		// A second click revokes (no dialog box: one click never does).
+		b.addEventListener("click", async () => {
+			if (!b.classList.contains("armed")) {
+				b.classList.add("armed");
+				b.textContent = t("nodes.revoke.confirm");
+				return;
+			}
+			const r = await call("POST", "/api/nodes/" + nd.key + "/revoke",
+			    {}, td.querySelector(".error"));
+			if (r !== null) {
+				tr.dataset.json = getLang() + JSON.stringify(r.node);
+				fillNode(tr, r.node, self);
+			}
+		});
+		td.append(b);
+	}
+	const err = el("span", "error");
+	err.setAttribute("role", "alert");
+	td.append(err);
+	tr.append(td);
+}
+
+// A join token (it holds the network key): shown in a read-only field,
+// selected for copying; it goes with the page at sign out.
+async function invite(ev) {
+	ev.preventDefault();
+	const f = ev.target;
+	const addr = field(f, "address").value.trim();
+	$("invite-out").hidden = true;
+	$("invite-token").value = "";
+	const r = await call("POST", "/api/nodes/invite", addr !== "" ?
+	    { address: addr } : {}, $("node-invite-error"));
+	if (r === null)
+		return;
+	$("invite-token").value = r.token;
+	$("invite-note").textContent = t("nodes.tokenNote", { address: r.address });
+	$("invite-out").hidden = false;
+	$("invite-token").focus();
 }
 
 async function admitNode(ev) {

@@ -14,7 +14,9 @@
 //   able to sign in; the API's message for an id taken and a bad id; a
 //   password reset; deactivate on its second click, activate) and nodes
 //   (this node; a bad key's message; a node admitted, with its name, in
-//   `kizuna mesh nodes`; admitted twice); a member's page has none of
+//   `kizuna mesh nodes`; admitted twice; a join token, refused without an
+//   address, shown read-only and selected with one, that a new node joins
+//   with; a revocation on the second click); a member's page has none of
 //   them and the admin API called from it is refused 403;
 //   kizunad stopped: the page says it is away, and finds it again by itself
 //   when it is back on its port; a static peer that never answers shows
@@ -340,10 +342,69 @@ async function main() {
 		bad("kizuna mesh nodes lacks the node");
 	eq(await admit(d.key(), "下流駅"), "the node is admitted already",
 	    "admitting it again shows the API's message");
+
+	// A join token: without an address (this node listens nowhere) the
+	// API's message; with one, a token in a read-only field that a new
+	// node joins the mesh with.
+	const invite = async (address) => {
+		await page.fill("#node-invite input[name=address]", address);
+		await page.evaluate(() => {
+			document.getElementById("node-invite-error").textContent = "";
+		});
+		await page.click("#node-invite button[type=submit]");
+		return await waitFor("the invite is answered", async () =>
+		    (await page.textContent("#node-invite-error")) ||
+		    (await page.isVisible("#invite-out") &&
+		    await page.inputValue("#invite-token")));
+	};
+	eq(await invite(""), 'an invite needs the "address" at which the new node ' +
+	    "reaches this one: [net] listen is not set", "an invite without an address " +
+	    "shows the API's message");
+	eq(await page.isVisible("#invite-out"), false, "and no token");
+	const token = await invite("127.0.0.1:7420");
+	if (token.startsWith("kizuna1:"))
+		ok("a join token is shown");
+	else
+		bad("the join token: '" + token + "'");
+	eq(await page.getAttribute("#invite-token", "readonly"), "", "in a read-only field");
+	eq(await page.evaluate(() => document.activeElement.id + " " +
+	    (document.getSelection().toString() || document.activeElement.value.slice(
+	    document.activeElement.selectionStart, document.activeElement.selectionEnd))),
+	    "invite-token " + token, "focused and selected for copying");
+	eq(await page.textContent("#invite-note"), "接続先 127.0.0.1:7420 のトークンです。" +
+	    "ネットワーク鍵を含むため、新しいノードの担当者にだけ渡してください。",
+	    "with its address and a warning");
+	const e = node("e");
+	e.k("init");
+	e.k("mesh", "join", token);
+	const show = (n) => n.k("mesh", "show").split("\n").filter((l) =>
+	    /^(mesh id|net key):/.test(l)).join("\n");
+	eq(show(e), show(a), "a new node joins the mesh with it: the same mesh id and network key");
+	if (/^bootstrap: 127\.0\.0\.1:7420$/m.test(e.k("mesh", "show")))
+		ok("and reaches it first at the address given");
+	else
+		bad("the joined node's bootstrap: " + e.k("mesh", "show"));
+
+	// Revoke: not this node; a second click revokes.
+	eq((await page.$$('#nodes tr[data-node="' + aKey + '"] button.revoke')).length, 0,
+	    "this node's row has no revoke button");
+	await page.click(dRow + " button.revoke");
+	eq(await page.textContent(dRow + " button.revoke"), "本当に失効",
+	    "one click on revoke only asks again");
+	eq((await cells(page, dRow))[3], "参加中", "nothing revoked yet");
+	await page.click(dRow + " button.revoke");
+	await waitFor("the revocation shows", async () =>
+	    (await cells(page, dRow))[3] === "失効（0 番までのエントリーは有効）");
+	ok("the second click revokes: 失効（0 番までのエントリーは有効）");
+	eq((await page.$$(dRow + " button.revoke")).length, 0, "a revoked node has no revoke button");
+	if (k("mesh", "nodes").includes(d.key() + "  下流駅, revoked after seq 0"))
+		ok("kizuna mesh nodes shows it revoked");
+	else
+		bad("kizuna mesh nodes: " + k("mesh", "nodes"));
 	await page.screenshot({ path: join(shots, "admin-nodes.png") });
 	await page.click("#lang");
 	await waitFor("the nodes page in English", async () =>
-	    (await cells(page, dRow))[3] === "admitted");
+	    (await cells(page, dRow))[3] === "revoked (its entries up to seq 0 count)");
 	eq(await page.textContent("#nodes-view h2"), "Nodes", "the nodes page in English");
 	await page.click("#nav-users");
 	await waitFor("the users page in English", async () =>
@@ -371,7 +432,9 @@ async function main() {
 		const out = [];
 		for (const [path, body] of [["/api/users", { id: "mallory",
 		    display_name: "x", role: "admin" }], ["/api/users/sato/deactivate", {}],
-		    ["/api/nodes", { key: "ab".repeat(32), name: "x" }]]) {
+		    ["/api/nodes", { key: "ab".repeat(32), name: "x" }],
+		    ["/api/nodes/" + "ab".repeat(32) + "/revoke", {}],
+		    ["/api/nodes/invite", { address: "127.0.0.1:7420" }]]) {
 			const r = await fetch(path, { method: "POST",
 			    headers: { "Content-Type": "application/json",
 			    "X-CSRF-Token": me.csrf }, body: JSON.stringify(body) });
@@ -379,8 +442,8 @@ async function main() {
 		}
 		return out;
 	});
-	eq(JSON.stringify(refused), JSON.stringify(["403 forbidden", "403 forbidden",
-	    "403 forbidden"]), "the admin API called from a member's page is refused 403");
+	eq(JSON.stringify(refused), JSON.stringify(Array(5).fill("403 forbidden")),
+	    "the admin API called from a member's page is refused 403");
 	if (!/mallory/.test(k("user", "list")) && /^sato\b/m.test(k("user", "list")))
 		ok("and nothing was stored");
 	else
