@@ -276,12 +276,14 @@ kzd_http_auth(struct kzd_http *h, h2o_req_t *req, struct kzd_http_user *u)
 		kz_log(&h->d->log, KZ_LOG_INFO, "http: the session of %s ended "
 		    "(idle)", s->user);
 		session_end(s);
+		kzd_http_sessions_save(h);
 		s = NULL;
 	}
 	if (s != NULL && (user_lookup(h, s->user, &l) < 0 || !l.active)) {
 		kz_log(&h->d->log, KZ_LOG_INFO, "http: the session of %s ended "
 		    "(the user is unknown or deactivated)", s->user);
 		session_end(s);
+		kzd_http_sessions_save(h);
 		s = NULL;
 	}
 	sodium_memzero(l.hash, sizeof(l.hash));
@@ -291,6 +293,7 @@ kzd_http_auth(struct kzd_http *h, h2o_req_t *req, struct kzd_http_user *u)
 		return -1;
 	}
 	s->last_ms = now;
+	h->sessions_touched = true;
 	u->s = s;
 	return 0;
 }
@@ -484,6 +487,7 @@ check_done(uv_work_t *w, int status)
 		    "password");
 	} else {
 		s = session_new(h, job->user, token);
+		kzd_http_sessions_save(h);
 		u.s = s;
 		snprintf(cookie, sizeof(cookie), COOKIE_NAME "=%s; Path=/; "
 		    "HttpOnly; SameSite=Strict", token);
@@ -616,6 +620,8 @@ kzd_http_logout(struct kzd_http *h, h2o_req_t *req,
 
 	kz_log(&h->d->log, KZ_LOG_INFO, "http: %s signed out", u->s->user);
 	session_end(u->s);
+	/* At once: a restart must not undo a logout. */
+	kzd_http_sessions_save(h);
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL,
 	    gone, sizeof(gone) - 1);
 	kzd_http_json(req, 200, json_pack("{s:b}", "ok", 1));
@@ -703,6 +709,7 @@ on_tick(uv_timer_t *t)
 	uint64_t now = uv_now(&h->d->loop), changes;
 	struct kzd_http_stream *s;
 
+	kzd_http_sessions_tick(h);
 	changes = kz_store_changes(h->d->st);
 	for (s = h->streams; s != NULL; s = s->next) {
 		if (changes != h->changes)
@@ -1197,6 +1204,7 @@ kzd_http_start(struct kzd *d)
 	h->d = d;
 	h->port = -1;
 	h->idle_ms = (uint64_t)d->cfg.http_session_idle_s * 1000;
+	kzd_http_sessions_load(h);
 	if (kz_hostport_parse(&hp, d->cfg.http_listen, true) < 0) {
 		/* The config's check passed it: only a bug gets here. */
 		kz_log(&d->log, KZ_LOG_ERR, "http: bad [http] listen %s",
@@ -1289,6 +1297,9 @@ kzd_http_stop(struct kzd *d)
 	if (h == NULL || h->draining)
 		return;
 	h->draining = true;
+	/* The sessions' last uses, for the next start. */
+	if (h->sessions_touched)
+		kzd_http_sessions_save(h);
 	if (h->listener_open && !uv_is_closing((uv_handle_t *)&h->listener))
 		uv_close((uv_handle_t *)&h->listener, NULL);
 	h->listener_open = false;

@@ -40,6 +40,9 @@
 #define KZD_HTTP_ENTITY_MAX (1024 * 1024)
 /* Sessions held at once; the least recently used one goes first. */
 #define KZD_HTTP_SESSIONS_MAX 1024
+/* The sessions file is written at most this often when only sessions'
+ * last use moved (at once when one begins or ends). */
+#define KZD_HTTP_SESSIONS_SAVE_MS 30000
 /* Failed logins counted per user and per address, and over what window. */
 #define KZD_HTTP_LOGIN_FAILS 5
 #define KZD_HTTP_LOGIN_WINDOW_MS 60000
@@ -120,6 +123,8 @@ struct kzd_http {
 	size_t checks;			/* password checks not yet answered */
 	uint64_t idle_ms;		/* a session unused this long ends */
 	struct kzd_http_session sessions[KZD_HTTP_SESSIONS_MAX];
+	bool sessions_touched;		/* a last use moved since the save */
+	uint64_t sessions_saved_ms;	/* uv_now() of the last save */
 	struct kzd_http_limit *limits;	/* KZD_HTTP_LIMITS_MAX of them */
 	uint64_t requests, logins, login_failures, login_limited;
 	uv_timer_t tick;		/* looks for changes to stream */
@@ -181,6 +186,17 @@ bool kzd_http_csrf_ok(h2o_req_t *req, const struct kzd_http_user *u);
  * NULL after answering 415, 413 or 400.
  */
 json_t *kzd_http_body(h2o_req_t *req, bool empty_ok);
+
+/*
+ * The sessions file (http_sessions.c): restores the sessions of HOME/
+ * http_sessions not idle too long (at start, into empty slots); writes
+ * every live session's id hash, user, CSRF token and last use atomically;
+ * writes it when last uses moved and KZD_HTTP_SESSIONS_SAVE_MS passed.
+ * Failures are logged: the sessions then live in memory only.
+ */
+void kzd_http_sessions_load(struct kzd_http *h);
+void kzd_http_sessions_save(struct kzd_http *h);
+void kzd_http_sessions_tick(struct kzd_http *h);
 
 /* POST /api/login and POST /api/logout (they hold the sessions). */
 void kzd_http_login(struct kzd_http *h, h2o_req_t *req);

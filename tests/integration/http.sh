@@ -873,6 +873,20 @@ eq "$(hdr set-cookie)" "kz_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Stric
 req GET /api/me -H "Cookie: kz_session=$SID2"
 want 401 unauthenticated "the cookie after logout"
 
+# ------------------------------------------------------------ sessions kept
+# Sessions outlive the daemon in HOME/http_sessions (docs/api.md,
+# "Sessions"): alice and erin sign in here, erin signs out before the stop.
+sid() { awk '$6 == "kz_session" { print $7 }' "$T/$1.jar"; }
+login alice alice-pw
+want 200 "alice signs in"
+SIDB=$(sid alice)
+login erin erin-new
+want 200 "erin signs in"
+SIDE=$(sid erin)
+[ ${#SIDB} -eq 43 ] && [ ${#SIDE} -eq 43 ] && ok || bad "cookies '$SIDB' '$SIDE'"
+as erin POST /api/logout
+want 200 "erin signs out"
+
 # ------------------------------------------------------------ a clean stop
 # An idle keep-alive connection, and one with half a request, are closed.
 exec 3<>"/dev/tcp/127.0.0.1/$P"
@@ -889,6 +903,48 @@ wait "$EVPID" && ok || bad "the event stream did not end cleanly"
 forget "$EVPID"
 has a.err "info: stopped"
 hasnt a.err "handle left open"
+
+# ------------------------------------------------------------ sessions restored
+# The file: mode 0600; alice's session as the BLAKE2b-256 of her cookie's
+# bytes with her CSRF token; no cookie value; erin's ended session absent.
+SF="$A/http_sessions"
+eq "$(stat -c %a "$SF")" 600 "the sessions file's mode"
+eq "$(head -1 "$SF")" "kizuna-http-sessions 1" "the sessions file's first line"
+b2() { printf '%s=' "$1" | basenc --base64url -d | b2sum -l 256 | cut -d' ' -f1; }
+grep -qE "^$(b2 "$SIDB") alice $(cat "$T/alice.csrf") [0-9]+$" "$SF" && ok ||
+    { bad "no line for alice's session"; sed 's/^/  | /' "$SF" >&2; }
+grep -qF "$SIDB" "$SF" && bad "alice's cookie is in the sessions file" || ok
+grep -qF "$SIDE" "$SF" && bad "erin's cookie is in the sessions file" || ok
+grep -q "^$(b2 "$SIDE") " "$SF" && bad "erin's ended session is in the file" || ok
+ls "$A" | grep -q "http_sessions.tmp" && bad "a temporary sessions file is left" || ok
+start a1 "$A"
+until_ok "a1 serves http" -- grep -q "serving the web workspace" "$T/a1.err"
+U="http://127.0.0.1:$(hport a1)"
+grep -qE "info: http: [1-9][0-9]* sessions restored from $SF \(0 idle too long\)" "$T/a1.err" &&
+    ok || bad "a1 does not say it restored sessions"
+as alice GET /api/me
+want 200 "alice's cookie after the restart"
+eq "$(j .user.id) $(j .csrf)" "alice $(cat "$T/alice.csrf")" "alice's session and CSRF token, restored"
+as alice POST /api/rollcall "${JSON[@]}" -d '{"status":"safe","place":"本庁舎"}'
+want 200 "alice reports with her CSRF token after the restart"
+req GET /api/me -H "Cookie: kz_session=$SIDE"
+want 401 unauthenticated "erin's cookie, signed out before the restart"
+# A sign-in and a sign-out are written at once: kill -9 keeps both.
+login erin erin-new
+want 200 "erin signs in on a1"
+SIDE=$(sid erin)
+as alice POST /api/logout
+want 200 "alice signs out on a1"
+{ kill -9 "$DPID"; wait "$DPID"; } 2>/dev/null
+forget "$DPID"
+start a1b "$A"
+until_ok "a1b serves http" -- grep -q "serving the web workspace" "$T/a1b.err"
+U="http://127.0.0.1:$(hport a1b)"
+as erin GET /api/me
+want 200 "erin's session after kill -9"
+req GET /api/me -H "Cookie: kz_session=$SIDB"
+want 401 unauthenticated "alice's cookie, signed out before kill -9"
+kill -TERM "$DPID"; stopped "$DPID" a1b; forget "$DPID"
 
 # ------------------------------------------------------------ idle expiry
 conf "$A" http session_idle_s 2
