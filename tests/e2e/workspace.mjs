@@ -516,6 +516,19 @@ async function main() {
 	else
 		bad("on a phone the page is " + wide + " px wide");
 	await pp.screenshot({ path: join(shots, "phone.png") });
+	// The wide pages scroll their tables, not the page.
+	for (const [hash, view, shot] of [["#/mesh", "#mesh-view", "phone-mesh.png"],
+	    ["#/admin/users", "#users-view", "phone-users.png"],
+	    ["#/admin/nodes", "#nodes-view", "phone-nodes.png"]]) {
+		await pp.goto(base + hash);
+		await pp.waitForSelector(view + ":not([hidden]) tbody tr");
+		const w = await pp.evaluate(() => document.documentElement.scrollWidth);
+		if (w <= 390)
+			ok("on a phone " + hash + " is no wider than the screen");
+		else
+			bad("on a phone " + hash + " is " + w + " px wide");
+		await pp.screenshot({ path: join(shots, shot) });
+	}
 	clean(pp, "the phone");
 	await pp.context().close();
 
