@@ -20,7 +20,9 @@
 //   them and the admin API called from it is refused 403;
 //   kizunad stopped: the page says it is away, and finds it again by itself
 //   when it is back on its port; a static peer that never answers shows
-//   "—" for its last contact, lag and pending bytes, cut off; a phone's screen (nothing wider, the send
+//   "—" for its last contact, lag and pending bytes, cut off; the status
+//   rewritten on its way: an open link 400 s behind is cut off, one in
+//   sync last heard 2 h ago is not; a phone's screen (nothing wider, the send
 //   button on screen); sign out; five wrong passwords and the sixth is
 //   refused as rate-limited without a check (the node counts it).
 //
@@ -496,6 +498,45 @@ async function main() {
 	    "the map says — for its last contact and lag");
 	eq(await page.textContent("#mesh-map g.peer text.mark"), "途絶", "and marks it cut off");
 	await page.screenshot({ path: join(shots, "mesh-unknown.png") });
+
+	// The page's rule on figures no test can wait for: the status answer
+	// rewritten on its way (kizunad's own answer, its Date header kept)
+	// to hold two open links, one 400 s behind with bytes pending, one in
+	// sync last heard 2 h ago.
+	await page.route("**/api/status", async (route) => {
+		const res = await route.fetch();
+		const st = await res.json();
+		const now = Math.floor(Date.parse(res.headers().date) / 1000);
+		const link = (name, key, o) => ({ ...st.peers[0], state: "open",
+		    name, node_key: key, since: now - 9000, last_error: null,
+		    pending_in: 0, pending_out: 0, pending_bytes_in: 0,
+		    pending_bytes_out: 0, ...o });
+		st.peers = [link("遅延局", "1".repeat(64), { last_contact: now - 190,
+		    lag_s: 400, pending_in: 1, pending_bytes_in: 300, pending_out: 2,
+		    pending_bytes_out: 2048 }), link("静穏局", "2".repeat(64),
+		    { last_contact: now - 7300, lag_s: 0 })];
+		await route.fulfill({ response: res, json: st });
+	});
+	const figs = async (key) => await page.$$eval('#links tr[data-node="' + key +
+	    '"]', (trs) => trs.map((tr) => [tr.className, ...[...tr.cells].slice(4, 6),
+	    ...[...tr.cells].slice(8, 10)].map((c) => c.textContent || c)));
+	const lagging = await waitFor("the rewritten status shown", async () => {
+		const f = await figs("1".repeat(64));
+		return f.length === 1 ? f[0] : null;
+	});
+	eq(JSON.stringify(lagging), JSON.stringify(["state-open cutoff", "3分前", "6分",
+	    "1 件 / 300 B", "2 件 / 2.0 KB"]),
+	    "an open link 400 s behind: 3分前, 6分, what is pending, and cut off");
+	eq(JSON.stringify((await figs("2".repeat(64)))[0]), JSON.stringify(["state-open",
+	    "2時間前", "同期済み", "0 件 / 0 B", "0 件 / 0 B"]),
+	    "one in sync, last heard 2 h ago: not cut off");
+	const lagG = '#mesh-map g.peer[data-node="' + "1".repeat(64) + '"]';
+	eq(await page.getAttribute(lagG, "class"), "peer state-open cutoff",
+	    "the map draws the lagging link cut off");
+	eq(await page.textContent(lagG + " text.mark"), "途絶", "marked 途絶");
+	eq(await page.textContent(lagG + " text.figures"), "3分前 · 遅れ 6分", "with its figures");
+	await page.screenshot({ path: join(shots, "mesh-lagging.png") });
+	await page.unroute("**/api/status");
 	await page.click("#nav-channels");
 	await page.waitForSelector(urgent);
 
