@@ -9,7 +9,15 @@
  * Entries are committed in batches (one transaction, one signature each):
  * an import killed halfway keeps whole batches, and the next run writes
  * the rest in the same order, so it ends as one uninterrupted run would.
+ *
+ * Two threads: a reader thread walks the export (ZIP, JSON), converts the
+ * texts and encodes each item's op; the caller's thread takes the items in
+ * the reader's order and does everything that touches the store, the
+ * counts and the callbacks.  The order of items, and so the entries, are
+ * those of one thread doing both; reading a day file's JSON and
+ * converting its texts (a quarter of the work) overlaps the store's.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +31,116 @@
 #include "kizuna/views.h"
 
 #define DEFAULT_BATCH 2000
+#define QUEUE_ITEMS 1024
 
 /* Room for one file reference's clipped strings: 4 x 256 and the URL. */
 #define FILE_STR_BYTES (4 * (KZ_IMPORT_FILE_NAME_MAX + 1) + KZ_IMPORT_URL_MAX + 1)
 
+/* ------------------------------------------------------------ the queue */
+
+enum item_kind { IT_USER, IT_CHANNEL, IT_POST, IT_REPORT, IT_DAY, IT_END };
+
+/* One thing the reader thread hands to the store's thread. */
+struct item {
+	enum item_kind kind;
+	int rc;			/* IT_END: the walk's result */
+	uint8_t id[KZ_ID_BYTES];	/* IT_CHANNEL, IT_POST */
+	uint8_t *op;		/* IT_CHANNEL, IT_POST: encoded, malloc'd */
+	size_t op_len;
+	bool active;		/* IT_USER */
+	bool system, reply;	/* IT_POST */
+	uint64_t n1, n2;	/* IT_POST: reactions, files; IT_DAY: done, total */
+	unsigned line;
+	/* IT_USER: user id, display name, file; IT_REPORT: file, what;
+	 * IT_POST: its file when it brings users. */
+	char *s1, *s2, *s3;
+	/* IT_POST: the users it names that are not made yet, made only if it
+	 * is written ("ID\0NAME\0" each). */
+	char *users;
+	size_t n_users;
+};
+
+struct queue {
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full;
+	struct item ring[QUEUE_ITEMS];
+	size_t head, n;
+	bool stop;		/* the store's thread gave up: pushes fail */
+};
+
+static void
+item_free(struct item *it)
+{
+	free(it->op);
+	free(it->s1);
+	free(it->s2);
+	free(it->s3);
+	free(it->users);
+}
+
+/* Hands it on (then owned by the queue); 1 (it freed) once stopped. */
+static int
+queue_push(struct queue *q, struct item *it)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->n == QUEUE_ITEMS && !q->stop)
+		pthread_cond_wait(&q->not_full, &q->mu);
+	if (q->stop) {
+		pthread_mutex_unlock(&q->mu);
+		item_free(it);
+		return 1;
+	}
+	q->ring[(q->head + q->n) % QUEUE_ITEMS] = *it;
+	q->n++;
+	pthread_cond_signal(&q->not_empty);
+	pthread_mutex_unlock(&q->mu);
+	return 0;
+}
+
+static void
+queue_pop(struct queue *q, struct item *it)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->n == 0)
+		pthread_cond_wait(&q->not_empty, &q->mu);
+	*it = q->ring[q->head];
+	q->head = (q->head + 1) % QUEUE_ITEMS;
+	q->n--;
+	pthread_cond_signal(&q->not_full);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static void
+queue_stop(struct queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->stop = true;
+	pthread_cond_broadcast(&q->not_full);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* ------------------------------------------------------------ the reader */
+
+/* The reader thread's state: the walk and the names its texts resolve. */
+struct rd {
+	struct kz_slack_src *src;
+	struct queue *q;
+	json_t *names;		/* Slack user id -> display name */
+	json_t *chans;		/* Slack channel id -> name */
+	int rc;			/* kz_slack_scan's */
+	/* The message being read: the users it names first (seen_user). */
+	char *seen;
+	size_t seen_len, seen_cap, n_seen;
+};
+
+/* ------------------------------------------------------------ the store */
+
+/* The store's thread (the caller's). */
 struct imp {
 	struct kz_store *st;
 	const struct kz_keypair *kp;
 	const struct kz_slack_import_opts *o;
 	struct kz_slack_stats *stats;
-	json_t *names;		/* Slack user id -> display name */
-	json_t *chans;		/* Slack channel id -> name */
 	size_t batch, in_batch;
 	bool open;
 	struct kz_slack_stats at_begin;	/* the counts when the batch began */
@@ -102,34 +209,6 @@ kz_slack_id(uint8_t id[KZ_ID_BYTES], const char *source)
 	    strlen(source), NULL, 0);
 }
 
-static void
-skip(struct imp *im, const char *file, unsigned line, const char *fmt, ...)
-	KZ_PRINTF(4, 5);
-
-static void
-skip(struct imp *im, const char *file, unsigned line, const char *fmt, ...)
-{
-	char what[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	im->stats->skipped++;
-	if (im->o->report != NULL)
-		im->o->report(im->o->ctx, file, line, what);
-}
-
-static void
-on_report(void *ctx, const char *file, unsigned line, const char *what)
-{
-	struct imp *im = ctx;
-
-	im->stats->skipped++;
-	if (im->o->report != NULL)
-		im->o->report(im->o->ctx, file, line, what);
-}
-
 /* Copies s into out (cap bytes with the NUL), cut at a UTF-8 boundary. */
 static const char *
 clip(char *out, size_t cap, const char *s)
@@ -146,110 +225,62 @@ clip(char *out, size_t cap, const char *s)
 	return out;
 }
 
-static int
-commit(struct imp *im)
-{
-	int rc;
+/* ------------------------------------------------------------ the reader */
 
-	if (!im->open)
-		return 0;
-	im->in_batch = 0;
-	if ((rc = kz_store_commit(im->st)) < 0)
-		return rc;	/* rolled back: still open for the caller's undo */
-	im->open = false;
-	idset_clear(&im->pending);
-	if (im->o->progress != NULL)
-		im->o->progress(im->o->ctx, im->stats);
-	return 0;
+/* Hands on a report of something skipped (what: already formatted). */
+static int
+put_report(struct rd *r, const char *file, unsigned line, const char *what)
+{
+	struct item it = { .kind = IT_REPORT, .line = line,
+	    .s1 = strdup(file), .s2 = strdup(what) };
+
+	if (it.s1 == NULL || it.s2 == NULL) {
+		item_free(&it);
+		return KZ_ERR_NOMEM;
+	}
+	return queue_push(r->q, &it);
+}
+
+static int
+report(struct rd *r, const char *file, unsigned line, const char *fmt, ...)
+	KZ_PRINTF(4, 5);
+
+static int
+report(struct rd *r, const char *file, unsigned line, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return put_report(r, file, line, what);
 }
 
 /*
- * Appends op in the open batch.  Returns 0, 1 when op does not encode (the
- * caller reports the item; *why says why), or a store error.
+ * The reader's own reports.  The walk has no way to be stopped from here;
+ * a report that cannot be handed on (out of memory, or the store's thread
+ * gave up) is lost, and the next item's push fails the same way.
  */
-static int
-append(struct imp *im, const struct kz_op *op, int *why)
+static void
+on_report(void *ctx, const char *file, unsigned line, const char *what)
 {
-	uint8_t *buf;
-	size_t len;
-	int rc;
+	(void)put_report(ctx, file, line, what);
+}
 
-	if ((rc = kz_op_encode(&buf, &len, op)) < 0) {
-		if (rc == KZ_ERR_NOMEM)
-			return rc;
+/* The op encoded into it; 1 (reported: why) when it does not encode. */
+static int
+encode(struct item *it, const struct kz_op *op, int *why)
+{
+	int rc = kz_op_encode(&it->op, &it->op_len, op);
+
+	if (rc == KZ_ERR_NOMEM)
+		return rc;
+	if (rc < 0) {
 		*why = rc;
 		return 1;
 	}
-	if (!im->open) {
-		if ((rc = kz_store_begin_bulk(im->st)) < 0) {
-			free(buf);
-			return rc;
-		}
-		im->open = true;
-		im->at_begin = *im->stats;
-	}
-	rc = kz_store_append(im->st, im->kp, im->o->wall_ms, buf, len, NULL);
-	free(buf);
-	if (rc < 0)
-		return rc;
-	im->stats->entries++;
-	if (++im->in_batch >= im->batch)
-		return commit(im);
 	return 0;
-}
-
-/* ------------------------------------------------------------ users */
-
-struct user_now {
-	bool found;
-	bool active;
-	char display_name[KZ_NAME_MAX + 1];
-};
-
-static int
-user_now_cb(void *ctx, const struct kz_view_user *u)
-{
-	struct user_now *n = ctx;
-
-	n->found = true;
-	n->active = u->active;
-	clip(n->display_name, sizeof(n->display_name), u->display_name);
-	return 0;
-}
-
-/*
- * Makes the views hold the imported user kid with this display name and
- * active flag, writing a user_set only if they differ.
- */
-static int
-put_user(struct imp *im, const char *kid, const char *display, bool active,
-    const char *file, unsigned line)
-{
-	struct user_now now = { 0 };
-	struct kz_op op = { .type = KZ_OP_USER_SET };
-	int rc, why = 0;
-
-	/* Users are few: the batch so far is applied to read the views. */
-	if ((rc = kz_store_bulk_apply(im->st)) < 0)
-		return rc;
-	rc = kz_views_user(im->st, kid, user_now_cb, &now);
-	if (rc < 0 && rc != KZ_ERR_NOT_FOUND)
-		return rc;
-	if (now.found && now.active == active &&
-	    strcmp(now.display_name, display) == 0) {
-		im->stats->present++;
-		return 0;
-	}
-	op.u.user_set = (struct kz_user_set){ kid, KZ_USER_SET_DISPLAY_NAME |
-	    KZ_USER_SET_ACTIVE, display, "", KZ_ROLE_MEMBER, "", active };
-	rc = append(im, &op, &why);
-	if (rc == 1) {
-		skip(im, file, line, "user %s: %s; skipped", kid, kz_strerror(why));
-		return 0;
-	}
-	if (rc == 0)
-		im->stats->users++;
-	return rc;
 }
 
 /* The kizuna id of a Slack user id into kid; false if it cannot be one. */
@@ -262,128 +293,163 @@ user_id(char kid[KZ_USER_ID_MAX + 1], const char *slack_id)
 	return kz_user_id_valid(kid);
 }
 
+/* Hands on a user to be made (or updated) as the export says. */
+static int
+put_user_item(struct rd *r, const char *kid, const char *display, bool active,
+    const char *file, unsigned line)
+{
+	struct item it = { .kind = IT_USER, .active = active, .line = line,
+	    .s1 = strdup(kid), .s2 = strdup(display), .s3 = strdup(file) };
+
+	if (it.s1 == NULL || it.s2 == NULL || it.s3 == NULL) {
+		item_free(&it);
+		return KZ_ERR_NOMEM;
+	}
+	return queue_push(r->q, &it);
+}
+
 static int
 on_user(void *ctx, const struct kz_slack_user *u)
 {
-	struct imp *im = ctx;
+	struct rd *r = ctx;
 	char kid[KZ_USER_ID_MAX + 1], name[KZ_NAME_MAX + 1];
 
-	if (!user_id(kid, u->id)) {
-		skip(im, "users.json", 0, "user id '%.64s' is not usable; skipped",
-		    u->id);
-		return 0;
-	}
+	if (!user_id(kid, u->id))
+		return report(r, "users.json", 0,
+		    "user id '%.64s' is not usable; skipped", u->id);
 	clip(name, sizeof(name), u->display_name);
-	if (json_object_set_new(im->names, u->id, json_string(name)) < 0)
+	if (json_object_set_new(r->names, u->id, json_string(name)) < 0)
 		return KZ_ERR_NOMEM;
-	return put_user(im, kid, name, !u->deleted, "users.json", 0);
+	return put_user_item(r, kid, name, !u->deleted, "users.json", 0);
 }
 
 /*
  * A user seen in a message but not in users.json (a shared channel's
- * guest): made from the message's profile, else named by the id.
+ * guest): made from the message's profile, else named by the id, just
+ * before the message (and not at all if the message is there already).
  */
 static int
-seen_user(struct imp *im, const char *slack_id, const char *profile_name,
-    const char *file, unsigned line, bool *ok)
+seen_user(struct rd *r, const char *slack_id, const char *profile_name,
+    bool *ok)
 {
 	char kid[KZ_USER_ID_MAX + 1], name[KZ_NAME_MAX + 1];
+	size_t need;
 
 	*ok = user_id(kid, slack_id);
-	if (!*ok || json_object_get(im->names, slack_id) != NULL)
+	if (!*ok || json_object_get(r->names, slack_id) != NULL)
 		return 0;
 	clip(name, sizeof(name), *profile_name ? profile_name : slack_id);
-	if (json_object_set_new(im->names, slack_id, json_string(name)) < 0)
+	if (json_object_set_new(r->names, slack_id, json_string(name)) < 0)
 		return KZ_ERR_NOMEM;
-	return put_user(im, kid, name, true, file, line);
+	need = strlen(kid) + strlen(name) + 2;
+	if (r->seen_len + need > r->seen_cap) {
+		size_t cap = r->seen_cap ? 2 * r->seen_cap : 256;
+		char *p;
+
+		while (cap < r->seen_len + need)
+			cap *= 2;
+		if ((p = realloc(r->seen, cap)) == NULL)
+			return KZ_ERR_NOMEM;
+		r->seen = p;
+		r->seen_cap = cap;
+	}
+	memcpy(r->seen + r->seen_len, kid, strlen(kid) + 1);
+	r->seen_len += strlen(kid) + 1;
+	memcpy(r->seen + r->seen_len, name, strlen(name) + 1);
+	r->seen_len += strlen(name) + 1;
+	r->n_seen++;
+	return 0;
 }
 
-/* ------------------------------------------------------------ names */
+/* The users the message names, made whether or not it is written. */
+static int
+put_seen_users(struct rd *r, const char *file, unsigned line)
+{
+	const char *p = r->seen;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < r->n_seen && rc == 0; i++) {
+		const char *name = p + strlen(p) + 1;
+
+		rc = put_user_item(r, p, name, true, file, line);
+		p = name + strlen(name) + 1;
+	}
+	return rc;
+}
 
 static const char *
 name_of_user(void *ctx, const char *id)
 {
-	struct imp *im = ctx;
+	struct rd *r = ctx;
 
-	return json_string_value(json_object_get(im->names, id));
+	return json_string_value(json_object_get(r->names, id));
 }
 
 static const char *
 name_of_channel(void *ctx, const char *id)
 {
-	struct imp *im = ctx;
+	struct rd *r = ctx;
 
-	return json_string_value(json_object_get(im->chans, id));
+	return json_string_value(json_object_get(r->chans, id));
 }
-
-/* ------------------------------------------------------------ channels */
 
 static int
 on_channel(void *ctx, const struct kz_slack_channel *c)
 {
-	struct imp *im = ctx;
-	struct kz_slack_names names = { im, name_of_user, name_of_channel };
+	struct rd *r = ctx;
+	struct kz_slack_names names = { r, name_of_user, name_of_channel };
 	char source[KZ_IMPORT_SOURCE_MAX + 1], name[KZ_NAME_MAX + 1];
 	char topic[KZ_TOPIC_MAX + 1], purpose[KZ_TOPIC_MAX + 1];
 	char *t = NULL, *p = NULL;
-	uint8_t id[KZ_ID_BYTES];
 	struct kz_imported_channel ic;
 	struct kz_op op = { .type = KZ_OP_CHANNEL_CREATE };
-	bool found;
+	struct item it = { .kind = IT_CHANNEL };
 	int rc, why = 0;
 
-	if (json_object_set_new(im->chans, c->id, json_string(c->name)) < 0)
+	if (json_object_set_new(r->chans, c->id, json_string(c->name)) < 0)
 		return KZ_ERR_NOMEM;
 	if (snprintf(source, sizeof(source), "slack:%s", c->id) >=
-	    (int)sizeof(source)) {
-		skip(im, c->file, 0, "channel id '%.40s…' too long; skipped", c->id);
-		return 0;
-	}
-	kz_slack_id(id, source);
-	if ((rc = kz_store_bulk_apply(im->st)) < 0 ||	/* channels are few */
-	    (rc = kz_views_has_created(im->st, id, KZ_OP_CHANNEL_CREATE,
-	    &found)) < 0)
-		return rc;
-	if (found) {
-		im->stats->present++;
-		return 0;
-	}
+	    (int)sizeof(source))
+		return report(r, c->file, 0, "channel id '%.40s…' too long;"
+		    " skipped", c->id);
+	kz_slack_id(it.id, source);
 	if ((rc = kz_slack_text(&t, c->topic, &names, NULL, NULL, 0)) < 0 ||
 	    (rc = kz_slack_text(&p, c->purpose, &names, NULL, NULL, 0)) < 0)
 		goto out;
-	ic = (struct kz_imported_channel){ id, source,
+	ic = (struct kz_imported_channel){ it.id, source,
 	    c->created <= KZ_IMPORT_TIME_US_MAX / 1000000 ? c->created * 1000000 : 0,
 	    c->archived, false, clip(purpose, sizeof(purpose), p) };
 	op.u.channel_create = (struct kz_channel_create){
 	    clip(name, sizeof(name), c->name), clip(topic, sizeof(topic), t), &ic };
-	rc = append(im, &op, &why);
-	if (rc == 1) {
-		skip(im, c->file, 0, "channel %s: %s; skipped", c->name,
+	rc = encode(&it, &op, &why);
+	if (rc == 1)
+		rc = report(r, c->file, 0, "channel %s: %s; skipped", c->name,
 		    kz_strerror(why));
-		rc = 0;
-	} else if (rc == 0) {
-		im->stats->channels++;
-	}
+	else if (rc == 0 && (it.s1 = strdup(c->file)) == NULL)
+		rc = KZ_ERR_NOMEM;
+	else if (rc == 0)
+		rc = queue_push(r->q, &it);
+	if (rc != 0)
+		item_free(&it);
 out:
 	free(t);
 	free(p);
 	return rc;
 }
 
-/* ------------------------------------------------------------ messages */
-
 static int
 on_message(void *ctx, const struct kz_slack_channel *c,
     const struct kz_slack_message *m)
 {
-	struct imp *im = ctx;
-	struct kz_slack_names names = { im, name_of_user, name_of_channel };
+	struct rd *r = ctx;
+	struct kz_slack_names names = { r, name_of_user, name_of_channel };
 	char source[KZ_IMPORT_SOURCE_MAX + 1], author[KZ_USER_ID_MAX + 1] = "";
 	char author_name[KZ_NAME_MAX + 1];
 	char mention_ids[KZ_MENTIONS_MAX][KZ_USER_ID_MAX + 1];
 	char kmentions[KZ_MENTIONS_MAX][KZ_USER_ID_MAX + 1];
 	const char *mptr[KZ_MENTIONS_MAX];
-	uint8_t id[KZ_ID_BYTES], root[KZ_ID_BYTES], chan[KZ_ID_BYTES];
+	uint8_t root[KZ_ID_BYTES], chan[KZ_ID_BYTES];
 	struct kz_imported_post ip;
 	struct kz_imported_reaction *rs = NULL;
 	struct kz_imported_file *fs = NULL;
@@ -392,30 +458,21 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 	char (*emojis)[KZ_EMOJI_MAX + 1] = NULL;
 	char *text = NULL, *att = NULL, *full = NULL, *fstr = NULL;
 	struct kz_op op = { .type = KZ_OP_POST };
+	struct item it = { .kind = IT_POST };
 	size_t i, j, k, n_mentions = 0, n_users = 0, nr = 0, pairs = 0, n_files = 0;
-	bool found, ok, reply;
+	bool ok, reply;
 	int rc, why = 0;
 
 	if (snprintf(source, sizeof(source), "slack:%s/%s", c->id, m->ts) >=
-	    (int)sizeof(source)) {
-		skip(im, m->file, m->line, "message %zu: source too long; skipped",
-		    m->index);
-		return 0;
-	}
-	kz_slack_id(id, source);
-	found = idset_has(&im->pending, id, false);
-	if (!found &&
-	    (rc = kz_views_has_created(im->st, id, KZ_OP_POST, &found)) < 0)
-		return rc;
-	if (found) {
-		im->stats->present++;
-		return 0;
-	}
+	    (int)sizeof(source))
+		return report(r, m->file, m->line, "message %zu: source too long;"
+		    " skipped", m->index);
+	kz_slack_id(it.id, source);
+	r->seen_len = r->n_seen = 0;
 
 	/* The people it names, made users first if the export lacked them. */
 	if (*m->user != '\0') {
-		if ((rc = seen_user(im, m->user, m->username, m->file, m->line,
-		    &ok)) < 0)
+		if ((rc = seen_user(r, m->user, m->username, &ok)) < 0)
 			return rc;
 		if (ok)
 			user_id(author, m->user);
@@ -436,8 +493,8 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 		size_t first = k;
 
 		for (j = 0; j < m->reactions[i].n_users; j++) {
-			if ((rc = seen_user(im, m->reactions[i].users[j], "",
-			    m->file, m->line, &ok)) < 0)
+			if ((rc = seen_user(r, m->reactions[i].users[j], "",
+			    &ok)) < 0)
 				goto out;
 			if (!ok)
 				continue;
@@ -504,7 +561,7 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 		kz_slack_id(chan, csrc);
 	}
 	ip = (struct kz_imported_post){
-		.id = id,
+		.id = it.id,
 		.source = source,
 		.time_us = m->time_us,
 		.author = author,
@@ -528,26 +585,36 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 	};
 	op.u.post = (struct kz_post){ chan, full != NULL ? full : text,
 	    reply ? root : NULL, KZ_PRIO_NORMAL, n_mentions, mptr, &ip };
-	rc = append(im, &op, &why);
+	rc = encode(&it, &op, &why);
 	if (rc == 1) {
-		skip(im, m->file, m->line, "message %zu (ts %s): %s; skipped",
-		    m->index, m->ts, why == KZ_ERR_TOO_BIG ? "too big for one"
-		    " entry once converted" : kz_strerror(why));
-		rc = 0;
+		/* Its users are named now: they are made all the same. */
+		if ((rc = put_seen_users(r, m->file, m->line)) == 0)
+			rc = report(r, m->file, m->line, "message %zu (ts %s): %s;"
+			    " skipped", m->index, m->ts, why == KZ_ERR_TOO_BIG ?
+			    "too big for one entry once converted" :
+			    kz_strerror(why));
 		goto out;
 	}
 	if (rc < 0)
 		goto out;
-	if (im->open)	/* else committed with it: the views show it */
-		idset_has(&im->pending, id, true);
-	im->stats->messages++;
-	if (ip.system)
-		im->stats->system++;
-	if (reply)
-		im->stats->threads++;
-	im->stats->reactions += pairs;
-	im->stats->files += n_files;
+	if (r->n_seen > 0) {
+		if ((it.users = malloc(r->seen_len)) == NULL ||
+		    (it.s1 = strdup(m->file)) == NULL) {
+			rc = KZ_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(it.users, r->seen, r->seen_len);
+		it.n_users = r->n_seen;
+		it.line = m->line;
+	}
+	it.system = ip.system;
+	it.reply = reply;
+	it.n1 = pairs;
+	it.n2 = n_files;
+	rc = queue_push(r->q, &it);
 out:
+	if (rc != 0)
+		item_free(&it);
 	free(text);
 	free(att);
 	free(full);
@@ -563,13 +630,199 @@ out:
 static int
 on_day_file(void *ctx, size_t done, size_t total)
 {
-	struct imp *im = ctx;
+	struct rd *r = ctx;
+	struct item it = { .kind = IT_DAY, .n1 = done, .n2 = total };
 
-	im->stats->day_files_done = done;
-	im->stats->day_files = total;
+	return queue_push(r->q, &it);
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct rd *r = arg;
+	struct kz_slack_scan_cb cb = { r, on_report, on_user, on_channel,
+	    on_message, on_day_file };
+	struct item end = { .kind = IT_END };
+
+	end.rc = r->rc = kz_slack_scan(r->src, &cb);
+	(void)queue_push(r->q, &end);	/* fails only once stopped */
+	return NULL;
+}
+
+/* ------------------------------------------------------------ the store */
+
+static void
+skip(struct imp *im, const char *file, unsigned line, const char *what)
+{
+	im->stats->skipped++;
+	if (im->o->report != NULL)
+		im->o->report(im->o->ctx, file, line, what);
+}
+
+static int
+commit(struct imp *im)
+{
+	int rc;
+
+	if (!im->open)
+		return 0;
+	im->in_batch = 0;
+	if ((rc = kz_store_commit(im->st)) < 0)
+		return rc;	/* rolled back: still open for the caller's undo */
+	im->open = false;
+	idset_clear(&im->pending);
 	if (im->o->progress != NULL)
 		im->o->progress(im->o->ctx, im->stats);
 	return 0;
+}
+
+/* Appends an encoded op in the open batch.  Returns 0 or a store error. */
+static int
+append(struct imp *im, const uint8_t *op, size_t len)
+{
+	int rc;
+
+	if (!im->open) {
+		if ((rc = kz_store_begin_bulk(im->st)) < 0)
+			return rc;
+		im->open = true;
+		im->at_begin = *im->stats;
+	}
+	if ((rc = kz_store_append(im->st, im->kp, im->o->wall_ms, op, len,
+	    NULL)) < 0)
+		return rc;
+	im->stats->entries++;
+	if (++im->in_batch >= im->batch)
+		return commit(im);
+	return 0;
+}
+
+struct user_now {
+	bool found;
+	bool active;
+	char display_name[KZ_NAME_MAX + 1];
+};
+
+static int
+user_now_cb(void *ctx, const struct kz_view_user *u)
+{
+	struct user_now *n = ctx;
+
+	n->found = true;
+	n->active = u->active;
+	clip(n->display_name, sizeof(n->display_name), u->display_name);
+	return 0;
+}
+
+/*
+ * Makes the views hold the imported user kid with this display name and
+ * active flag, writing a user_set only if they differ.
+ */
+static int
+put_user(struct imp *im, const char *kid, const char *display, bool active,
+    const char *file, unsigned line)
+{
+	struct user_now now = { 0 };
+	struct kz_op op = { .type = KZ_OP_USER_SET };
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	/* Users are few: the batch so far is applied to read the views. */
+	if ((rc = kz_store_bulk_apply(im->st)) < 0)
+		return rc;
+	rc = kz_views_user(im->st, kid, user_now_cb, &now);
+	if (rc < 0 && rc != KZ_ERR_NOT_FOUND)
+		return rc;
+	if (now.found && now.active == active &&
+	    strcmp(now.display_name, display) == 0) {
+		im->stats->present++;
+		return 0;
+	}
+	op.u.user_set = (struct kz_user_set){ kid, KZ_USER_SET_DISPLAY_NAME |
+	    KZ_USER_SET_ACTIVE, display, "", KZ_ROLE_MEMBER, "", active };
+	if ((rc = kz_op_encode(&buf, &len, &op)) < 0) {
+		char what[512];
+
+		if (rc == KZ_ERR_NOMEM)
+			return rc;
+		snprintf(what, sizeof(what), "user %s: %s; skipped", kid,
+		    kz_strerror(rc));
+		skip(im, file, line, what);
+		return 0;
+	}
+	rc = append(im, buf, len);
+	free(buf);
+	if (rc == 0)
+		im->stats->users++;
+	return rc;
+}
+
+/* Takes one item from the reader; 1 when it was the last. */
+static int
+take(struct imp *im, struct item *it)
+{
+	const char *p;
+	bool found = false;
+	size_t i;
+	int rc = 0;
+
+	switch (it->kind) {
+	case IT_USER:
+		return put_user(im, it->s1, it->s2, it->active, it->s3, it->line);
+	case IT_REPORT:
+		skip(im, it->s1, it->line, it->s2);
+		return 0;
+	case IT_DAY:
+		im->stats->day_files_done = it->n1;
+		im->stats->day_files = it->n2;
+		if (im->o->progress != NULL)
+			im->o->progress(im->o->ctx, im->stats);
+		return 0;
+	case IT_END:
+		return it->rc != 0 ? it->rc : 1;
+	case IT_CHANNEL:
+		if ((rc = kz_store_bulk_apply(im->st)) < 0 ||	/* channels are few */
+		    (rc = kz_views_has_created(im->st, it->id,
+		    KZ_OP_CHANNEL_CREATE, &found)) < 0)
+			return rc;
+		if (found) {
+			im->stats->present++;
+			return 0;
+		}
+		if ((rc = append(im, it->op, it->op_len)) == 0)
+			im->stats->channels++;
+		return rc;
+	case IT_POST:
+		found = idset_has(&im->pending, it->id, false);
+		if (!found && (rc = kz_views_has_created(im->st, it->id,
+		    KZ_OP_POST, &found)) < 0)
+			return rc;
+		if (found) {
+			im->stats->present++;
+			return 0;
+		}
+		for (p = it->users, i = 0; i < it->n_users; i++) {
+			const char *name = p + strlen(p) + 1;
+
+			if ((rc = put_user(im, p, name, true, it->s1, it->line)) < 0)
+				return rc;
+			p = name + strlen(name) + 1;
+		}
+		if ((rc = append(im, it->op, it->op_len)) < 0)
+			return rc;
+		if (im->open)	/* else committed with it: the views show it */
+			idset_has(&im->pending, it->id, true);
+		im->stats->messages++;
+		if (it->system)
+			im->stats->system++;
+		if (it->reply)
+			im->stats->threads++;
+		im->stats->reactions += it->n1;
+		im->stats->files += it->n2;
+		return 0;
+	}
+	return KZ_ERR_INVAL;
 }
 
 int
@@ -578,19 +831,42 @@ kz_slack_import(struct kz_store *st, const struct kz_keypair *kp,
     struct kz_slack_stats *stats)
 {
 	struct imp im = { .st = st, .kp = kp, .o = opts, .stats = stats,
-	    .names = json_object(), .chans = json_object(),
 	    .batch = opts->batch ? opts->batch : DEFAULT_BATCH };
-	struct kz_slack_scan_cb cb = { &im, on_report, on_user, on_channel,
-	    on_message, on_day_file };
+	struct rd r = { .src = src, .names = json_object(),
+	    .chans = json_object() };
+	struct queue *q = calloc(1, sizeof(*q));
+	struct item it;
+	pthread_t reader;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
-	if (im.names == NULL || im.chans == NULL ||
+	if (q == NULL || r.names == NULL || r.chans == NULL ||
 	    idset_init(&im.pending, im.batch) < 0) {
 		rc = KZ_ERR_NOMEM;
 		goto out;
 	}
-	rc = kz_slack_scan(src, &cb);
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->not_empty, NULL);
+	pthread_cond_init(&q->not_full, NULL);
+	r.q = q;
+	if (pthread_create(&reader, NULL, reader_main, &r) != 0) {
+		rc = KZ_ERR_NOMEM;
+		goto out;
+	}
+	do {
+		queue_pop(q, &it);
+		rc = take(&im, &it);
+		item_free(&it);
+	} while (rc == 0);
+	if (rc == 1)
+		rc = 0;
+	else
+		queue_stop(q);	/* the reader stops at its next item */
+	pthread_join(reader, NULL);
+	while (q->n > 0) {	/* what the stopped reader had handed on */
+		queue_pop(q, &it);
+		item_free(&it);
+	}
 	if (rc == 0)
 		rc = commit(&im);
 	if (rc != 0 && im.open) {
@@ -603,8 +879,15 @@ kz_slack_import(struct kz_store *st, const struct kz_keypair *kp,
 		stats->skipped = skipped;
 	}
 out:
+	if (r.q != NULL) {
+		pthread_mutex_destroy(&q->mu);
+		pthread_cond_destroy(&q->not_empty);
+		pthread_cond_destroy(&q->not_full);
+	}
+	free(q);
+	free(r.seen);
 	idset_free(&im.pending);
-	json_decref(im.names);
-	json_decref(im.chans);
+	json_decref(r.names);
+	json_decref(r.chans);
 	return rc;
 }

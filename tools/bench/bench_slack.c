@@ -9,8 +9,10 @@
  * node (an admin node with a mesh, as `kizuna import slack` needs) from the
  * folder and from a ZIP of it, and imports the folder again (everything
  * present, nothing written).  Prints one JSON line: messages, entries,
- * seconds and messages per second of each import, the store's bytes per
- * message and the peak RSS.
+ * seconds and messages per second of each import, its CPU time and that
+ * of the store's thread alone (the import reads the export on a thread of
+ * its own: on an idle machine the store's thread sets the pace), the
+ * store's bytes per message and the peak RSS.
  */
 #include <err.h>
 #include <stdio.h>
@@ -242,10 +244,37 @@ on_report(void *ctx, const char *file, unsigned line, const char *what)
 		warnx("%s:%u: %s", file, line, what);
 }
 
-/* Imports path into st; the time into *secs. */
+static double
+clock_s(clockid_t which)
+{
+	struct timespec ts;
+
+	clock_gettime(which, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* This process's CPU time (all its threads), in seconds. */
+static double
+cpu_s(void)
+{
+	return clock_s(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+/* This thread's CPU time: the import's store thread (the caller's). */
+static double
+thread_cpu_s(void)
+{
+	return clock_s(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/*
+ * Imports path into st; the time into *secs, the CPU time into *cpu, of
+ * which the store's thread (this one; the reader has its own) *mine.  On a
+ * machine busy with other work, CPU times are steadier than *secs.
+ */
 static int
 import(struct kz_store *st, const struct kz_keypair *kp, const char *path,
-    struct kz_slack_stats *s, double *secs)
+    struct kz_slack_stats *s, double *secs, double *cpu, double *mine)
 {
 	struct kz_slack_import_opts o = { .report = on_report, .wall_ms = wall_ms(),
 	    .batch = (size_t)batch };
@@ -255,6 +284,8 @@ import(struct kz_store *st, const struct kz_keypair *kp, const char *path,
 	int rc;
 
 	t = mono_s();
+	*cpu = cpu_s();
+	*mine = thread_cpu_s();
 	if ((rc = kz_slack_open(&src, path, why, sizeof(why))) < 0) {
 		warnx("%s", why);
 		return rc;
@@ -262,6 +293,8 @@ import(struct kz_store *st, const struct kz_keypair *kp, const char *path,
 	rc = kz_slack_import(st, kp, src, &o, s);
 	kz_slack_close(src);
 	*secs = mono_s() - t;
+	*cpu = cpu_s() - *cpu;
+	*mine = thread_cpu_s() - *mine;
 	if (rc < 0)
 		report_err("import", rc);
 	return rc;
@@ -285,7 +318,8 @@ bench_slack(int argc, char **argv)
 	struct kz_keypair kp1, kp2;
 	struct kz_store *st1 = NULL, *st2 = NULL;
 	struct kz_slack_stats s1, s2, s3;
-	double t1 = 0, t2 = 0, t3 = 0, tgen;
+	double t1 = 0, t2 = 0, t3 = 0, c1 = 0, c2 = 0, c3 = 0, tgen;
+	double m1 = 0, m2 = 0, m3 = 0;
 	struct rusage ru;
 	bool keep = false, missing = false;
 	size_t n_names = 0, i;
@@ -330,9 +364,9 @@ bench_slack(int argc, char **argv)
 		warnx("cannot make the nodes");
 		goto out;
 	}
-	if (import(st1, &kp1, exp, &s1, &t1) < 0 ||
-	    import(st2, &kp2, zip, &s2, &t2) < 0 ||
-	    import(st1, &kp1, exp, &s3, &t3) < 0)
+	if (import(st1, &kp1, exp, &s1, &t1, &c1, &m1) < 0 ||
+	    import(st2, &kp2, zip, &s2, &t2, &c2, &m2) < 0 ||
+	    import(st1, &kp1, exp, &s3, &t3, &c3, &m3) < 0)
 		goto out;
 	if (s1.messages != s2.messages || s3.entries != 0 || s1.skipped != 0) {
 		warnx("folder %llu and ZIP %llu messages, %llu entries again,"
@@ -343,7 +377,8 @@ bench_slack(int argc, char **argv)
 	}
 	getrusage(RUSAGE_SELF, &ru);
 	snprintf(wal, sizeof(wal), "%s-wal", db1);
-	js = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:f,s:I,s:f,s:I,s:f,s:I,s:I}",
+	js = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:f,s:f,s:f,s:I,"
+	    "s:f,s:f,s:I,s:f,s:I,s:I}",
 	    "bench", "slack",
 	    "messages", (json_int_t)s1.messages,
 	    "users", (json_int_t)s1.users,
@@ -351,10 +386,15 @@ bench_slack(int argc, char **argv)
 	    "entries", (json_int_t)s1.entries,
 	    "day_files", (json_int_t)s1.day_files,
 	    "import_s", t1,
+	    "import_cpu_s", c1,
+	    "import_store_cpu_s", m1,
 	    "import_per_s", rate((double)s1.messages, t1),
 	    "zip_import_s", t2,
+	    "zip_import_cpu_s", c2,
+	    "zip_import_store_cpu_s", m2,
 	    "zip_import_per_s", rate((double)s2.messages, t2),
 	    "reimport_s", t3,
+	    "reimport_cpu_s", c3,
 	    "reimport_per_s", rate((double)s3.present, t3),
 	    "generate_s", tgen,
 	    "store_bytes_per_msg", (json_int_t)((file_size(db1) + file_size(wal)) /
