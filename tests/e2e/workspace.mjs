@@ -19,7 +19,7 @@
 //   with; a revocation on the second click); a member's page has none of
 //   them and the admin API called from it is refused 403;
 //   kizunad stopped: the page says it is away, and finds it again by itself
-//   when it is back on its port; a static peer that never answers shows
+//   when it is back on its port, still signed in (a post is taken); a static peer that never answers shows
 //   "—" for its last contact, lag and pending bytes, cut off; the status
 //   rewritten on its way: an open link 400 s behind is cut off, one in
 //   sync last heard 2 h ago is not; a phone's screen (nothing wider, the send
@@ -455,8 +455,8 @@ async function main() {
 
 	// ---------------------------------------------------------- restart
 	// kizunad goes away: the page says so and keeps asking; back on its
-	// port, the page finds it by itself (sessions end with a restart:
-	// docs/api.md), and staff sign in again.
+	// port, the page finds it by itself and goes on signed in (sessions
+	// survive a restart: docs/api.md), its CSRF token still good.
 	await a.stop();
 	await page.waitForSelector("#offline:not([hidden])", { timeout: 8000 });
 	eq(await page.textContent("#offline"), "接続が切れました。再接続しています…",
@@ -473,10 +473,16 @@ async function main() {
 	eq(await a.start(), port, "kizunad back on its port");
 	await page.waitForSelector("#offline", { state: "hidden", timeout: 10000 });
 	ok("the page found kizunad again by itself");
-	await signIn(page, "sato", "hanako-pw");
-	ok("signed in again after the restart");
 	await page.waitForSelector(urgent);
 	ok("the channel shows again");
+	eq(await page.isVisible("#login"), false, "no sign-in form after the restart");
+	eq(await page.textContent("#who"), "佐藤 花子 (sato)", "still signed in as sato");
+	await page.fill("#composer textarea", "再起動後も投稿できます");
+	await page.click("#composer button[type=submit]");
+	await waitFor("the post after the restart", async () =>
+	    (await page.textContent("#message-list li:last-child .text")) ===
+	    "再起動後も投稿できます");
+	ok("a post after the restart is taken (the session and its CSRF token survived)");
 
 	// ---------------------------------------------------------- unknown figures
 	// The peer never heard: no last contact, no lag, no bytes known; the
