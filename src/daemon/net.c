@@ -404,6 +404,7 @@ on_peer_closed(uv_handle_t *h)
 	struct kzd *d = p->d;
 	struct kzd_dial *dl = p->dial;
 	const uint8_t *node = p->link != NULL ? kz_link_peer(p->link) : NULL;
+	bool moved = false;
 	size_t i;
 
 	if (p->prev != NULL)
@@ -414,6 +415,16 @@ on_peer_closed(uv_handle_t *h)
 		p->next->prev = p->prev;
 	d->net.n_peers--;
 	kz_log(&d->log, KZ_LOG_DEBUG, "%s: closed", p->name);
+	/*
+	 * The session's last tips and sync time stay with its static peer's
+	 * slot: the one it dialled, or one that stood by for its node.
+	 */
+	if (p->link != NULL) {
+		struct kzd_figs figs;
+
+		kzd_fig_take(d, &p->fig, p->link);
+		kzd_fig_eval(d, &p->fig, NULL, NULL, &figs);
+	}
 	/* Static peers that stood by for this node's link dial again. */
 	if (node != NULL && !p->duplicate && !d->stopping) {
 		for (i = 0; i < d->net.n_dials; i++) {
@@ -421,18 +432,15 @@ on_peer_closed(uv_handle_t *h)
 
 			if (o->standby && o->have_node &&
 			    memcmp(o->node, node, 32) == 0) {
+				if (dl == NULL && !moved) {
+					kzd_fig_move(&o->fig, &p->fig);
+					moved = true;
+				}
 				o->standby = false;
 				o->backoff_ms = BACKOFF_FIRST_MS;
 				dial_schedule(o);
 			}
 		}
-	}
-	/* The session's last tips and sync time stay with its static peer. */
-	if (p->link != NULL) {
-		struct kzd_figs figs;
-
-		kzd_fig_take(d, &p->fig, p->link);
-		kzd_fig_eval(d, &p->fig, NULL, NULL, &figs);
 	}
 	if (dl != NULL) {
 		kzd_fig_move(&dl->fig, &p->fig);
@@ -1273,7 +1281,7 @@ on_tick(uv_timer_t *t)
 
 	/* A static peer away: whether it still lacks nothing. */
 	for (i = 0; i < d->net.n_dials; i++)
-		if (d->net.dials[i].peer == NULL &&
+		if (d->net.dials[i].peer == NULL && !d->net.dials[i].standby &&
 		    d->net.dials[i].fig.tips_known)
 			kzd_fig_eval(d, &d->net.dials[i].fig, NULL, NULL, &figs);
 	kzd_rnet_tick(d);
@@ -1692,7 +1700,8 @@ dial_json(struct kzd *d, struct kzd_dial *dl)
 		.transport = "tcp",
 		.last_error = dl->self ? "this node's own address" :
 		    dl->standby ? "another link reaches this node" : dl->last_error,
-		.fig = &dl->fig,
+		/* Standing by: the link that reaches its node has the figures. */
+		.fig = dl->standby || dl->self ? NULL : &dl->fig,
 	};
 	json_t *o = kzd_net_link_json(d, &r);
 
