@@ -335,6 +335,15 @@ else
 	    "$((airA1 - airA0)) + $((airB1 - airB0)) bytes on air, $per_post per post"
 	n=$(rstat "$B" entries_in)
 	[ "$n" -ge "$N1" ] && ok || bad "b counts $n entries in, wanted >= $N1"
+	# The rows' sync figures (docs/api.md, GET /api/status): caught up,
+	# nothing pending either way, the peer heard within seconds.
+	in_sync() { is "$A" lag_s 0 && is "$A" pending_out 0 &&
+	    is "$A" pending_bytes_out 0 && is "$A" pending_bytes_in 0 &&
+	    is "$B" lag_s 0 && is "$B" pending_in 0; }
+	wait_for 30 "a's and b's radio rows in sync" -- in_sync
+	lc=$(rstat "$A" last_contact)
+	[ "$lc" != null ] && [ "$lc" -ge $(( $(date +%s) - 15 )) ] && ok ||
+	    bad "a last heard b at '$lc', now $(date +%s)"
 fi
 
 # ---------------------------------------------------------------- part 2
