@@ -142,7 +142,19 @@ int_of(json_t *o, const char *key)
 	return (long long)json_integer_value(json_object_get(o, key));
 }
 
-/* One line per link, for people. */
+/* A figure of a link row: its integer with unit, or "-" when null. */
+static const char *
+fig(char *buf, size_t cap, json_t *o, const char *key, const char *unit)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v))
+		return "-";
+	snprintf(buf, cap, "%lld%s", (long long)json_integer_value(v), unit);
+	return buf;
+}
+
+/* Three lines per link, for people. */
 static void
 print_links(json_t *peers)
 {
@@ -154,10 +166,15 @@ print_links(json_t *peers)
 		const char *err = str_of(p, "last_error", "");
 		const char *name = str_of(p, "name", "");
 		json_t *since = json_object_get(p, "since");
-		char when[32] = "-";
+		json_t *heard = json_object_get(p, "last_contact");
+		char when[32] = "-", last[32] = "never", lag[32], bin[32],
+		    bout[32];
 
 		if (json_is_integer(since))
 			cli_format_hlc(when, (uint64_t)json_integer_value(since) *
+			    1000 << KZ_HLC_COUNTER_BITS);
+		if (json_is_integer(heard))
+			cli_format_hlc(last, (uint64_t)json_integer_value(heard) *
 			    1000 << KZ_HLC_COUNTER_BITS);
 		printf("  %-3s %s %-22s %-10s %.16s%s%s%s  since %.19s\n"
 		    "      in %lld B, %lld entries, %lld pending;"
@@ -169,6 +186,10 @@ print_links(json_t *peers)
 		    int_of(p, "entries_in"), int_of(p, "pending_in"),
 		    int_of(p, "bytes_out"), int_of(p, "entries_out"),
 		    int_of(p, "pending_out"), *err ? "\n      last error: " : "", err);
+		printf("      lag %s; pending in %s (estimated), out %s; last heard "
+		    "%.19s\n", fig(lag, sizeof(lag), p, "lag_s", " s"),
+		    fig(bin, sizeof(bin), p, "pending_bytes_in", " B"),
+		    fig(bout, sizeof(bout), p, "pending_bytes_out", " B"), last);
 	}
 }
 

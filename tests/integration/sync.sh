@@ -91,6 +91,7 @@ expect 0 "peers on a" -- "$K" --home "$A" peers
 has out "in  tcp 127.0.0.1:"
 has out "open       ${BK:0:16} (b)  since 20"
 has out "entries, 0 pending;  out "
+has out "      lag 0 s; pending in 0 B (estimated), out 0 B; last heard 20"
 expect 0 "peers json on b" -- "$K" --home "$B" --json peers
 has out '"direction":"out"'
 has out '"state":"open"'
@@ -178,6 +179,8 @@ ML=$(sed -n "s/^kizuna_link_lag_seconds{$LBL} //p" "$T/out")
 [ -n "$ML" ] && [ "$ML" -ge $((LAG + 2)) ] && ok || bad "metrics: lag '$ML'"
 has out "# TYPE kizuna_link_lag_seconds gauge"
 eq "$(grep -c '^# TYPE kizuna_link_pending_bytes gauge$' "$T/out")" 1 "one TYPE line a family"
+expect 0 "peers on b, a away" -- "$K" --home "$B" peers
+has out "pending in 0 B (estimated), out $SIZE B; last heard "
 conf "$A" "127.0.0.1:$PORT" ""
 sed -i 's/^profile = .*/profile = slow/' "$A/kizuna.conf"
 start a "$A"
