@@ -100,6 +100,22 @@ int kz_store_begin_bulk(struct kz_store *st);
 /* In a bulk group, applies what it appended so far to the views; else 0. */
 int kz_store_bulk_apply(struct kz_store *st);
 
+/*
+ * on: WAL checkpoints move to a thread of the store's own, with its own
+ * connection, woken after each commit to copy it into the database file (a
+ * passive checkpoint: it neither waits for nor blocks the writer), so that
+ * a long run of commits (an import) mostly only writes the WAL.  The
+ * writer still checkpoints when the WAL holds 16 MiB, by then cheaply
+ * (the thread copied most of it): only the writer's own checkpoint lets
+ * the WAL start over while it keeps writing.  off (or kz_store_free): the
+ * thread ends and the writer checkpoints every 4 MiB again, as by default.
+ * Returns 0, KZ_ERR_NOMEM or KZ_ERR_DB.
+ */
+int kz_store_checkpoint_thread(struct kz_store *st, bool on);
+
+/* Checkpoints the thread has run so far (0 without one). */
+uint64_t kz_store_checkpoints(struct kz_store *st);
+
 struct kz_appended {
 	uint64_t seq;
 	uint64_t hlc;

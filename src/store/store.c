@@ -21,6 +21,7 @@
  * (migrations[] below); a store newer than this program is refused.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +265,21 @@ struct kz_store {
 		uint64_t hlc;
 		uint64_t from, to;
 	} bk;
+	struct ckpt *ckpt;	/* kz_store_checkpoint_thread */
+};
+
+/*
+ * The checkpoint thread: its own connection, woken after each commit to
+ * copy what the WAL holds into the database file (a passive checkpoint:
+ * it never waits for, nor blocks, the writer).
+ */
+struct ckpt {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	sqlite3 *db;
+	bool kick, stop;
+	uint64_t runs;
 };
 
 static uint64_t wall_now_ms(void *ctx);
@@ -430,6 +446,7 @@ kz_store_free(struct kz_store *st)
 		return;
 	if (st->in_group)
 		kz_store_rollback(st);
+	kz_store_checkpoint_thread(st, false);
 	for (i = 0; i < N_STMTS; i++)
 		sqlite3_finalize(st->stmt[i]);
 	kz__views_free(st->views);
@@ -473,6 +490,8 @@ kz__store_views(struct kz_store *st)
  * (group_rc), and kz_store_commit then rolls the whole group back; a call
  * refused before writing (a gap, a bad signature ...) leaves it as it was.
  */
+static void ckpt_kick(struct kz_store *st);
+
 static int
 txn_begin(struct kz_store *st)
 {
@@ -492,6 +511,8 @@ txn_commit(struct kz_store *st)
 	rc = step_done(st, stmt(st, S_COMMIT), "commit");
 	if (rc < 0)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	else
+		ckpt_kick(st);
 	return rc;
 }
 
@@ -595,6 +616,108 @@ kz_store_bulk_apply(struct kz_store *st)
 	if (st->group_rc < 0)
 		return st->group_rc;
 	return bulk_flush(st);
+}
+
+static void *
+ckpt_main(void *arg)
+{
+	struct ckpt *c = arg;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->kick && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop)
+			break;
+		c->kick = false;
+		pthread_mutex_unlock(&c->mu);
+		/* A failure (the disk full, say) leaves the frames in the WAL,
+		 * where they are safe; the writer's own checkpoint retries. */
+		(void)sqlite3_wal_checkpoint_v2(c->db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&c->mu);
+		c->runs++;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* The WAL pages at which the writer checkpoints by itself. */
+#define CKPT_PAGES_OWN 1000
+#define CKPT_PAGES_THREAD 4096
+
+int
+kz_store_checkpoint_thread(struct kz_store *st, bool on)
+{
+	struct ckpt *c = st->ckpt;
+	char sql[64];
+	int rc;
+
+	if (on == (c != NULL))
+		return 0;
+	if (!on) {
+		pthread_mutex_lock(&c->mu);
+		c->stop = true;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->thread, NULL);
+		sqlite3_close(c->db);
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->cv);
+		free(c);
+		st->ckpt = NULL;
+		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint = %d",
+		    CKPT_PAGES_OWN);
+		return exec_sql(st, sql, "checkpoint by itself");
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return KZ_ERR_NOMEM;
+	rc = sqlite3_open_v2(st->path, &c->db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		rc = kz__store_err(st, rc, "open for checkpoints");
+		sqlite3_close(c->db);
+		free(c);
+		return rc;
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+		sqlite3_close(c->db);
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->cv);
+		free(c);
+		return KZ_ERR_NOMEM;
+	}
+	st->ckpt = c;
+	/* Should the thread fall far behind, the writer still bounds the WAL. */
+	snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint = %d",
+	    CKPT_PAGES_THREAD);
+	return exec_sql(st, sql, "checkpoint on a thread");
+}
+
+uint64_t
+kz_store_checkpoints(struct kz_store *st)
+{
+	uint64_t n;
+
+	if (st->ckpt == NULL)
+		return 0;
+	pthread_mutex_lock(&st->ckpt->mu);
+	n = st->ckpt->runs;
+	pthread_mutex_unlock(&st->ckpt->mu);
+	return n;
+}
+
+/* After a commit: the checkpoint thread, if any, copies it over. */
+static void
+ckpt_kick(struct kz_store *st)
+{
+	if (st->ckpt == NULL)
+		return;
+	pthread_mutex_lock(&st->ckpt->mu);
+	st->ckpt->kick = true;
+	pthread_cond_signal(&st->ckpt->cv);
+	pthread_mutex_unlock(&st->ckpt->mu);
 }
 
 int

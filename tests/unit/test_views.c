@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kizuna/err.h"
@@ -133,6 +135,16 @@ on_msg(void *ctx, const struct kz_view_message *m)
 
 	snprintf(t->all + len, sizeof(t->all) - len, "%s%s%s|", m->text,
 	    m->edited ? "*" : "", m->deleted ? "(deleted)" : "");
+	t->n++;
+	return 0;
+}
+
+static int
+count_msg(void *ctx, const struct kz_view_message *m)
+{
+	struct texts *t = ctx;
+
+	(void)m;
 	t->n++;
 	return 0;
 }
@@ -765,6 +777,63 @@ test_bulk_group_matches_plain(void **state)
 	kz_test_rmtree(dir);
 }
 
+/*
+ * Checkpoints on the store's own thread (kz_store_checkpoint_thread, for
+ * imports): commits go on, the thread checkpoints, the WAL stays bounded
+ * (the writer's own checkpoint at 16 MiB lets it start over), and another
+ * connection reads everything committed.
+ */
+static void
+test_checkpoint_thread(void **state)
+{
+	char *dir = kz_test_tmpdir(), *wal, text[1200];
+	struct node a;
+	struct kz_store *other;
+	struct texts t;
+	struct stat sb;
+	uint8_t ch[32];
+	int i, j;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	mesh(&a);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	channel(&a, "記録", ch);
+	assert_int_equal(kz_store_checkpoints(a.st), 0);
+	assert_int_equal(kz_store_checkpoint_thread(a.st, true), 0);
+	assert_int_equal(kz_store_checkpoint_thread(a.st, true), 0);
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	for (i = 0; i < 80; i++) {
+		assert_int_equal(kz_store_begin_bulk(a.st), 0);
+		for (j = 0; j < 100; j++) {
+			snprintf(text, 32, "%04d-%03d ", i, j);
+			text[9] = 'x';
+			post(&a, "kato", ch, text, KZ_PRIO_NORMAL, NULL);
+		}
+		assert_int_equal(kz_store_commit(a.st), 0);
+	}
+	for (i = 0; i < 500 && kz_store_checkpoints(a.st) == 0; i++)
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	assert_true(kz_store_checkpoints(a.st) > 0);
+	wal = kz_test_path(dir, "a.db-wal");
+	assert_int_equal(stat(wal, &sb), 0);
+	/* 16 MiB and one commit's frames at most. */
+	assert_true(sb.st_size < (16 + 4) * 1024 * 1024);
+	assert_int_equal(kz_store_open(&other, a.path, NULL), 0);
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(kz_views_messages(other, ch, 0, count_msg, &t), 0);
+	assert_int_equal(t.n, 8000);
+	kz_store_free(other);
+	assert_int_equal(kz_store_checkpoint_thread(a.st, false), 0);
+	assert_int_equal(kz_store_checkpoints(a.st), 0);
+	/* Left on, kz_store_free ends it. */
+	assert_int_equal(kz_store_checkpoint_thread(a.st, true), 0);
+	free(wal);
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
 /* Segments of the search index (FTS5 keeps a segment's pages at rowids
  * segid << 37 and up; segid 0 holds the structure and averages). */
 static int
@@ -943,6 +1012,7 @@ main(void)
 		cmocka_unit_test(test_deferred_backlog),
 		cmocka_unit_test(test_new_post_paths_match_rebuild),
 		cmocka_unit_test(test_bulk_group_matches_plain),
+		cmocka_unit_test(test_checkpoint_thread),
 		cmocka_unit_test(test_search_index_merged_in_steps),
 	};
 
