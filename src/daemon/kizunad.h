@@ -151,6 +151,7 @@ struct kzd_lack {
 	uint8_t feed[32];
 	uint64_t ptip;			/* the peer holds 1..ptip */
 	bool listed;			/* the peer listed the feed */
+	bool mine;			/* this node holds it (last evaluation) */
 	uint64_t from, to;		/* the range whose size is counted */
 	uint64_t bytes;			/* its stored size */
 };

@@ -58,15 +58,27 @@ kzd_fig_move(struct kzd_linkfig *to, struct kzd_linkfig *from)
 	memset(from, 0, sizeof(*from));
 }
 
+/*
+ * feed's entry, added (zeroed) if new; NULL when out of memory.  f->f is
+ * kept sorted by feed key, so a mesh with thousands of feeds costs a
+ * binary search per feed, not a scan.
+ */
 static struct kzd_lack *
 lack_get(struct kzd_linkfig *f, const uint8_t feed[32])
 {
+	size_t lo = 0, hi = f->n, mid;
 	struct kzd_lack *e;
-	size_t i;
+	int c;
 
-	for (i = 0; i < f->n; i++)
-		if (memcmp(f->f[i].feed, feed, 32) == 0)
-			return &f->f[i];
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = memcmp(f->f[mid].feed, feed, 32)) == 0)
+			return &f->f[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 8;
 
@@ -75,36 +87,30 @@ lack_get(struct kzd_linkfig *f, const uint8_t feed[32])
 		f->f = e;
 		f->cap = cap;
 	}
-	e = &f->f[f->n++];
+	memmove(&f->f[lo + 1], &f->f[lo], (f->n - lo) * sizeof(*f->f));
+	f->n++;
+	e = &f->f[lo];
 	memset(e, 0, sizeof(*e));
 	memcpy(e->feed, feed, 32);
 	return e;
 }
 
-/* The session's tips, staged: applied only when it knows them. */
-struct stage {
-	struct kzd_linkfig *f;
-	bool oom;
-};
-
+/* One tip the session knows.  Out of memory: the feed counts from 0 (too
+ * much, never too little) until the next evaluation. */
 static void
 on_tip(void *ctx, const uint8_t feed[32], uint64_t tip)
 {
-	struct stage *sg = ctx;
-	struct kzd_lack *e = lack_get(sg->f, feed);
+	struct kzd_lack *e = lack_get(ctx, feed);
 
-	if (e == NULL) {
-		sg->oom = true;
-		return;
+	if (e != NULL) {
+		e->ptip = tip;
+		e->listed = true;
 	}
-	e->ptip = tip;
-	e->listed = true;
 }
 
 void
 kzd_fig_take(struct kzd *d, struct kzd_linkfig *f, const struct kz_link *live)
 {
-	struct stage sg = { .f = f };
 	struct kz_link_stats ls;
 	size_t i;
 
@@ -118,9 +124,7 @@ kzd_fig_take(struct kzd *d, struct kzd_linkfig *f, const struct kz_link *live)
 		f->f[i].ptip = 0;
 		f->f[i].listed = false;
 	}
-	(void)kz_link_peer_tips(live, on_tip, &sg);
-	/* Out of memory: some feeds count from 0 (too much, never too
-	 * little) until the next evaluation. */
+	(void)kz_link_peer_tips(live, on_tip, f);
 	f->tips_known = true;
 	kz_link_get_stats(live, &ls);
 	if (ls.sync.sized_in > 0)
@@ -165,8 +169,6 @@ struct walk {
 	struct kzd *d;
 	struct kzd_linkfig *f;
 	struct kzd_figs *o;
-	bool *mine;		/* per f->f[i]: this node holds the feed */
-	size_t n_mine;
 };
 
 /* One feed this node holds: what the peer lacks of it. */
@@ -175,18 +177,12 @@ on_feed(void *ctx, const struct kz_feed_info *fi)
 {
 	struct walk *w = ctx;
 	struct kzd_lack *e;
-	size_t i;
 
 	if (!kzd_net_accept_feed(w->d, fi->key))
 		return 0;
-	for (i = 0; i < w->f->n; i++)
-		if (memcmp(w->f->f[i].feed, fi->key, 32) == 0)
-			break;
-	if (i == w->f->n && (e = lack_get(w->f, fi->key)) == NULL)
+	if ((e = lack_get(w->f, fi->key)) == NULL)
 		return 0;	/* out of memory: not counted this time */
-	e = &w->f->f[i];
-	if (i < w->n_mine)
-		w->mine[i] = true;
+	e->mine = true;
 	if (e->listed && e->ptip > fi->tip) {
 		w->o->pending_in += e->ptip - fi->tip;
 	} else if (fi->tip > e->ptip) {
@@ -217,17 +213,14 @@ kzd_fig_eval(struct kzd *d, struct kzd_linkfig *f, const struct kz_link *live,
 	}
 	if (f->tips_known) {
 		o->known = true;
-		w.n_mine = f->n;
-		w.mine = f->n > 0 ? calloc(f->n, sizeof(*w.mine)) : NULL;
-		if (f->n > 0 && w.mine == NULL)
-			w.n_mine = 0;
+		for (i = 0; i < f->n; i++)
+			f->f[i].mine = false;
 		(void)kz_store_feeds(d->st, on_feed, &w);
 		/* Feeds the peer holds and this node holds none of. */
-		for (i = 0; i < w.n_mine; i++)
-			if (!w.mine[i] && f->f[i].listed &&
+		for (i = 0; i < f->n; i++)
+			if (!f->f[i].mine && f->f[i].listed &&
 			    kzd_net_accept_feed(d, f->f[i].feed))
 				o->pending_in += f->f[i].ptip;
-		free(w.mine);
 		/* The session's own counts, while it runs (what it scheduled,
 		 * urgent entries queued alone included). */
 		if (session && ls != NULL) {
