@@ -831,13 +831,124 @@ kz_op_is_urgent(const struct kz_op *op)
 	}
 }
 
+/* A protobuf varint at *p (below end), moving past it; false if bad. */
+static bool
+wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	unsigned shift;
+
+	*v = 0;
+	for (shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Walks the fields of one message at wire level: *body is set to the
+ * length-delimited field `want` (when it occurs exactly once), *priority
+ * to the last varint of field `prio` (0 when absent); *oneofs counts the
+ * length-delimited fields numbered 16 and up (an Op's bodies) and *which
+ * is the last of them.  False on anything but plain wire format.
+ */
+static bool
+wire_scan(const uint8_t *p, const uint8_t *end, uint32_t want,
+    const uint8_t **body, size_t *body_len, uint32_t *which, unsigned *oneofs,
+    uint32_t prio, uint64_t *priority)
+{
+	unsigned seen = 0;
+
+	*oneofs = 0;
+	*priority = 0;
+	while (p < end) {
+		uint64_t key, v;
+		uint32_t field;
+
+		if (!wire_varint(&p, end, &key) || key >> 3 > UINT32_MAX ||
+		    key >> 3 == 0)
+			return false;
+		field = (uint32_t)(key >> 3);
+		switch (key & 7) {
+		case 0:
+			if (!wire_varint(&p, end, &v))
+				return false;
+			if (field == prio)
+				*priority = v;
+			break;
+		case 1:
+			if ((size_t)(end - p) < 8)
+				return false;
+			p += 8;
+			break;
+		case 2:
+			if (!wire_varint(&p, end, &v) || v > (uint64_t)(end - p))
+				return false;
+			if (field >= 16) {
+				(*oneofs)++;
+				*which = field;
+			}
+			if (want != 0 && field == want) {
+				seen++;
+				*body = p;
+				*body_len = (size_t)v;
+			}
+			p += v;
+			break;
+		case 5:
+			if ((size_t)(end - p) < 4)
+				return false;
+			p += 4;
+			break;
+		default:
+			return false;
+		}
+	}
+	return want == 0 || seen <= 1;
+}
+
+/*
+ * Whether an op is urgent, as kz_op_is_urgent of its decoding (false if it
+ * does not decode).  Every append asks, so the common answer, "not urgent",
+ * comes from a look at the wire format: an op with one body that is none
+ * of the urgent kinds, or a post whose priority is absent or normal, is
+ * not urgent whether or not it decodes.  Anything else is decoded.
+ */
 bool
 kz_op_bytes_urgent(const uint8_t *op, size_t len)
 {
+	const uint8_t *body = NULL;
+	size_t body_len = 0;
+	uint32_t which = 0, inner_which;
+	unsigned oneofs, inner_oneofs;
+	uint64_t prio, unused;
 	struct kz_op *o;
 	bool urgent;
 
-	if (op == NULL || kz_op_decode(&o, op, len) < 0)
+	if (op == NULL)
+		return false;
+	if (wire_scan(op, op + len, KIZUNA__OP__BODY_POST, &body, &body_len,
+	    &which, &oneofs, 0, &unused) && oneofs == 1) {
+		switch (which) {
+		case KIZUNA__OP__BODY_MESH_CREATE:
+		case KIZUNA__OP__BODY_NODE_ADMIT:
+		case KIZUNA__OP__BODY_NODE_REVOKE:
+		case KIZUNA__OP__BODY_ACK:
+		case KIZUNA__OP__BODY_SAFETY:	/* the urgent kinds */
+			break;
+		case KIZUNA__OP__BODY_POST:	/* its priority is field 4 */
+			if (wire_scan(body, body + body_len, 0, NULL, NULL,
+			    &inner_which, &inner_oneofs, 4, &prio) && prio == 0)
+				return false;
+			break;
+		default:
+			return false;
+		}
+	}
+	if (kz_op_decode(&o, op, len) < 0)
 		return false;
 	urgent = kz_op_is_urgent(o);
 	kz_op_free(o);

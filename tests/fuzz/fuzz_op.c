@@ -3,8 +3,12 @@
  *
  * Invariants: a decoded op passes the same validation as one about to be
  * signed, so kz_op_encode accepts it and gives back exactly the input bytes
- * (canonical encoding); the helpers that read a decoded op do not crash.
+ * (canonical encoding); the helpers that read a decoded op do not crash;
+ * kz_op_bytes_urgent (which answers "not urgent" from the wire format
+ * without decoding) says what kz_op_is_urgent of the decoding says, and
+ * false for what does not decode.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +28,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t enc_len;
 	const uint8_t *target;
 	int rc = kz_op_decode(&op, data, size);
+	bool urgent = kz_op_bytes_urgent(data, size);
 
+	KZF_CHECK(urgent == (rc == 0 && kz_op_is_urgent(op)),
+	    "op: kz_op_bytes_urgent says %d, the decoding %s", urgent,
+	    rc < 0 ? "failed" : kz_op_is_urgent(op) ? "urgent" : "not urgent");
 	if (rc < 0) {
 		KZF_CHECK(op == NULL, "op: output set on failure");
 		KZF_CHECK(rc == KZ_ERR_MALFORMED || rc == KZ_ERR_TOO_BIG ||

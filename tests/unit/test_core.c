@@ -2574,6 +2574,93 @@ test_op_decode_rejects_strict(void **state)
 	}
 }
 
+/* kz_op_bytes_urgent's answer must be kz_op_is_urgent of the decoding. */
+static void
+assert_urgent_as_decoded(const uint8_t *buf, size_t len)
+{
+	struct kz_op *dec = NULL;
+	bool want = false;
+
+	if (kz_op_decode(&dec, buf, len) == 0) {
+		want = kz_op_is_urgent(dec);
+		kz_op_free(dec);
+	}
+	assert_int_equal(kz_op_bytes_urgent(buf, len), want);
+}
+
+/*
+ * kz_op_bytes_urgent answers "not urgent" from a look at the wire format
+ * and decodes otherwise: for every kind of op, every priority of a post,
+ * every bit flipped and every prefix of them, and ops with two bodies or a
+ * post twice, it says what decoding says.
+ */
+static void
+test_op_bytes_urgent(void **state)
+{
+	struct ocraft c;
+	struct wbuf w, op;
+	size_t i, len;
+	int t, prio;
+
+	(void)state;
+	for (t = KZ_OP_POST; t < KZ__OP_LAST; t++) {
+		for (prio = 0; prio < (t == KZ_OP_POST ? 4 : 1); prio++) {
+			uint8_t *buf;
+
+			craft_op(&c, (enum kz_op_type)t);
+			if (t == KZ_OP_POST)
+				c.post.priority = (Kizuna__Priority)prio;
+			len = kizuna__op__get_packed_size(&c.op);
+			buf = malloc(len);
+			assert_non_null(buf);
+			kizuna__op__pack(&c.op, buf);
+			assert_urgent_as_decoded(buf, len);
+			if (t == KZ_OP_POST)
+				assert_int_equal(kz_op_bytes_urgent(buf, len),
+				    prio == 1 || prio == 2);
+			for (i = 0; i < len * 8; i++) {
+				buf[i / 8] ^= (uint8_t)(1u << (i % 8));
+				assert_urgent_as_decoded(buf, len);
+				buf[i / 8] ^= (uint8_t)(1u << (i % 8));
+			}
+			for (i = 0; i < len; i++)
+				assert_urgent_as_decoded(buf, i);
+			free(buf);
+		}
+	}
+	assert_false(kz_op_bytes_urgent(NULL, 0));
+
+	/* A post given twice, the second urgent: protobuf merges them. */
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&w, 2, "h-i", 3);
+	memset(&op, 0, sizeof(op));
+	w_bytes(&op, 16, w.b, w.n);
+	memset(&w, 0, sizeof(w));
+	w_uint(&w, 4, 1);
+	w_bytes(&op, 16, w.b, w.n);
+	assert_urgent_as_decoded(op.b, op.n);
+	/* A post and an acknowledgement in one op. */
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&w, 2, "h-i", 3);
+	memset(&op, 0, sizeof(op));
+	w_bytes(&op, 16, w.b, w.n);
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&op, 27, w.b, w.n);
+	assert_urgent_as_decoded(op.b, op.n);
+	/* Priority written twice: the last one counts. */
+	memset(&w, 0, sizeof(w));
+	w_bytes(&w, 1, id_a, 32);
+	w_bytes(&w, 2, "h-i", 3);
+	w_uint(&w, 4, 2);
+	w_uint(&w, 4, 0);
+	memset(&op, 0, sizeof(op));
+	w_bytes(&op, 16, w.b, w.n);
+	assert_urgent_as_decoded(op.b, op.n);
+}
+
 static void
 test_op_names(void **state)
 {
@@ -2882,6 +2969,7 @@ main(void)
 		cmocka_unit_test(test_op_encode_rejects),
 		cmocka_unit_test(test_op_decode_rejects_values),
 		cmocka_unit_test(test_op_decode_rejects_strict),
+		cmocka_unit_test(test_op_bytes_urgent),
 		cmocka_unit_test(test_op_names),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_long_value),
