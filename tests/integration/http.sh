@@ -948,11 +948,16 @@ kill -TERM "$DPID"; stopped "$DPID" a1b; forget "$DPID"
 
 # ------------------------------------------------------------ idle expiry
 conf "$A" http session_idle_s 2
+# A sessions file others may read is not used, and rewritten 0600.
+chmod 640 "$SF"
 start a2 "$A"
 until_ok "a2 serves http" -- grep -q "serving the web workspace" "$T/a2.err"
 U="http://127.0.0.1:$(hport a2)"
+has a2.err "warning: http: $SF is not a file that only its owner may read; no session restored"
+hasnt a2.err "sessions restored"
 login alice alice-pw
 want 200 "alice again"
+eq "$(stat -c %a "$SF")" 600 "the sessions file rewritten 0600 at the next sign-in"
 as alice GET /api/me
 want 200 "a fresh session"
 T0=$(date +%s%N)
