@@ -104,12 +104,13 @@ int kz_store_bulk_apply(struct kz_store *st);
  * on: WAL checkpoints move to a thread of the store's own, with its own
  * connection, woken after each commit to copy it into the database file (a
  * passive checkpoint: it neither waits for nor blocks the writer), so that
- * a long run of commits (an import) mostly only writes the WAL.  The
- * writer still checkpoints when the WAL holds 16 MiB, by then cheaply
- * (the thread copied most of it): only the writer's own checkpoint lets
- * the WAL start over while it keeps writing.  off (or kz_store_free): the
- * thread ends and the writer checkpoints every 4 MiB again, as by default.
- * Returns 0, KZ_ERR_NOMEM or KZ_ERR_DB.
+ * a long run of commits (an import) only writes the WAL.  The writer still
+ * checkpoints when the WAL holds 64 MiB, by then cheaply (the thread copied
+ * most of it): only the writer's own checkpoint lets the WAL start over
+ * while it keeps writing.  off (or kz_store_free): the thread ends, the
+ * WAL is copied over and cut to nothing (unless a reader holds it), and
+ * the writer checkpoints every 4 MiB again, as by default.  Returns 0,
+ * KZ_ERR_NOMEM or KZ_ERR_DB.
  */
 int kz_store_checkpoint_thread(struct kz_store *st, bool on);
 

@@ -644,7 +644,7 @@ ckpt_main(void *arg)
 
 /* The WAL pages at which the writer checkpoints by itself. */
 #define CKPT_PAGES_OWN 1000
-#define CKPT_PAGES_THREAD 4096
+#define CKPT_PAGES_THREAD 16384
 
 int
 kz_store_checkpoint_thread(struct kz_store *st, bool on)
@@ -668,7 +668,13 @@ kz_store_checkpoint_thread(struct kz_store *st, bool on)
 		st->ckpt = NULL;
 		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint = %d",
 		    CKPT_PAGES_OWN);
-		return exec_sql(st, sql, "checkpoint by itself");
+		if ((rc = exec_sql(st, sql, "checkpoint by itself")) < 0)
+			return rc;
+		/* The WAL grew to tens of MiB: copied over, it is cut to
+		 * nothing (unless a reader holds it: then it stays). */
+		(void)sqlite3_wal_checkpoint_v2(st->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		return 0;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return KZ_ERR_NOMEM;
