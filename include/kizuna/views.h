@@ -109,11 +109,13 @@ struct kz_view_message {
 	uint64_t reply_count;
 	uint64_t acks;
 	uint64_t reactions;
+	bool broadcast;		/* a thread reply also sent to the channel */
 };
 
 /*
- * The newest `limit` (0: all) top-level messages of a channel, shown in
- * (hlc, author, seq) order.  Replies are read with kz_views_thread.
+ * The newest `limit` (0: all) top-level messages of a channel, and the
+ * replies also sent to it (broadcast), shown in (hlc, author, seq) order.
+ * Replies are read with kz_views_thread.
  */
 int kz_views_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
     uint64_t limit, int (*cb)(void *ctx, const struct kz_view_message *m),

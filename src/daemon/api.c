@@ -96,9 +96,11 @@ message_json(const struct kz_view_message *m)
 	    "acks", (json_int_t)m->acks,
 	    "reactions", (json_int_t)m->reactions,
 	    "cursor", cursor);
-	if (o != NULL)
+	if (o != NULL) {
 		json_object_set_new(o, "thread_root", m->has_thread_root ?
 		    hex_json(m->thread_root, KZ_ID_BYTES) : json_null());
+		json_object_set_new(o, "broadcast", json_boolean(m->broadcast));
+	}
 	return o;
 }
 

@@ -155,6 +155,13 @@ static const char *const migrations[] = {
 	 * page's banner (kz_views_unacked): a few rows among millions.
 	 */
 	"CREATE INDEX ws_messages_urgent ON ws_messages(doc) WHERE priority > 0;",
+
+	/*
+	 * 6 -> 7: a thread reply also sent to the channel (an imported
+	 * thread_broadcast) shows in the channel's flow too.  Messages stored
+	 * before this version show there once the views are rebuilt.
+	 */
+	"ALTER TABLE ws_messages ADD COLUMN broadcast INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

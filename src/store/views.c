@@ -696,11 +696,12 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 		goto out;
 	if ((rc = prep(st, &s, "INSERT INTO ws_messages(doc, id, channel, hlc,"
 	    " author, seq, actor, thread_root, priority, text, edited, deleted,"
-	    " reply_count) VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-	    " (SELECT count(*) FROM ws_messages r WHERE r.thread_root = ?1 AND"
-	    " r.deleted = 0)) ON CONFLICT(id) DO UPDATE SET text = excluded.text,"
-	    " edited = excluded.edited, deleted = excluded.deleted, reply_count ="
-	    " excluded.reply_count")) < 0)
+	    " reply_count, broadcast) VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+	    " ?9, ?10, ?11, (SELECT count(*) FROM ws_messages r WHERE"
+	    " r.thread_root = ?1 AND r.deleted = 0), ?13) ON CONFLICT(id) DO UPDATE"
+	    " SET text = excluded.text, edited = excluded.edited, deleted ="
+	    " excluded.deleted, reply_count = excluded.reply_count, broadcast ="
+	    " excluded.broadcast")) < 0)
 		goto out;
 	sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, p->channel, 32, SQLITE_STATIC);
@@ -715,6 +716,9 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	sqlite3_bind_int(s, 10, m.edited);
 	sqlite3_bind_int(s, 11, m.deleted);
 	sqlite3_bind_int64(s, 12, doc);
+	/* A reply also sent to the channel shows in its flow too. */
+	sqlite3_bind_int(s, 13, p->thread_root != NULL && m.imported != NULL &&
+	    m.imported->broadcast);
 	if ((rc = run(st, s, "write message")) < 0)
 		goto out;
 	/* Deleted and purged messages are not searchable; edited ones by

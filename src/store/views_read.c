@@ -164,7 +164,10 @@ kz_views_message_find(struct kz_store *st, const char *id_prefix,
 #define MESSAGE_COLS "m.id, m.channel, m.hlc, m.author, m.seq, m.actor," \
 	" m.thread_root, m.priority, m.text, m.edited, m.deleted, m.reply_count," \
 	" (SELECT count(*) FROM ws_acks a WHERE a.target = m.id)," \
-	" (SELECT count(*) FROM ws_reactions r WHERE r.target = m.id)"
+	" (SELECT count(*) FROM ws_reactions r WHERE r.target = m.id), m.broadcast"
+
+/* A channel's flow: its top-level messages and the replies also sent to it. */
+#define IN_FLOW "(m.thread_root IS NULL OR m.broadcast = 1)"
 
 static void
 message_row_fill(struct kz_view_message *mp, sqlite3_stmt *s)
@@ -184,6 +187,7 @@ message_row_fill(struct kz_view_message *mp, sqlite3_stmt *s)
 	mp->reply_count = (uint64_t)sqlite3_column_int64(s, 11);
 	mp->acks = (uint64_t)sqlite3_column_int64(s, 12);
 	mp->reactions = (uint64_t)sqlite3_column_int64(s, 13);
+	mp->broadcast = sqlite3_column_int(s, 14) != 0;
 }
 
 static int
@@ -205,7 +209,7 @@ kz_views_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
 
 	/* The newest `limit` top-level messages, shown oldest first. */
 	rc = prepare(st, "SELECT * FROM (SELECT " MESSAGE_COLS " FROM ws_messages m"
-	    " WHERE m.channel = ?1 AND m.thread_root IS NULL"
+	    " WHERE m.channel = ?1 AND " IN_FLOW
 	    " ORDER BY m.hlc DESC, m.author DESC, m.seq DESC LIMIT ?2)"
 	    " ORDER BY 3, 4, 5", &s);
 	if (rc < 0)
@@ -227,11 +231,11 @@ kz_views_messages_page(struct kz_store *st,
 	/* A row value compared with the index's own columns: one range scan. */
 	rc = prepare(st, before != NULL ?
 	    "SELECT " MESSAGE_COLS " FROM ws_messages m"
-	    " WHERE m.channel = ?1 AND m.thread_root IS NULL"
+	    " WHERE m.channel = ?1 AND " IN_FLOW
 	    " AND (m.hlc, m.author, m.seq) < (?3, ?4, ?5)"
 	    " ORDER BY m.hlc DESC, m.author DESC, m.seq DESC LIMIT ?2" :
 	    "SELECT " MESSAGE_COLS " FROM ws_messages m"
-	    " WHERE m.channel = ?1 AND m.thread_root IS NULL"
+	    " WHERE m.channel = ?1 AND " IN_FLOW
 	    " ORDER BY m.hlc DESC, m.author DESC, m.seq DESC LIMIT ?2", &s);
 	if (rc < 0)
 		return rc;
@@ -625,8 +629,8 @@ kz_views_search(struct kz_store *st, const char *query,
 		struct kz_search_hit hit;
 
 		message_row_fill(&hit.m, s);
-		hit.snippet = text(s, 14);
-		hit.score = sqlite3_column_double(s, 15);
+		hit.snippet = text(s, 15);
+		hit.score = sqlite3_column_double(s, 16);
 		if ((rc = cb(ctx, &hit)) != 0)
 			break;
 	}

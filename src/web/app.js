@@ -366,6 +366,14 @@ function fillMessage(li, m, inThread) {
 		th.addEventListener("click", () => openThread(m.id));
 		actions.append(th);
 	}
+	// A thread reply also sent to the channel: shown in its flow, and a
+	// way to the thread it answers.
+	if (!inThread && m.thread_root !== null && m.broadcast) {
+		const th = el("button", "plain in-thread", t("thread.broadcast"));
+		th.type = "button";
+		th.addEventListener("click", () => openThread(m.thread_root));
+		actions.append(th);
+	}
 	li.append(actions);
 }
 

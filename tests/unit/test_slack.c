@@ -347,7 +347,7 @@ struct msgs {
 	char text[32][256];
 	char actor[32][KZ_USER_ID_MAX + 1];
 	uint8_t id[32][KZ_ID_BYTES];
-	bool edited[32], has_root[32];
+	bool edited[32], has_root[32], broadcast[32];
 	uint64_t hlc[32], replies[32], reactions[32];
 };
 
@@ -363,6 +363,7 @@ msg_cb(void *ctx, const struct kz_view_message *m)
 	memcpy(ms->id[ms->n], m->id, KZ_ID_BYTES);
 	ms->edited[ms->n] = m->edited;
 	ms->has_root[ms->n] = m->has_thread_root;
+	ms->broadcast[ms->n] = m->broadcast;
 	ms->hlc[ms->n] = m->hlc;
 	ms->replies[ms->n] = m->reply_count;
 	ms->reactions[ms->n] = m->reactions;
@@ -618,7 +619,8 @@ check_workspace(struct node *n)
 	assert_string_equal(cs.line[1], "general|避難 & 給水|open|13");
 	assert_string_equal(cs.line[2], "meetup-||archived|1");
 
-	/* The channel's flow, by original time: replies are in threads. */
+	/* The channel's flow, by original time: replies are in threads, but
+	 * for the one also sent to the channel (thread_broadcast). */
 	channel_msgs(n, "general", &ms);
 	{
 		static const char *const want[] = {
@@ -626,6 +628,7 @@ check_workspace(struct node *n)
 			"給水車が14時に到着します @Bob &lt;tag&gt; \xf0\x9f\x91\x8d",
 			"警報\n大雨\n避難準備\n地域: 北区",
 			"",
+			"全員へ @here",
 			"x",
 			"@はなこ uploaded a file: report.txt (https://x.slack.com/files/a)",
 			"@はなこ pinned a message to this channel.",
@@ -634,14 +637,15 @@ check_workspace(struct node *n)
 			"翌日の報告",
 		};
 		static const char *const actor[] = { "slack.U02", "slack.U01", "",
-			"slack.W04", "", "slack.U01", "slack.U01", "slack.USLACKBOT",
-			"slack.U01", "slack.U01" };
+			"slack.W04", "slack.U01", "", "slack.U01", "slack.U01",
+			"slack.USLACKBOT", "slack.U01", "slack.U01" };
 
-		assert_int_equal(ms.n, 10);
+		assert_int_equal(ms.n, 11);
 		for (i = 0; i < ms.n; i++) {
 			assert_string_equal(ms.text[i], want[i]);
 			assert_string_equal(ms.actor[i], actor[i]);
-			assert_false(ms.has_root[i]);
+			assert_int_equal(ms.has_root[i], i == 4);
+			assert_int_equal(ms.broadcast[i], i == 4);
 			if (i > 0)
 				assert_true(ms.hlc[i] > ms.hlc[i - 1]);
 		}
@@ -915,9 +919,9 @@ test_overlap(void **state)
 	assert_int_equal(s.entries, 2);
 	assert_int_equal(s.present, 4 + 3 + 13);
 	channel_msgs(&n, "general", &ms);
-	assert_int_equal(ms.n, 11);
-	assert_string_equal(ms.text[9], "翌日の報告");
-	assert_string_equal(ms.text[10], "給水完了");
+	assert_int_equal(ms.n, 12);
+	assert_string_equal(ms.text[10], "翌日の報告");
+	assert_string_equal(ms.text[11], "給水完了");
 	assert_int_equal(search(&n, "給水", &ms), 2);
 	free(day);
 	node_close(&n);
@@ -956,9 +960,9 @@ test_message_twice(void **state)
 		assert_int_equal(s.messages, 14 + 1);
 		assert_int_equal(s.present, 2);
 		channel_msgs(&n[i], "general", &ms);
-		assert_int_equal(ms.n, 11);
-		assert_string_equal(ms.text[9], "翌日の報告");
-		assert_string_equal(ms.text[10], "給水完了");
+		assert_int_equal(ms.n, 12);
+		assert_string_equal(ms.text[10], "翌日の報告");
+		assert_string_equal(ms.text[11], "給水完了");
 		assert_int_equal(search(&n[i], "給水", &ms), 2);
 		digest_of(&n[i], d[i]);
 	}
