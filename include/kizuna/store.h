@@ -21,7 +21,7 @@
 #include "kizuna/keys.h"
 #include "kizuna/log.h"
 
-#define KZ_STORE_SCHEMA_VERSION 6
+#define KZ_STORE_SCHEMA_VERSION 7
 
 struct kz_store;
 

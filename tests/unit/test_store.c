@@ -614,13 +614,19 @@ test_migration_from_v1_fixture(void **state)
 
 	assert_int_equal(kz_store_open(&st, dbpath, &f->log.lg), 0);
 	assert_int_equal(kz_store_schema_version(st), KZ_STORE_SCHEMA_VERSION);
-	assert_non_null(strstr(f->log.last, "migrated schema 5 -> 6"));
+	assert_non_null(strstr(f->log.last, "migrated schema 6 -> 7"));
 	/* Step 6 made the urgent messages' index. */
 	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
 	    " sqlite_master WHERE name = 'ws_messages_urgent'", -1, &s, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(s, 0), 1);
+	sqlite3_finalize(s);
+	/* Step 7 made the mesh map's table, empty. */
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
+	    " ws_link_reports", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 0);
 	sqlite3_finalize(s);
 	/* Step 3 dropped the hash index that step 1 made. */
 	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
