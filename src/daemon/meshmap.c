@@ -24,7 +24,8 @@
  *     a report no link can carry says nothing to anyone.
  *
  * One timer looks at the links once a second; it reads no store and only
- * walks the peer list, so it costs nothing measurable.
+ * walks the peer list, so it costs nothing measurable.  [net] link_reports
+ * = false turns it all off (a test that wants a store nothing writes to).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,11 @@ kzd_map_start(struct kzd *d)
 	struct kzd_map *m = &d->map;
 	int rc;
 
+	if (!d->cfg.net_link_reports) {
+		kz_log(&d->log, KZ_LOG_INFO, "map: link reports off ([net] "
+		    "link_reports = false)");
+		return 0;
+	}
 	if ((rc = uv_timer_init(&d->loop, &m->timer)) < 0) {
 		kz_log(&d->log, KZ_LOG_ERR, "map: cannot start its timer: %s",
 		    uv_strerror(rc));

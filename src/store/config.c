@@ -120,6 +120,11 @@ static const struct cfg_row rows[] = {
 	  "# with slow), none, zstd, or dict (zstd with the built-in dictionary);\n"
 	  "# the two nodes use the best both allow." },
 	/* docs/api.md, "mesh_links": the mesh map's reports. */
+	{ "net", "link_reports", CFG_BOOL, OFF(net_link_reports), "true", 0, 0,
+	  NULL, NULL,
+	  "Write this node's link reports, which let every node draw the whole\n"
+	  "# mesh's map (off: other nodes see this node's links only from their\n"
+	  "# own side)." },
 	{ "net", "link_report_min_s", CFG_INT, OFF(net_link_report_min_s), "60",
 	  1, 3600, NULL, NULL,
 	  "Fewest seconds between two of this node's link reports (the entries\n"
