@@ -9,6 +9,7 @@
 #   cut off   C stops.  B's next report (after [net] link_report_min_s,
 #             2 s here) says C is down; on A's map: A-B up, B-C down, and C
 #             cut off, within 30 s.
+#   log       `kizuna log` on A shows B's last report, naming C (駅) down.
 #   rate      B wrote few reports (one when its links settled, one per
 #             change), each under 200 bytes: the log is not filled.
 #
@@ -169,4 +170,7 @@ MAXB=$(sed -n 's/.*map: link report [0-9]* written (.*, \([0-9]*\) bytes).*/\1/p
 for p in "$DA" "$DB"; do kill -TERM "$p"; done
 stopped "$DA" a
 stopped "$DB" b
+# kizuna log names the nodes of a report: b's last, as a holds it.
+expect 0 "a: log" -- "$K" --home "$A" log
+has out "(node) link_report: 駅 tcp down, "
 finish meshmap
