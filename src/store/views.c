@@ -807,27 +807,52 @@ write_safety(struct kz_store *st, const char *user, const struct factset *fs,
 	return run(st, s, "write roll call");
 }
 
-/* The node's latest link report, or none (kz_ws_links_merge). */
+/*
+ * The node's latest link report, or none (kz_ws_links_merge).
+ *
+ * A node writes a report every few minutes for as long as it runs, and
+ * recomputing its key reads every fact filed under it: left alone, each
+ * new report would read back all of the node's earlier ones.  But the
+ * reports of one node are valid all together or not at all (admitted and
+ * not revoked, whatever their seq), so once one wins, the ones before it
+ * in the order can never win again, whatever arrives later: their facts
+ * are dropped and the key keeps one fact plus the new ones.  While none
+ * wins (the node not admitted yet, or revoked, which a later fold may
+ * undo) every fact is kept.  A rebuild files them all again and drops
+ * them again.
+ */
 static int
 write_links(struct kz_store *st, const uint8_t node[32],
     const struct factset *fs, struct kz__views *v)
 {
 	const struct kz_ws_fact *best;
+	uint8_t key[2 + 32];
 	sqlite3_stmt *s;
+	int64_t entry;
 	int rc;
 
 	best = kz_ws_links_merge(&v->ctl, node, fs->f, fs->n);
 	if (best == NULL)
 		return exec1(st, "DELETE FROM ws_link_reports WHERE node = ?1",
 		    node, 32);
+	entry = fs->rowids[best - fs->f];
 	if ((rc = prep(st, &s, "INSERT OR REPLACE INTO ws_link_reports(node, hlc,"
 	    " seq, entry) VALUES (?1, ?2, ?3, ?4)")) < 0)
 		return rc;
 	sqlite3_bind_blob(s, 1, node, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)best->hlc);
 	sqlite3_bind_int64(s, 3, (int64_t)best->seq);
-	sqlite3_bind_int64(s, 4, fs->rowids[best - fs->f]);
-	return run(st, s, "write link report");
+	sqlite3_bind_int64(s, 4, entry);
+	if ((rc = run(st, s, "write link report")) < 0 || fs->n == 1)
+		return rc;
+	memcpy(key, NODE_KEY_PREFIX, 2);
+	memcpy(key + 2, node, 32);
+	if ((rc = prep(st, &s, "DELETE FROM ws_facts WHERE key = ?1"
+	    " AND entry <> ?2")) < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, key, sizeof(key), SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, entry);
+	return run(st, s, "drop superseded link reports");
 }
 
 static unsigned

@@ -1191,6 +1191,45 @@ test_link_reports(void **state)
 
 		assert_string_equal(reports_of(&a, again), got);
 	}
+	/*
+	 * Many reports of one node: each recompute reads the winner and the
+	 * new report only (the superseded ones are unfiled), and the winner
+	 * is the last.
+	 */
+	{
+		const struct kz_report_link l1[] = {
+			{ b.kp.pk, "tcp", true, 0, 0 },
+		};
+		sqlite3_stmt *s;
+		uint8_t key[34] = { 'n', ':' };
+		int i;
+
+		for (i = 0; i < 20; i++) {
+			struct kz_report_link li = l1[0];
+
+			li.since_s = (uint64_t)(1000 + i);
+			report(&c, 1, &li);
+		}
+		carry(&c, &a);
+		carry(&c, &d);
+		memcpy(key + 2, c.kp.pk, 32);
+		assert_int_equal(sqlite3_prepare_v2(kz__store_db(a.st),
+		    "SELECT count(*) FROM ws_facts WHERE key = ?1", -1, &s, NULL),
+		    SQLITE_OK);
+		sqlite3_bind_blob(s, 1, key, 34, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(s, 0), 1);
+		sqlite3_finalize(s);
+		assert_non_null(strstr(reports_of(&a, got), "@21:"));
+		assert_non_null(strstr(got, "/tcp/up/1019/0,|"));
+	}
+	reports_of(&a, got);
+	assert_int_equal(kz_views_rebuild(a.st), 0);
+	{
+		char again[1024];
+
+		assert_string_equal(reports_of(&a, again), got);
+	}
 	assert_same_digest(&a, &d);
 	node_close(&a);
 	node_close(&b);
