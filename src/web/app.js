@@ -794,9 +794,13 @@ function drawMap(s) {
 		const qx = mx + (dx / norm) * bend, qy = my + (dy / norm) * bend;
 		grp.append(svg("path", { d: "M" + a.x + "," + a.y + " Q" + qx + "," + qy +
 		    " " + b.x + "," + b.y }));
-		// The curve's middle: half way from the chord to the control point.
-		grp.append(svg("text", { x: (mx + qx) / 2, y: (my + qy) / 2 - 4,
-		    class: "edge" }, t("mesh.reportedEdge", { transport: e.transport,
+		// At the curve's middle (half way from the chord to the control
+		// point), written away from the middle of the map.
+		const ux = dx / norm, uy = dy / norm;
+		grp.append(svg("text", { x: (mx + qx) / 2 + ux * 6,
+		    y: (my + qy) / 2 + uy * 6 + 4, class: "edge" +
+		    (ux < -0.3 ? " anchor-end" : ux > 0.3 ? " anchor-start" : "") },
+		    t("mesh.reportedEdge", { transport: e.transport,
 		    state: t(e.up ? "mesh.up" : "mesh.down"),
 		    ago: ago(e.reportedAt) }) + (e.stale ? " · " + t("mesh.stale") : "")));
 		map.append(grp);

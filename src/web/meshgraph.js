@@ -55,7 +55,10 @@ export function meshGraph(s, nowS) {
 		const peer = p.node_key || "addr:" + p.address;
 		addNode(peer, p.name || (p.node_key ? "" : p.address));
 		own.add(peer);
-		edges.push({ from: self, to: peer, own: true, up: !linkCut(p),
+		// Up: open (a handshake has not authenticated anyone yet) and
+		// not cut off by its lag.
+		edges.push({ from: self, to: peer, own: true,
+		    up: p.state === "open" && !linkCut(p),
 		    state: p.state, transport: p.transport || "tcp", link: p,
 		    reportedAt: null, age: null, stale: false });
 	}
