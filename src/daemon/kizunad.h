@@ -410,7 +410,7 @@ struct kzd_map {
 	uv_timer_t timer;		/* looks at the links each second */
 	bool timer_open;
 	uint64_t start_ms;		/* uv_now() at start */
-	bool ever_linked;		/* a link was up this run */
+	bool ever_linked;		/* a link was up and compared this run */
 	bool failing;			/* the last write failed (logged once) */
 	uint64_t last_ms;		/* uv_now() of the last report */
 	uint64_t reports;		/* written this run */

@@ -7,8 +7,9 @@
  * written only when it says something new, and never often:
  *
  *   - a link is (peer, transport); the report lists every link that was up
- *     at some point of this run, each up or down (a down one with the time
- *     it went down), at most KZ_LINKS_MAX;
+ *     at some point of this run or in the last report before it, each up
+ *     or down (a down one with the time it went down), at most
+ *     KZ_LINKS_MAX;
  *   - a change of which links are up is written at most once per
  *     [net] link_report_min_s (60 s): a change inside the window waits for
  *     its end, so a flapping link costs one report a minute, not one a flap;
@@ -17,9 +18,11 @@
  *   - an unchanged report is written again after [net] link_report_refresh_s
  *     (600 s), so other nodes can tell a quiet node from one unheard for
  *     long (their maps call a report older than 15 minutes stale);
- *   - nothing is written before a link has been up this run: a node
- *     restored from an old backup must learn its own feed's tip from a peer
- *     before it appends (DESIGN invariant 4; kz_store_append refuses with
+ *   - nothing is written before a link has been up this run and its
+ *     session has compared what the two nodes hold (the peer's vector
+ *     read, or the link live): a node restored from an old backup must
+ *     learn its own feed's tip from a peer before it appends (DESIGN
+ *     invariant 4; kz_store_note_peer_tip makes kz_store_append refuse with
  *     KZ_ERR_BEHIND until it caught up, and the report is tried again), and
  *     a report no link can carry says nothing to anyone.
  *
@@ -36,6 +39,7 @@
 #include "kizuna/link.h"
 #include "kizuna/op.h"
 #include "kizuna/rlink.h"
+#include "kizuna/views.h"
 
 #define KZD_MAP_TICK_MS 1000
 
@@ -78,6 +82,18 @@ note_up(struct kzd_map *m, const uint8_t peer[32], const char *transport,
 	l->seen = true;
 }
 
+/*
+ * Whether the session has compared the two nodes' holdings: it read the
+ * peer's vector (which tells this node its own feed's tip, as the peer
+ * holds it), or it is live (equal digests: the peer holds what we hold).
+ */
+static bool
+compared(const struct kz_link *l)
+{
+	return kz_link_sync_state(l) == KZ_SYNC_LIVE ||
+	    kz_link_peer_tips(l, NULL, NULL);
+}
+
 /* Looks at every link; notes which are up and which went down. */
 static void
 look(struct kzd *d, uint64_t now_s)
@@ -96,16 +112,19 @@ look(struct kzd *d, uint64_t now_s)
 		    (node = kz_link_peer(p->link)) == NULL)
 			continue;
 		note_up(m, node, "tcp", p->since_s, now_s);
+		if (compared(p->link))
+			m->ever_linked = true;
 	}
 	if (r->rl != NULL && r->checked && r->have_node &&
-	    kz_link_state(kz_rlink_link(r->rl)) == KZ_LINK_OPEN)
+	    kz_link_state(kz_rlink_link(r->rl)) == KZ_LINK_OPEN) {
 		note_up(m, r->node, "radio", r->since_s, now_s);
+		if (compared(kz_rlink_link(r->rl)))
+			m->ever_linked = true;
+	}
 	for (i = 0; i < m->n_known; i++) {
 		struct kzd_map_link *l = &m->known[i];
 
-		if (l->seen)
-			m->ever_linked = true;
-		else if (l->up) {
+		if (!l->seen && l->up) {
 			l->up = false;
 			l->since_s = now_s;	/* when it went down */
 		}
@@ -206,6 +225,35 @@ on_map_tick(uv_timer_t *t)
 	m->last_ms = now;
 }
 
+/*
+ * Seeds the links known with those of this node's last report, each down
+ * until it comes up again: a restart must not forget that a link went
+ * down (the report written after it would leave the link out, and the
+ * peer's own older report, saying it was up, would be believed).
+ */
+static int
+on_own_report(void *ctx, const struct kz_view_link_report *r)
+{
+	struct kzd *d = ctx;
+	struct kzd_map *m = &d->map;
+	uint64_t now_s = kzd_now_ms() / 1000;
+	size_t i;
+
+	if (memcmp(r->node, d->kp.pk, 32) != 0)
+		return 0;
+	for (i = 0; i < r->n_links && m->n_known < KZ_LINKS_MAX; i++) {
+		struct kzd_map_link *l = &m->known[m->n_known++];
+
+		memcpy(l->peer, r->links[i].peer, 32);
+		snprintf(l->transport, sizeof(l->transport), "%s",
+		    r->links[i].transport);
+		l->up = false;
+		/* Up when it was reported: down since this run began. */
+		l->since_s = r->links[i].up ? now_s : r->links[i].since_s;
+	}
+	return 1;	/* found: stop */
+}
+
 int
 kzd_map_start(struct kzd *d)
 {
@@ -224,6 +272,10 @@ kzd_map_start(struct kzd *d)
 	}
 	m->timer_open = true;
 	m->start_ms = uv_now(&d->loop);
+	if ((rc = kz_views_link_reports(d->st, on_own_report, d)) < 0)
+		kz_log(&d->log, KZ_LOG_WARN, "map: cannot read this node's last "
+		    "link report: %s (its down links are not reported again)",
+		    kz_strerror(rc));
 	uv_timer_start(&m->timer, on_map_tick, KZD_MAP_TICK_MS, KZD_MAP_TICK_MS);
 	return 0;
 }

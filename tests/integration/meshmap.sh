@@ -9,7 +9,12 @@
 #   cut off   C stops.  B's next report (after [net] link_report_min_s,
 #             2 s here) says C is down; on A's map: A-B up, B-C down, and C
 #             cut off, within 30 s.
+#   restart   B restarts (a copy of its home kept); it reports again, C up.
 #   log       `kizuna log` on A shows B's last report, naming C (駅) down.
+#   restored  B restored from that copy (its store lacks its later reports,
+#             which A holds): its next report comes at the seq after A's
+#             copy of its feed (no fork on A or B; both stores verify), and
+#             lists C down, as its last report before the restore said.
 #   rate      B wrote few reports (one when its links settled, one per
 #             change), each under 200 bytes: the log is not filled.
 #
@@ -140,11 +145,45 @@ node A reachable
 node B reachable
 node C reachable" "a's map with every link up"
 
+# ---------------------------------------------------------------- restart
+# b stops and starts again (a copy of its home kept for the restore step
+# below); it must report again once linked, c's link up again.
+PB=$(port b)
+kill -TERM "$DB"
+stopped "$DB" b
+forget "$DB"
+cp -a "$T/b" "$T/b.bak"
+mv "$T/b.err" "$T/b1.err"
+conf "$T/b" net listen "127.0.0.1:$PB"
+# b_last: "SEQ up|down" of the last of b's link reports a holds, and what
+# it says of c.
+b_last() {
+	"$K" --home "$A" --json log >"$T/alog" 2>/dev/null || return 1
+	jq -r --arg b "$BK" --arg c "$CK" 'select(.author == $b and
+	    .op.type == "link_report") | "\(.seq) " + ([.op.links[] |
+	    select(.peer == $c) | if .up then "up" else "down" end] | join(""))' \
+	    "$T/alog" | sort -n | tail -1
+}
+# b_after SEQ STATE: b's last report a holds comes after SEQ and says c
+# is STATE; its seq in S.
+b_after() {
+	local l
+	l=$(b_last) && [ "${l%% *}" -gt "$1" ] && [ "${l#* }" = "$2" ] &&
+	    S=${l%% *}
+}
+S0=$(b_last); S0=${S0%% *}
+start b "$T/b"
+DB=$DPID
+until_s 30 "b reports its link to c up again after its restart" -- \
+    b_after "$S0" up
+
 # ---------------------------------------------------------------- cut off
 kill -TERM "$DC"
 stopped "$DC" c
 forget "$DC"
-until_s 30 "a holds b's report of c down" -- reported "$BK" "$CK" false
+S1=$S
+until_s 30 "a holds b's report of c down" -- b_after "$S1" down
+until_s 30 "a's status has b's report of c down" -- reported "$BK" "$CK" false
 graph
 eq "$(cat "$T/graph")" "edge A-B tcp up own
 edge B-C tcp down
@@ -161,15 +200,56 @@ DOWN=$(jq -r --arg n "$BK" --arg p "$CK" '.mesh_links[] | select(.node == $n) |
 # b: the first report once its links settled (a, perhaps c already), one
 # when c came (if it came later), one when c went: 2 or 3, never one a
 # second, each a few dozen bytes a link.
+# (b's second run: the first one wrote 1 or 2 before it stopped.)
 N=$(grep -c "map: link report [0-9]* written" "$T/b.err")
 [ "$N" -ge 2 ] && [ "$N" -le 3 ] && ok || bad "b wrote $N link reports"
 grep -o "map: link report [0-9]* written ([^)]*)" "$T/b.err" | sed 's/^/  b: /'
 MAXB=$(sed -n 's/.*map: link report [0-9]* written (.*, \([0-9]*\) bytes).*/\1/p' "$T/b.err" | sort -n | tail -1)
 [ "${MAXB:-999}" -lt 200 ] && ok || bad "b's largest report is $MAXB bytes"
 
+
+# ---------------------------------------------------------------- restored
+# b is restored from the copy made before its second run: its store lacks
+# the reports it wrote since, which a holds.  It must not write its next
+# report at a seq a holds already (a fork of its own feed): it learns its
+# tip from a, catches up, then writes at the next seq.  The report lists
+# c, down (seeded from its last report: a restart does not forget a link
+# that went down).
+expect 0 "a: log (before b's restore)" -- "$K" --home "$A" --json log
+BT=$(jq -r --arg b "$BK" 'select(.author == $b) | .seq' "$T/out" | sort -n | tail -1)
+expect 0 "b.bak: log" -- "$K" --home "$T/b.bak" --json log
+OLD=$(jq -r --arg b "$BK" 'select(.author == $b) | .seq' "$T/out" | sort -n | tail -1)
+[ "${OLD:-0}" -lt "${BT:-0}" ] && ok || bad "the copy of b holds b's feed to $OLD, a to $BT"
+kill -TERM "$DB"
+stopped "$DB" b
+forget "$DB"
+rm -rf "$T/b"
+mv "$T/b.bak" "$T/b"
+conf "$T/b" net listen "127.0.0.1:$PB"
+start b "$T/b"
+DB=$DPID
+# a_holds_b SEQ: a's store holds b's entry SEQ.
+a_holds_b() {
+	"$K" --home "$A" --json log >"$T/alog" 2>/dev/null &&
+	    jq -e --arg b "$BK" --argjson s "$1" 'select(.author == $b and .seq == $s)' \
+	    "$T/alog" >/dev/null
+}
+until_s 30 "a holds b's report written after its restore (seq $((BT + 1)))" -- \
+    a_holds_b "$((BT + 1))"
+jq -r --arg b "$BK" --argjson s "$((BT + 1))" 'select(.author == $b and .seq == $s) |
+    .op.type + " " + ([.op.links[] | (if .peer == "'"$CK"'" then "c" else "a" end) +
+    " " + (if .up then "up" else "down" end)] | sort | join(","))' "$T/alog" >"$T/out"
+eq "$(cat "$T/out")" "link_report a up,c down" "b's report after its restore"
+"$KZ_BIN/kizuna-ctl" --home "$A" '{"cmd":"status"}' >"$T/out"
+has out '"forks":0,'
+"$KZ_BIN/kizuna-ctl" --home "$T/b" '{"cmd":"status"}' >"$T/out"
+has out '"forks":0,'
+
 for p in "$DA" "$DB"; do kill -TERM "$p"; done
 stopped "$DA" a
 stopped "$DB" b
+expect 0 "a: verify" -- "$K" --home "$A" verify
+expect 0 "b: verify" -- "$K" --home "$T/b" verify
 # kizuna log names the nodes of a report: b's last, as a holds it.
 expect 0 "a: log" -- "$K" --home "$A" log
 has out "(node) link_report: 駅 tcp down, "
