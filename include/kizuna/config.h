@@ -62,6 +62,10 @@ struct kz_config {
 	int net_reconnect_max_s;
 	int net_profile;		/* enum kz_config_profile */
 	int net_compress;		/* KZ_CONFIG_NET_COMPRESS_AUTO or mode+1 */
+	bool net_link_reports;		/* write link reports at all */
+	int net_link_report_min_s;	/* between two link reports */
+	int net_link_report_settle_s;	/* start to the first one */
+	int net_link_report_refresh_s;	/* an unchanged one again; 0 never */
 	char http_listen[KZ_CONFIG_STR_MAX];	/* HOST:PORT, or "" (none) */
 	char http_web_root[KZ_CONFIG_STR_MAX];	/* "": found (http.c) */
 	int http_session_idle_s;

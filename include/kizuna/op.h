@@ -27,6 +27,8 @@
 #define KZ_REASON_MAX 200
 #define KZ_PWHASH_MAX 256
 #define KZ_MENTIONS_MAX 64
+#define KZ_LINKS_MAX 64		/* links of one link report */
+#define KZ_TRANSPORT_MAX 8	/* "tcp", "radio", "stdio", "bundle" */
 
 enum kz_op_type {
 	KZ_OP_POST = 1,
@@ -42,6 +44,7 @@ enum kz_op_type {
 	KZ_OP_REACT,
 	KZ_OP_ACK,
 	KZ_OP_SAFETY,
+	KZ_OP_LINK_REPORT,
 	KZ__OP_LAST
 };
 
@@ -214,6 +217,27 @@ struct kz_safety_status {
 	const char *note;
 };
 
+/*
+ * One link of a link report.  transport is one of kz_transport_valid's
+ * words; since_s and lag_s are 0 when unknown.
+ */
+struct kz_report_link {
+	const uint8_t *peer;		/* 32-byte node key */
+	const char *transport;
+	bool up;
+	uint64_t since_s;		/* wall clock (s) of its last change */
+	uint64_t lag_s;
+};
+
+/*
+ * A node's own links, written for the node itself: actor must be empty.
+ * At most KZ_LINKS_MAX, and no (peer, transport) twice.
+ */
+struct kz_link_report {
+	size_t n_links;
+	const struct kz_report_link *links;
+};
+
 struct kz_op {
 	enum kz_op_type type;
 	const char *actor;		/* user id, or "" / NULL for the node itself */
@@ -231,6 +255,7 @@ struct kz_op {
 		struct kz_react react;
 		struct kz_target ack;
 		struct kz_safety_status safety;
+		struct kz_link_report link_report;
 	} u;
 	void *pb;			/* owned decoded message (decoded ops only) */
 	void *ext;			/* owned: the imported parts (decoded ops only) */
@@ -257,6 +282,10 @@ int kz_op_decode(struct kz_op **out, const uint8_t *buf, size_t len);
 
 /* Accepts NULL. */
 void kz_op_free(struct kz_op *op);
+
+/* True for a transport word of a link report: "tcp", "radio", "stdio" or
+ * "bundle". */
+bool kz_transport_valid(const char *t);
 
 /* True for a valid user id: 1..KZ_USER_ID_MAX of [A-Za-z0-9._@-]. */
 bool kz_user_id_valid(const char *id);

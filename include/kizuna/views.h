@@ -233,6 +233,23 @@ struct kz_view_node {
 int kz_views_nodes(struct kz_store *st,
     int (*cb)(void *ctx, const struct kz_view_node *n), void *ctx);
 
+/* One node's latest link report (kz_ws_links_merge). */
+struct kz_view_link_report {
+	uint8_t node[32];		/* the reporting node */
+	uint64_t hlc;			/* its entry's hlc: when it was written */
+	uint64_t seq;
+	size_t n_links;
+	const struct kz_report_link *links;	/* valid during the callback */
+};
+
+/*
+ * Every admitted, unrevoked node's latest link report, by node key.  cb
+ * returns 0 to go on, anything else to stop (returned).  Returns 0, a
+ * store error, or KZ_ERR_CORRUPT when a stored report no longer decodes.
+ */
+int kz_views_link_reports(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_view_link_report *r), void *ctx);
+
 /*
  * Whether a node's feed is accepted here: the mesh's root, a node admitted
  * by it (revoked ones too: their entries up to the revocation count), or

@@ -209,4 +209,13 @@ bool kz_ws_safety_merge(const struct kz_ws_control *ctl, const char *user,
 /* The subject of a safety report (the actor when it names nobody). */
 const char *kz_ws_safety_subject(const struct kz_op *op);
 
+/*
+ * A node's links as it last reported them: the latest link report in the
+ * total order among node's own (others' are ignored).  Only an admitted
+ * node that is not revoked has one: a revoked node is no longer part of
+ * the mesh to draw.  Returns the winning fact (borrowed), or NULL.
+ */
+const struct kz_ws_fact *kz_ws_links_merge(const struct kz_ws_control *ctl,
+    const uint8_t node[32], const struct kz_ws_fact *facts, size_t n);
+
 #endif

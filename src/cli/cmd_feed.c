@@ -169,6 +169,20 @@ op_fields_json(json_t *o, const struct kz_op *op)
 		json_object_set_new(o, "place", str_or_null(op->u.safety.place));
 		json_object_set_new(o, "note", str_or_null(op->u.safety.note));
 		break;
+	case KZ_OP_LINK_REPORT: {
+		json_t *a = json_array();
+
+		for (i = 0; i < op->u.link_report.n_links; i++) {
+			const struct kz_report_link *l = &op->u.link_report.links[i];
+
+			json_array_append_new(a, json_pack("{s:o,s:s,s:b,s:I,s:I}",
+			    "peer", cli_json_hex(l->peer, 32), "transport",
+			    l->transport, "up", l->up, "since", (json_int_t)l->since_s,
+			    "lag_s", (json_int_t)l->lag_s));
+		}
+		json_object_set_new(o, "links", a);
+		break;
+	}
 	default:
 		break;
 	}
@@ -312,6 +326,19 @@ op_fields_print(struct log_ctx *lc, const struct kz_op *op)
 			printf(", at %s", op->u.safety.place);
 		if (op->u.safety.note && op->u.safety.note[0])
 			printf(" - %s", op->u.safety.note);
+		break;
+	case KZ_OP_LINK_REPORT:
+		/* "link_report: 支所 tcp up, 駅 tcp down" */
+		printf(":");
+		for (size_t i = 0; i < op->u.link_report.n_links; i++) {
+			const struct kz_report_link *l = &op->u.link_report.links[i];
+
+			printf("%s %s %s %s", i == 0 ? "" : ",",
+			    cli_names_node(&lc->names, l->peer, buf), l->transport,
+			    l->up ? "up" : "down");
+		}
+		if (op->u.link_report.n_links == 0)
+			printf(" no links");
 		break;
 	default:
 		break;

@@ -122,6 +122,55 @@ check_imported_channel(const struct kz_imported_channel *im)
 	return check_text(im->purpose, 0, KZ_TOPIC_MAX);
 }
 
+bool
+kz_transport_valid(const char *t)
+{
+	static const char *const words[] = { "tcp", "radio", "stdio", "bundle" };
+	size_t i;
+
+	if (t == NULL)
+		return false;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(t, words[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Wall-clock seconds in a link report: below 2^40 (the year 36812), so a
+ * broken clock cannot write values a reader must guard against overflow.
+ */
+#define LINK_TIME_MAX ((UINT64_C(1) << 40) - 1)
+
+static int
+check_link_report(const struct kz_op *op)
+{
+	const struct kz_link_report *r = &op->u.link_report;
+	size_t i, j;
+
+	/* The node reports its own links: no user acts here. */
+	if (op->actor != NULL && *op->actor != '\0')
+		return KZ_ERR_INVAL;
+	if (r->n_links > KZ_LINKS_MAX)
+		return KZ_ERR_TOO_BIG;
+	if (r->n_links > 0 && r->links == NULL)
+		return KZ_ERR_INVAL;
+	for (i = 0; i < r->n_links; i++) {
+		const struct kz_report_link *l = &r->links[i];
+
+		NEED_ID(l->peer);
+		if (!kz_transport_valid(l->transport) ||
+		    l->since_s > LINK_TIME_MAX || l->lag_s > LINK_TIME_MAX)
+			return KZ_ERR_INVAL;
+		/* One row per (peer, transport): a reader never has to choose. */
+		for (j = 0; j < i; j++)
+			if (memcmp(r->links[j].peer, l->peer, KZ_ID_BYTES) == 0 &&
+			    strcmp(r->links[j].transport, l->transport) == 0)
+				return KZ_ERR_INVAL;
+	}
+	return 0;
+}
+
 static int
 check_op(const struct kz_op *op)
 {
@@ -207,6 +256,8 @@ check_op(const struct kz_op *op)
 		CHECK(check_text(s->place, 0, KZ_PLACE_MAX));
 		return check_text(s->note, 0, KZ_NOTE_MAX);
 	}
+	case KZ_OP_LINK_REPORT:
+		return check_link_report(op);
 	default:
 		return KZ_ERR_INVAL;
 	}
@@ -307,6 +358,7 @@ kz_op_encode(uint8_t **out, size_t *out_len, const struct kz_op *op)
 		Kizuna__React react;
 		Kizuna__Ack ack;
 		Kizuna__SafetyStatus safety;
+		Kizuna__LinkReport link_report;
 	} b;
 	Kizuna__ImportedPost ipost;
 	Kizuna__ImportedChannel ichan;
@@ -456,6 +508,33 @@ kz_op_encode(uint8_t **out, size_t *out_len, const struct kz_op *op)
 		pb.safety = &b.safety;
 		break;
 	}
+	case KZ_OP_LINK_REPORT: {
+		const struct kz_link_report *r = &op->u.link_report;
+		Kizuna__LinkState *ls, **lp;
+		size_t i;
+
+		/* One allocation for the links and their pointers (freed below). */
+		arena = malloc(r->n_links * (sizeof(*ls) + sizeof(*lp)) + 1);
+		if (arena == NULL)
+			return KZ_ERR_NOMEM;
+		ls = arena;
+		lp = (Kizuna__LinkState **)(ls + r->n_links);
+		for (i = 0; i < r->n_links; i++) {
+			kizuna__link_state__init(&ls[i]);
+			ls[i].peer = id(r->links[i].peer);
+			ls[i].transport = str(r->links[i].transport);
+			ls[i].up = r->links[i].up;
+			ls[i].since_s = r->links[i].since_s;
+			ls[i].lag_s = r->links[i].lag_s;
+			lp[i] = &ls[i];
+		}
+		kizuna__link_report__init(&b.link_report);
+		b.link_report.n_links = r->n_links;
+		b.link_report.links = lp;
+		pb.body_case = KIZUNA__OP__BODY_LINK_REPORT;
+		pb.link_report = &b.link_report;
+		break;
+	}
 	default:
 		return KZ_ERR_INVAL;
 	}
@@ -587,6 +666,40 @@ get_imported_channel(struct kz_op *op, const Kizuna__ImportedChannel *pb)
 	im->is_private = pb->is_private;
 	im->purpose = pb->purpose;
 	op->u.channel_create.imported = im;
+	return 0;
+}
+
+/* The C form of a decoded link report: its links in op->ext. */
+static int
+get_link_report(struct kz_op *op, const Kizuna__LinkReport *pb)
+{
+	struct kz_report_link *ls;
+	size_t i;
+	int rc;
+
+	if (has_unknown(&pb->base))
+		return KZ_ERR_MALFORMED;
+	/* Bounded before allocating: a peer's count is not trusted. */
+	if (pb->n_links > KZ_LINKS_MAX)
+		return KZ_ERR_TOO_BIG;
+	for (i = 0; i < pb->n_links; i++)
+		if (has_unknown(&pb->links[i]->base))
+			return KZ_ERR_MALFORMED;
+	if ((ls = calloc(pb->n_links + 1, sizeof(*ls))) == NULL)
+		return KZ_ERR_NOMEM;
+	op->ext = ls;
+	for (i = 0; i < pb->n_links; i++) {
+		const Kizuna__LinkState *l = pb->links[i];
+
+		if ((rc = get_id(&ls[i].peer, &l->peer, false)) < 0)
+			return rc;
+		ls[i].transport = l->transport;
+		ls[i].up = l->up;
+		ls[i].since_s = l->since_s;
+		ls[i].lag_s = l->lag_s;
+	}
+	op->u.link_report.n_links = pb->n_links;
+	op->u.link_report.links = ls;
 	return 0;
 }
 
@@ -750,6 +863,11 @@ kz_op_decode(struct kz_op **out, const uint8_t *buf, size_t len)
 		op->u.safety.status = (enum kz_safety)pb->safety->status;
 		op->u.safety.place = pb->safety->place;
 		op->u.safety.note = pb->safety->note;
+		break;
+	case KIZUNA__OP__BODY_LINK_REPORT:
+		op->type = KZ_OP_LINK_REPORT;
+		if ((rc = get_link_report(op, pb->link_report)) < 0)
+			goto fail;
 		break;
 	default:
 		rc = KZ_ERR_MALFORMED;
@@ -971,6 +1089,7 @@ static const char *const op_names[KZ__OP_LAST] = {
 	[KZ_OP_REACT] = "react",
 	[KZ_OP_ACK] = "ack",
 	[KZ_OP_SAFETY] = "safety",
+	[KZ_OP_LINK_REPORT] = "link_report",
 };
 
 static const char *const prio_names[] = { "normal", "urgent", "emergency", NULL };

@@ -883,3 +883,27 @@ kz_ws_safety_merge(const struct kz_ws_control *ctl, const char *user,
 	out->reporter = actor_of(best);
 	return true;
 }
+
+const struct kz_ws_fact *
+kz_ws_links_merge(const struct kz_ws_control *ctl, const uint8_t node[32],
+    const struct kz_ws_fact *facts, size_t n)
+{
+	const struct kz_ws_node *nd = kz_ws_node_find(ctl, node);
+	const struct kz_ws_fact *best = NULL;
+	size_t i;
+
+	if (nd == NULL || nd->last_seq != UINT64_MAX)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const struct kz_ws_fact *f = &facts[i];
+
+		/* Not kz_ws_fact_ok: a report has no actor, yet any admitted
+		 * node (not only an admin node) reports its own links. */
+		if (!is(f, KZ_OP_LINK_REPORT) || memcmp(f->author, node, 32) != 0 ||
+		    !node_ok(ctl, f, false))
+			continue;
+		if (best == NULL || kz_ws_fact_cmp(f, best) > 0)
+			best = f;
+	}
+	return best;
+}

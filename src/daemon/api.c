@@ -730,6 +730,39 @@ on_node(void *ctx, const struct kz_view_node *n)
 	return json_array_append_new(ctx, o) < 0 ? KZ_ERR_NOMEM : 0;
 }
 
+/*
+ * One node's latest link report, for the map: {"node", "reported_at" (unix
+ * s: its entry's hlc), "links": [{"peer", "transport", "up", "since"}]}.
+ * A link's since is null where the report did not know it.
+ */
+static int
+on_link_report(void *ctx, const struct kz_view_link_report *r)
+{
+	json_t *links = json_array(), *o;
+	size_t i;
+
+	if (links == NULL)
+		return KZ_ERR_NOMEM;
+	for (i = 0; i < r->n_links; i++) {
+		const struct kz_report_link *l = &r->links[i];
+		json_t *lo = json_pack("{s:o,s:s,s:b,s:o}", "peer",
+		    hex_json(l->peer, 32), "transport", l->transport, "up", l->up,
+		    "since", l->since_s != 0 ?
+		    json_integer((json_int_t)l->since_s) : json_null());
+
+		if (lo != NULL && l->lag_s != 0)
+			json_object_set_new(lo, "lag_s",
+			    json_integer((json_int_t)l->lag_s));
+		if (json_array_append_new(links, lo) < 0) {
+			json_decref(links);
+			return KZ_ERR_NOMEM;
+		}
+	}
+	o = json_pack("{s:o,s:I,s:o}", "node", hex_json(r->node, 32),
+	    "reported_at", (json_int_t)(kz_hlc_ms(r->hlc) / 1000), "links", links);
+	return json_array_append_new(ctx, o) < 0 ? KZ_ERR_NOMEM : 0;
+}
+
 static void
 get_status(struct kzd_http *h, h2o_req_t *req)
 {
@@ -754,6 +787,16 @@ get_status(struct kzd_http *h, h2o_req_t *req)
 		return;
 	}
 	json_object_set_new(o, "nodes", nodes);
+	/* Every node's links as it last reported them: the whole mesh. */
+	nodes = json_array();
+	if ((rc = kz_views_link_reports(h->d->st, on_link_report, nodes)) < 0) {
+		json_decref(nodes);
+		json_decref(o);
+		kzd_http_error(req, 500, "store", "cannot read the link reports: %s",
+		    kz_strerror(rc));
+		return;
+	}
+	json_object_set_new(o, "mesh_links", nodes);
 	kzd_http_json(req, 200, o);
 }
 

@@ -396,6 +396,30 @@ struct kzd_courier {
 	char last_error[200];
 };
 
+/* One link as the mesh map's reports tell it (meshmap.c). */
+struct kzd_map_link {
+	uint8_t peer[32];
+	char transport[KZ_TRANSPORT_MAX];
+	bool up;
+	uint64_t since_s;		/* wall clock (s) it came up, or went down */
+	bool seen;			/* up at the last look */
+};
+
+/* This node's link reports (meshmap.c). */
+struct kzd_map {
+	uv_timer_t timer;		/* looks at the links each second */
+	bool timer_open;
+	uint64_t start_ms;		/* uv_now() at start */
+	bool ever_linked;		/* a link was up and compared this run */
+	bool failing;			/* the last write failed (logged once) */
+	uint64_t last_ms;		/* uv_now() of the last report */
+	uint64_t reports;		/* written this run */
+	struct kzd_map_link known[KZ_LINKS_MAX];	/* every link of this run */
+	size_t n_known;
+	struct kzd_map_link last[KZ_LINKS_MAX];	/* what the last report said */
+	size_t n_last;
+};
+
 struct kzd {
 	uv_loop_t loop;
 	bool loop_open;
@@ -427,6 +451,7 @@ struct kzd {
 	struct kzd_net net;
 	struct kzd_rnet radio;
 	struct kzd_courier courier;
+	struct kzd_map map;
 };
 
 /* ------------------------------------------------------------ main.c */
@@ -584,6 +609,13 @@ void kzd_fig_move(struct kzd_linkfig *to, struct kzd_linkfig *from);
 
 /* Frees what f holds and zeroes it; accepts a zeroed one. */
 void kzd_fig_free(struct kzd_linkfig *f);
+
+/* ------------------------------------------------------------ meshmap.c */
+
+/* Starts looking at the links for the mesh map's reports.  0 or -1 (logged). */
+int kzd_map_start(struct kzd *d);
+void kzd_map_stop(struct kzd *d);
+void kzd_map_close_handles(struct kzd *d);
 
 /* ------------------------------------------------------------ rnet.c */
 

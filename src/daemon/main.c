@@ -396,6 +396,7 @@ close_handles(struct kzd *d)
 	kzd_rnet_close_handles(d);
 	kzd_courier_close_handles(d);
 	kzd_http_close_handles(d);
+	kzd_map_close_handles(d);
 }
 
 void
@@ -410,6 +411,7 @@ kzd_stop(struct kzd *d, const char *reason)
 	uv_timer_stop(&d->views);
 	kzd_notify_stopping(d);
 	kzd_control_stop(d);
+	kzd_map_stop(d);
 	kzd_net_stop(d);
 	kzd_rnet_stop(d);
 	kzd_http_stop(d);
@@ -464,7 +466,8 @@ start(struct kzd *d)
 	    d->cfg.control_socket) < 0 || kzd_control_start(d, path) < 0)
 		return -1;
 	if (kzd_net_start(d) < 0 || kzd_rnet_start(d) < 0 ||
-	    kzd_courier_start(d) < 0 || kzd_http_start(d) < 0)
+	    kzd_courier_start(d) < 0 || kzd_http_start(d) < 0 ||
+	    kzd_map_start(d) < 0)
 		return -1;
 	kzd_notify_ready(d);
 	return 0;

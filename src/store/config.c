@@ -119,6 +119,26 @@ static const struct cfg_row rows[] = {
 	  "The most a TCP link may compress: auto (none with profile lan, dict\n"
 	  "# with slow), none, zstd, or dict (zstd with the built-in dictionary);\n"
 	  "# the two nodes use the best both allow." },
+	/* docs/api.md, "mesh_links": the mesh map's reports. */
+	{ "net", "link_reports", CFG_BOOL, OFF(net_link_reports), "true", 0, 0,
+	  NULL, NULL,
+	  "Write this node's link reports, which let every node draw the whole\n"
+	  "# mesh's map (off: other nodes see this node's links only from their\n"
+	  "# own side)." },
+	{ "net", "link_report_min_s", CFG_INT, OFF(net_link_report_min_s), "60",
+	  1, 3600, NULL, NULL,
+	  "Fewest seconds between two of this node's link reports (the entries\n"
+	  "# that draw the whole mesh's map on every node): a change of links\n"
+	  "# inside the window is reported at its end." },
+	{ "net", "link_report_settle_s", CFG_INT, OFF(net_link_report_settle_s),
+	  "10", 0, 600, NULL, NULL,
+	  "Seconds after start before the first link report, so that the links\n"
+	  "# to static peers are up when it is written." },
+	{ "net", "link_report_refresh_s", CFG_INT, OFF(net_link_report_refresh_s),
+	  "600", 0, 86400, NULL, NULL,
+	  "Seconds after which an unchanged link report is written again, so\n"
+	  "# that other nodes can tell a quiet node from one not heard for long\n"
+	  "# (their maps mark a report older than 15 minutes stale); 0: never." },
 	{ "http", "listen", CFG_STRING, OFF(http_listen), "0.0.0.0:8080", 0,
 	  HOSTPORT_MAX, NULL, check_listen,
 	  "TCP address of the web UI and its HTTP API, HOST:PORT; port 0 picks a\n"

@@ -162,6 +162,17 @@ static const char *const migrations[] = {
 	 * before this version show there once the views are rebuilt.
 	 */
 	"ALTER TABLE ws_messages ADD COLUMN broadcast INTEGER NOT NULL DEFAULT 0;",
+
+	/*
+	 * 7 -> 8: the mesh map.  Each admitted node's latest link report
+	 * (kz_ws_links_merge): which entry won, so a reader decodes its
+	 * links.  A report stored before this version (by a build that did
+	 * not know the op) is not filed: the node's next report, due within
+	 * [net] link_report_refresh, takes its place.
+	 */
+	"CREATE TABLE ws_link_reports("
+	"  node BLOB PRIMARY KEY, hlc INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	"  entry INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

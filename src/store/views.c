@@ -6,6 +6,7 @@
  *   channel_set                      the channel
  *   edit, delete, purge, react, ack  the message
  *   safety                           "u:" + the subject's user id
+ *   link_report                      "n:" + the author's node key
  *   mesh, node and user entries      NULL: control facts
  *
  * recompute_key() rebuilds every view row of one id from all of its facts
@@ -28,6 +29,7 @@
 #include "store/store_int.h"
 
 #define USER_KEY_PREFIX "u:"
+#define NODE_KEY_PREFIX "n:"
 
 /* Kinds of facts an id has (fact_kinds). */
 #define KIND_CHANNEL 1u
@@ -809,6 +811,54 @@ write_safety(struct kz_store *st, const char *user, const struct factset *fs,
 	return run(st, s, "write roll call");
 }
 
+/*
+ * The node's latest link report, or none (kz_ws_links_merge).
+ *
+ * A node writes a report every few minutes for as long as it runs, and
+ * recomputing its key reads every fact filed under it: left alone, each
+ * new report would read back all of the node's earlier ones.  But the
+ * reports of one node are valid all together or not at all (admitted and
+ * not revoked, whatever their seq), so once one wins, the ones before it
+ * in the order can never win again, whatever arrives later: their facts
+ * are dropped and the key keeps one fact plus the new ones.  While none
+ * wins (the node not admitted yet, or revoked, which a later fold may
+ * undo) every fact is kept.  A rebuild files them all again and drops
+ * them again.
+ */
+static int
+write_links(struct kz_store *st, const uint8_t node[32],
+    const struct factset *fs, struct kz__views *v)
+{
+	const struct kz_ws_fact *best;
+	uint8_t key[2 + 32];
+	sqlite3_stmt *s;
+	int64_t entry;
+	int rc;
+
+	best = kz_ws_links_merge(&v->ctl, node, fs->f, fs->n);
+	if (best == NULL)
+		return exec1(st, "DELETE FROM ws_link_reports WHERE node = ?1",
+		    node, 32);
+	entry = fs->rowids[best - fs->f];
+	if ((rc = prep(st, &s, "INSERT OR REPLACE INTO ws_link_reports(node, hlc,"
+	    " seq, entry) VALUES (?1, ?2, ?3, ?4)")) < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, node, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)best->hlc);
+	sqlite3_bind_int64(s, 3, (int64_t)best->seq);
+	sqlite3_bind_int64(s, 4, entry);
+	if ((rc = run(st, s, "write link report")) < 0 || fs->n == 1)
+		return rc;
+	memcpy(key, NODE_KEY_PREFIX, 2);
+	memcpy(key + 2, node, 32);
+	if ((rc = prep(st, &s, "DELETE FROM ws_facts WHERE key = ?1"
+	    " AND entry <> ?2")) < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, key, sizeof(key), SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, entry);
+	return run(st, s, "drop superseded link reports");
+}
+
 static unsigned
 fact_kinds(const struct factset *fs)
 {
@@ -867,6 +917,8 @@ recompute_key(struct kz_store *st, struct kz__views *v, const uint8_t *key,
 			rc = write_channel(st, key, &fs, v);
 		if (rc == 0 && (kinds & KIND_MESSAGE))
 			rc = write_message(st, key, &fs, v, kinds);
+	} else if (len == 2 + 32 && memcmp(key, NODE_KEY_PREFIX, 2) == 0) {
+		rc = write_links(st, key + 2, &fs, v);
 	} else if (len > 2 && memcmp(key, USER_KEY_PREFIX, 2) == 0) {
 		char user[KZ_USER_ID_MAX + 1];
 
@@ -920,7 +972,7 @@ rebuild_all(struct kz_store *st, struct kz__views *v)
 		"DELETE FROM ws_channels", "DELETE FROM ws_messages",
 		"INSERT INTO ws_search(ws_search) VALUES ('delete-all')",
 		"DELETE FROM ws_reactions", "DELETE FROM ws_acks",
-		"DELETE FROM ws_rollcall",
+		"DELETE FROM ws_rollcall", "DELETE FROM ws_link_reports",
 	};
 	sqlite3_stmt *s;
 	size_t i;
@@ -1142,13 +1194,20 @@ mark_affected(struct kz_store *st, struct kz__views *v,
 
 /* The id an op is filed under; len 0 for control ops. */
 static void
-fact_key(const struct kz_op *op, const uint8_t hash[32], uint8_t *key,
-    size_t *len)
+fact_key(const struct kz_ws_fact *f, uint8_t *key, size_t *len)
 {
+	const struct kz_op *op = f->op;
+	const uint8_t *hash = f->hash;
 	const char *subject;
 
 	*len = 0;
 	switch (op->type) {
+	case KZ_OP_LINK_REPORT:
+		/* A node's reports are about the node: the latest wins. */
+		memcpy(key, NODE_KEY_PREFIX, 2);
+		memcpy(key + 2, f->author, 32);
+		*len = 2 + 32;
+		break;
 	case KZ_OP_POST:
 	case KZ_OP_CHANNEL_CREATE:
 		memcpy(key, kz_op_created_id(op, hash), 32);
@@ -1194,7 +1253,7 @@ file_facts(struct kz_store *st, struct kz__views *v, const struct factset *fs,
 		if (op == NULL)
 			continue;	/* purged or not an operation we know */
 		control = kz_ws_is_control(op->type);
-		fact_key(op, fs->f[i].hash, key, &len);
+		fact_key(&fs->f[i], key, &len);
 		if (!control && len == 0)
 			continue;
 		if ((rc = prep(st, &s, "INSERT OR IGNORE INTO ws_facts(entry, key, type,"
@@ -1664,6 +1723,7 @@ kz_views_digest(struct kz_store *st, uint8_t out[32])
 		"SELECT target, user FROM ws_acks ORDER BY target, user",
 		"SELECT user, status, place, note, hlc, reporter FROM ws_rollcall"
 		" ORDER BY user",
+		"SELECT node, hlc, seq FROM ws_link_reports ORDER BY node",
 	};
 	crypto_generichash_state h;
 	size_t i;

@@ -436,6 +436,45 @@ kz_views_node_admitted(struct kz_store *st, const uint8_t key[32],
 }
 
 static int
+link_report_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
+{
+	struct kz_view_link_report r;
+	struct kz_op *op = NULL;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	blob32(r.node, s, 0);
+	r.hlc = (uint64_t)sqlite3_column_int64(s, 1);
+	r.seq = (uint64_t)sqlite3_column_int64(s, 2);
+	if (sqlite3_column_type(s, 3) == SQLITE_NULL ||
+	    kz_op_decode(&op, sqlite3_column_blob(s, 3),
+	    (size_t)sqlite3_column_bytes(s, 3)) < 0 ||
+	    op->type != KZ_OP_LINK_REPORT) {
+		kz_op_free(op);
+		return KZ_ERR_CORRUPT;
+	}
+	r.n_links = op->u.link_report.n_links;
+	r.links = op->u.link_report.links;
+	rc = ((int (*)(void *, const struct kz_view_link_report *))cb)(ctx, &r);
+	kz_op_free(op);
+	return rc;
+}
+
+int
+kz_views_link_reports(struct kz_store *st,
+    int (*cb)(void *ctx, const struct kz_view_link_report *r), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc = prepare(st, "SELECT r.node, r.hlc, r.seq, e.op FROM"
+	    " ws_link_reports r JOIN entries e ON e.rowid = r.entry"
+	    " ORDER BY r.node", &s);
+
+	if (rc < 0)
+		return rc;
+	return each_row(st, s, link_report_row, (void (*)(void))cb, ctx);
+}
+
+static int
 ack_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
 {
 	return ((int (*)(void *, const char *))cb)(ctx, text(s, 0));

@@ -9,12 +9,11 @@
 // (restarting) it says so, and the stream and the asking find it again.
 import { api, setCsrf, ApiError, serverNow } from "./api.js";
 import { t, setLang, getLang, initLang, translate } from "./i18n.js";
+import { meshGraph, linkCut } from "./meshgraph.js";
 
 const POLL_MS = 10000;
 const RETRY_MS = 2000;
 const PAGE = 50;
-// A link this far behind (lag_s) is drawn cut off, as a closed one is.
-const CUT_OFF_S = 300;
 // A figure the API does not give (yet), or gives as null.
 const NONE = "—";
 
@@ -657,7 +656,7 @@ async function refreshMesh() {
 	const tb = $("links").tBodies[0];
 	tb.replaceChildren();
 	for (const p of s.peers) {
-		const tr = el("tr", "state-" + p.state + (cutOff(p) ? " cutoff" : ""));
+		const tr = el("tr", "state-" + p.state + (linkCut(p) ? " cutoff" : ""));
 		tr.dataset.node = p.node_key || "";
 		const peer = (p.name ? p.name + " " : "") + (p.node_key ?
 		    p.node_key.slice(0, 16) : "") + " " + p.address;
@@ -729,17 +728,14 @@ function pending(entries, b) {
 	    NONE) + " / " + bytes(b);
 }
 
-// Cut off: the link is down, or open but more than CUT_OFF_S behind.
-function cutOff(p) {
-	return p.state === "closed" || p.state === "connecting" ||
-	    (typeof p.lag_s === "number" && p.lag_s > CUT_OFF_S);
-}
-
-// The map: this node in the middle, each link's peer around it, the line
-// coloured by the link's state (dashed, and the peer marked, when cut off),
-// with its transport and what is pending each way; under the peer's name
-// its last contact and lag.  (Only this node's own links: how far nodes
-// link to each other is not known here.)
+// The map (meshgraph.js): this node in the middle, every other node of the
+// mesh around it.  This node's own links are thick lines coloured by the
+// link's state (dashed when cut off), with their transport and what is
+// pending each way, and under the peer's name its last contact and lag.
+// The links other nodes reported are thin lines, green up and red down,
+// labelled with the report's age; a report older than STALE_S is drawn
+// faded and dotted.  A node this node cannot reach over links that are up
+// is marked cut off.
 const SVG = "http://www.w3.org/2000/svg";
 
 function svg(tag, attrs, text) {
@@ -756,38 +752,101 @@ function drawMap(s) {
 	for (const e of [...map.children])
 		if (e.tagName !== "title")
 			e.remove();
+	const g = meshGraph(s, Math.floor(serverNow() / 1000));
+	const byKey = new Map(g.nodes.map((n) => [n.key, n]));
 	const cx = 320, cy = 200, rx = 210, ry = 130;
-	const n = s.peers.length;
-	s.peers.forEach((p, i) => {
-		const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(n, 1);
-		const x = cx + rx * Math.cos(a), y = cy + ry * Math.sin(a);
-		const cut = cutOff(p);
-		const g = svg("g", { class: "peer state-" + p.state +
-		    (cut ? " cutoff" : "") });
-		g.dataset.node = p.node_key || "";
-		g.append(svg("line", { x1: cx, y1: cy, x2: x, y2: y }));
+	// Around this node: its own peers first (in the table's order), then
+	// the other nodes by name.
+	const own = s.peers.map((p) => p.node_key || "addr:" + p.address);
+	const others = g.nodes.filter((n) => !n.self && !own.includes(n.key))
+	    .sort((a, b) => (a.name || a.key).localeCompare(b.name || b.key))
+	    .map((n) => n.key);
+	const ring = [...new Set([...own, ...others])];
+	const pos = new Map([[g.self, { x: cx, y: cy, a: 0 }]]);
+	ring.forEach((k, i) => {
+		const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(ring.length, 1);
+		pos.set(k, { x: cx + rx * Math.cos(a), y: cy + ry * Math.sin(a), a });
+	});
+	// Name above a node in the upper half, below one in the lower.
+	const label = (grp, n, p, figures) => {
+		const up = Math.sin(p.a) < 0;
+		grp.append(svg("text", { x: p.x, y: p.y + (up ? -48 : 44),
+		    class: "label" }, n.name || n.key.replace(/^addr:/, "").slice(0, 8)));
+		grp.append(svg("text", { x: p.x, y: p.y + (up ? -34 : 58),
+		    class: "figures" }, figures));
+		if (n.cut)
+			grp.append(svg("text", { x: p.x, y: p.y + 4, class: "mark" },
+			    t("mesh.cutoff")));
+	};
+
+	// The links other nodes reported, under everything else.
+	for (const e of g.edges.filter((e) => !e.own)) {
+		const a = pos.get(e.from), b = pos.get(e.to);
+		if (a === undefined || b === undefined)
+			continue;
+		const grp = svg("g", { class: "reported state-" + e.state +
+		    (e.stale ? " stale" : "") });
+		grp.dataset.from = e.from;
+		grp.dataset.to = e.to;
+		// Bent away from this node in the middle, so that it crosses
+		// neither this node nor its own links (two nodes opposite each
+		// other would otherwise be joined straight through it).
+		const mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2;
+		let dx = mx - cx, dy = my - cy, bend = 0.3 * Math.hypot(b.x - a.x, b.y - a.y);
+		if (Math.hypot(dx, dy) < 20) {
+			dx = -(b.y - a.y);
+			dy = b.x - a.x;
+			bend = 180;
+		}
+		const norm = Math.hypot(dx, dy) || 1;
+		const qx = mx + (dx / norm) * bend, qy = my + (dy / norm) * bend;
+		grp.append(svg("path", { d: "M" + a.x + "," + a.y + " Q" + qx + "," + qy +
+		    " " + b.x + "," + b.y }));
+		// At the curve's middle (half way from the chord to the control
+		// point), written away from the middle of the map.
+		const ux = dx / norm, uy = dy / norm;
+		grp.append(svg("text", { x: (mx + qx) / 2 + ux * 6,
+		    y: (my + qy) / 2 + uy * 6 + 4, class: "edge" +
+		    (ux < -0.3 ? " anchor-end" : ux > 0.3 ? " anchor-start" : "") },
+		    t("mesh.reportedEdge", { transport: e.transport,
+		    state: t(e.up ? "mesh.up" : "mesh.down"),
+		    ago: ago(e.reportedAt) }) + (e.stale ? " · " + t("mesh.stale") : "")));
+		map.append(grp);
+	}
+	// This node's own links and their peers.
+	for (const p of s.peers) {
+		const key = p.node_key || "addr:" + p.address;
+		const { x, y, a } = pos.get(key);
+		const n = byKey.get(key);
+		const grp = svg("g", { class: "peer state-" + p.state +
+		    (linkCut(p) ? " cutoff" : "") });
+		grp.dataset.node = p.node_key || "";
+		grp.append(svg("line", { x1: cx, y1: cy, x2: x, y2: y }));
 		const mx = (cx + x) / 2, my = (cy + y) / 2;
-		g.append(svg("text", { x: mx, y: my - 6, class: "edge" },
+		grp.append(svg("text", { x: mx, y: my - 6, class: "edge" },
 		    (p.transport || "tcp") + " · " + t("state." + p.state)));
-		g.append(svg("text", { x: mx, y: my + 10, class: "edge pending" },
+		grp.append(svg("text", { x: mx, y: my + 10, class: "edge pending" },
 		    t("mesh.edgePending", {
 		    out: pending(p.pending_out, p.pending_bytes_out),
 		    in: pending(p.pending_in, p.pending_bytes_in) })));
-		g.append(svg("circle", { cx: x, cy: y, r: 26 }));
-		if (cut)
-			g.append(svg("text", { x: x, y: y + 4, class: "mark" },
-			    t("mesh.cutoff")));
-		// Above a peer in the upper half, below one in the lower: the
-		// name, and next to the circle the last contact and lag.
-		const up = Math.sin(a) < 0;
-		g.append(svg("text", { x: x, y: y + (up ? -48 : 44),
-		    class: "label" },
-		    p.name || (p.node_key ? p.node_key.slice(0, 8) : p.address)));
-		g.append(svg("text", { x: x, y: y + (up ? -34 : 58),
-		    class: "figures" }, t("mesh.nodeFigures",
-		    { last: ago(p.last_contact), lag: lag(p) })));
-		map.append(g);
-	});
+		grp.append(svg("circle", { cx: x, cy: y, r: 26 }));
+		label(grp, { ...n, name: p.name || n.name ||
+		    (p.node_key ? p.node_key.slice(0, 8) : p.address) }, { x, y, a },
+		    t("mesh.nodeFigures", { last: ago(p.last_contact), lag: lag(p) }));
+		map.append(grp);
+	}
+	// The nodes this node has no link to.
+	for (const k of others) {
+		const n = byKey.get(k), p = pos.get(k);
+		const grp = svg("g", { class: "node" + (n.cut ? " cutoff" : "") +
+		    (n.stale ? " stale" : "") });
+		grp.dataset.node = k;
+		grp.append(svg("circle", { cx: p.x, cy: p.y, r: 22 }));
+		label(grp, n, p, n.reportedAt === null ? t("mesh.noReport") :
+		    t("mesh.reportAge", { ago: ago(n.reportedAt) }) +
+		    (n.stale ? " · " + t("mesh.stale") : ""));
+		map.append(grp);
+	}
 	const me = svg("g", { class: "self" });
 	me.append(svg("circle", { cx, cy, r: 34 }));
 	me.append(svg("text", { x: cx, y: cy + 5, class: "label" },

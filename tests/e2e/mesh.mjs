@@ -17,8 +17,10 @@
 //   erin's pages on A and B go back to sign-in, where she is refused;
 //   A's mesh page shows the link to B open, in its table and on its map
 //   (green, labelled with B's name), in sync with nothing pending and
-//   last heard seconds ago, and the legend; A stopped, B's map shows the
-//   link down and cut off (marked 途絶), and after three posts on B its
+//   last heard seconds ago, and the legend; A's map draws the B-C link
+//   from B's and C's link reports (thin, green, with the report's age); A
+//   stopped, B's map shows the link down and, once C reported its own link
+//   to A down, A cut off (marked 途絶), and after three posts on B its
 //   row for A shows 3 entries pending out with the bytes B's status counts,
 //   on the map too, and the same in English.  Screenshots of both pages go to KZ_OUT/screenshots
 //   (mesh-a-*.png, mesh-b-*.png).
@@ -57,6 +59,9 @@ async function main() {
 	for (const n of [a, b, c]) {
 		n.conf("net", "discovery", "false");
 		n.conf("net", "reconnect_max_s", "2");
+		// Link reports (the whole-mesh map) within seconds, not a minute.
+		n.conf("net", "link_report_min_s", "2");
+		n.conf("net", "link_report_settle_s", "1");
 		n.conf("http", "listen", "127.0.0.1:0");
 	}
 	a.conf("net", "listen", "127.0.0.1:0");
@@ -287,9 +292,25 @@ async function main() {
 	else
 		bad("a's map figures for b: '" + await pa.textContent(peer + " text.figures") + "'");
 	eq((await pa.$$(peer + " text.mark")).length, 0, "b is not marked cut off");
+	// The whole mesh: the link between B and C, which A has no part in,
+	// drawn thin and green from their reports, labelled with its age.
+	const bc = 'svg#mesh-map g.reported[data-from="' + b.key() + '"][data-to="' +
+	    c.key() + '"], svg#mesh-map g.reported[data-from="' + c.key() +
+	    '"][data-to="' + b.key() + '"]';
+	await within("a's map draws the b-c link from their reports", 10000,
+	    async () => (await pa.$$(bc)).length === 1);
+	eq(await pa.getAttribute(bc, "class"), "reported state-open",
+	    "the b-c link is up (thin, green), not stale");
+	if (/^tcp · 接続中 · \d+秒前$/.test(await pa.textContent(bc + " text.edge")))
+		ok("labelled with its transport and the report's age: " +
+		    await pa.textContent(bc + " text.edge"));
+	else
+		bad("a's map label of b-c: '" + await pa.textContent(bc + " text.edge") + "'");
 	eq(JSON.stringify(await pa.$$eval("#mesh-legend li", (lis) => lis.map((li) =>
 	    li.textContent))), JSON.stringify(["接続中", "認証中", "切断・接続待ち",
-	    "途絶: リンクが切れているか、5 分を超えて同期が遅れている"]),
+	    "途絶: リンクが切れているか、5 分を超えて同期が遅れている",
+	    "細線: 他のノードが報告したリンク（報告からの経過時間つき）",
+	    "点線で薄い: 15 分を超えて新しい報告が届いていない（古い情報）"]),
 	    "the legend explains the colours and the cut-off look");
 	await pa.screenshot({ path: join(shots, "mesh-a-links.png") });
 
@@ -305,23 +326,41 @@ async function main() {
 		ok("and a cut off (dashed)");
 	else
 		bad("b's map class for a: " + await pb.getAttribute(toA, "class"));
+	// C linked to A too: until C's next report (2 s here) says that link
+	// went down as well, A is reachable through C on B's map.
+	await within("a is marked 途絶 on b's map once c reported its link down",
+	    10000, async () => (await pb.$$(toA + " text.mark")).length === 1);
 	eq(await pb.textContent(toA + " text.mark"), "途絶", "a is marked 途絶 on b's map");
 	// Three posts on B while A is away: B's row for A shows them pending
-	// out, with the bytes kizunad counts for them.
+	// out, with the bytes kizunad counts for them.  B's and C's link
+	// reports that A went away are pending too: the posts count on top of
+	// what is pending once those are written (no report is due for
+	// link_report_min_s after the last; no link changes meanwhile).
+	const rowA = () => b.ctl({ cmd: "status" }).peers.find((r) => r.node_key === a.key());
+	let base = -1;
+	await waitFor("b's pending out to a settles", async () => {
+		const n = rowA().pending_out;
+		await new Promise((r) => setTimeout(r, 2500));
+		if (rowA().pending_out !== n)
+			return false;
+		base = n;
+		return true;
+	}, 15000);
+	ok("before the posts, " + base + " link reports pending out to a");
+	const want = base + 3;
 	for (let i = 1; i <= 3; i++)
 		b.k("--as", "suzuki", "post", "災害対策本部", "本庁と不通 " + i);
 	const size = (n) => n < 1024 ? n + " B" : (n / 1024).toFixed(1) + " KB";
-	const rowA = () => b.ctl({ cmd: "status" }).peers.find((r) => r.node_key === a.key());
-	await within("b's table: 3 entries pending out to a", 5000, async () =>
-	    (await fig(pb, a.key()))["pending-out"].startsWith("3 件 / "));
+	await within("b's table: 3 more entries pending out to a", 5000, async () =>
+	    (await fig(pb, a.key()))["pending-out"].startsWith(want + " 件 / "));
 	const st = rowA();
-	eq(st.pending_out, 3, "b's status: 3 entries pending out to a");
+	eq(st.pending_out, want, "b's status: 3 more entries pending out to a");
 	const fa = await fig(pb, a.key());
-	eq(fa["pending-out"], "3 件 / " + size(st.pending_bytes_out),
-	    "b's table: 3 entries and their bytes pending out to a (" +
+	eq(fa["pending-out"], want + " 件 / " + size(st.pending_bytes_out),
+	    "b's table: the entries and their bytes pending out to a (" +
 	    st.pending_bytes_out + " bytes)");
 	eq(fa["pending-in"], "0 件 / 0 B", "nothing pending in");
-	eq(await pb.textContent(toA + " text.pending"), "未送信 3 件 / " +
+	eq(await pb.textContent(toA + " text.pending"), "未送信 " + want + " 件 / " +
 	    size(st.pending_bytes_out) + " · 未受信 0 件 / 0 B", "and on the map");
 	if (/^\d+秒前$/.test(fa["last-contact"]) && /^\d+秒$/.test(fa.lag))
 		ok("a last heard " + fa["last-contact"] + ", lag " + fa.lag);
@@ -333,7 +372,7 @@ async function main() {
 	await pb.screenshot({ path: join(shots, "mesh-b-cut-off.png") });
 	await pb.click("#lang");
 	await waitFor("english figures", async () =>
-	    (await fig(pb, a.key()))["pending-out"].startsWith("3 entries / "));
+	    (await fig(pb, a.key()))["pending-out"].startsWith(want + " entries / "));
 	if (/^\d+ s ago$/.test((await fig(pb, a.key()))["last-contact"]) &&
 	    await pb.textContent(toA + " text.mark") === "cut off")
 		ok("in English: " + (await fig(pb, a.key()))["last-contact"] + ", cut off");

@@ -194,7 +194,12 @@ gen_op(void)
 {
 	static const uint8_t id[32] = { 0x1d };
 	static const char *const mentions[] = { "sato", "tanaka.h", "a@b-c_d" };
-	struct kz_op extra[8];
+	static const uint8_t peer[32] = { 0x2e };
+	static const struct kz_report_link links[] = {
+		{ id, "tcp", true, 1790000000, 4 },
+		{ peer, "radio", false, 1790000100, 0 },
+	};
+	struct kz_op extra[9];
 	char name[32];
 	size_t i;
 	uint8_t *buf;
@@ -244,7 +249,10 @@ gen_op(void)
 	extra[7].type = KZ_OP_REACT;
 	extra[7].u.react.target = id;
 	extra[7].u.react.emoji = "🙏";
-	for (i = 0; i < 8; i++) {
+	extra[8].type = KZ_OP_LINK_REPORT;
+	extra[8].u.link_report.n_links = 2;
+	extra[8].u.link_report.links = links;
+	for (i = 0; i < 9; i++) {
 		check(kz_op_encode(&buf, &len, &extra[i]), "op encode");
 		snprintf(name, sizeof(name), "extra-%zu", i);
 		seed("op", name, buf, len);

@@ -7,7 +7,8 @@
 # test holds.  A's kizunad counts every refusal by reason in its status
 # ("rejected"); each step compares those counts, A's workspace digest
 # (`kizuna digest`) and A's store content digest (control command
-# content_digest) before and after.
+# content_digest) before and after.  The nodes write no link reports
+# ([net] link_reports = false): only the hostile input may change A's store.
 #
 #   wrong key   handshake refused: "handshake" +1, log names the address
 #   stall       half a Noise message, then silence: dropped "peer silent"
@@ -71,7 +72,8 @@ conf() {
 	sed -i "s/^listen = .*/listen = $2/; s/^peers = .*/peers = $3/;
 	    s/^discovery = .*/discovery = false/; s/^level = .*/level = debug/;
 	    s/^reconnect_max_s = .*/reconnect_max_s = 2/;
-	    s/^keepalive_s = .*/keepalive_s = 1/" "$1/kizuna.conf"
+	    s/^keepalive_s = .*/keepalive_s = 1/;
+	    s/^link_reports = .*/link_reports = false/" "$1/kizuna.conf"
 }
 cdigest() { "$C" --home "$A" '{"cmd":"content_digest"}' | sed -n 's/.*"content_digest":"\([0-9a-f]*\)".*/\1/p'; }
 status() { "$C" --home "$1" '{"cmd":"status"}' >"$T/st" 2>/dev/null; }

@@ -193,11 +193,25 @@ gen_step(struct gen *g, int step)
 		} else if (k < 84) {
 			op.type = KZ_OP_ACK;
 			op.u.ack.target = p->id;
-		} else if (k < 94) {
+		} else if (k < 91) {
 			op.type = KZ_OP_SAFETY;
 			op.u.safety = (struct kz_safety_status){
 			    rnd(2) ? user(g, (int)rnd(N_USERS)) : "",
 			    (enum kz_safety)rnd(4), "第二小学校", "" };
+		} else if (k < 94) {
+			/* The node's links: the latest report per node wins
+			 * (node 4's go with its revocation). */
+			struct kz_report_link links[2] = {
+				{ g->kp[(node + 1) % N_NODES].pk, "tcp", rnd(2) != 0,
+				    rnd(1000), rnd(5) },
+				{ g->kp[(node + 2) % N_NODES].pk, "radio", rnd(2) != 0,
+				    rnd(1000), 0 },
+			};
+
+			op = (struct kz_op){ .type = KZ_OP_LINK_REPORT,
+			    .u.link_report = { 1 + rnd(2), links } };
+			append(g, node, &op, NULL);
+			return;
 		} else if (k < 97) {
 			op.type = KZ_OP_CHANNEL_SET;
 			op.u.channel_set = (struct kz_channel_set){

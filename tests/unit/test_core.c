@@ -1190,6 +1190,13 @@ test_hex_be(void **state)
 
 static uint8_t id_a[KZ_ID_BYTES + 1], id_b[KZ_ID_BYTES + 1];
 static const char *const two_mentions[] = { "alice", "bob.k" };
+static const struct kz_report_link two_links[] = {
+	{ id_a, "tcp", true, 1764000000, 3 },
+	{ id_b, "radio", false, 1764000100, 0 },
+};
+
+/* What setting a valid user id as the actor gives: a link report has none. */
+#define ACTOR_RC(t, rc) ((t) == KZ_OP_LINK_REPORT ? KZ_ERR_INVAL : (rc))
 
 static void
 op_ids_init(void)
@@ -1248,6 +1255,11 @@ valid_op(enum kz_op_type t)
 	case KZ_OP_SAFETY:
 		op.u.safety = (struct kz_safety_status){ "sato", KZ_SAFETY_INJURED,
 		    "gym", "leg" };
+		break;
+	case KZ_OP_LINK_REPORT:
+		/* A node writes it for itself: no actor. */
+		op.actor = NULL;
+		op.u.link_report = (struct kz_link_report){ 2, two_links };
 		break;
 	default:
 		break;
@@ -1713,7 +1725,7 @@ test_op_encode_rejects(void **state)
 	for (t = KZ_OP_POST; t < KZ__OP_LAST; t++) {
 		ENC((enum kz_op_type)t, actor = NULL, 0);
 		ENC((enum kz_op_type)t, actor = "", 0);
-		ENC((enum kz_op_type)t, actor = id64, 0);
+		ENC((enum kz_op_type)t, actor = id64, ACTOR_RC(t, 0));
 		ENC((enum kz_op_type)t, actor = id65, KZ_ERR_INVAL);
 		ENC((enum kz_op_type)t, actor = "tanaka h", KZ_ERR_INVAL);
 		ENC((enum kz_op_type)t, actor = "\xc3\xa9", KZ_ERR_INVAL);
@@ -1918,6 +1930,10 @@ struct ocraft {
 	Kizuna__React react;
 	Kizuna__Ack ack;
 	Kizuna__SafetyStatus safety;
+	Kizuna__LinkReport link_report;
+	Kizuna__LinkState links[KZ_LINKS_MAX + 1];
+	Kizuna__LinkState *linkp[KZ_LINKS_MAX + 1];
+	uint8_t link_ids[KZ_LINKS_MAX + 1][KZ_ID_BYTES];
 	char *mentions[KZ_MENTIONS_MAX + 1];
 	ProtobufCMessageUnknownField unknown;
 	uint8_t unknown_data[1];
@@ -1954,8 +1970,22 @@ craft_op(struct ocraft *c, enum kz_op_type t)
 	kizuna__react__init(&c->react);
 	kizuna__ack__init(&c->ack);
 	kizuna__safety_status__init(&c->safety);
+	kizuna__link_report__init(&c->link_report);
 	for (i = 0; i < KZ_MENTIONS_MAX + 1; i++)
 		c->mentions[i] = "m";
+	/* Links to distinct peers: the first byte of each id counts up. */
+	for (i = 0; i < KZ_LINKS_MAX + 1; i++) {
+		kizuna__link_state__init(&c->links[i]);
+		c->link_ids[i][0] = (uint8_t)i;
+		c->links[i].peer = pb_id(c->link_ids[i], KZ_ID_BYTES);
+		c->links[i].transport = "tcp";
+		c->links[i].up = i % 2 == 0;
+		c->links[i].since_s = 1764000000 + i;
+		c->links[i].lag_s = i;
+		c->linkp[i] = &c->links[i];
+	}
+	c->link_report.n_links = 2;
+	c->link_report.links = c->linkp;
 	c->post.channel = pb_id(id_a, KZ_ID_BYTES);
 	c->post.text = "hello";
 	c->post.thread_root = pb_id(id_b, KZ_ID_BYTES);
@@ -2056,6 +2086,11 @@ craft_op(struct ocraft *c, enum kz_op_type t)
 		c->op.body_case = KIZUNA__OP__BODY_SAFETY;
 		c->op.safety = &c->safety;
 		break;
+	case KZ_OP_LINK_REPORT:
+		c->op.actor = "";
+		c->op.body_case = KIZUNA__OP__BODY_LINK_REPORT;
+		c->op.link_report = &c->link_report;
+		break;
 	default:
 		fail();
 	}
@@ -2092,6 +2127,8 @@ craft_body(struct ocraft *c)
 		return &c->ack.base;
 	case KIZUNA__OP__BODY_SAFETY:
 		return &c->safety.base;
+	case KIZUNA__OP__BODY_LINK_REPORT:
+		return &c->link_report.base;
 	default:
 		fail();
 		return NULL;
@@ -2150,7 +2187,7 @@ test_op_decode_rejects_values(void **state)
 	(void)state;
 	/* Every crafted op decodes as it stands. */
 	for (t = KZ_OP_POST; t < KZ__OP_LAST; t++)
-		DEC((enum kz_op_type)t, op.actor = ACTOR, 0);
+		DEC((enum kz_op_type)t, op.actor = ACTOR, ACTOR_RC(t, 0));
 
 	/* Ids: exactly 32 bytes (a thread root may be absent). */
 	for (i = 0; i < sizeof(id_lens) / sizeof(id_lens[0]); i++) {
@@ -2176,7 +2213,7 @@ test_op_decode_rejects_values(void **state)
 	id65 = str_len(KZ_USER_ID_MAX + 1, "u.");
 	for (t = KZ_OP_POST; t < KZ__OP_LAST; t++) {
 		DEC((enum kz_op_type)t, op.actor = "", 0);
-		DEC((enum kz_op_type)t, op.actor = id64, 0);
+		DEC((enum kz_op_type)t, op.actor = id64, ACTOR_RC(t, 0));
 		DEC((enum kz_op_type)t, op.actor = id65, KZ_ERR_INVAL);
 		DEC((enum kz_op_type)t, op.actor = "tanaka h", KZ_ERR_INVAL);
 		DEC((enum kz_op_type)t, op.actor = "\xc3\xa9", KZ_ERR_INVAL);
@@ -2432,9 +2469,9 @@ test_op_decode_rejects_strict(void **state)
 		c.op.base.n_unknown_fields = 1;
 		c.op.base.unknown_fields = &c.unknown;
 		assert_int_equal(dec_pb(&c.op), KZ_ERR_MALFORMED);
-		/* A field number a future op type might use (29), as a body. */
+		/* A field number a future op type might use (30), as a body. */
 		craft_op(&c, (enum kz_op_type)t);
-		c.unknown.tag = 29;
+		c.unknown.tag = 30;
 		c.unknown.wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
 		c.unknown.len = 1;
 		c.unknown_data[0] = 0;
@@ -2588,6 +2625,137 @@ assert_urgent_as_decoded(const uint8_t *buf, size_t len)
 	assert_int_equal(kz_op_bytes_urgent(buf, len), want);
 }
 
+/* A node's link report: exact round trip, bounds and rejections both ways. */
+static void
+test_op_link_report(void **state)
+{
+	struct kz_report_link many[KZ_LINKS_MAX + 1];
+	uint8_t ids[KZ_LINKS_MAX + 1][KZ_ID_BYTES];
+	struct kz_op in = valid_op(KZ_OP_LINK_REPORT), *op;
+	struct ocraft c;
+	uint8_t *buf = NULL;
+	size_t i, len = 0;
+
+	(void)state;
+	op = op_roundtrip(&in);
+	assert_int_equal(op->type, KZ_OP_LINK_REPORT);
+	assert_string_equal(op->actor, "");
+	assert_int_equal(op->u.link_report.n_links, 2);
+	assert_memory_equal(op->u.link_report.links[0].peer, id_a, KZ_ID_BYTES);
+	assert_string_equal(op->u.link_report.links[0].transport, "tcp");
+	assert_true(op->u.link_report.links[0].up);
+	assert_true(op->u.link_report.links[0].since_s == 1764000000);
+	assert_true(op->u.link_report.links[0].lag_s == 3);
+	assert_memory_equal(op->u.link_report.links[1].peer, id_b, KZ_ID_BYTES);
+	assert_string_equal(op->u.link_report.links[1].transport, "radio");
+	assert_false(op->u.link_report.links[1].up);
+	assert_true(op->u.link_report.links[1].since_s == 1764000100);
+	assert_true(op->u.link_report.links[1].lag_s == 0);
+	/* Not urgent: it travels in its feed's order, on the wire fast path too. */
+	assert_false(kz_op_is_urgent(op));
+	assert_null(kz_op_target(op));
+	kz_op_free(op);
+	assert_int_equal(kz_op_encode(&buf, &len, &in), 0);
+	assert_false(kz_op_bytes_urgent(buf, len));
+	/*
+	 * Small: an up link is 51 bytes (a key, "tcp", up, since, lag), a
+	 * down one without lag 49, and the op's framing 3 (docs/api.md).
+	 */
+	assert_int_equal(len, 103);
+	free(buf);
+
+	/* No links: a node that has none says so. */
+	in.u.link_report = (struct kz_link_report){ 0, NULL };
+	op = op_roundtrip(&in);
+	assert_int_equal(op->u.link_report.n_links, 0);
+	kz_op_free(op);
+
+	/* KZ_LINKS_MAX links, then one more. */
+	for (i = 0; i < KZ_LINKS_MAX + 1; i++) {
+		memset(ids[i], 0x11, KZ_ID_BYTES);
+		ids[i][0] = (uint8_t)i;
+		many[i] = (struct kz_report_link){ ids[i], "tcp", true, i, 0 };
+	}
+	in.u.link_report = (struct kz_link_report){ KZ_LINKS_MAX, many };
+	op = op_roundtrip(&in);
+	assert_int_equal(op->u.link_report.n_links, KZ_LINKS_MAX);
+	assert_memory_equal(op->u.link_report.links[KZ_LINKS_MAX - 1].peer,
+	    ids[KZ_LINKS_MAX - 1], KZ_ID_BYTES);
+	kz_op_free(op);
+	ENC(KZ_OP_LINK_REPORT, u.link_report.n_links = KZ_LINKS_MAX + 1,
+	    KZ_ERR_TOO_BIG);
+	{
+		struct kz_op o = valid_op(KZ_OP_LINK_REPORT);
+
+		o.u.link_report = (struct kz_link_report){ KZ_LINKS_MAX + 1, many };
+		assert_int_equal(enc_rc(&o), KZ_ERR_TOO_BIG);
+		/* The same peer on one transport twice. */
+		many[1].peer = ids[0];
+		o.u.link_report.n_links = 2;
+		assert_int_equal(enc_rc(&o), KZ_ERR_INVAL);
+		/* ... on two transports: two links. */
+		many[1].transport = "radio";
+		assert_int_equal(enc_rc(&o), 0);
+		many[1].peer = ids[1];
+		many[1].transport = "tcp";
+		/* Missing pieces. */
+		o.u.link_report.links = NULL;
+		assert_int_equal(enc_rc(&o), KZ_ERR_INVAL);
+	}
+	ENC(KZ_OP_LINK_REPORT, actor = "sato", KZ_ERR_INVAL);
+	ENC(KZ_OP_LINK_REPORT, actor = "", 0);
+	{
+		static const char *const bad_transport[] = { "", "udp", "TCP",
+		    "tcp ", "radio\n", "bundles" };
+		static const char *const good_transport[] = { "tcp", "radio",
+		    "stdio", "bundle" };
+		struct kz_report_link one = { id_a, "tcp", true, 0, 0 };
+		struct kz_op o = valid_op(KZ_OP_LINK_REPORT);
+
+		o.u.link_report = (struct kz_link_report){ 1, &one };
+		for (i = 0; i < sizeof(bad_transport) / sizeof(bad_transport[0]); i++) {
+			one.transport = bad_transport[i];
+			assert_int_equal(enc_rc(&o), KZ_ERR_INVAL);
+		}
+		one.transport = NULL;
+		assert_int_equal(enc_rc(&o), KZ_ERR_INVAL);
+		for (i = 0; i < sizeof(good_transport) / sizeof(good_transport[0]); i++) {
+			one.transport = good_transport[i];
+			assert_int_equal(enc_rc(&o), 0);
+		}
+		one.peer = NULL;
+		assert_int_equal(enc_rc(&o), KZ_ERR_INVAL);
+		one.peer = id_a;
+		one.since_s = (UINT64_C(1) << 40) - 1;
+		one.lag_s = (UINT64_C(1) << 40) - 1;
+		assert_int_equal(enc_rc(&o), 0);
+		one.since_s = UINT64_C(1) << 40;
+		assert_int_equal(enc_rc(&o), KZ_ERR_INVAL);
+		one.since_s = 0;
+		one.lag_s = UINT64_MAX;
+		assert_int_equal(enc_rc(&o), KZ_ERR_INVAL);
+	}
+
+	/* Decoding applies the same rules to bytes from elsewhere. */
+	DEC(KZ_OP_LINK_REPORT, link_report.n_links = KZ_LINKS_MAX, 0);
+	DEC(KZ_OP_LINK_REPORT, link_report.n_links = KZ_LINKS_MAX + 1,
+	    KZ_ERR_TOO_BIG);
+	DEC(KZ_OP_LINK_REPORT, link_report.n_links = 0, 0);
+	DEC(KZ_OP_LINK_REPORT, links[1].peer.len = KZ_ID_BYTES - 1, KZ_ERR_INVAL);
+	DEC(KZ_OP_LINK_REPORT, links[1].peer.len = 0, KZ_ERR_INVAL);
+	DEC(KZ_OP_LINK_REPORT, links[0].transport = "udp", KZ_ERR_INVAL);
+	DEC(KZ_OP_LINK_REPORT, links[0].transport = "", KZ_ERR_INVAL);
+	DEC(KZ_OP_LINK_REPORT, links[1].since_s = UINT64_C(1) << 40, KZ_ERR_INVAL);
+	DEC(KZ_OP_LINK_REPORT, links[1].lag_s = UINT64_C(1) << 40, KZ_ERR_INVAL);
+	DEC(KZ_OP_LINK_REPORT, links[1].peer = c_.links[0].peer, KZ_ERR_INVAL);
+	DEC(KZ_OP_LINK_REPORT, op.actor = "sato", KZ_ERR_INVAL);
+	/* An unknown field inside one link. */
+	craft_op(&c, KZ_OP_LINK_REPORT);
+	c.links[1].base.n_unknown_fields = 1;
+	c.links[1].base.unknown_fields = &c.unknown;
+	assert_int_equal(dec_pb(&c.op), KZ_ERR_MALFORMED);
+}
+
 /*
  * kz_op_bytes_urgent answers "not urgent" from a look at the wire format
  * and decodes otherwise: for every kind of op, every priority of a post,
@@ -2670,7 +2838,8 @@ test_op_names(void **state)
 	static const char *const role[] = { "member", "admin" };
 	static const char *const types[] = { "?", "post", "mesh_create",
 	    "node_admit", "node_revoke", "user_set", "channel_create",
-	    "channel_set", "edit", "delete", "purge", "react", "ack", "safety" };
+	    "channel_set", "edit", "delete", "purge", "react", "ack", "safety",
+	    "link_report" };
 	enum kz_priority p = KZ_PRIO_NORMAL;
 	enum kz_safety s = KZ_SAFETY_UNKNOWN;
 	enum kz_role r = KZ_ROLE_MEMBER;
@@ -2718,7 +2887,7 @@ test_op_names(void **state)
 	assert_int_equal(kz_role_parse(&r, "member\n"), KZ_ERR_INVAL);
 	assert_int_equal(r, KZ_ROLE_ADMIN);
 
-	assert_int_equal(KZ__OP_LAST, 14);
+	assert_int_equal(KZ__OP_LAST, 15);
 	for (i = 0; i < KZ__OP_LAST; i++)
 		assert_string_equal(kz_op_type_name((enum kz_op_type)i), types[i]);
 	assert_string_equal(kz_op_type_name(KZ__OP_LAST), "?");
@@ -2969,6 +3138,7 @@ main(void)
 		cmocka_unit_test(test_op_encode_rejects),
 		cmocka_unit_test(test_op_decode_rejects_values),
 		cmocka_unit_test(test_op_decode_rejects_strict),
+		cmocka_unit_test(test_op_link_report),
 		cmocka_unit_test(test_op_bytes_urgent),
 		cmocka_unit_test(test_op_names),
 		cmocka_unit_test(test_config),

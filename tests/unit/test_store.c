@@ -614,7 +614,7 @@ test_migration_from_v1_fixture(void **state)
 
 	assert_int_equal(kz_store_open(&st, dbpath, &f->log.lg), 0);
 	assert_int_equal(kz_store_schema_version(st), KZ_STORE_SCHEMA_VERSION);
-	assert_non_null(strstr(f->log.last, "migrated schema 6 -> 7"));
+	assert_non_null(strstr(f->log.last, "migrated schema 7 -> 8"));
 	/* Step 7 added the broadcast column, 0 for the rows before it. */
 	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
 	    " pragma_table_info('ws_messages') WHERE name = 'broadcast'", -1, &s,
@@ -628,6 +628,12 @@ test_migration_from_v1_fixture(void **state)
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(s, 0), 1);
+	sqlite3_finalize(s);
+	/* Step 8 made the mesh map's table, empty. */
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
+	    " ws_link_reports", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 0);
 	sqlite3_finalize(s);
 	/* Step 3 dropped the hash index that step 1 made. */
 	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"

@@ -1013,6 +1013,231 @@ test_deferred_backlog(void **state)
 	kz_test_rmtree(dir);
 }
 
+/* ------------------------------------------------------------ link reports */
+
+/* One report's row as text: "NODE@SEQ:PEER/tcp/up/since/lag,..." (first
+ * bytes of keys). */
+static int
+on_report(void *ctx, const struct kz_view_link_report *r)
+{
+	char *out = ctx;
+	size_t i, len = strlen(out);
+
+	len += (size_t)snprintf(out + len, 1024 - len, "%02x@%llu:", r->node[0],
+	    (unsigned long long)r->seq);
+	for (i = 0; i < r->n_links; i++) {
+		const struct kz_report_link *l = &r->links[i];
+
+		len += (size_t)snprintf(out + len, 1024 - len, "%02x/%s/%s/%llu/%llu,",
+		    l->peer[0], l->transport, l->up ? "up" : "down",
+		    (unsigned long long)l->since_s, (unsigned long long)l->lag_s);
+	}
+	snprintf(out + len, 1024 - len, "|");
+	return 0;
+}
+
+static const char *
+reports_of(struct node *n, char out[1024])
+{
+	out[0] = '\0';
+	assert_int_equal(kz_views_link_reports(n->st, on_report, out), 0);
+	return out;
+}
+
+static void
+report(struct node *n, size_t n_links, const struct kz_report_link *links)
+{
+	struct kz_op op = { .type = KZ_OP_LINK_REPORT,
+	    .u.link_report = { n_links, links } };
+
+	put(n, &op, NULL);
+}
+
+/* Moves from's own entries up to seq `upto` into to's store. */
+static void
+carry_upto(struct node *from, struct node *to, uint64_t upto)
+{
+	struct kz_run *run;
+	uint64_t have;
+
+	assert_int_equal(kz_store_tip(to->st, from->kp.pk, &have, NULL), 0);
+	if (have >= upto)
+		return;
+	assert_int_equal(kz_store_read_run(from->st, from->kp.pk, have + 1,
+	    upto - have, 0, &run), 0);
+	assert_int_equal(kz_store_ingest(to->st, run, NULL), 0);
+	kz_run_free(run);
+}
+
+/*
+ * The mesh map's source: each admitted node's latest own report wins,
+ * whatever order the reports arrive in; a node that is not admitted (or
+ * is revoked) has none; a rebuild gives the same rows.
+ */
+static void
+test_link_reports(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a, b, c, d;
+	struct kz_op op;
+	char got[1024];
+	uint64_t b_tip;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 0xa1);
+	node_open(&b, dir, "b.db", 0xb2);
+	node_open(&c, dir, "c.db", 0xc3);
+	node_open(&d, dir, "d.db", 0xd4);
+	/* Key first bytes are what the rows print; they must differ. */
+	assert_true(a.kp.pk[0] != b.kp.pk[0] && b.kp.pk[0] != c.kp.pk[0] &&
+	    a.kp.pk[0] != c.kp.pk[0]);
+	mesh(&a);
+	assert_int_equal(kz_views_set_root(d.st, a.kp.pk), 0);
+	op = (struct kz_op){ .type = KZ_OP_NODE_ADMIT,
+	    .u.node_admit = { b.kp.pk, "branch", false } };
+	put(&a, &op, NULL);
+	{
+		const struct kz_report_link b1[] = {
+			{ a.kp.pk, "tcp", true, 100, 0 },
+		};
+		const struct kz_report_link b2[] = {
+			{ a.kp.pk, "tcp", true, 100, 2 },
+			{ c.kp.pk, "radio", false, 200, 0 },
+		};
+		const struct kz_report_link c1[] = {
+			{ b.kp.pk, "radio", true, 150, 0 },
+		};
+		const struct kz_report_link a1[] = {
+			{ b.kp.pk, "tcp", true, 90, 0 },
+		};
+
+		/* b's feed: admitted by a's entry, which b has not seen. */
+		report(&b, 1, b1);
+		report(&b, 2, b2);
+		/* c is not admitted (yet). */
+		report(&c, 1, c1);
+		report(&a, 1, a1);
+	}
+	assert_int_equal(kz_store_tip(b.st, b.kp.pk, &b_tip, NULL), 0);
+	assert_true(b_tip == 2);
+	/* d learns b's older report first: it counts until the newer comes. */
+	carry(&a, &d);
+	carry_upto(&b, &d, 1);
+	carry(&c, &d);
+	snprintf(got, sizeof(got), "%02x@3:%02x/tcp/up/90/0,|%02x@1:%02x/tcp/up/100/0,|",
+	    a.kp.pk[0], b.kp.pk[0], b.kp.pk[0], a.kp.pk[0]);
+	{
+		char want[1024];
+
+		/* Rows come by node key. */
+		if (memcmp(a.kp.pk, b.kp.pk, 32) < 0)
+			snprintf(want, sizeof(want), "%s", got);
+		else
+			snprintf(want, sizeof(want), "%02x@1:%02x/tcp/up/100/0,|"
+			    "%02x@3:%02x/tcp/up/90/0,|", b.kp.pk[0], a.kp.pk[0],
+			    a.kp.pk[0], b.kp.pk[0]);
+		assert_string_equal(reports_of(&d, got), want);
+	}
+	carry(&b, &d);
+	/* a gets b's feed whole, the newer report in the same run. */
+	carry(&b, &a);
+	carry(&c, &a);
+	{
+		char want_b[128], want_a[128], want[1024];
+
+		snprintf(want_a, sizeof(want_a), "%02x@3:%02x/tcp/up/90/0,|",
+		    a.kp.pk[0], b.kp.pk[0]);
+		snprintf(want_b, sizeof(want_b), "%02x@2:%02x/tcp/up/100/2,"
+		    "%02x/radio/down/200/0,|", b.kp.pk[0], a.kp.pk[0], c.kp.pk[0]);
+		snprintf(want, sizeof(want), "%s%s",
+		    memcmp(a.kp.pk, b.kp.pk, 32) < 0 ? want_a : want_b,
+		    memcmp(a.kp.pk, b.kp.pk, 32) < 0 ? want_b : want_a);
+		/* c's report is nowhere: c is not admitted. */
+		assert_string_equal(reports_of(&a, got), want);
+		assert_string_equal(reports_of(&d, got), want);
+	}
+	assert_same_digest(&a, &d);
+
+	/* Admitting c makes its report count, on both. */
+	op = (struct kz_op){ .type = KZ_OP_NODE_ADMIT,
+	    .u.node_admit = { c.kp.pk, "station", false } };
+	put(&a, &op, NULL);
+	carry(&a, &d);
+	assert_non_null(strstr(reports_of(&a, got), "/radio/up/150/0,|"));
+	assert_non_null(strstr(reports_of(&d, got), "/radio/up/150/0,|"));
+	assert_same_digest(&a, &d);
+
+	/* Revoking b drops its report (a revoked node is off the map). */
+	op = (struct kz_op){ .type = KZ_OP_NODE_REVOKE,
+	    .u.node_revoke = { b.kp.pk, 2, "stolen" } };
+	put(&a, &op, NULL);
+	carry(&a, &d);
+	assert_null(strstr(reports_of(&a, got), "/radio/down/200/0,"));
+	assert_null(strstr(reports_of(&d, got), "/radio/down/200/0,"));
+	{
+		char n_reports = 0;
+		const char *p;
+
+		for (p = reports_of(&a, got); *p != '\0'; p++)
+			n_reports += *p == '|';
+		assert_int_equal(n_reports, 2);	/* a's and c's */
+	}
+	assert_same_digest(&a, &d);
+	/* A rebuild from the facts gives the same rows. */
+	reports_of(&a, got);
+	assert_int_equal(kz_views_rebuild(a.st), 0);
+	{
+		char again[1024];
+
+		assert_string_equal(reports_of(&a, again), got);
+	}
+	/*
+	 * Many reports of one node: each recompute reads the winner and the
+	 * new report only (the superseded ones are unfiled), and the winner
+	 * is the last.
+	 */
+	{
+		const struct kz_report_link l1[] = {
+			{ b.kp.pk, "tcp", true, 0, 0 },
+		};
+		sqlite3_stmt *s;
+		uint8_t key[34] = { 'n', ':' };
+		int i;
+
+		for (i = 0; i < 20; i++) {
+			struct kz_report_link li = l1[0];
+
+			li.since_s = (uint64_t)(1000 + i);
+			report(&c, 1, &li);
+		}
+		carry(&c, &a);
+		carry(&c, &d);
+		memcpy(key + 2, c.kp.pk, 32);
+		assert_int_equal(sqlite3_prepare_v2(kz__store_db(a.st),
+		    "SELECT count(*) FROM ws_facts WHERE key = ?1", -1, &s, NULL),
+		    SQLITE_OK);
+		sqlite3_bind_blob(s, 1, key, 34, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(s, 0), 1);
+		sqlite3_finalize(s);
+		assert_non_null(strstr(reports_of(&a, got), "@21:"));
+		assert_non_null(strstr(got, "/tcp/up/1019/0,|"));
+	}
+	reports_of(&a, got);
+	assert_int_equal(kz_views_rebuild(a.st), 0);
+	{
+		char again[1024];
+
+		assert_string_equal(reports_of(&a, again), got);
+	}
+	assert_same_digest(&a, &d);
+	node_close(&a);
+	node_close(&b);
+	node_close(&c);
+	node_close(&d);
+	kz_test_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -1029,6 +1254,7 @@ main(void)
 		cmocka_unit_test(test_bulk_group_matches_plain),
 		cmocka_unit_test(test_checkpoint_thread),
 		cmocka_unit_test(test_search_index_merged_in_steps),
+		cmocka_unit_test(test_link_reports),
 	};
 
 	if (sodium_init() < 0)
