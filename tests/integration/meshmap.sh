@@ -31,6 +31,7 @@ cleanup() {
 	[ -n "${KZ_MAP_KEEP:-}" ] && echo "meshmap: kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
+LINK_REPORTS=1	# this test is about them (lib.sh start() turns them off)
 . "$(dirname "$0")/lib.sh"
 
 # conf HOME SECTION KEY VALUE: sets one key of one section.
