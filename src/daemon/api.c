@@ -1415,6 +1415,53 @@ on_node_find(void *ctx, const struct kz_view_node *n)
 }
 
 /*
+ * Reads this node (self) and the node f names from the workspace; answers
+ * 500 or, unless this node is a live admin node, 409 not_admin_node ("...:
+ * DOING from one that is").  0, or -1 when answered.
+ */
+static int
+find_nodes_as_admin(struct kzd_http *h, h2o_req_t *req, struct node_find *self,
+    struct node_find *f, const char *doing)
+{
+	int rc;
+
+	if ((rc = kz_views_nodes(h->d->st, on_node_find, self)) < 0 ||
+	    (rc = kz_views_nodes(h->d->st, on_node_find, f)) < 0) {
+		kzd_http_error(req, 500, "store", "cannot read the nodes: %s",
+		    kz_strerror(rc));
+		return -1;
+	}
+	if (!self->admin || self->revoked) {
+		kzd_http_error(req, 409, "not_admin_node", "this node is not an "
+		    "admin node of the mesh: %s from one that is", doing);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads f's node again after an entry about it was stored (what: "the
+ * admission"); answers 500 unless the workspace holds it, and holds it
+ * revoked when must_be_revoked.  0, or -1 when answered.
+ */
+static int
+refind_node(struct kzd_http *h, h2o_req_t *req, struct node_find *f,
+    bool must_be_revoked, const char *what)
+{
+	int rc;
+
+	json_decref(f->found);
+	f->found = NULL;
+	if ((rc = kz_views_nodes(h->d->st, on_node_find, f)) < 0 ||
+	    f->found == NULL || (must_be_revoked && !f->revoked)) {
+		kzd_http_error(req, 500, "store", "%s is stored but not in the "
+		    "workspace: %s", what, kz_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Admits a node to the mesh (admin users, on an admin node: admissions
  * count only from an admin node's feed).  201 with the node as the
  * workspace now holds it.
@@ -1429,7 +1476,6 @@ post_node(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u)
 	struct kz_op op;
 	bool bad = false;
 	json_t *body, *adm;
-	int rc;
 
 	if (!admin_only(req, u) || (body = kzd_http_body(req, false)) == NULL)
 		return;
@@ -1451,17 +1497,8 @@ post_node(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u)
 		    "public key, 64 hex digits (its node.pub)");
 		goto out;
 	}
-	if ((rc = kz_views_nodes(h->d->st, on_node_find, &self)) < 0 ||
-	    (rc = kz_views_nodes(h->d->st, on_node_find, &f)) < 0) {
-		kzd_http_error(req, 500, "store", "cannot read the nodes: %s",
-		    kz_strerror(rc));
+	if (find_nodes_as_admin(h, req, &self, &f, "admit") < 0)
 		goto out;
-	}
-	if (!self.admin || self.revoked) {
-		kzd_http_error(req, 409, "not_admin_node", "this node is not an "
-		    "admin node of the mesh: admit from one that is");
-		goto out;
-	}
 	if (f.found != NULL && !f.revoked) {
 		kzd_http_error(req, 409, "exists", "the node is admitted already");
 		goto out;
@@ -1471,16 +1508,9 @@ post_node(struct kzd_http *h, h2o_req_t *req, const struct kzd_http_user *u)
 	op.u.node_admit.node = key;
 	op.u.node_admit.name = name;
 	op.u.node_admit.admin = adm != NULL && json_is_true(adm);
-	if (append(h, req, u, &op, eid) < 0)
+	if (append(h, req, u, &op, eid) < 0 ||
+	    refind_node(h, req, &f, false, "the admission") < 0)
 		goto out;
-	json_decref(f.found);
-	f.found = NULL;
-	if ((rc = kz_views_nodes(h->d->st, on_node_find, &f)) < 0 ||
-	    f.found == NULL) {
-		kzd_http_error(req, 500, "store", "the admission is stored but "
-		    "not in the workspace: %s", kz_strerror(rc));
-		goto out;
-	}
 	kz_log(&h->d->log, KZ_LOG_INFO, "http: %s admitted node %.16s as %s",
 	    u->id, hex, name);
 	kzd_http_json(req, 201, json_pack("{s:O}", "node", f.found));
@@ -1526,17 +1556,8 @@ post_node_revoke(struct kzd_http *h, h2o_req_t *req,
 		    "digits");
 		goto out;
 	}
-	if ((rc = kz_views_nodes(h->d->st, on_node_find, &self)) < 0 ||
-	    (rc = kz_views_nodes(h->d->st, on_node_find, &f)) < 0) {
-		kzd_http_error(req, 500, "store", "cannot read the nodes: %s",
-		    kz_strerror(rc));
+	if (find_nodes_as_admin(h, req, &self, &f, "revoke") < 0)
 		goto out;
-	}
-	if (!self.admin || self.revoked) {
-		kzd_http_error(req, 409, "not_admin_node", "this node is not an "
-		    "admin node of the mesh: revoke from one that is");
-		goto out;
-	}
 	if (f.found == NULL) {
 		kzd_http_error(req, 404, "unknown_node", "no node with that key is "
 		    "admitted to the mesh");
@@ -1569,16 +1590,9 @@ post_node_revoke(struct kzd_http *h, h2o_req_t *req,
 	op.u.node_revoke.node = key;
 	op.u.node_revoke.last_seq = last_seq;
 	op.u.node_revoke.reason = reason != NULL ? reason : "";
-	if (append(h, req, u, &op, eid) < 0)
+	if (append(h, req, u, &op, eid) < 0 ||
+	    refind_node(h, req, &f, true, "the revocation") < 0)
 		goto out;
-	json_decref(f.found);
-	f.found = NULL;
-	if ((rc = kz_views_nodes(h->d->st, on_node_find, &f)) < 0 ||
-	    f.found == NULL || !f.revoked) {
-		kzd_http_error(req, 500, "store", "the revocation is stored but "
-		    "not in the workspace: %s", kz_strerror(rc));
-		goto out;
-	}
 	kz_log(&h->d->log, KZ_LOG_INFO, "http: %s revoked node %.16s after seq "
 	    "%llu", u->id, json_string_value(json_object_get(f.found, "key")),
 	    (unsigned long long)last_seq);
