@@ -191,20 +191,44 @@ bloom_test(uint64_t *bloom, const uint8_t id[KZ_ID_BYTES], bool add)
 	return all;
 }
 
+/* fresh is kept sorted: every message asks, a workspace has many channels. */
+static bool
+fresh_find(const struct imp *im, const uint8_t chan[KZ_ID_BYTES], size_t *at)
+{
+	size_t lo = 0, hi = im->n_fresh;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(im->fresh[mid], chan, KZ_ID_BYTES);
+
+		if (c == 0) {
+			*at = mid;
+			return true;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return false;
+}
+
 static bool
 is_fresh(const struct imp *im, const uint8_t chan[KZ_ID_BYTES])
 {
-	size_t i;
+	size_t at;
 
-	for (i = 0; i < im->n_fresh; i++)
-		if (memcmp(im->fresh[i], chan, KZ_ID_BYTES) == 0)
-			return true;
-	return false;
+	return fresh_find(im, chan, &at);
 }
 
 static int
 add_fresh(struct imp *im, const uint8_t chan[KZ_ID_BYTES])
 {
+	size_t at;
+
+	if (fresh_find(im, chan, &at))
+		return 0;
 	if (im->n_fresh == im->cap_fresh) {
 		size_t cap = im->cap_fresh ? 2 * im->cap_fresh : 16;
 		uint8_t (*p)[KZ_ID_BYTES] = realloc(im->fresh, cap * sizeof(*p));
@@ -214,7 +238,10 @@ add_fresh(struct imp *im, const uint8_t chan[KZ_ID_BYTES])
 		im->fresh = p;
 		im->cap_fresh = cap;
 	}
-	memcpy(im->fresh[im->n_fresh++], chan, KZ_ID_BYTES);
+	memmove(im->fresh[at + 1], im->fresh[at],
+	    (im->n_fresh - at) * sizeof(*im->fresh));
+	memcpy(im->fresh[at], chan, KZ_ID_BYTES);
+	im->n_fresh++;
 	return 0;
 }
 
