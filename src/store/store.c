@@ -498,6 +498,12 @@ kz__store_views(struct kz_store *st)
 	return &st->views;
 }
 
+bool
+kz__store_in_bulk(struct kz_store *st)
+{
+	return st->in_group && st->bulk;
+}
+
 /* ------------------------------------------------------------ transactions */
 
 /*

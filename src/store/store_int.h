@@ -3,6 +3,7 @@
 #define KIZUNA_STORE_INT_H
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <sys/types.h>
 #include <sqlite3.h>
 
@@ -16,6 +17,9 @@ int kz__store_err(struct kz_store *st, int rc, const char *what);
 
 /* The store's file name (borrowed). */
 const char *kz__store_path(struct kz_store *st);
+
+/* Whether the open group is a bulk group (kz_store_begin_bulk). */
+bool kz__store_in_bulk(struct kz_store *st);
 
 /* Feeds the rows of one query into a digest, each value type-tagged. */
 int kz__store_digest_query(struct kz_store *st, crypto_generichash_state *h,

@@ -560,8 +560,16 @@ fts_add(struct kz_store *st, int64_t doc, const char *text,
 #define MERGE_OWED_PER_DOC 2
 #define MERGE_STEP_MIN 32
 
+/*
+ * A bulk group (an import) owes nothing: each of its commits flushes one
+ * segment of thousands of documents, not a leaf per post, and merging
+ * those four at a time rewrote every posting once per level (a tenth of an
+ * import's time).  FTS5's crisis merge folds sixteen of them at once when
+ * they pile up, so each posting is rewritten about once; the live writes
+ * after the import owe pages again and merge what is left.
+ */
 static int
-fts_merge_step(struct kz_store *st, struct kz__views *v)
+fts_merge_step(struct kz_store *st, struct kz__views *v, bool bulk)
 {
 	sqlite3_stmt *s;
 	int64_t pages;
@@ -584,6 +592,8 @@ fts_merge_step(struct kz_store *st, struct kz__views *v)
 			return rc;
 		v->merge_set = true;
 	}
+	if (bulk)
+		return 0;
 	v->merge_owed += MERGE_OWED_PER_TXN + MERGE_OWED_PER_DOC *
 	    (v->indexed < 1000000 ? v->indexed : 1000000);
 	if (v->merge_owed < MERGE_STEP_MIN)
@@ -1005,7 +1015,7 @@ rebuild_all(struct kz_store *st, struct kz__views *v)
 		rc = kz__store_err(st, src, "list fact keys");
 	sqlite3_reset(s);
 	if (rc == 0 && v->indexed > 0)
-		rc = fts_merge_step(st, v);
+		rc = fts_merge_step(st, v, false);
 	return rc;
 }
 
@@ -1395,7 +1405,7 @@ apply_range(struct kz_store *st, struct kz__views *v, int64_t feed,
 		    " ('optimize')")) == 0)
 			rc = run(st, s, "optimize search index");
 	} else if (rc == 0 && v->indexed > 0)
-		rc = fts_merge_step(st, v);
+		rc = fts_merge_step(st, v, kz__store_in_bulk(st));
 out:
 	factset_free(&fs);
 	return rc;
