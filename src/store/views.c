@@ -41,9 +41,12 @@
 struct keylist {
 	uint8_t (*keys)[2 + KZ_USER_ID_MAX];
 	uint8_t *lens;
-	int32_t *facts;
+	int32_t *facts;	/* the fact's index in its factset, | FACT_FRESH */
 	size_t n, cap;
 };
+
+/* The fact was filed just now (not already filed by an earlier apply). */
+#define FACT_FRESH 0x40000000
 
 #define STMT_CACHE 64
 
@@ -652,9 +655,15 @@ done:
 	return 0;
 }
 
+/*
+ * Writes the views of message id from its facts fs.  fresh: fs is the id's
+ * only fact and was filed just now, so the views hold no row of it yet
+ * (rows exist only for ids with a post fact) and there is nothing old to
+ * read back or take out of the search index.
+ */
 static int
 write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
-    struct kz__views *v, unsigned kinds)
+    struct kz__views *v, unsigned kinds, bool fresh)
 {
 	struct kz_ws_message m;
 	struct kz_ws_reaction *reacts = NULL;
@@ -665,20 +674,22 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	uint64_t hlc;
 	size_t cap;
 	const char *actor;
-	int rc, nr, na, i;
+	int rc = 0, nr, na, i;
 	bool exists = kz_ws_message_merge(&v->ctl, id, fs->f, fs->n, &m);
 
-	if ((rc = old_message(st, id, &old)) < 0)
+	if (fresh)
+		memset(&old, 0, sizeof(old));
+	else if ((rc = old_message(st, id, &old)) < 0)
 		goto out;
 	if (m.purged) {
 		if ((rc = drop_purged_bytes(st, fs)) < 0)
 			goto out;
 		v->purged = true;
 	}
-	if ((kinds & KIND_REACT) &&
+	if ((kinds & KIND_REACT) && !fresh &&
 	    (rc = exec1(st, "DELETE FROM ws_reactions WHERE target = ?1", id, 32)) < 0)
 		goto out;
-	if ((kinds & KIND_ACK) &&
+	if ((kinds & KIND_ACK) && !fresh &&
 	    (rc = exec1(st, "DELETE FROM ws_acks WHERE target = ?1", id, 32)) < 0)
 		goto out;
 	if (old.text != NULL && (rc = fts_remove(st, old.doc, old.text, old.meta)) < 0)
@@ -926,7 +937,7 @@ recompute_key(struct kz_store *st, struct kz__views *v, const uint8_t *key,
 		if (kinds & KIND_CHANNEL)
 			rc = write_channel(st, key, &fs, v);
 		if (rc == 0 && (kinds & KIND_MESSAGE))
-			rc = write_message(st, key, &fs, v, kinds);
+			rc = write_message(st, key, &fs, v, kinds, false);
 	} else if (len == 2 + 32 && memcmp(key, NODE_KEY_PREFIX, 2) == 0) {
 		rc = write_links(st, key + 2, &fs, v);
 	} else if (len > 2 && memcmp(key, USER_KEY_PREFIX, 2) == 0) {
@@ -950,11 +961,12 @@ out:
  */
 static int
 new_post(struct kz_store *st, struct kz__views *v, const struct factset *fs,
-    int32_t i, const uint8_t *key, size_t len)
+    int32_t fact, const uint8_t *key, size_t len)
 {
 	struct factset one;
 	sqlite3_stmt *s;
 	int64_t n = -1;
+	int32_t i = fact & ~FACT_FRESH;
 	int rc;
 
 	if (len != KZ_ID_BYTES || fs->ops[i] == NULL ||
@@ -972,7 +984,8 @@ new_post(struct kz_store *st, struct kz__views *v, const struct factset *fs,
 	one.ops = &fs->ops[i];
 	one.rowids = &fs->rowids[i];
 	one.n = one.cap = 1;
-	return write_message(st, key, &one, v, fact_kinds(&one));
+	return write_message(st, key, &one, v, fact_kinds(&one),
+	    (fact & FACT_FRESH) != 0);
 }
 
 static int
@@ -1051,7 +1064,7 @@ dirty_add(struct keylist *d, const uint8_t *key, size_t len, int32_t fact)
 struct keyref {
 	const uint8_t *key;
 	size_t len;
-	int32_t fact;
+	int32_t fact;	/* the one fact that dirtied it, | FACT_FRESH, or -1 */
 };
 
 static int
@@ -1280,7 +1293,8 @@ file_facts(struct kz_store *st, struct kz__views *v, const struct factset *fs,
 			continue;
 		if (control)
 			v->control_dirty = true;
-		else if ((rc = dirty_add(&v->dirty, key, len, (int32_t)i)) < 0)
+		else if ((rc = dirty_add(&v->dirty, key, len, (int32_t)i |
+		    (sqlite3_changes(db_of(st)) == 1 ? FACT_FRESH : 0))) < 0)
 			return rc;
 	}
 	return 0;
