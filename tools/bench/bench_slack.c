@@ -272,9 +272,26 @@ thread_cpu_s(void)
  * which the store's thread (this one; the reader has its own) *mine.  On a
  * machine busy with other work, CPU times are steadier than *secs.
  */
+/* Bytes this process has handed to write(2) and pwrite(2) so far. */
+static double
+written_mb(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	char line[128];
+	unsigned long long v = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "wchar: %llu", &v) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return (double)v / (1024.0 * 1024.0);
+}
+
 static int
 import(struct kz_store *st, const struct kz_keypair *kp, const char *path,
-    struct kz_slack_stats *s, double *secs, double *cpu, double *mine)
+    struct kz_slack_stats *s, double *secs, double *cpu, double *mine,
+    double *wmb)
 {
 	struct kz_slack_import_opts o = { .report = on_report, .wall_ms = wall_ms(),
 	    .batch = (size_t)batch };
@@ -284,6 +301,7 @@ import(struct kz_store *st, const struct kz_keypair *kp, const char *path,
 	int rc;
 
 	t = mono_s();
+	*wmb = written_mb();
 	*cpu = cpu_s();
 	*mine = thread_cpu_s();
 	if ((rc = kz_slack_open(&src, path, why, sizeof(why))) < 0) {
@@ -295,6 +313,7 @@ import(struct kz_store *st, const struct kz_keypair *kp, const char *path,
 	*secs = mono_s() - t;
 	*cpu = cpu_s() - *cpu;
 	*mine = thread_cpu_s() - *mine;
+	*wmb = written_mb() - *wmb;
 	if (rc < 0)
 		report_err("import", rc);
 	return rc;
@@ -319,7 +338,7 @@ bench_slack(int argc, char **argv)
 	struct kz_store *st1 = NULL, *st2 = NULL;
 	struct kz_slack_stats s1, s2, s3;
 	double t1 = 0, t2 = 0, t3 = 0, c1 = 0, c2 = 0, c3 = 0, tgen;
-	double m1 = 0, m2 = 0, m3 = 0;
+	double m1 = 0, m2 = 0, m3 = 0, w1 = 0, w2 = 0, w3 = 0;
 	struct rusage ru;
 	bool keep = false, missing = false;
 	size_t n_names = 0, i;
@@ -364,9 +383,9 @@ bench_slack(int argc, char **argv)
 		warnx("cannot make the nodes");
 		goto out;
 	}
-	if (import(st1, &kp1, exp, &s1, &t1, &c1, &m1) < 0 ||
-	    import(st2, &kp2, zip, &s2, &t2, &c2, &m2) < 0 ||
-	    import(st1, &kp1, exp, &s3, &t3, &c3, &m3) < 0)
+	if (import(st1, &kp1, exp, &s1, &t1, &c1, &m1, &w1) < 0 ||
+	    import(st2, &kp2, zip, &s2, &t2, &c2, &m2, &w2) < 0 ||
+	    import(st1, &kp1, exp, &s3, &t3, &c3, &m3, &w3) < 0)
 		goto out;
 	if (s1.messages != s2.messages || s3.entries != 0 || s1.skipped != 0) {
 		warnx("folder %llu and ZIP %llu messages, %llu entries again,"
@@ -377,8 +396,8 @@ bench_slack(int argc, char **argv)
 	}
 	getrusage(RUSAGE_SELF, &ru);
 	snprintf(wal, sizeof(wal), "%s-wal", db1);
-	js = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:f,s:f,s:f,s:I,"
-	    "s:f,s:f,s:I,s:f,s:I,s:I}",
+	js = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:I,s:f,s:f,s:f,"
+	    "s:I,s:f,s:f,s:I,s:f,s:I,s:I}",
 	    "bench", "slack",
 	    "messages", (json_int_t)s1.messages,
 	    "users", (json_int_t)s1.users,
@@ -388,6 +407,7 @@ bench_slack(int argc, char **argv)
 	    "import_s", t1,
 	    "import_cpu_s", c1,
 	    "import_store_cpu_s", m1,
+	    "import_written_mib", w1,
 	    "import_per_s", rate((double)s1.messages, t1),
 	    "zip_import_s", t2,
 	    "zip_import_cpu_s", c2,
