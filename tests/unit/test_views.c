@@ -1030,6 +1030,49 @@ test_search_index_merged_in_steps(void **state)
 }
 
 /*
+ * A bulk group's new posts are written in time order, whatever their ids:
+ * their docs follow their times, and the search index gets them in rowid
+ * order, in one segment (FTS5 flushes a segment whenever a rowid is below
+ * the last one's; in id order these twelve posts made several).
+ */
+static void
+test_new_posts_in_time_order(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a;
+	uint8_t ch[32];
+	char text[64];
+	sqlite3_stmt *s;
+	int64_t last = -1;
+	int i, n = 0;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	mesh(&a);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	channel(&a, "本部", ch);
+	assert_int_equal(index_segments(&a), 0);
+	assert_int_equal(kz_store_begin_bulk(a.st), 0);
+	for (i = 0; i < 12; i++) {	/* 10 ms apart: one minute */
+		snprintf(text, sizeof(text), "給水所%02d 開設", i);
+		post(&a, "kato", ch, text, KZ_PRIO_NORMAL, NULL);
+	}
+	assert_int_equal(kz_store_commit(a.st), 0);
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(a.st), "SELECT doc FROM"
+	    " ws_messages ORDER BY hlc", -1, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		assert_true(sqlite3_column_int64(s, 0) > last);
+		last = sqlite3_column_int64(s, 0);
+		n++;
+	}
+	sqlite3_finalize(s);
+	assert_int_equal(n, 12);
+	assert_int_equal(index_segments(&a), 1);
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
+/*
  * Deferred views: a long run stores at once and waits in the backlog but
  * for its membership entries (applied at once: who may write must never
  * wait); an urgent entry that comes alone is shown at once; the backlog
@@ -1375,6 +1418,7 @@ main(void)
 		cmocka_unit_test(test_bulk_hints),
 		cmocka_unit_test(test_checkpoint_thread),
 		cmocka_unit_test(test_search_index_merged_in_steps),
+		cmocka_unit_test(test_new_posts_in_time_order),
 		cmocka_unit_test(test_link_reports),
 	};
 
