@@ -349,6 +349,7 @@ struct msgs {
 	uint8_t id[32][KZ_ID_BYTES];
 	bool edited[32], has_root[32], broadcast[32];
 	uint64_t hlc[32], replies[32], reactions[32];
+	char parts[32][256];	/* subtype|system|pinned|name/type/size/url;... */
 };
 
 static int
@@ -367,6 +368,18 @@ msg_cb(void *ctx, const struct kz_view_message *m)
 	ms->hlc[ms->n] = m->hlc;
 	ms->replies[ms->n] = m->reply_count;
 	ms->reactions[ms->n] = m->reactions;
+	{
+		char *p = ms->parts[ms->n];
+		size_t len, i;
+
+		len = (size_t)snprintf(p, sizeof(ms->parts[0]), "%s|%s|%s|",
+		    m->subtype, m->system ? "system" : "chat",
+		    m->pinned ? "pinned" : "-");
+		for (i = 0; i < m->n_files && len < sizeof(ms->parts[0]); i++)
+			len += (size_t)snprintf(p + len, sizeof(ms->parts[0]) - len,
+			    "%.12s/%s/%llu/%s;", m->files[i].name, m->files[i].mimetype,
+			    (unsigned long long)m->files[i].size, m->files[i].url);
+	}
 	ms->n++;
 	return 0;
 }
@@ -616,7 +629,9 @@ check_workspace(struct node *n)
 	assert_int_equal(kz_views_channels(n->st, chan_cb, &cs), 0);
 	assert_int_equal(cs.n, 3);
 	assert_string_equal(cs.line[0], "empty||open|0");
-	assert_string_equal(cs.line[1], "general|避難 & 給水|open|13");
+	/* 13 messages, less 4 system events: a join, a pin, a tombstone and an
+	 * unknown subtype's item. */
+	assert_string_equal(cs.line[1], "general|避難 & 給水|open|9");
 	assert_string_equal(cs.line[2], "meetup-||archived|1");
 
 	/* The channel's flow, by original time: replies are in threads, but
@@ -654,6 +669,21 @@ check_workspace(struct node *n)
 		assert_int_equal(ms.replies[1], 2);
 		assert_int_equal(ms.reactions[1], 3);
 		assert_false(ms.edited[1]);
+		/* What each was in the source: system events, the pinned root,
+		 * file references without their tokens (the long name cut). */
+		assert_string_equal(ms.parts[0], "channel_join|system|-|");
+		assert_string_equal(ms.parts[1], "|chat|pinned|");
+		assert_string_equal(ms.parts[2], "bot_message|chat|-|");
+		assert_string_equal(ms.parts[3], "|chat|-|map.pdf/application/pdf/"
+		    "2048/https://files.slack.com/files-pri/T1-F1/map.pdf;"
+		    "ああああ//1/;");	/* the name shown to 12 bytes here */
+		assert_string_equal(ms.parts[4], "thread_broadcast|chat|-|");
+		assert_string_equal(ms.parts[5], "huddle_future|system|-|");
+		assert_string_equal(ms.parts[6], "file_share|chat|-|report.txt/"
+		    "text/plain/10/https://files.slack.com/x/report.txt;");
+		assert_string_equal(ms.parts[7], "pinned_item|system|-|");
+		assert_string_equal(ms.parts[8], "tombstone|system|-|");
+		assert_string_equal(ms.parts[9], "|chat|-|");
 	}
 
 	thread_msgs(n, "slack:C01/" M1_TS, &ms);
@@ -1156,6 +1186,7 @@ same_msgs(const struct msgs *a, const struct msgs *b)
 		assert_int_equal(a->has_root[i], b->has_root[i]);
 		assert_int_equal(a->replies[i], b->replies[i]);
 		assert_int_equal(a->reactions[i], b->reactions[i]);
+		assert_string_equal(a->parts[i], b->parts[i]);
 	}
 }
 
