@@ -80,6 +80,8 @@ struct kz_view_channel {
 	const char *topic;
 	bool archived;
 	uint64_t messages;	/* neither deleted nor system events */
+	uint64_t created_hlc;	/* its channel_create entry's (an imported
+				 * channel's: its original time's) */
 };
 
 /* Every channel by name (then id).  cb's non-zero return stops and is returned. */

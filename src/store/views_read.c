@@ -67,6 +67,7 @@ channel_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
 	c.topic = text(s, 2);
 	c.archived = sqlite3_column_int(s, 3) != 0;
 	c.messages = (uint64_t)sqlite3_column_int64(s, 4);
+	c.created_hlc = (uint64_t)sqlite3_column_int64(s, 5);
 	return ((int (*)(void *, const struct kz_view_channel *))cb)(ctx, &c);
 }
 
@@ -77,7 +78,7 @@ kz_views_channels(struct kz_store *st,
 	sqlite3_stmt *s;
 	int rc = prepare(st, "SELECT c.id, c.name, c.topic, c.archived,"
 	    " (SELECT count(*) FROM ws_messages m WHERE m.channel = c.id AND"
-	    " m.deleted = 0 AND m.system = 0) FROM ws_channels c"
+	    " m.deleted = 0 AND m.system = 0), c.created_hlc FROM ws_channels c"
 	    " ORDER BY c.name, c.id", &s);
 
 	if (rc < 0)
