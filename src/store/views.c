@@ -423,6 +423,43 @@ write_channel(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	return run(st, s, "write channel");
 }
 
+/*
+ * The file references of a message (n of them) in their order, replacing
+ * the `had` rows it had (old_message).  Called only for a message that has
+ * or had some, so an ordinary post costs no statement here.
+ */
+static int
+write_files(struct kz_store *st, const uint8_t *id,
+    const struct kz_imported_file *files, size_t n, int64_t had)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int rc;
+
+	if (had > 0 &&
+	    (rc = exec1(st, "DELETE FROM ws_files WHERE message = ?1", id, 32)) < 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		const struct kz_imported_file *f = &files[i];
+
+		if ((rc = prep(st, &s, "INSERT INTO ws_files(message, pos, id, name,"
+		    " title, mimetype, size, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+		    " ?7, ?8)")) < 0)
+			return rc;
+		sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (int64_t)i);
+		sqlite3_bind_text(s, 3, f->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, f->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, f->title, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, f->mimetype, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 7, (int64_t)f->size);
+		sqlite3_bind_text(s, 8, f->url, -1, SQLITE_STATIC);
+		if ((rc = run(st, s, "write file reference")) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Drops the op bytes of the post and edits of a purged message. */
 static int
 drop_purged_bytes(struct kz_store *st, const struct factset *fs)
@@ -641,43 +678,6 @@ new_doc(struct kz_store *st, uint64_t hlc, int64_t *doc)
 	sqlite3_reset(s);
 done:
 	*doc = d;
-	return 0;
-}
-
-/*
- * The file references of a message (n of them) in their order, replacing
- * the `had` rows it had (old_message).  Called only for a message that has
- * or had some, so an ordinary post costs no statement here.
- */
-static int
-write_files(struct kz_store *st, const uint8_t *id,
-    const struct kz_imported_file *files, size_t n, int64_t had)
-{
-	sqlite3_stmt *s;
-	size_t i;
-	int rc;
-
-	if (had > 0 &&
-	    (rc = exec1(st, "DELETE FROM ws_files WHERE message = ?1", id, 32)) < 0)
-		return rc;
-	for (i = 0; i < n; i++) {
-		const struct kz_imported_file *f = &files[i];
-
-		if ((rc = prep(st, &s, "INSERT INTO ws_files(message, pos, id, name,"
-		    " title, mimetype, size, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-		    " ?7, ?8)")) < 0)
-			return rc;
-		sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (int64_t)i);
-		sqlite3_bind_text(s, 3, f->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, f->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, f->title, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 6, f->mimetype, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 7, (int64_t)f->size);
-		sqlite3_bind_text(s, 8, f->url, -1, SQLITE_STATIC);
-		if ((rc = run(st, s, "write file reference")) < 0)
-			return rc;
-	}
 	return 0;
 }
 
