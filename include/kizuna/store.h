@@ -21,7 +21,7 @@
 #include "kizuna/keys.h"
 #include "kizuna/log.h"
 
-#define KZ_STORE_SCHEMA_VERSION 8
+#define KZ_STORE_SCHEMA_VERSION 9
 
 struct kz_store;
 

@@ -79,7 +79,9 @@ struct kz_view_channel {
 	const char *name;
 	const char *topic;
 	bool archived;
-	uint64_t messages;
+	uint64_t messages;	/* neither deleted nor system events */
+	uint64_t created_hlc;	/* its channel_create entry's (an imported
+				 * channel's: its original time's) */
 };
 
 /* Every channel by name (then id).  cb's non-zero return stops and is returned. */
@@ -92,6 +94,16 @@ int kz_views_channels(struct kz_store *st,
  */
 int kz_views_channel_find(struct kz_store *st, const char *name_or_id,
     uint8_t id[KZ_ID_BYTES]);
+
+/* A file an imported message referred to: a reference, not its content. */
+struct kz_view_file {
+	const char *id;			/* the source's id ("F0123...") */
+	const char *name;
+	const char *title;
+	const char *mimetype;
+	uint64_t size;			/* bytes, as the source said */
+	const char *url;		/* without access tokens */
+};
 
 struct kz_view_message {
 	uint8_t id[KZ_ID_BYTES];
@@ -110,6 +122,14 @@ struct kz_view_message {
 	uint64_t acks;
 	uint64_t reactions;
 	bool broadcast;		/* a thread reply also sent to the channel */
+	const char *subtype;	/* an imported message's kind; "" for chat */
+	bool system;		/* an imported system event (a join, a topic
+				 * change): shown as such, not as chat */
+	bool pinned;		/* pinned in its source */
+	uint64_t edited_hlc;	/* the hlc of its last edit here; 0: none */
+	size_t n_files;
+	const struct kz_view_file *files;	/* its file references, in
+						 * order (valid during cb) */
 };
 
 /*
@@ -155,7 +175,8 @@ int kz_views_thread(struct kz_store *st, const uint8_t root[KZ_ID_BYTES],
 /*
  * A digest of one channel's content as any node would show it: the channel,
  * its messages (id, time, author user, thread, priority, text, edited,
- * deleted, replies), their reactions and acknowledgements, and the display
+ * deleted, replies, subtype, system, pinned, file references), their
+ * reactions and acknowledgements, and the display
  * name and active flag of its authors; not which node wrote them or at
  * which seq.  Equal on two nodes when the channel reads the same, as after
  * an export and an import elsewhere.  Returns 0 or a store error.

@@ -423,6 +423,21 @@ message_json(struct show *sh, const struct kz_view_message *m)
 	json_object_set_new(o, "replies", json_integer((json_int_t)m->reply_count));
 	json_object_set_new(o, "acks", json_integer((json_int_t)m->acks));
 	json_object_set_new(o, "reactions", json_integer((json_int_t)m->reactions));
+	json_object_set_new(o, "system", json_boolean(m->system));
+	json_object_set_new(o, "subtype", json_string(m->subtype));
+	json_object_set_new(o, "pinned", json_boolean(m->pinned));
+	{
+		json_t *fs = json_array();
+		size_t i;
+
+		for (i = 0; i < m->n_files; i++)
+			json_array_append_new(fs, json_pack("{s:s,s:s,s:s,s:I,s:s}",
+			    "name", m->files[i].name, "title", m->files[i].title,
+			    "type", m->files[i].mimetype,
+			    "size", (json_int_t)m->files[i].size,
+			    "url", m->files[i].url));
+		json_object_set_new(o, "files", fs);
+	}
 	return o;
 }
 
@@ -437,9 +452,17 @@ message_print(struct show *sh, const struct kz_view_message *m, bool indent)
 {
 	char when[32], hex[CLI_HEX_ID], buf[KZ_NAME_MAX + 1];
 
+	size_t i;
+
 	cli_format_hlc(when, m->hlc);
 	kz_hex(hex, m->id, KZ_ID_BYTES);
 	printf("%s%s %.8s ", indent ? "  " : "", when, hex);
+	/* An imported system event (a join, a topic change): its text says
+	 * who did what, and it is not chat. */
+	if (m->system) {
+		printf("* %s\n", m->deleted ? "(deleted)" : m->text);
+		return;
+	}
 	if (m->actor[0])
 		printf("%s:", m->actor);
 	else
@@ -450,6 +473,12 @@ message_print(struct show *sh, const struct kz_view_message *m, bool indent)
 		printf(" (deleted)");
 	else
 		printf(" %s", m->text);
+	for (i = 0; i < m->n_files; i++)
+		printf(" [file %s, %s, %llu bytes]", m->files[i].name,
+		    *m->files[i].mimetype ? m->files[i].mimetype : "?",
+		    (unsigned long long)m->files[i].size);
+	if (m->pinned)
+		printf(" (pinned)");
 	if (m->edited && !m->deleted)
 		printf(" (edited)");
 	if (m->reply_count > 0)

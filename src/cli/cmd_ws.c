@@ -1990,12 +1990,21 @@ cmd_channel(struct cli *c, int argc, char **argv)
 
 /* ------------------------------------------------------------ digest */
 
+struct digest_args {
+	const char *channel;
+	bool rebuild;
+};
+
 static int
 digest_opt(struct cli *c, int ch, const char *arg, void *ctx)
 {
+	struct digest_args *a = ctx;
+
 	(void)c;
 	if (ch == 'c')
-		*(const char **)ctx = arg;
+		a->channel = arg;
+	else if (ch == 'r')
+		a->rebuild = true;
 	return -1;
 }
 
@@ -2004,20 +2013,28 @@ cmd_digest(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "channel", required_argument, NULL, 'c' },
+		{ "rebuild", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *channel = NULL;
+	struct digest_args a = { NULL, false };
+	const char *channel;
 	struct cli_channel ch;
 	uint8_t d[32];
 	char hex[CLI_HEX_ID];
 	int rc;
 
 	rc = cli_getopt(c, cli_find_cmd("digest"), argc, argv, opts, NULL, 0,
-	    digest_opt, &channel);
+	    digest_opt, &a);
 	if (rc >= 0)
 		return rc;
+	channel = a.channel;
 	if ((rc = cli_open_node(c)) != 0)
 		return rc;
+	/* Every view recomputed from the stored entries first: what an
+	 * upgrade whose views gained columns needs for what was stored
+	 * before it (schema 9: imported subtypes, pins, files). */
+	if (a.rebuild && (rc = kz_views_rebuild(c->st)) < 0)
+		return cli_fail_workspace(c, rc);
 	if (channel != NULL) {
 		/* One channel's content, whichever node wrote it (an export
 		 * imported elsewhere reads the same). */

@@ -46,9 +46,10 @@ static const struct cli_cmd commands[] = {
 	  "[--until DATE] [--priority P] [--ranked] [--limit N] [--offset N] QUERY",
 	  "search the history (newest first; --ranked by relevance)" },
 	{ "rollcall", cmd_rollcall, "", "the roll call (same as 'status list')" },
-	{ "digest", cmd_digest, "[--channel CH]",
+	{ "digest", cmd_digest, "[--channel CH] [--rebuild]",
 	  "a digest of the workspace: equal on nodes that hold the same entries "
-	  "(--channel: of one channel's content, whoever wrote it)" },
+	  "(--channel: of one channel's content, whoever wrote it; --rebuild: "
+	  "recompute every view from the entries first)" },
 	{ "log", cmd_log, "", "list the entries of every feed in hlc order" },
 	{ "verify", cmd_verify, "",
 	  "re-hash and re-verify every stored entry, chain and signature" },

@@ -72,6 +72,23 @@ cursor_of(char out[KZD_HTTP_CURSOR_CHARS + 1], const struct kz_view_message *m)
 	kzd_http_cursor(out, &c);
 }
 
+/* An imported message's file references: what and where, never content. */
+static json_t *
+files_json(const struct kz_view_message *m)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < m->n_files; i++) {
+		const struct kz_view_file *f = &m->files[i];
+
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,s:s}", "name",
+		    f->name, "title", f->title, "type", f->mimetype, "size",
+		    (json_int_t)f->size, "url", f->url));
+	}
+	return a;
+}
+
 static json_t *
 message_json(const struct kz_view_message *m)
 {
@@ -100,6 +117,10 @@ message_json(const struct kz_view_message *m)
 		json_object_set_new(o, "thread_root", m->has_thread_root ?
 		    hex_json(m->thread_root, KZ_ID_BYTES) : json_null());
 		json_object_set_new(o, "broadcast", json_boolean(m->broadcast));
+		json_object_set_new(o, "system", json_boolean(m->system));
+		json_object_set_new(o, "subtype", json_string(m->subtype));
+		json_object_set_new(o, "pinned", json_boolean(m->pinned));
+		json_object_set_new(o, "files", files_json(m));
 	}
 	return o;
 }
@@ -159,7 +180,9 @@ on_msg_find(void *ctx, const struct kz_view_message *m)
 
 	if (memcmp(m->id, f->id, KZ_ID_BYTES) == 0) {
 		f->m = *m;
-		f->m.text = f->m.actor = NULL;
+		f->m.text = f->m.actor = f->m.subtype = NULL;
+		f->m.files = NULL;
+		f->m.n_files = 0;
 		f->root = message_json(m);
 		return f->replies == NULL ? 1 : 0;
 	}

@@ -8,7 +8,10 @@
  * import of the export gives the same channels again.  Items born in the
  * mesh get Slack-shaped ids of a reserved prefix (UKZ..., CKZ...: Slack's
  * own ids never start so) derived from their kizuna ids, a ts from their
- * hlc made unique in their channel, and their text escaped.  Only what the
+ * hlc made unique in their channel, and their text escaped; a person's
+ * message also gets the rich_text block Slack writes beside its text, a
+ * message edited here the time of its last edit, a channel born here the
+ * time of its creation, and pinned messages their pins.  Only what the
  * views show leaves the node: no password hash (users.json holds ids,
  * names and the deactivated flag), no e-mail, no access token (imported
  * URLs were stored without theirs).
@@ -161,6 +164,14 @@ add_json(struct out *o, const char *name, json_t *v)
 
 /* ------------------------------------------------------------ messages */
 
+/* A Slack ts ("seconds.micros") of a time in microseconds. */
+static void
+ts_of_us(char out[32], uint64_t us)
+{
+	snprintf(out, 32, "%llu.%06llu", (unsigned long long)(us / 1000000),
+	    (unsigned long long)(us % 1000000));
+}
+
 struct msg {
 	uint8_t id[KZ_ID_BYTES];
 	uint64_t hlc;
@@ -171,6 +182,9 @@ struct msg {
 	uint8_t root[KZ_ID_BYTES];
 	char *text;
 	bool edited;
+	uint64_t edited_hlc;	/* its last edit here; 0: none */
+	bool system;
+	bool pinned;
 	uint64_t reply_count;
 	struct kz_op *op;	/* the creating post */
 };
@@ -206,6 +220,9 @@ collect(void *ctx, const struct kz_view_message *m)
 	x->has_root = m->has_thread_root;
 	memcpy(x->root, m->thread_root, KZ_ID_BYTES);
 	x->edited = m->edited;
+	x->edited_hlc = m->edited_hlc;
+	x->system = m->system;
+	x->pinned = m->pinned;
 	x->reply_count = m->reply_count;
 	x->actor = strdup(m->actor);
 	x->text = strdup(m->text);
@@ -250,6 +267,26 @@ on_reaction(void *ctx, const char *user, const char *emoji)
 	json_object_set_new(r, "count",
 	    json_integer((json_int_t)json_array_size(json_object_get(r, "users"))));
 	return 0;
+}
+
+/*
+ * The blocks Slack writes with a person's message: one rich_text block
+ * whose one section holds the text as a text element, so that viewers
+ * reading blocks instead of text show the same (the format notes, 6.3:
+ * blocks must agree with text).  The text here is the plain one (no
+ * escapes, entities as what they show), which is what a text element
+ * holds.  block_id: derived from the message id, so an export of the same
+ * workspace is the same file.
+ */
+static json_t *
+blocks_json(const struct msg *m)
+{
+	char bid[16];
+
+	made_id(bid, "", m->id, KZ_ID_BYTES);
+	return json_pack("[{s:s,s:s,s:[{s:s,s:[{s:s,s:s}]}]}]", "type",
+	    "rich_text", "block_id", bid, "elements", "type", "rich_text_section",
+	    "elements", "type", "text", "text", m->text);
 }
 
 /* The JSON of one message (a new reference), or NULL: no memory. */
@@ -326,10 +363,24 @@ message_json(struct kz_store *st, const struct msg *m, const char *chan_id,
 	} else if (im != NULL && *im->thread_ts != '\0') {
 		json_object_set_new(o, "thread_ts", json_string(im->thread_ts));
 	}
-	if (m->edited)
+	/* A person's message (not a system event, not a bot's) carries the
+	 * blocks Slack would write; one with no text has none. */
+	if (!m->system && *m->text != '\0' && (im == NULL ||
+	    strcmp(im->subtype, "bot_message") != 0))
+		json_object_set_new(o, "blocks", blocks_json(m));
+	if (m->edited) {
+		char ets[32];
+
+		/* The last edit here; an item edited before its import keeps
+		 * its own ts (the import kept no edit time). */
+		if (m->edited_hlc != 0)
+			ts_of_us(ets, kz_hlc_ms(m->edited_hlc) * 1000);
+		else
+			snprintf(ets, sizeof(ets), "%s", m->ts);
 		json_object_set_new(o, "edited", json_pack("{s:s,s:s}", "user",
 		    json_string_value(json_object_get(o, "user")) ?
-		    json_string_value(json_object_get(o, "user")) : "", "ts", m->ts));
+		    json_string_value(json_object_get(o, "user")) : "", "ts", ets));
+	}
 	if (kz_views_reactions(st, m->id, on_reaction, &ra) < 0)
 		goto nomem;
 	if (json_array_size(ra.list) > 0)
@@ -348,7 +399,7 @@ message_json(struct kz_store *st, const struct msg *m, const char *chan_id,
 		json_object_set_new(o, "files", fs);
 		json_object_set_new(o, "upload", json_true());
 	}
-	if (im != NULL && im->pinned)
+	if (m->pinned)
 		json_object_set_new(o, "pinned_to", json_pack("[s]", chan_id));
 	json_decref(ra.by_name);
 	json_decref(ra.list);
@@ -386,7 +437,7 @@ export_channel(struct kz_store *st, struct out *o, const uint8_t id[KZ_ID_BYTES]
 	char chan_id[KZ_IMPORT_SOURCE_MAX + 1], hex[2 * KZ_ID_BYTES + 1];
 	char date[11], prev_date[11] = "", fname[KZ_NAME_MAX + 20];
 	json_t *ts_of = json_object(), *used = json_object();
-	json_t *thread_info = json_object(), *day = NULL, *ch;
+	json_t *thread_info = json_object(), *day = NULL, *ch, *pins = NULL;
 	char *topic = NULL, *purpose = NULL;
 	uint64_t created = kz_hlc_ms(0);
 	size_t i;
@@ -406,6 +457,7 @@ export_channel(struct kz_store *st, struct out *o, const uint8_t id[KZ_ID_BYTES]
 		created = ic->time_us / 1000000;
 	} else {
 		made_id(chan_id, "CKZ", id, KZ_ID_BYTES);
+		created = kz_hlc_ms(vc->created_hlc) / 1000;
 	}
 	if ((rc = kz_views_channel_messages(st, id, collect, &cr)) < 0)
 		goto out;
@@ -426,9 +478,7 @@ export_channel(struct kz_store *st, struct out *o, const uint8_t id[KZ_ID_BYTES]
 		} else {
 			m->time_us = kz_hlc_ms(m->hlc) * 1000;
 			do {
-				snprintf(m->ts, sizeof(m->ts), "%llu.%06llu",
-				    (unsigned long long)(m->time_us / 1000000),
-				    (unsigned long long)(m->time_us % 1000000));
+				ts_of_us(m->ts, m->time_us);
 				m->time_us++;
 			} while (json_object_get(used, m->ts) != NULL);
 			m->time_us--;
@@ -514,6 +564,19 @@ export_channel(struct kz_store *st, struct out *o, const uint8_t id[KZ_ID_BYTES]
 		rc = KZ_ERR_NOMEM;
 		goto out;
 	}
+	/* The channel's pins, as Slack lists them beside pinned_to. */
+	for (i = 0; i < cr.n; i++) {
+		if (!cr.v[i].pinned)
+			continue;
+		if (pins == NULL && (pins = json_array()) != NULL)
+			json_object_set(ch, "pins", pins);
+		if (pins == NULL || json_array_append_new(pins, json_pack(
+		    "{s:s,s:s}", "id", cr.v[i].ts, "type", "C")) < 0) {
+			json_decref(ch);
+			rc = KZ_ERR_NOMEM;
+			goto out;
+		}
+	}
 	*chan_out = ch;
 	stats->channels++;
 out:
@@ -523,6 +586,7 @@ out:
 	json_decref(ts_of);
 	json_decref(used);
 	json_decref(thread_info);
+	json_decref(pins);
 	kz_op_free(cop);
 	msgs_free(&cr);
 	return rc;

@@ -173,6 +173,27 @@ static const char *const migrations[] = {
 	"CREATE TABLE ws_link_reports("
 	"  node BLOB PRIMARY KEY, hlc INTEGER NOT NULL, seq INTEGER NOT NULL,"
 	"  entry INTEGER NOT NULL) WITHOUT ROWID;",
+
+	/*
+	 * 8 -> 9: what an imported message was in its source (docs/slack.md):
+	 * its subtype, whether it is a system event (a join, a topic change:
+	 * shown as such, not as chat), whether it was pinned; the hlc of a
+	 * message's last edit here (0: none), for an export's edited.ts; and
+	 * its file references, in a table of their own written only for the
+	 * messages that have some (ws_messages.files counts them, so a reader
+	 * looks there only for those).  Messages stored before this version
+	 * show these once the views are rebuilt.
+	 */
+	"ALTER TABLE ws_messages ADD COLUMN subtype TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE ws_messages ADD COLUMN system INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE ws_messages ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE ws_messages ADD COLUMN files INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE ws_messages ADD COLUMN edited_hlc INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE ws_files("
+	"  message BLOB NOT NULL, pos INTEGER NOT NULL, id TEXT NOT NULL,"
+	"  name TEXT NOT NULL, title TEXT NOT NULL, mimetype TEXT NOT NULL,"
+	"  size INTEGER NOT NULL, url TEXT NOT NULL,"
+	"  PRIMARY KEY(message, pos)) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

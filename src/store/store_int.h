@@ -87,4 +87,20 @@ void kz__views_forget(struct kz_store *st);
 
 void kz__views_free(struct kz__views *v);
 
+struct kz_view_message;
+struct kz_view_file;
+
+/*
+ * The file references of m, whose n_files is its row's count (0: none, and
+ * nothing is read): read into *out, which m->files then points at, with
+ * m->n_files set to how many were read.  The caller frees *out with
+ * kz__views_files_free(*out, m->n_files).  Returns 0 or a store error
+ * (m then has none).
+ */
+int kz__views_message_files(struct kz_store *st, struct kz_view_message *m,
+    struct kz_view_file **out);
+
+/* Frees what kz__views_message_files read (accepts NULL). */
+void kz__views_files_free(struct kz_view_file *f, size_t n);
+
 #endif

@@ -454,6 +454,43 @@ write_channel(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	return run(st, s, "write channel");
 }
 
+/*
+ * The file references of a message (n of them) in their order, replacing
+ * the `had` rows it had (old_message).  Called only for a message that has
+ * or had some, so an ordinary post costs no statement here.
+ */
+static int
+write_files(struct kz_store *st, const uint8_t *id,
+    const struct kz_imported_file *files, size_t n, int64_t had)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	int rc;
+
+	if (had > 0 &&
+	    (rc = exec1(st, "DELETE FROM ws_files WHERE message = ?1", id, 32)) < 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		const struct kz_imported_file *f = &files[i];
+
+		if ((rc = prep(st, &s, "INSERT INTO ws_files(message, pos, id, name,"
+		    " title, mimetype, size, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+		    " ?7, ?8)")) < 0)
+			return rc;
+		sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (int64_t)i);
+		sqlite3_bind_text(s, 3, f->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, f->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, f->title, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, f->mimetype, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 7, (int64_t)f->size);
+		sqlite3_bind_text(s, 8, f->url, -1, SQLITE_STATIC);
+		if ((rc = run(st, s, "write file reference")) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Drops the op bytes of the post and edits of a purged message. */
 static int
 drop_purged_bytes(struct kz_store *st, const struct factset *fs)
@@ -484,14 +521,15 @@ struct old_message {
 	uint8_t root[32];
 	char *text;		/* malloc'd; what the search index holds, or NULL */
 	char *meta;		/* malloc'd, with text */
+	int64_t files;		/* its rows in ws_files */
 };
 
 static int
 old_message(struct kz_store *st, const uint8_t *id, struct old_message *o)
 {
 	sqlite3_stmt *s;
-	int rc = prep(st, &s, "SELECT doc, thread_root, text, deleted, meta FROM"
-	    " ws_messages WHERE id = ?1");
+	int rc = prep(st, &s, "SELECT doc, thread_root, text, deleted, meta, files"
+	    " FROM ws_messages WHERE id = ?1");
 
 	memset(o, 0, sizeof(*o));
 	if (rc < 0)
@@ -500,6 +538,7 @@ old_message(struct kz_store *st, const uint8_t *id, struct old_message *o)
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		o->exists = true;
 		o->doc = sqlite3_column_int64(s, 0);
+		o->files = sqlite3_column_int64(s, 5);
 		if (sqlite3_column_bytes(s, 1) == 32) {
 			memcpy(o->root, sqlite3_column_blob(s, 1), 32);
 			o->has_root = true;
@@ -705,7 +744,7 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	sqlite3_stmt *s;
 	int64_t doc = 0;
 	uint64_t hlc;
-	size_t cap;
+	size_t cap, n_files;
 	const char *actor;
 	int rc = 0, nr, na, i;
 	bool exists = kz_ws_message_merge(&v->ctl, id, fs->f, fs->n, &m);
@@ -732,6 +771,8 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 			rc = exec1(st, "DELETE FROM ws_messages WHERE id = ?1", id, 32);
 			if (rc == 0 && old.has_root)
 				rc = update_reply_count(st, old.root);
+			if (rc == 0 && old.files > 0)
+				rc = write_files(st, id, NULL, 0, old.files);
 		}
 		goto out;
 	}
@@ -752,12 +793,16 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 		goto out;
 	if ((rc = prep(st, &s, "INSERT INTO ws_messages(doc, id, channel, hlc,"
 	    " author, seq, actor, thread_root, priority, text, edited, deleted,"
-	    " reply_count, broadcast) VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+	    " reply_count, broadcast, subtype, system, pinned, files, edited_hlc)"
+	    " VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
 	    " ?9, ?10, ?11, (SELECT count(*) FROM ws_messages r WHERE"
-	    " r.thread_root = ?1 AND r.deleted = 0), ?13) ON CONFLICT(id) DO UPDATE"
+	    " r.thread_root = ?1 AND r.deleted = 0), ?13, ?14, ?15, ?16, ?17, ?18)"
+	    " ON CONFLICT(id) DO UPDATE"
 	    " SET text = excluded.text, edited = excluded.edited, deleted ="
 	    " excluded.deleted, reply_count = excluded.reply_count, broadcast ="
-	    " excluded.broadcast")) < 0)
+	    " excluded.broadcast, subtype = excluded.subtype, system ="
+	    " excluded.system, pinned = excluded.pinned, files = excluded.files,"
+	    " edited_hlc = excluded.edited_hlc")) < 0)
 		goto out;
 	sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, p->channel, 32, SQLITE_STATIC);
@@ -775,7 +820,19 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	/* A reply also sent to the channel shows in its flow too. */
 	sqlite3_bind_int(s, 13, p->thread_root != NULL && m.imported != NULL &&
 	    m.imported->broadcast);
+	/* What an imported message was in its source; a deleted message
+	 * keeps no file references. */
+	n_files = m.imported != NULL && !m.deleted ? m.imported->n_files : 0;
+	sqlite3_bind_text(s, 14, m.imported != NULL ? m.imported->subtype : "",
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 15, m.imported != NULL && m.imported->system);
+	sqlite3_bind_int(s, 16, m.imported != NULL && m.imported->pinned);
+	sqlite3_bind_int64(s, 17, (int64_t)n_files);
+	sqlite3_bind_int64(s, 18, (int64_t)m.edited_hlc);
 	if ((rc = run(st, s, "write message")) < 0)
+		goto out;
+	if ((n_files > 0 || old.files > 0) && (rc = write_files(st, id,
+	    n_files > 0 ? m.imported->files : NULL, n_files, old.files)) < 0)
 		goto out;
 	/* Deleted and purged messages are not searchable; edited ones by
 	 * their current text only; imported system events (joins, leaves:
@@ -1032,6 +1089,7 @@ rebuild_all(struct kz_store *st, struct kz__views *v)
 		"INSERT INTO ws_search(ws_search) VALUES ('delete-all')",
 		"DELETE FROM ws_reactions", "DELETE FROM ws_acks",
 		"DELETE FROM ws_rollcall", "DELETE FROM ws_link_reports",
+		"DELETE FROM ws_files",
 	};
 	sqlite3_stmt *s;
 	size_t i;
@@ -1823,7 +1881,10 @@ kz_views_digest(struct kz_store *st, uint8_t out[32])
 		"SELECT id, name, topic, archived, created_hlc, creator FROM ws_channels"
 		" ORDER BY id",
 		"SELECT id, channel, hlc, author, seq, actor, thread_root, priority,"
-		" text, edited, deleted, reply_count FROM ws_messages ORDER BY id",
+		" text, edited, deleted, reply_count, broadcast, subtype, system,"
+		" pinned, files, edited_hlc FROM ws_messages ORDER BY id",
+		"SELECT message, pos, id, name, title, mimetype, size, url FROM"
+		" ws_files ORDER BY message, pos",
 		"SELECT target, user, emoji FROM ws_reactions ORDER BY target, user, emoji",
 		"SELECT target, user FROM ws_acks ORDER BY target, user",
 		"SELECT user, status, place, note, hlc, reporter FROM ws_rollcall"
@@ -1873,7 +1934,11 @@ kz_views_channel_digest(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
 		"SELECT name, topic, archived, created_hlc, creator FROM ws_channels"
 		" WHERE id = X'%s'",
 		"SELECT id, hlc, actor, thread_root, priority, text, edited, deleted,"
-		" reply_count FROM ws_messages WHERE channel = X'%s' ORDER BY id",
+		" reply_count, subtype, system, pinned, files FROM ws_messages"
+		" WHERE channel = X'%s' ORDER BY id",
+		"SELECT f.message, f.pos, f.id, f.name, f.title, f.mimetype, f.size,"
+		" f.url FROM ws_files f JOIN ws_messages m ON m.id = f.message"
+		" WHERE m.channel = X'%s' ORDER BY 1, 2",
 		"SELECT r.target, r.user, r.emoji FROM ws_reactions r JOIN ws_messages"
 		" m ON m.id = r.target WHERE m.channel = X'%s' ORDER BY 1, 2, 3",
 		"SELECT a.target, a.user FROM ws_acks a JOIN ws_messages m ON"
@@ -1905,12 +1970,14 @@ kz_views_channel_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES
 
 	if ((rc = prep(st, &s, "SELECT id, channel, hlc, author, seq, actor,"
 	    " thread_root, priority, text, edited, deleted, reply_count,"
-	    " (SELECT count(*) FROM ws_reactions r WHERE r.target = m.id)"
+	    " (SELECT count(*) FROM ws_reactions r WHERE r.target = m.id),"
+	    " broadcast, subtype, system, pinned, files, edited_hlc"
 	    " FROM ws_messages m WHERE channel = ?1 ORDER BY hlc, author, seq")) < 0)
 		return rc;
 	sqlite3_bind_blob(s, 1, channel, KZ_ID_BYTES, SQLITE_STATIC);
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		struct kz_view_message m;
+		struct kz_view_file *files;
 
 		memset(&m, 0, sizeof(m));
 		memcpy(m.id, sqlite3_column_blob(s, 0), KZ_ID_BYTES);
@@ -1930,7 +1997,17 @@ kz_views_channel_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES
 		m.deleted = sqlite3_column_int(s, 10) != 0;
 		m.reply_count = (uint64_t)sqlite3_column_int64(s, 11);
 		m.reactions = (uint64_t)sqlite3_column_int64(s, 12);
-		if ((rc = cb(ctx, &m)) != 0)
+		m.broadcast = sqlite3_column_int(s, 13) != 0;
+		m.subtype = (const char *)sqlite3_column_text(s, 14);
+		m.system = sqlite3_column_int(s, 15) != 0;
+		m.pinned = sqlite3_column_int(s, 16) != 0;
+		m.n_files = (size_t)sqlite3_column_int64(s, 17);
+		m.edited_hlc = (uint64_t)sqlite3_column_int64(s, 18);
+		if ((rc = kz__views_message_files(st, &m, &files)) < 0)
+			break;
+		rc = cb(ctx, &m);
+		kz__views_files_free(files, m.n_files);
+		if (rc != 0)
 			break;
 	}
 	if (rc == 0 && src != SQLITE_DONE)

@@ -67,6 +67,7 @@ channel_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
 	c.topic = text(s, 2);
 	c.archived = sqlite3_column_int(s, 3) != 0;
 	c.messages = (uint64_t)sqlite3_column_int64(s, 4);
+	c.created_hlc = (uint64_t)sqlite3_column_int64(s, 5);
 	return ((int (*)(void *, const struct kz_view_channel *))cb)(ctx, &c);
 }
 
@@ -77,7 +78,8 @@ kz_views_channels(struct kz_store *st,
 	sqlite3_stmt *s;
 	int rc = prepare(st, "SELECT c.id, c.name, c.topic, c.archived,"
 	    " (SELECT count(*) FROM ws_messages m WHERE m.channel = c.id AND"
-	    " m.deleted = 0) FROM ws_channels c ORDER BY c.name, c.id", &s);
+	    " m.deleted = 0 AND m.system = 0), c.created_hlc FROM ws_channels c"
+	    " ORDER BY c.name, c.id", &s);
 
 	if (rc < 0)
 		return rc;
@@ -164,7 +166,10 @@ kz_views_message_find(struct kz_store *st, const char *id_prefix,
 #define MESSAGE_COLS "m.id, m.channel, m.hlc, m.author, m.seq, m.actor," \
 	" m.thread_root, m.priority, m.text, m.edited, m.deleted, m.reply_count," \
 	" (SELECT count(*) FROM ws_acks a WHERE a.target = m.id)," \
-	" (SELECT count(*) FROM ws_reactions r WHERE r.target = m.id), m.broadcast"
+	" (SELECT count(*) FROM ws_reactions r WHERE r.target = m.id), m.broadcast," \
+	" m.subtype, m.system, m.pinned, m.files, m.edited_hlc"
+/* The columns of MESSAGE_COLS: a query's own come after them. */
+#define MESSAGE_NCOLS 20
 
 /* A channel's flow: its top-level messages and the replies also sent to it. */
 #define IN_FLOW "(m.thread_root IS NULL OR m.broadcast = 1)"
@@ -188,15 +193,102 @@ message_row_fill(struct kz_view_message *mp, sqlite3_stmt *s)
 	mp->acks = (uint64_t)sqlite3_column_int64(s, 12);
 	mp->reactions = (uint64_t)sqlite3_column_int64(s, 13);
 	mp->broadcast = sqlite3_column_int(s, 14) != 0;
+	mp->subtype = text(s, 15);
+	mp->system = sqlite3_column_int(s, 16) != 0;
+	mp->pinned = sqlite3_column_int(s, 17) != 0;
+	mp->n_files = (size_t)sqlite3_column_int64(s, 18);
+	mp->edited_hlc = (uint64_t)sqlite3_column_int64(s, 19);
+	mp->files = NULL;
 }
 
-static int
-message_row(sqlite3_stmt *s, void (*cb)(void), void *ctx)
+void
+kz__views_files_free(struct kz_view_file *f, size_t n)
 {
-	struct kz_view_message m;
+	size_t i;
 
-	message_row_fill(&m, s);
-	return ((int (*)(void *, const struct kz_view_message *))cb)(ctx, &m);
+	for (i = 0; f != NULL && i < n; i++) {
+		free((char *)f[i].id);
+		free((char *)f[i].name);
+		free((char *)f[i].title);
+		free((char *)f[i].mimetype);
+		free((char *)f[i].url);
+	}
+	free(f);
+}
+
+int
+kz__views_message_files(struct kz_store *st, struct kz_view_message *m,
+    struct kz_view_file **out)
+{
+	sqlite3_stmt *s;
+	struct kz_view_file *v;
+	size_t cap = m->n_files, n = 0;
+	int rc = 0, src = SQLITE_DONE;
+
+	*out = NULL;
+	m->n_files = 0;
+	m->files = NULL;
+	if (cap == 0)
+		return 0;
+	if ((v = calloc(cap, sizeof(*v))) == NULL)
+		return KZ_ERR_NOMEM;
+	if ((rc = prepare(st, "SELECT id, name, title, mimetype, size, url FROM"
+	    " ws_files WHERE message = ?1 ORDER BY pos", &s)) < 0) {
+		free(v);
+		return rc;
+	}
+	sqlite3_bind_blob(s, 1, m->id, KZ_ID_BYTES, SQLITE_STATIC);
+	while (n < cap && (src = sqlite3_step(s)) == SQLITE_ROW) {
+		struct kz_view_file *f = &v[n++];
+
+		f->id = strdup(text(s, 0));
+		f->name = strdup(text(s, 1));
+		f->title = strdup(text(s, 2));
+		f->mimetype = strdup(text(s, 3));
+		f->size = (uint64_t)sqlite3_column_int64(s, 4);
+		f->url = strdup(text(s, 5));
+		if (f->id == NULL || f->name == NULL || f->title == NULL ||
+		    f->mimetype == NULL || f->url == NULL) {
+			rc = KZ_ERR_NOMEM;
+			break;
+		}
+	}
+	if (rc == 0 && n < cap && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "read file references");
+	sqlite3_finalize(s);
+	if (rc < 0) {
+		kz__views_files_free(v, n);
+		return rc;
+	}
+	*out = v;
+	m->n_files = n;
+	m->files = v;
+	return 0;
+}
+
+/* Steps s over MESSAGE_COLS rows, each to cb with its file references. */
+static int
+each_message(struct kz_store *st, sqlite3_stmt *s,
+    int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx)
+{
+	int rc = 0, src;
+
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		struct kz_view_message m;
+		struct kz_view_file *files;
+
+		message_row_fill(&m, s);
+		if ((rc = kz__views_message_files(st, &m, &files)) < 0)
+			break;
+		rc = cb(ctx, &m);
+		kz__views_files_free(files, m.n_files);
+		if (rc != 0)
+			break;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = kz__store_err(st, src, "read view");
+	sqlite3_finalize(s);
+	return rc;
 }
 
 int
@@ -216,7 +308,7 @@ kz_views_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
 		return rc;
 	sqlite3_bind_blob(s, 1, channel, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, limit == 0 ? -1 : (int64_t)limit);
-	return each_row(st, s, message_row, (void (*)(void))cb, ctx);
+	return each_message(st, s, cb, ctx);
 }
 
 int
@@ -246,7 +338,7 @@ kz_views_messages_page(struct kz_store *st,
 		sqlite3_bind_blob(s, 4, before->author, 32, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 5, (int64_t)before->seq);
 	}
-	return each_row(st, s, message_row, (void (*)(void))cb, ctx);
+	return each_message(st, s, cb, ctx);
 }
 
 int
@@ -262,7 +354,7 @@ kz_views_thread(struct kz_store *st, const uint8_t root[KZ_ID_BYTES],
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_blob(s, 1, root, 32, SQLITE_STATIC);
-	return each_row(st, s, message_row, (void (*)(void))cb, ctx);
+	return each_message(st, s, cb, ctx);
 }
 
 int
@@ -283,7 +375,7 @@ kz_views_unacked(struct kz_store *st, const char *user, uint64_t limit,
 		return rc;
 	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, limit == 0 ? -1 : (int64_t)limit);
-	return each_row(st, s, message_row, (void (*)(void))cb, ctx);
+	return each_message(st, s, cb, ctx);
 }
 
 /* ------------------------------------------------------------ users */
@@ -666,11 +758,16 @@ kz_views_search(struct kz_store *st, const char *query,
 	    INT64_MAX);
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		struct kz_search_hit hit;
+		struct kz_view_file *files;
 
 		message_row_fill(&hit.m, s);
-		hit.snippet = text(s, 15);
-		hit.score = sqlite3_column_double(s, 16);
-		if ((rc = cb(ctx, &hit)) != 0)
+		hit.snippet = text(s, MESSAGE_NCOLS);
+		hit.score = sqlite3_column_double(s, MESSAGE_NCOLS + 1);
+		if ((rc = kz__views_message_files(st, &hit.m, &files)) < 0)
+			break;
+		rc = cb(ctx, &hit);
+		kz__views_files_free(files, hit.m.n_files);
+		if (rc != 0)
 			break;
 	}
 	if (rc == 0 && src != SQLITE_DONE)

@@ -25,6 +25,7 @@ const state = {
 	channel: null,		// the channel shown (an object of state.channels)
 	msgs: new Map(),	// id -> message of the channel shown
 	users: new Map(),	// user id -> display name
+	asked: new Set(),	// user ids not in users that the page asked for
 	next: null,		// cursor of the older page, null at the start
 	loadingOlder: false,
 	thread: null,		// root id of the thread shown
@@ -305,7 +306,43 @@ function messageItem(m) {
 	return li;
 }
 
+// An imported system event (a join, a topic change): one quiet line, not
+// a message to answer (no reactions, no thread, no editing).
+function fillSystem(li, m) {
+	li.className = "msg system";
+	li.replaceChildren();
+	li.append(el("span", "text", m.deleted ? t("deleted") : m.text));
+	const time = el("time", "", fmtTime(m.time_ms));
+	time.dateTime = new Date(m.time_ms).toISOString();
+	li.append(time);
+}
+
+// An imported message's file references: name, type and size, and the
+// URL it had in Slack as plain text (the files themselves were not
+// imported, and the URL was stored without its access token).
+function fileList(files) {
+	const ul = el("ul", "files");
+	ul.setAttribute("aria-label", t("files"));
+	for (const f of files) {
+		const li = el("li", "file");
+		li.title = t("file.note");
+		li.append(el("span", "name", f.name || f.title || "-"));
+		if (f.title && f.title !== f.name)
+			li.append(el("span", "title", f.title));
+		li.append(el("span", "type muted", f.type || t("file.noType")),
+		    el("span", "size muted", bytes(f.size)));
+		if (f.url)
+			li.append(el("span", "url", f.url));
+		ul.append(li);
+	}
+	return ul;
+}
+
 function fillMessage(li, m, inThread) {
+	if (m.system) {
+		fillSystem(li, m);
+		return;
+	}
 	li.className = "msg prio-" + m.priority;
 	li.replaceChildren();
 	const meta = el("div", "meta");
@@ -315,8 +352,15 @@ function fillMessage(li, m, inThread) {
 	meta.append(time);
 	if (m.priority !== "normal")
 		meta.append(el("span", "badge", t("priority." + m.priority)));
+	if (m.pinned) {
+		const pin = el("span", "pin", "📌 " + t("pinned"));
+		pin.title = t("pinned.note");
+		meta.append(pin);
+	}
 	li.append(meta);
 	li.append(el("div", "text", m.deleted ? t("deleted") : m.text));
+	if (m.files && m.files.length > 0 && !m.deleted)
+		li.append(fileList(m.files));
 	if (m.edited && !m.deleted)
 		li.append(el("span", "muted", t("edited")));
 	const actions = el("div", "actions");
@@ -414,6 +458,26 @@ function merge(list) {
 	}
 	if (stick)
 		box.scrollTop = box.scrollHeight;
+	learnUsers(list);
+}
+
+// Authors the page has no name for (users written since it loaded them:
+// an import, a user added elsewhere): the list is asked for once, and the
+// channel's messages drawn again with their names.
+async function learnUsers(list) {
+	const unknown = list.filter((m) => m.user && !state.users.has(m.user) &&
+	    !state.asked.has(m.user));
+	if (unknown.length === 0)
+		return;
+	for (const m of unknown)
+		state.asked.add(m.user);
+	await refreshUsers();
+	for (const li of $("message-list").children) {
+		const m = state.msgs.get(li.dataset.id);
+		if (m && m.user && state.users.has(m.user) &&
+		    li.querySelector("form.editor") === null)
+			fillMessage(li, m, false);
+	}
 }
 
 async function openChannel(ch) {

@@ -19,7 +19,10 @@
 //   with; a revocation on the second click); a member's page has none of
 //   them and the admin API called from it is refused 403;
 //   kizunad stopped: the page says it is away, and finds it again by itself
-//   when it is back on its port, still signed in (a post is taken); a static peer that never answers shows
+//   when it is back on its port, still signed in (a post is taken); a Slack
+//   export imported meanwhile: its join a system line not counted as
+//   unread, an upload's file (name, title, type, size, the URL as text
+//   without its token), a pinned message's mark; a static peer that never answers shows
 //   "—" for its last contact, lag and pending bytes, cut off; the status
 //   rewritten on its way: an open link 400 s behind is cut off, one in
 //   sync last heard 2 h ago is not; a phone's screen (nothing wider, the send
@@ -29,12 +32,35 @@
 // Screenshots of each page go to KZ_OUT/screenshots.  Exit 0, or 1 with
 // every failed check named.  Environment: see lib.mjs.
 import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { TESTBIN, shots, ok, bad, eq, waitFor, node, launch, newPage, clean,
+import { TESTBIN, T, shots, ok, bad, eq, waitFor, node, launch, newPage, clean,
     signIn, run } from "./lib.mjs";
 
 const a = node("a");
+
+// A small Slack export in T/slack: a join, an upload with its file (the
+// URL carrying a token, which the import drops), a pinned message.
+function slackExport() {
+	const d = join(T, "slack");
+	mkdirSync(join(d, "避難所"), { recursive: true });
+	writeFileSync(join(d, "users.json"), JSON.stringify([{ id: "U01",
+	    name: "tanaka", profile: { display_name: "田中" } }]));
+	writeFileSync(join(d, "channels.json"), JSON.stringify([{ id: "C07",
+	    name: "避難所", created: 1589871000,
+	    pins: [{ id: "1589871700.000000", type: "C", user: "U01" }] }]));
+	writeFileSync(join(d, "避難所", "2020-05-19.json"), JSON.stringify([
+		{ type: "message", subtype: "channel_join", user: "U01",
+		  text: "<@U01> has joined the channel", ts: "1589871600.000000" },
+		{ type: "message", user: "U01", text: "地図です", upload: true,
+		  ts: "1589871650.000000", files: [{ id: "F1", name: "map.pdf",
+		  title: "避難所の地図", mimetype: "application/pdf", size: 2048,
+		  url_private: "https://files.slack.com/files-pri/T1-F1/map.pdf?t=xoxe-SECRET" }] },
+		{ type: "message", user: "U01", text: "給水は14時から",
+		  ts: "1589871700.000000" },
+	]));
+}
 const A = a.home;
 const k = (...args) => a.k(...args);
 
@@ -462,6 +488,10 @@ async function main() {
 	eq(await page.textContent("#offline"), "接続が切れました。再接続しています…",
 	    "the page says kizunad is away");
 	await page.screenshot({ path: join(shots, "offline.png") });
+	// Meanwhile a Slack export is imported (kizuna import slack writes
+	// into the store): a join, an upload, a pinned message.
+	slackExport();
+	k("import", "slack", join(T, "slack"));
 	a.conf("http", "listen", "127.0.0.1:" + port);
 	// And a static peer that never answers (a port just closed): its
 	// figures are unknown.
@@ -483,6 +513,46 @@ async function main() {
 	    (await page.textContent("#message-list li:last-child .text")) ===
 	    "再起動後も投稿できます");
 	ok("a post after the restart is taken (the session and its CSRF token survived)");
+
+	// ---------------------------------------------------------- imported
+	// The imported channel: its join counts as no unread chat; the join is
+	// a quiet system line (no bubble, no buttons); the upload shows its
+	// file's name, type and size, and the URL as text (no link, no token);
+	// the pinned message its mark.
+	const imp = "#channels li:has(a:text-is('# 避難所'))";
+	await page.waitForSelector(imp);
+	eq(await page.textContent(imp + " .unread"), "2",
+	    "the imported channel: 2 unread (the join is not chat)");
+	await page.click(imp + " a");
+	await waitFor("the imported messages", async () =>
+	    (await page.$$("#message-list > li")).length === 3);
+	eq(JSON.stringify(await page.$$eval("#message-list > li", (lis) =>
+	    lis.map((li) => li.className))), JSON.stringify(["msg system",
+	    "msg prio-normal", "msg prio-normal"]), "the join is a system line");
+	const sys = "#message-list li.system";
+	eq(await page.textContent(sys + " .text"), "@田中 has joined the channel",
+	    "the system line's text");
+	eq((await page.$$(sys + " button")).length + (await page.$$(sys + " .meta")).length,
+	    0, "a system line has no buttons and no author line");
+	const up = "#message-list > li:nth-child(2)";
+	await waitFor("the author's name, asked for", async () =>
+	    (await page.textContent(up + " .user")) === "田中");
+	ok("the upload's author by name (a user the page had not known)");
+	eq(JSON.stringify(await page.$$eval(up + " .file span", (ss) =>
+	    ss.map((e) => e.className + "=" + e.textContent))), JSON.stringify([
+	    "name=map.pdf", "title=避難所の地図", "type muted=application/pdf",
+	    "size muted=2.0 KB",
+	    "url=https://files.slack.com/files-pri/T1-F1/map.pdf"]),
+	    "the file reference: name, title, type, size and URL as text");
+	eq((await page.$$("#message-list .files a")).length, 0, "no link is made of the URL");
+	eq((await page.content()).includes("xoxe"), false, "no token on the page");
+	eq(await page.textContent("#message-list > li:nth-child(3) .pin"), "📌 ピン留め",
+	    "the pinned message's mark");
+	eq((await page.$$(up + " .pin")).length, 0,
+	    "no mark on a message not pinned");
+	await page.screenshot({ path: join(shots, "imported.png") });
+	await page.click("#channels a:text-is('# 災害対策本部')");
+	await page.waitForSelector(urgent);
 
 	// ---------------------------------------------------------- unknown figures
 	// The peer never heard: no last contact, no lag, no bytes known; the

@@ -47,7 +47,7 @@ expect 2 "post missing text" -- "$K" --home "$A" post general
 
 expect 0 "status" -- "$K" --home "$A" status --json
 has out '"feed_length":6'
-has out '"schema_version":8'
+has out '"schema_version":9'
 has out '"entries":6'
 expect 0 "status without a daemon" -- "$K" --home "$A" status
 has out "kizunad:        not running"

@@ -126,7 +126,7 @@ expect 0 "status" -- ctl '{"cmd":"status"}'
 has out "\"node_key\":\"$(cat "$A/node.pub")\""
 has out '"feed_length":0'
 has out "\"pid\":$D1"
-has out '"schema_version":8'
+has out '"schema_version":9'
 has out '"uptime_s":'
 has out '"store_bytes":'
 

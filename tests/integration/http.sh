@@ -11,7 +11,8 @@
 # refused unchecked (429) per user and per address; node revocation and join
 # tokens (exact answers, refusals that store nothing); sessions ended by
 # logout, deactivation and idleness; a port already taken; a clean stop
-# with connections open.
+# with connections open; imported Slack messages with their file reference,
+# pin and a join as a system event.
 set -u
 K="$KZ_BIN/kizuna"
 D="$KZ_BIN/kizunad"
@@ -989,4 +990,52 @@ kill -TERM "$DPID"; stopped "$DPID" b2; forget "$DPID"
 
 for p in "${pids[@]}"; do kill -TERM "$p"; stopped "$p" a2; done
 pids=()
+
+# ------------------------------------------------------------ imported from Slack
+# What an imported message was: its file reference (the URL without its
+# token), its pin, and a join kept as a system event (not counted as chat).
+E="$T/slack"
+mkdir -p "$E/避難所"
+echo '[{"id": "U01", "name": "tanaka", "profile": {"display_name": "田中"}}]' >"$E/users.json"
+cat >"$E/channels.json" <<'EOF2'
+[{"id": "C07", "name": "避難所", "created": 1589871000,
+  "pins": [{"id": "1589871700.000000", "type": "C", "user": "U01"}]}]
+EOF2
+cat >"$E/避難所/2020-05-19.json" <<'EOF2'
+[{"type": "message", "subtype": "channel_join", "user": "U01", "text": "<@U01> has joined the channel", "ts": "1589871600.000000"},
+ {"type": "message", "user": "U01", "text": "地図です", "ts": "1589871650.000000", "upload": true,
+  "files": [{"id": "F1", "name": "map.pdf", "title": "地図", "mimetype": "application/pdf", "size": 2048,
+             "url_private": "https://files.slack.com/files-pri/T1-F1/map.pdf?t=xoxe-SECRET"}]},
+ {"type": "message", "user": "U01", "text": "給水は14時から", "ts": "1589871700.000000"}]
+EOF2
+jc() { jq -c "$1" "$T/out"; }
+expect 0 "import slack" -- ka import slack "$E"
+conf "$A" http session_idle_s 28800
+start a3 "$A"
+until_ok "a3 serves http" -- grep -q "serving the web workspace" "$T/a3.err"
+U="http://127.0.0.1:$(hport a3)"
+login alice alice-pw
+want 200 "alice on a3"
+as alice GET /api/channels
+IMP=$(j '.channels[] | select(.name == "避難所") | .id')
+eq "$(j '.channels[] | select(.name == "避難所") | .messages')" 2 "the join is not counted as chat"
+as alice GET "/api/channels/$IMP/messages"
+want 200 "the imported channel's messages"
+eq "$(j '.messages | length')" 3 "three imported messages (newest first)"
+eq "$(jc '.messages[2] | [.text, .system, .subtype, .pinned, .files]')" \
+    '["@田中 has joined the channel",true,"channel_join",false,[]]' "the join: a system event"
+eq "$(jc '.messages[1] | [.text, .system, .subtype, .pinned, .files]')" \
+    '["地図です",false,"",false,[{"name":"map.pdf","title":"地図","type":"application/pdf","size":2048,"url":"https://files.slack.com/files-pri/T1-F1/map.pdf"}]]' \
+    "the upload: its file reference without the token"
+eq "$(jc '.messages[0] | [.text, .system, .subtype, .pinned, .files]')" \
+    '["給水は14時から",false,"",true,[]]' "the pinned message"
+hasnt out "xoxe-"
+F1ID=$(j '.messages[1].id')
+as alice GET "/api/messages/$F1ID/thread"
+want 200 "the upload's thread"
+eq "$(jc '.root.files | map(.name)')" '["map.pdf"]' "the thread's root has its file"
+as alice GET "/api/search?q=$(printf %s 給水 | jq -sRr @uri)"
+want 200 "search the imported channel"
+eq "$(jc '[.hits[] | select(.channel == "'"$IMP"'") | .pinned]')" '[true]' "a hit says it is pinned"
+kill -TERM "$DPID"; stopped "$DPID" a3; forget "$DPID"
 finish integration.http

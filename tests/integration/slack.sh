@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kizuna import slack as an admin uses it: a small export written here (a
 # folder), its summary and reports with FILE:LINE, the workspace it makes
-# (tail, thread, search), importing again, the refusals (no mesh, --as, not
+# (tail with a join as a system line, a file reference and a pin; thread,
+# search; the views blanked as before schema 9 and digest --rebuild), importing again, the refusals (no mesh, --as, not
 # an export, a corrupt ZIP) with their exit codes, export slack and an
 # import of what it wrote on another node, no progress drawn when
 # stderr is not a terminal, and an import killed with kill -9 after its
@@ -25,11 +26,11 @@ cat >"$E/users.json" <<'EOF'
 EOF
 cat >"$E/channels.json" <<'EOF'
 [{"id": "C01", "name": "general", "created": 1433558319,
-  "topic": {"value": "避難 &amp; 給水"}}]
+  "topic": {"value": "避難 &amp; 給水"}, "pins": [{"id": "1589871634.304500", "type": "C"}]}]
 EOF
 {
 	printf '[\n'
-	printf '    {"type": "message", "user": "U01", "text": "避難所を開設しました <@U02>", "ts": "1589871634.304500"},\n'
+	printf '    {"type": "message", "user": "U01", "text": "避難所を開設しました <@U02>", "ts": "1589871634.304500", "files": [{"id": "F1", "name": "地図.pdf", "mimetype": "application/pdf", "size": 2048, "url_private": "https://files.slack.com/files-pri/T1-F1/x.pdf?t=xoxe-1"}]},\n'
 	printf '    {"type": "message", "subtype": "channel_join", "user": "U02", "text": "<@U02> has joined the channel", "ts": "1589871600.000100"},\n'
 	printf '    {"type": "message", "user": "U02", "text": "給水は14時から", "ts": "1589871700.000000", "thread_ts": "1589871634.304500"},\n'
 	printf '    {"type": "message", "user": "U01", "text": "no ts"},\n'
@@ -61,7 +62,7 @@ has out '"feed_length":1'
 
 # The import: the summary on stdout, each skipped item on stderr.
 expect 0 "import" -- "$K" --home "$A" import slack "$E"
-has out "imported $E: 1 channels, 2 users, 3 messages (1 thread replies, 1 system events), 0 reactions, 0 files referenced; 0 already imported, 2 skipped; 6 entries"
+has out "imported $E: 1 channels, 2 users, 3 messages (1 thread replies, 1 system events), 0 reactions, 1 files referenced; 0 already imported, 2 skipped; 6 entries"
 has err "kizuna: general/2020-05-19.json:5: message 3: no ts; skipped"
 has err "kizuna: general/2020-05-19.json:6: element 4: invalid UTF-8; skipped"
 lines err 2
@@ -71,8 +72,14 @@ grep -q $'\r' "$T/err" && bad "progress drawn on a pipe" || ok
 expect 0 "tail" -- "$K" --home "$A" tail general
 lines out 2
 has out "2020-05-19T07:00:00.000Z"
-has out "slack.U02: @佐藤 has joined the channel"
-has out "slack.U01: 避難所を開設しました @佐藤 (1 reply)"
+# The join is a system event, not chat: no author before it.
+has out " * @佐藤 has joined the channel"
+hasnt out "slack.U02: @佐藤 has joined"
+has out "slack.U01: 避難所を開設しました @佐藤 [file 地図.pdf, application/pdf, 2048 bytes] (pinned) (1 reply)"
+expect 0 "tail --json" -- "$K" --home "$A" --json tail general
+has out '"system":true,"subtype":"channel_join","pinned":false,"files":[]}'
+has out '"system":false,"subtype":"","pinned":true,"files":[{"name":"地図.pdf","title":"","type":"application/pdf","size":2048,"url":"https://files.slack.com/files-pri/T1-F1/x.pdf"}]}'
+hasnt out "xoxe"
 expect 0 "channels" -- "$K" --home "$A" channel list
 has out "#general"
 has out "避難 & 給水"
@@ -118,6 +125,19 @@ has out '"entries":0'
 expect 0 "users after passwd" -- "$K" --home "$A" user list
 has out "slack.U01: 田中, member"
 hasnt out "slack.U01: 田中, member, no password"
+
+# Views stored before schema 9 lack what an imported message was (a
+# migration leaves the new columns blank); digest --rebuild fills them.
+d2=$(digest "$A")
+sqlite3 "$A/store.db" "UPDATE ws_messages SET subtype = '', system = 0, pinned = 0, files = 0; DELETE FROM ws_files"
+[ "$(digest "$A")" != "$d2" ] && ok || bad "the blanked views have the same digest"
+expect 0 "tail before the rebuild" -- "$K" --home "$A" tail general
+hasnt out "(pinned)"
+expect 0 "digest --rebuild" -- "$K" --home "$A" digest --rebuild
+eq "$(cat "$T/out")" "$d2" "digest --rebuild: the digest of the import"
+expect 0 "tail after the rebuild" -- "$K" --home "$A" tail general
+has out " * @佐藤 has joined the channel"
+has out "避難所を開設しました @佐藤 [file 地図.pdf, application/pdf, 2048 bytes] (pinned) (1 reply)"
 
 # Export: the channel back as a Slack export, imported on another node.
 expect 2 "export without a channel" -- "$K" --home "$A" export slack "$T/out.zip"

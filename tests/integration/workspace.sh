@@ -347,7 +347,7 @@ lines out 3
 expect 0 "tail json" -- ka --json tail general
 lines out 3
 has out "{\"id\":\"$M1\",\"channel\":\"$GEN\",\"channel_name\":\"general\",\"time\":"
-has out '"user":"bob","priority":"normal","text":"避難所を開設しました（体育館）","thread_root":null,"edited":true,"deleted":false,"replies":2,"acks":0,"reactions":1}'
+has out '"user":"bob","priority":"normal","text":"避難所を開設しました（体育館）","thread_root":null,"edited":true,"deleted":false,"replies":2,"acks":0,"reactions":1,"system":false,"subtype":"","pinned":false,"files":[]}'
 expect 0 "thread" -- ka thread "$R3"
 same out <<EOF
 TIME ${M1:0:8} bob: 避難所を開設しました（体育館） (edited) (2 replies) (1 reaction)

@@ -17,11 +17,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <zip.h>
 
 #include "kizuna/err.h"
+#include "kizuna/hlc.h"
 #include "kizuna/keys.h"
 #include "kizuna/op.h"
 #include "kizuna/slack.h"
@@ -349,6 +352,7 @@ struct msgs {
 	uint8_t id[32][KZ_ID_BYTES];
 	bool edited[32], has_root[32], broadcast[32];
 	uint64_t hlc[32], replies[32], reactions[32];
+	char parts[32][256];	/* subtype|system|pinned|name/type/size/url;... */
 };
 
 static int
@@ -367,6 +371,18 @@ msg_cb(void *ctx, const struct kz_view_message *m)
 	ms->hlc[ms->n] = m->hlc;
 	ms->replies[ms->n] = m->reply_count;
 	ms->reactions[ms->n] = m->reactions;
+	{
+		char *p = ms->parts[ms->n];
+		size_t len, i;
+
+		len = (size_t)snprintf(p, sizeof(ms->parts[0]), "%s|%s|%s|",
+		    m->subtype, m->system ? "system" : "chat",
+		    m->pinned ? "pinned" : "-");
+		for (i = 0; i < m->n_files && len < sizeof(ms->parts[0]); i++)
+			len += (size_t)snprintf(p + len, sizeof(ms->parts[0]) - len,
+			    "%.12s/%s/%llu/%s;", m->files[i].name, m->files[i].mimetype,
+			    (unsigned long long)m->files[i].size, m->files[i].url);
+	}
 	ms->n++;
 	return 0;
 }
@@ -616,7 +632,9 @@ check_workspace(struct node *n)
 	assert_int_equal(kz_views_channels(n->st, chan_cb, &cs), 0);
 	assert_int_equal(cs.n, 3);
 	assert_string_equal(cs.line[0], "empty||open|0");
-	assert_string_equal(cs.line[1], "general|避難 & 給水|open|13");
+	/* 13 messages, less 4 system events: a join, a pin, a tombstone and an
+	 * unknown subtype's item. */
+	assert_string_equal(cs.line[1], "general|避難 & 給水|open|9");
 	assert_string_equal(cs.line[2], "meetup-||archived|1");
 
 	/* The channel's flow, by original time: replies are in threads, but
@@ -654,6 +672,21 @@ check_workspace(struct node *n)
 		assert_int_equal(ms.replies[1], 2);
 		assert_int_equal(ms.reactions[1], 3);
 		assert_false(ms.edited[1]);
+		/* What each was in the source: system events, the pinned root,
+		 * file references without their tokens (the long name cut). */
+		assert_string_equal(ms.parts[0], "channel_join|system|-|");
+		assert_string_equal(ms.parts[1], "|chat|pinned|");
+		assert_string_equal(ms.parts[2], "bot_message|chat|-|");
+		assert_string_equal(ms.parts[3], "|chat|-|map.pdf/application/pdf/"
+		    "2048/https://files.slack.com/files-pri/T1-F1/map.pdf;"
+		    "ああああ//1/;");	/* the name shown to 12 bytes here */
+		assert_string_equal(ms.parts[4], "thread_broadcast|chat|-|");
+		assert_string_equal(ms.parts[5], "huddle_future|system|-|");
+		assert_string_equal(ms.parts[6], "file_share|chat|-|report.txt/"
+		    "text/plain/10/https://files.slack.com/x/report.txt;");
+		assert_string_equal(ms.parts[7], "pinned_item|system|-|");
+		assert_string_equal(ms.parts[8], "tombstone|system|-|");
+		assert_string_equal(ms.parts[9], "|chat|-|");
 	}
 
 	thread_msgs(n, "slack:C01/" M1_TS, &ms);
@@ -1081,8 +1114,8 @@ test_op(void **state)
 	assert_int_equal(kz_op_encode(&buf, &len, &op), KZ_ERR_INVAL);
 }
 
-/* Appends op for the node itself (an admin node). */
-static void
+/* Appends op for the node itself (an admin node); returns its hlc. */
+static uint64_t
 append_op(struct node *n, const struct kz_op *op, uint8_t hash[32])
 {
 	struct kz_appended app;
@@ -1095,6 +1128,49 @@ append_op(struct node *n, const struct kz_op *op, uint8_t hash[32])
 	free(buf);
 	if (hash != NULL)
 		memcpy(hash, app.hash, 32);
+	return app.hlc;
+}
+
+static char *zip_entry(const char *zip, const char *name);
+
+/* The ZIP entry name as JSON (the caller decrefs it). */
+static json_t *
+zip_json(const char *zip, const char *name)
+{
+	char *body = zip_entry(zip, name);
+	json_t *j;
+
+	if (body == NULL)
+		fail_msg("%s is not in the export", name);
+	j = json_loads(body, 0, NULL);
+	free(body);
+	assert_non_null(j);
+	return j;
+}
+
+/* The element of array a whose key k is the string v (borrowed), or NULL. */
+static json_t *
+find_by(json_t *a, const char *k, const char *v)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(a, i, e)
+		if (json_is_string(json_object_get(e, k)) &&
+		    strcmp(json_string_value(json_object_get(e, k)), v) == 0)
+			return e;
+	return NULL;
+}
+
+/* A JSON value as compact text (freed by the next call). */
+static const char *
+compact(json_t *v)
+{
+	static char *last;
+
+	free(last);
+	last = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	return last != NULL ? last : "(none)";
 }
 
 /* Reads a ZIP entry whole (NUL-terminated), or NULL if absent. */
@@ -1156,14 +1232,19 @@ same_msgs(const struct msgs *a, const struct msgs *b)
 		assert_int_equal(a->has_root[i], b->has_root[i]);
 		assert_int_equal(a->replies[i], b->replies[i]);
 		assert_int_equal(a->reactions[i], b->reactions[i]);
+		assert_string_equal(a->parts[i], b->parts[i]);
 	}
 }
 
 /*
  * Import, export, import into a fresh node: the imported channels come
  * back the same (ids, original times, texts, authors, threads, the orphan,
- * edits, reactions, users); a channel born here goes out with a reserved
- * id; no password hash, e-mail address or access token leaves the node.
+ * edits, reactions, users, subtypes and system events, pins, file
+ * references); a channel born here goes out with a reserved id and its
+ * creation time, a post edited here with the edit's time; a person's
+ * message carries a rich_text block mirroring its text, a system event or
+ * a bot's none; no password hash, e-mail address or access token leaves
+ * the node.
  */
 static void
 test_export_roundtrip(void **state)
@@ -1181,6 +1262,10 @@ test_export_roundtrip(void **state)
 	struct users ua = { 0 }, ub = { 0 };
 	struct chans ca = { 0 }, cb = { 0 };
 	struct kz_op op = { .type = KZ_OP_USER_SET };
+	uint8_t post_id[32];
+	uint64_t created_hlc, edit_hlc;
+	char want_ts[32];
+	json_t *j, *jm;
 	size_t i;
 
 	(void)state;
@@ -1193,11 +1278,25 @@ test_export_roundtrip(void **state)
 	append_op(&a, &op, NULL);
 	op = (struct kz_op){ .type = KZ_OP_CHANNEL_CREATE };
 	op.u.channel_create = (struct kz_channel_create){ "災害対策", "", NULL };
-	append_op(&a, &op, chan_id);
+	created_hlc = append_op(&a, &op, chan_id);
 	op = (struct kz_op){ .type = KZ_OP_POST, .actor = "tanaka.h" };
 	op.u.post = (struct kz_post){ chan_id, "給水 <14時> & 停電", NULL,
 	    KZ_PRIO_NORMAL, 0, NULL, NULL };
-	append_op(&a, &op, NULL);
+	append_op(&a, &op, post_id);
+	/* Edited a minute later. */
+	op = (struct kz_op){ .type = KZ_OP_EDIT, .actor = "tanaka.h" };
+	op.u.edit = (struct kz_edit){ post_id, "給水 <15時> & 停電" };
+	{
+		struct kz_appended app;
+		uint8_t *buf;
+		size_t len;
+
+		assert_int_equal(kz_op_encode(&buf, &len, &op), 0);
+		assert_int_equal(kz_store_append(a.st, &a.kp, T0 + 65000, buf, len,
+		    &app), 0);
+		free(buf);
+		edit_hlc = app.hlc;
+	}
 
 	for (i = 0; i < 4; i++)
 		assert_int_equal(kz_views_channel_find(a.st, chans[i], ids[i]), 0);
@@ -1211,7 +1310,7 @@ test_export_roundtrip(void **state)
 	assert_false(zip_has(zip, "$argon2id"));
 	assert_false(zip_has(zip, "hanako@example.jp"));
 	assert_false(zip_has(zip, "防災課"));
-	assert_true(zip_has(zip, "給水 &lt;14時&gt; &amp; 停電"));	/* it reads */
+	assert_true(zip_has(zip, "給水 &lt;15時&gt; &amp; 停電"));	/* it reads */
 	/* Day files of Pacific dates: 1589871600 is 2020-05-19 00:00 PDT. */
 	assert_non_null(body = zip_entry(zip, "general/2020-05-19.json"));
 	assert_non_null(strstr(body, "\"ts\": \"1589871634.304500\""));
@@ -1242,6 +1341,73 @@ test_export_roundtrip(void **state)
 	assert_non_null(body = zip_entry(zip, "channels.json"));
 	assert_non_null(strstr(body, "\"id\": \"CKZ"));
 	free(body);
+
+	/* Blocks: one rich_text block mirroring a person's text; none on a
+	 * system event or a bot's message.  Pins both ways Slack writes them. */
+	j = zip_json(zip, "general/2020-05-19.json");
+	assert_non_null(jm = find_by(j, "ts", M1_TS));
+	assert_int_equal(strlen(json_string_value(json_object_get(json_array_get(
+	    json_object_get(jm, "blocks"), 0), "block_id"))), 8);
+	json_object_del(json_array_get(json_object_get(jm, "blocks"), 0),
+	    "block_id");
+	assert_string_equal(compact(json_object_get(jm, "blocks")),
+	    "[{\"type\":\"rich_text\",\"elements\":[{\"type\":"
+	    "\"rich_text_section\",\"elements\":[{\"type\":\"text\",\"text\":"
+	    "\"給水車が14時に到着します @Bob &lt;tag&gt; \xf0\x9f\x91\x8d\"}]}]}]");
+	assert_string_equal(compact(json_object_get(jm, "pinned_to")), "[\"C01\"]");
+	assert_non_null(jm = find_by(j, "ts", "1589871600.000100"));
+	assert_string_equal(compact(json_object_get(jm, "subtype")), "\"channel_join\"");
+	assert_null(json_object_get(jm, "blocks"));
+	assert_null(json_object_get(jm, "pinned_to"));
+	assert_non_null(jm = find_by(j, "ts", "1589871750.000000"));
+	assert_string_equal(compact(json_object_get(jm, "subtype")), "\"bot_message\"");
+	assert_null(json_object_get(jm, "blocks"));
+	/* An edit before the import: the import kept no edit time. */
+	assert_non_null(jm = find_by(j, "ts", "1589871700.000000"));
+	assert_string_equal(compact(json_object_get(jm, "edited")),
+	    "{\"user\":\"U01\",\"ts\":\"1589871700.000000\"}");
+	json_decref(j);
+	j = zip_json(zip, "channels.json");
+	assert_non_null(jm = find_by(j, "name", "general"));
+	assert_string_equal(compact(json_object_get(jm, "pins")),
+	    "[{\"id\":\"" M1_TS "\",\"type\":\"C\"}]");
+	assert_int_equal(json_integer_value(json_object_get(jm, "created")),
+	    1433558319);
+	/* The channel born here: created when its entry was written. */
+	assert_non_null(jm = find_by(j, "name", "災害対策"));
+	assert_int_equal(json_integer_value(json_object_get(jm, "created")),
+	    (json_int_t)(kz_hlc_ms(created_hlc) / 1000));
+	assert_true(json_integer_value(json_object_get(jm, "created")) >=
+	    (json_int_t)(T0 / 1000));
+	assert_null(json_object_get(jm, "pins"));
+	json_decref(j);
+	/* Its post, edited here: edited.ts is the edit's time, not the post's. */
+	{
+		char name[64];
+		time_t t = (time_t)(kz_hlc_ms(edit_hlc) / 1000 - 8 * 3600);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);	/* Pacific standard time in December */
+		strftime(name, sizeof(name), "災害対策/%Y-%m-%d.json", &tm);
+		j = zip_json(zip, name);
+	}
+	assert_int_equal(json_array_size(j), 1);
+	jm = json_array_get(j, 0);
+	snprintf(want_ts, sizeof(want_ts), "%llu.%06llu",
+	    (unsigned long long)(kz_hlc_ms(edit_hlc) / 1000),
+	    (unsigned long long)(kz_hlc_ms(edit_hlc) % 1000 * 1000));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(jm,
+	    "edited"), "ts")), want_ts);
+	assert_string_not_equal(json_string_value(json_object_get(jm, "ts")),
+	    want_ts);
+	json_object_del(json_array_get(json_object_get(jm, "blocks"), 0),
+	    "block_id");
+	assert_string_equal(compact(json_object_get(jm, "blocks")),
+	    "[{\"type\":\"rich_text\",\"elements\":[{\"type\":"
+	    "\"rich_text_section\",\"elements\":[{\"type\":\"text\",\"text\":"
+	    "\"給水 <15時> & 停電\"}]}]}]");
+	json_decref(j);
+	compact(NULL);
 
 	node_open(&b, tmp, "b");
 	assert_int_equal(import(&b, zip, &s, &r, 0), 0);
@@ -1305,7 +1471,8 @@ test_export_roundtrip(void **state)
 	/* The channel born here: its post, escaped and back, by its user. */
 	channel_msgs(&b, "災害対策", &mb);
 	assert_int_equal(mb.n, 1);
-	assert_string_equal(mb.text[0], "給水 <14時> & 停電");
+	assert_string_equal(mb.text[0], "給水 <15時> & 停電");
+	assert_true(mb.edited[0]);
 	assert_int_equal(strncmp(mb.actor[0], "slack.UKZ", 9), 0);
 	assert_int_equal(search(&b, "給水", &mb), 2);
 

@@ -614,7 +614,7 @@ test_migration_from_v1_fixture(void **state)
 
 	assert_int_equal(kz_store_open(&st, dbpath, &f->log.lg), 0);
 	assert_int_equal(kz_store_schema_version(st), KZ_STORE_SCHEMA_VERSION);
-	assert_non_null(strstr(f->log.last, "migrated schema 7 -> 8"));
+	assert_non_null(strstr(f->log.last, "migrated schema 8 -> 9"));
 	/* Step 7 added the broadcast column, 0 for the rows before it. */
 	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
 	    " pragma_table_info('ws_messages') WHERE name = 'broadcast'", -1, &s,
@@ -632,6 +632,19 @@ test_migration_from_v1_fixture(void **state)
 	/* Step 8 made the mesh map's table, empty. */
 	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
 	    " ws_link_reports", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 0);
+	sqlite3_finalize(s);
+	/* Step 9 added what an imported message was (its columns 0 or "" for
+	 * the rows before it) and the file references' table, empty. */
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
+	    " pragma_table_info('ws_messages') WHERE name IN ('subtype', 'system',"
+	    " 'pinned', 'files', 'edited_hlc')", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 5);
+	sqlite3_finalize(s);
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(st), "SELECT count(*) FROM"
+	    " ws_files", -1, &s, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(s, 0), 0);
 	sqlite3_finalize(s);

@@ -1401,6 +1401,180 @@ test_link_reports(void **state)
 	kz_test_rmtree(dir);
 }
 
+/* One message's imported parts as a line: text|subtype|system|pinned|edited
+ * at|files (name/title/type/size/url;...). */
+struct parts {
+	char all[2048];
+	uint64_t edited_hlc[8];
+	size_t n;
+};
+
+static int
+on_parts(void *ctx, const struct kz_view_message *m)
+{
+	struct parts *p = ctx;
+	size_t len = strlen(p->all), i;
+
+	len += (size_t)snprintf(p->all + len, sizeof(p->all) - len,
+	    "%s|%s|%d|%d|%s|", m->text, m->subtype, m->system, m->pinned,
+	    m->edited_hlc != 0 ? "edited" : "-");
+	for (i = 0; i < m->n_files; i++)
+		len += (size_t)snprintf(p->all + len, sizeof(p->all) - len,
+		    "%s/%s/%s/%s/%llu/%s;", m->files[i].id, m->files[i].name,
+		    m->files[i].title, m->files[i].mimetype,
+		    (unsigned long long)m->files[i].size, m->files[i].url);
+	snprintf(p->all + len, sizeof(p->all) - len, "\n");
+	if (p->n < 8)
+		p->edited_hlc[p->n++] = m->edited_hlc;
+	return 0;
+}
+
+static int64_t
+count_rows(struct node *n, const char *sql)
+{
+	sqlite3_stmt *s;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(n->st), sql, -1, &s,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* An imported post of the node itself, at time_us of its source. */
+static void
+imported(struct node *n, const uint8_t ch[32], uint8_t idb, uint64_t time_us,
+    const char *text, const char *subtype, bool system, bool pinned,
+    size_t n_files, const struct kz_imported_file *files)
+{
+	uint8_t id[32];
+	char source[64];
+	struct kz_imported_post ip;
+	struct kz_op op = { .type = KZ_OP_POST };
+
+	memset(id, idb, sizeof(id));
+	snprintf(source, sizeof(source), "slack:T1/C01/%llu.000000",
+	    (unsigned long long)(time_us / 1000000));
+	ip = (struct kz_imported_post){ .id = id, .source = source,
+	    .time_us = time_us, .author = "kato", .author_name = "",
+	    .subtype = subtype, .system = system, .source_text = text,
+	    .n_files = n_files, .files = files, .pinned = pinned, .raw = "",
+	    .thread_ts = "", .attachments = "" };
+	op.u.post = (struct kz_post){ ch, text, NULL, KZ_PRIO_NORMAL, 0, NULL,
+	    &ip };
+	put(n, &op, NULL);
+}
+
+/*
+ * What an imported message was (schema 9): its subtype, system flag, pin
+ * and file references read back exactly, in their order; a deleted one
+ * keeps no file references; the hlc of a native edit.  A node that got the
+ * entries one by one, and a rebuild, give the same digest, which covers
+ * them (a file's name changes it).
+ */
+static void
+test_imported_parts(void **state)
+{
+	static const struct kz_imported_file f2[] = {
+		{ "F1", "map.pdf", "地図", "application/pdf", 2048,
+		    "https://files.slack.com/files-pri/T1-F1/map.pdf" },
+		{ "F3", "報告.txt", "", "text/plain", 10,
+		    "https://files.slack.com/x/report.txt" },
+	}, f1[] = {
+		{ "F9", "old.png", "", "image/png", 1, "https://x/old.png" },
+	};
+	char *dir = kz_test_tmpdir();
+	struct node a, b;
+	uint8_t ch[32], p4[32], id3[32], digest[32], after[32];
+	struct kz_appended app;
+	struct kz_op op;
+	struct parts pt;
+	uint64_t tip, seq;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	node_open(&b, dir, "b.db", 2);
+	mesh(&a);
+	assert_int_equal(kz_views_set_root(b.st, a.kp.pk), 0);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	channel(&a, "本部", ch);
+	imported(&a, ch, 0x31, 1589871760000000ull, "地図を共有します", "", false,
+	    true, 2, f2);
+	imported(&a, ch, 0x32, 1589871600000000ull, "@bob has joined the channel",
+	    "channel_join", true, false, 0, NULL);
+	imported(&a, ch, 0x33, 1589871700000000ull, "消す写真", "", false, false,
+	    1, f1);
+	post(&a, "kato", ch, "給水は14時", KZ_PRIO_NORMAL, p4);
+	assert_int_equal(count_rows(&a, "SELECT count(*) FROM ws_files"), 3);
+	memset(id3, 0x33, sizeof(id3));
+	/* The importing node (an admin's) deletes it. */
+	op = (struct kz_op){ .type = KZ_OP_DELETE, .actor = "",
+	    .u.del = { id3 } };
+	put(&a, &op, NULL);
+	op = (struct kz_op){ .type = KZ_OP_EDIT, .actor = "kato",
+	    .u.edit = { p4, "給水は15時" } };
+	assert_int_equal(kz_op_encode(&buf, &len, &op), 0);
+	a.wall += 10;
+	assert_int_equal(kz_store_append(a.st, &a.kp, a.wall, buf, len, &app), 0);
+	free(buf);
+
+	memset(&pt, 0, sizeof(pt));
+	assert_int_equal(kz_views_messages(a.st, ch, 0, on_parts, &pt), 0);
+	assert_string_equal(pt.all,
+	    "@bob has joined the channel|channel_join|1|0|-|\n"
+	    "||0|0|-|\n"
+	    "地図を共有します||0|1|-|F1/map.pdf/地図/application/pdf/2048/"
+	    "https://files.slack.com/files-pri/T1-F1/map.pdf;F3/報告.txt//"
+	    "text/plain/10/https://files.slack.com/x/report.txt;\n"
+	    "給水は15時||0|0|edited|\n");
+	assert_int_equal(pt.n, 4);
+	assert_true(pt.edited_hlc[3] == app.hlc);
+	/* The deleted message's file reference is gone; its row says none. */
+	assert_int_equal(count_rows(&a, "SELECT count(*) FROM ws_files"), 2);
+	assert_int_equal(count_rows(&a, "SELECT files FROM ws_messages WHERE"
+	    " id = x'3333333333333333333333333333333333333333333333333333333333333333'"), 0);
+	/* The export's reader sees the same. */
+	memset(&pt, 0, sizeof(pt));
+	assert_int_equal(kz_views_channel_messages(a.st, ch, on_parts, &pt), 0);
+	assert_non_null(strstr(pt.all, "地図を共有します||0|1|-|F1/map.pdf/地図/"));
+	assert_non_null(strstr(pt.all, "channel_join|1|0|-|\n"));
+
+	/* b: one entry per run. */
+	assert_int_equal(kz_store_tip(a.st, a.kp.pk, &tip, NULL), 0);
+	for (seq = 1; seq <= tip; seq++) {
+		struct kz_run *run;
+
+		assert_int_equal(kz_store_read_run(a.st, a.kp.pk, seq, 1, 0,
+		    &run), 0);
+		assert_int_equal(kz_store_ingest(b.st, run, NULL), 0);
+		kz_run_free(run);
+	}
+	assert_same_digest(&a, &b);
+	assert_int_equal(kz_views_digest(a.st, digest), 0);
+	assert_int_equal(kz_views_rebuild(a.st), 0);
+	assert_int_equal(kz_views_digest(a.st, after), 0);
+	assert_memory_equal(digest, after, 32);
+	assert_int_equal(count_rows(&a, "SELECT count(*) FROM ws_files"), 2);
+	/* The digest covers the file references and the new columns. */
+	assert_int_equal(sqlite3_exec(kz__store_db(b.st), "UPDATE ws_files SET"
+	    " name = 'x.pdf' WHERE id = 'F1'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(kz_views_digest(b.st, after), 0);
+	assert_memory_not_equal(digest, after, 32);
+	assert_int_equal(kz_views_rebuild(b.st), 0);
+	assert_same_digest(&a, &b);
+	assert_int_equal(sqlite3_exec(kz__store_db(b.st), "UPDATE ws_messages SET"
+	    " pinned = 0", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(kz_views_digest(b.st, after), 0);
+	assert_memory_not_equal(digest, after, 32);
+	node_close(&b);
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -1420,6 +1594,7 @@ main(void)
 		cmocka_unit_test(test_search_index_merged_in_steps),
 		cmocka_unit_test(test_new_posts_in_time_order),
 		cmocka_unit_test(test_link_reports),
+		cmocka_unit_test(test_imported_parts),
 	};
 
 	if (sodium_init() < 0)
