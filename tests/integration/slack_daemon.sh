@@ -115,7 +115,7 @@ same_ab() { [ "$(digest "$A")" = "$(digest "$B")" ]; }
 until_ok "b has a's import" -- same_ab
 expect 0 "b: tail" -- "$K" --home "$B" tail general
 has out "slack.U01: 避難所を開設しました @佐藤 (1 reply)"
-expect 0 "a: users (the views' control state)" -- "$K" --home "$A" user list
+expect 0 "a: users" -- "$K" --home "$A" user list
 has out "slack.U02: 佐藤, member, deactivated, no password"
 expect 0 "import_status" -- "$C" --home "$A" '{"cmd":"import_status"}'
 has out '"import":2,"state":"complete","channels":1,"users":2,"messages":3,"system":1,"threads":1,"reactions":0,"files":0,"present":0,"skipped":2,"entries":6,"day_files":1,"day_files_done":1,'
@@ -188,6 +188,16 @@ for i in $(seq 600); do same_ab && break; sleep 0.1; done
 same_ab && ok || { bad "b lacks the whole import after 60 s";
     "$C" --home "$A" '{"cmd":"status"}' >&2; "$C" --home "$B" '{"cmd":"status"}' >&2; tail -30 "$T/b.err" >&2; tail -30 "$T/a.err" >&2; }
 expect 0 "a: verify" -- "$K" --home "$A" verify
+
+# kizunad's views know the imported users (their control state followed
+# the import's commits): a post as one, appended by kizunad, counts, on B
+# too.
+expect 0 "a: post as an imported user" -- "$K" --home "$A" --as slack.U01 post general "取水再開"
+expect 0 "a: tail after the post" -- "$K" --home "$A" tail -n 3 general
+has out "slack.U01: 取水再開"
+until_ok "b has the post" -- same_ab
+expect 0 "b: tail after the post" -- "$K" --home "$B" tail -n 3 general
+has out "slack.U01: 取水再開"
 
 for p in "$DA" "$DB"; do kill -TERM "$p"; done
 stopped "$DA" a
