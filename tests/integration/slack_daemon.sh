@@ -4,7 +4,8 @@
 # and admits B; R is A's twin (a copy of its home: the same keys and mesh)
 # that imports the same exports directly, its kizunad stopped.  Through
 # A's kizunad: a path that does not exist and a folder that is not an
-# export are refused with the reader's words and change nothing; a small
+# export are refused with the reader's words and change nothing, and so
+# is any import on B, no admin node (not_admin_node); a small
 # export gives the exact summary and reports of a direct import, the
 # digest of R's direct import, and reaches B over their link; importing it
 # again adds nothing (--json); a second import while one runs is refused
@@ -78,6 +79,8 @@ conf "$B" "127.0.0.1:$PORT"
 start b "$B"
 DB=$DPID
 until_ok "a and b linked" -- grep -q "linked with node ${BK:0:16} (b)" "$T/a.err"
+same_ab() { [ "$(digest "$A")" = "$(digest "$B")" ]; }
+until_ok "b has a's entries" -- same_ab
 
 cdig() { "$C" --home "$A" '{"cmd":"content_digest"}'; }
 c0=$(cdig)
@@ -96,6 +99,16 @@ expect 0 "a relative path" -- "$C" --home "$A" '{"cmd":"import_slack","path":"ex
 has out '"code":"bad_request"'
 expect 0 "import_status bad problems_from" -- "$C" --home "$A" '{"cmd":"import_status","problems_from":-1}'
 has out '"code":"bad_request"'
+# B is no admin node: its kizunad refuses (the CLI refuses before asking).
+b0=$("$C" --home "$B" '{"cmd":"content_digest"}')
+expect 0 "import on b" -- "$C" --home "$B" "{\"cmd\":\"import_slack\",\"path\":\"$E\"}"
+has out '"code":"not_admin_node","message":"cannot import: only an admin node may do this, and this node is not one"'
+expect 1 "import on b (cli)" -- "$K" --home "$B" import slack "$E"
+has err "cannot import: only an admin node may do this, and this node is not one"
+eq "$("$C" --home "$B" '{"cmd":"content_digest"}')" "$b0" "b's content digest after the refusals"
+expect 0 "import_status on b" -- "$C" --home "$B" '{"cmd":"import_status"}'
+has out '"import":0,"state":"none",'
+hasnt out '"path"'
 expect 2 "import as a user" -- "$K" --home "$A" --as tanaka import slack "$E"
 has err "drop --as"
 
@@ -111,7 +124,6 @@ until_ok "a logs the import" -- grep -q "import 2 complete: 1 channels, 2 users,
 expect 0 "twin: direct import" -- "$K" --home "$R" import slack "$E"
 has out "imported $E: 1 channels, 2 users, 3 messages"
 eq "$(digest "$A")" "$(digest "$R")" "digest of a's import through kizunad and r's direct one"
-same_ab() { [ "$(digest "$A")" = "$(digest "$B")" ]; }
 until_ok "b has a's import" -- same_ab
 expect 0 "b: tail" -- "$K" --home "$B" tail general
 has out "slack.U01: 避難所を開設しました @佐藤 (1 reply)"
