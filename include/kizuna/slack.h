@@ -235,6 +235,9 @@ struct kz_slack_import_opts {
 	void (*progress)(void *ctx, const struct kz_slack_stats *s);
 	uint64_t wall_ms;		/* the clock for the entries' hlc */
 	size_t batch;			/* entries per transaction; 0: 2,000 */
+	/* kz_slack_import_step returns 2 rather than wait for the reader
+	 * while no batch is open (a caller with a loop to serve). */
+	bool no_wait;
 };
 
 /*
@@ -262,9 +265,10 @@ int kz_slack_import(struct kz_store *st, const struct kz_keypair *kp,
  * are committed (0: one), or as many items as those batches hold were
  * found already imported, or the export ends.  No batch is open when it
  * returns, so the caller may use st between steps (append, ingest, read).
- * Returns 1 (more to do), 0 (done: the last batch committed) or the
- * import's error (as kz_slack_import's; the open batch rolled back).  Once
- * done it returns the same again.
+ * Returns 1 (more to do), 2 (opts no_wait: the reader has nothing ready
+ * and no batch is open; call again a little later), 0 (done: the last
+ * batch committed) or the import's error (as kz_slack_import's; the open
+ * batch rolled back).  Once done it returns the same again.
  *
  * kz_slack_import_stats: the counts so far (borrowed until the end).
  *

@@ -430,6 +430,8 @@ struct kzd_map {
 
 /* Entries a step of a Slack import commits (slack.c): ~30 ms of the loop. */
 #define KZD_IMPORT_BATCH 500
+/* How long a step waits when the reader had nothing ready. */
+#define KZD_IMPORT_WAIT_MS 2
 /* Problems (skipped items) an import keeps for import_status. */
 #define KZD_IMPORT_PROBLEMS_MAX 1000
 /* Of which one import_status answer lists at most. */
@@ -449,7 +451,8 @@ struct kz_slack_import;
 /* The Slack import kizunad runs, or ran last (slack.c). */
 struct kzd_import {
 	uv_idle_t idle;			/* runs the steps */
-	bool idle_open;
+	uv_timer_t wait;		/* the reader had nothing: idle again */
+	bool idle_open;			/* both handles */
 	enum kzd_import_state state;
 	uint64_t id;			/* counts the imports begun */
 	struct kz_slack_src *src;	/* while running */

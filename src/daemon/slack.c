@@ -4,7 +4,8 @@
  * kizuna/control.h).
  *
  * The import runs on the daemon's own store handle, in steps of one batch
- * (KZD_IMPORT_BATCH entries, tens of milliseconds) from an idle handle, so
+ * (KZD_IMPORT_BATCH entries, tens of milliseconds) from an idle handle
+ * (a timer instead while the reader has nothing ready), so
  * the loop serves its links, clients and web pages between batches, and
  * every cache that lives with the handle (the views' control state, the
  * store's change counter the web event stream and channel list watch)
@@ -129,8 +130,10 @@ import_done(struct kzd *d, int err)
 	im->imp = NULL;
 	kz_slack_close(im->src);
 	im->src = NULL;
-	if (im->idle_open)
+	if (im->idle_open) {
 		uv_idle_stop(&im->idle);
+		uv_timer_stop(&im->wait);
+	}
 	kz_views_set_deferral(d->st, KZD_VIEWS_DEFER_MIN);
 	im->ended_ms = uv_now(&d->loop);
 	im->rc = rc < 0 ? rc : 0;
@@ -148,12 +151,23 @@ import_done(struct kzd *d, int err)
 	}
 }
 
+static void on_import_idle(uv_idle_t *h);
+
 /* Tells systemd and every link of entries this node appended. */
 static void
 announce(struct kzd *d, bool users)
 {
 	kzd_notify_status(d);
 	kzd_net_appended(d, users ? KZ_OP_USER_SET : KZ_OP_POST);
+}
+
+static void
+on_import_wait(uv_timer_t *t)
+{
+	struct kzd *d = KZD_CONTAINER_OF(t, struct kzd, imp.wait);
+
+	if (d->imp.imp != NULL && !d->stopping)
+		uv_idle_start(&d->imp.idle, on_import_idle);
 }
 
 static void
@@ -184,6 +198,12 @@ on_import_idle(uv_idle_t *h)
 	t0 = uv_hrtime();
 	rc = kz_slack_import_step(im->imp, 1);
 	ns = uv_hrtime() - t0;
+	if (rc == 2) {
+		/* The reader has nothing yet: the loop waits, not the step. */
+		uv_idle_stop(&im->idle);
+		uv_timer_start(&im->wait, on_import_wait, KZD_IMPORT_WAIT_MS, 0);
+		return;
+	}
 	if (ns > im->step_ns_max)
 		im->step_ns_max = ns;
 	im->steps++;
@@ -216,7 +236,7 @@ kzd_import_start(struct kzd *d, const char *path, bool *bad)
 {
 	struct kzd_import *im = &d->imp;
 	struct kz_slack_import_opts o = { .ctx = d, .report = on_problem,
-	    .batch = KZD_IMPORT_BATCH };
+	    .batch = KZD_IMPORT_BATCH, .no_wait = true };
 	struct kz_slack_src *src = NULL;
 	struct kz_slack_import *imp = NULL;
 	struct node_is n = { .key = d->kp.pk };
@@ -252,6 +272,7 @@ kzd_import_start(struct kzd *d, const char *path, bool *bad)
 	}
 	if (!im->idle_open) {
 		uv_idle_init(&d->loop, &im->idle);
+		uv_timer_init(&d->loop, &im->wait);
 		im->idle_open = true;
 	}
 	o.wall_ms = kzd_now_ms();
@@ -347,8 +368,10 @@ kzd_import_stop(struct kzd *d)
 void
 kzd_import_close_handles(struct kzd *d)
 {
-	if (d->imp.idle_open && !uv_is_closing((uv_handle_t *)&d->imp.idle))
+	if (d->imp.idle_open && !uv_is_closing((uv_handle_t *)&d->imp.idle)) {
 		uv_close((uv_handle_t *)&d->imp.idle, NULL);
+		uv_close((uv_handle_t *)&d->imp.wait, NULL);
+	}
 	d->imp.idle_open = false;
 }
 

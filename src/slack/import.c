@@ -121,6 +121,17 @@ queue_pop(struct queue *q, struct item *it)
 	pthread_mutex_unlock(&q->mu);
 }
 
+static bool
+queue_empty(struct queue *q)
+{
+	bool empty;
+
+	pthread_mutex_lock(&q->mu);
+	empty = q->n == 0;
+	pthread_mutex_unlock(&q->mu);
+	return empty;
+}
+
 static void
 queue_stop(struct queue *q)
 {
@@ -1065,6 +1076,8 @@ kz_slack_import_step(struct kz_slack_import *imp, size_t max_batches)
 	bound = max_batches > SIZE_MAX / imp->im.batch ? SIZE_MAX :
 	    max_batches * imp->im.batch;
 	for (;;) {
+		if (imp->o.no_wait && !imp->im.open && queue_empty(imp->q))
+			return taken > 0 ? 1 : 2;
 		queue_pop(imp->q, &it);
 		rc = take(&imp->im, &it);
 		item_free(&it);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zip.h>
@@ -1047,7 +1048,7 @@ test_steps(void **state)
 	struct kz_slack_import *imp;
 	struct kz_slack_src *src = NULL;
 	struct reports r1, r2;
-	struct node ref, n, m;
+	struct node ref, n, m, w;
 	uint8_t d1[32], d2[32];
 	uint64_t tip, prev = 1;
 	size_t steps = 0;
@@ -1112,9 +1113,37 @@ test_steps(void **state)
 	digest_of(&m, d2);
 	assert_memory_equal(d1, d2, 32);
 	assert_int_equal(kz_slack_import_end(NULL, NULL), KZ_ERR_INVAL);
+
+	/* no_wait: 2 when the reader has nothing and no batch is open (the
+	 * caller waits, not the step); the same import all the same. */
+	node_open(&w, tmp, "w");
+	{
+		struct kz_slack_import_opts o = { .ctx = &r2, .report = on_report,
+		    .wall_ms = T0 + 1000, .batch = 4, .no_wait = true };
+		static const struct timespec ms = { 0, 1000000 };
+
+		memset(&r2, 0, sizeof(r2));
+		assert_int_equal(kz_slack_open(&src, exp, NULL, 0), 0);
+		assert_int_equal(kz_slack_import_begin(w.st, &w.kp, src, &o,
+		    &imp), 0);
+		while ((rc = kz_slack_import_step(imp, 1)) == 1 || rc == 2) {
+			assert_int_equal(kz_store_begin(w.st), 0);
+			kz_store_rollback(w.st);
+			if (rc == 2)
+				nanosleep(&ms, NULL);
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(kz_slack_import_end(imp, &s2), 0);
+		kz_slack_close(src);
+	}
+	assert_memory_equal(&s1, &s2, sizeof(s1));
+	assert_string_equal(r1.text, r2.text);
+	digest_of(&w, d2);
+	assert_memory_equal(d1, d2, 32);
 	node_close(&ref);
 	node_close(&n);
 	node_close(&m);
+	node_close(&w);
 	free(exp);
 	kz_test_rmtree(tmp);
 }
