@@ -1000,7 +1000,7 @@ import_free(struct kz_slack_import *imp)
 {
 	if (imp->ckpt)
 		kz_store_checkpoint_thread(imp->im.st, false);
-	if (imp->q != NULL) {
+	if (imp->r.q != NULL) {	/* set once the queue's locks are made */
 		pthread_mutex_destroy(&imp->q->mu);
 		pthread_cond_destroy(&imp->q->not_empty);
 		pthread_cond_destroy(&imp->q->not_full);
