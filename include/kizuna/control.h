@@ -39,6 +39,30 @@
  *       on their own) and committed before the answer:
  *       -> {"ok":true,"seq":N,"hash":HEX,"hlc":N}
  *
+ *   {"cmd":"import_slack","path":ABS_PATH}
+ *       Starts importing the Slack export at ABS_PATH (a ZIP or a folder,
+ *       read by kizunad) into this node's feed, as `kizuna import slack`
+ *       does (docs/slack.md), and answers at once; the import runs a batch
+ *       at a time between the loop's other work, and each committed batch
+ *       is pushed on every link.  One at a time; this node must be an
+ *       admin node.  A stop (SIGTERM) ends it at a batch boundary, and
+ *       importing again resumes it.
+ *       -> {"ok":true,"import":N}          N counts the imports begun
+ *   {"cmd":"import_status"[,"problems_from":N]}
+ *       The import running, or the last one since kizunad started:
+ *       -> {"ok":true,"import":N,"state":"none"|"running"|"complete"|
+ *           "failed"|"stopped","path":S,"channels":N,"users":N,
+ *           "messages":N,"system":N,"threads":N,"reactions":N,"files":N,
+ *           "present":N,"skipped":N,"entries":N,   (struct kz_slack_stats)
+ *           "day_files":N,"day_files_done":N,"seconds":F,
+ *           "error":null|{"code":KZ_ERRNAME,"message":S},  failed: why
+ *           "problems_total":N,"problems_kept":N,  (the first 1,000 kept)
+ *           "steps":N,"step_ms_max":F,   batches run, the longest (the loop
+ *                                          waited that long)
+ *           "problems":[{"file":S,"line":N,"what":S}, ...]}
+ *          problems lists at most 50 of those kept, from problems_from
+ *          (default 0) on; "path" is absent while state is "none".
+ *
  * Failure: {"ok":false,"error":{"code":CODE,"message":TEXT}}, where CODE is
  * one of the KZ_CONTROL_E_* strings below.  After any failure but an
  * oversize line the connection goes on; a line over KZ_CONTROL_LINE_MAX is
@@ -66,5 +90,12 @@
 #define KZ_CONTROL_E_STORE "store_error"
 /* Too many control connections; try again. */
 #define KZ_CONTROL_E_BUSY "busy"
+/* import_slack: an import is running already (one at a time). */
+#define KZ_CONTROL_E_IMPORT_RUNNING "import_running"
+/* import_slack: this node is not a live admin node of a mesh. */
+#define KZ_CONTROL_E_NOT_ADMIN_NODE "not_admin_node"
+/* import_slack: the path cannot be opened as an export (the message says
+ * why, as the reader does); nothing was written. */
+#define KZ_CONTROL_E_CANNOT_OPEN "cannot_open"
 
 #endif

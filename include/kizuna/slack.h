@@ -12,7 +12,7 @@
  * line through the report callback and skipped, and the walk goes on.  A
  * message is handed on whole or not at all.
  *
- * The importer (kz_slack_import) turns what the reader hands on into
+ * The importer (kz_slack_import, or begin/step/end) turns what the reader hands on into
  * signed entries of this node's feed (kizuna.proto, ImportedPost and
  * ImportedChannel): ids derived from Slack's ids, so that importing the
  * same export again, or an overlapping one, adds nothing twice, and an
@@ -235,6 +235,9 @@ struct kz_slack_import_opts {
 	void (*progress)(void *ctx, const struct kz_slack_stats *s);
 	uint64_t wall_ms;		/* the clock for the entries' hlc */
 	size_t batch;			/* entries per transaction; 0: 2,000 */
+	/* kz_slack_import_step returns 2 rather than wait for the reader
+	 * while no batch is open (a caller with a loop to serve). */
+	bool no_wait;
 };
 
 /*
@@ -247,6 +250,43 @@ struct kz_slack_import_opts {
  */
 int kz_slack_import(struct kz_store *st, const struct kz_keypair *kp,
     struct kz_slack_src *src, const struct kz_slack_import_opts *opts,
+    struct kz_slack_stats *stats);
+
+/*
+ * The same import in steps, for a caller with other work on its thread
+ * (kizunad's loop): kz_slack_import is begin, step until done, end, and
+ * the entries are the same whatever the steps.
+ *
+ * kz_slack_import_begin starts the reader thread; st, kp and src are
+ * borrowed until kz_slack_import_end, opts is copied.  Returns 0 and *out,
+ * or KZ_ERR_NOMEM (nothing started).
+ *
+ * kz_slack_import_step takes the reader's items until max_batches batches
+ * are committed (0: one), or as many items as those batches hold were
+ * found already imported, or the export ends.  No batch is open when it
+ * returns, so the caller may use st between steps (append, ingest, read).
+ * Returns 1 (more to do), 2 (opts no_wait: the reader has nothing ready
+ * and no batch is open; call again a little later), 0 (done: the last
+ * batch committed) or the import's error (as kz_slack_import's; the open
+ * batch rolled back).  Once done it returns the same again.
+ *
+ * kz_slack_import_stats: the counts so far (borrowed until the end).
+ *
+ * kz_slack_import_end stops the reader if the import is not done (it
+ * stops at its next item; what was committed stays, and importing again
+ * resumes) and frees imp (NULL: KZ_ERR_INVAL).  *stats (may be NULL) gets
+ * the counts.  Returns 0 (done), 1 (stopped before the end) or the
+ * import's error.
+ */
+struct kz_slack_import;
+
+int kz_slack_import_begin(struct kz_store *st, const struct kz_keypair *kp,
+    struct kz_slack_src *src, const struct kz_slack_import_opts *opts,
+    struct kz_slack_import **out);
+int kz_slack_import_step(struct kz_slack_import *imp, size_t max_batches);
+const struct kz_slack_stats *kz_slack_import_stats(
+    const struct kz_slack_import *imp);
+int kz_slack_import_end(struct kz_slack_import *imp,
     struct kz_slack_stats *stats);
 
 /* ------------------------------------------------------------ export */

@@ -352,4 +352,11 @@ int cli_daemon_append(struct cli *c, const uint8_t *op, size_t len,
  */
 int cli_daemon_status(struct cli *c, json_t **out);
 
+/*
+ * Sends req (borrowed) to kizunad and reads its answer into *resp (the
+ * caller releases it), whether "ok" is true or false.  Returns 0, 1 when
+ * no kizunad runs, or a negative KZ_ERR_* after printing why.
+ */
+int cli_daemon_call(struct cli *c, json_t *req, json_t **resp);
+
 #endif

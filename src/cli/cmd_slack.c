@@ -3,14 +3,17 @@
  * of the same layout) into this node's feed (kizuna/slack.h; docs/slack.md);
  * kizuna export slack --channel CH ... OUT.zip: channels back as an export.
  *
- * The import writes to the store directly, in batches, as the node itself
- * (an admin node vouches for what it imports).  It refuses while kizunad
- * runs here: the daemon would not learn of entries written under it until
- * restarted, and the import's long transactions would stall its loop.
+ * The import is written in batches as the node itself (an admin node
+ * vouches for what it imports).  While kizunad runs here, kizunad imports
+ * (import_slack, kizuna/control.h) on its own store handle, a batch at a
+ * time between its other work, and pushes each batch to its peers; this
+ * command follows it (import_status) and reports as if it imported.
+ * Otherwise it writes to the store directly.
  */
-/* strptime() and timegm() */
+/* strptime(), timegm() and realpath() */
 #define _XOPEN_SOURCE 700
 #define _DEFAULT_SOURCE
+#define _GNU_SOURCE		/* asprintf() */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "kizuna/control.h"
 #include "kizuna/err.h"
 #include "kizuna/slack.h"
 
@@ -227,6 +231,216 @@ on_progress(void *ctx, const struct kz_slack_stats *s)
 	ui->drawn = true;
 }
 
+/*
+ * The summary of an import that ended with rc (0, or its error; why: the
+ * error's message, NULL for kz_strerror's) and the command's exit status.
+ */
+static int
+import_summary(struct import_ui *ui, int rc, const char *why,
+    const struct kz_slack_stats *s, double secs)
+{
+	struct cli *c = ui->c;
+
+	clear_line(ui);
+	if (c->json) {
+		json_t *j = json_object();
+
+		json_object_set_new(j, "export", json_string(ui->path));
+		json_object_set_new(j, "complete", json_boolean(rc == 0));
+		json_object_set_new(j, "channels", json_integer((json_int_t)s->channels));
+		json_object_set_new(j, "users", json_integer((json_int_t)s->users));
+		json_object_set_new(j, "messages", json_integer((json_int_t)s->messages));
+		json_object_set_new(j, "system", json_integer((json_int_t)s->system));
+		json_object_set_new(j, "threads", json_integer((json_int_t)s->threads));
+		json_object_set_new(j, "reactions", json_integer((json_int_t)s->reactions));
+		json_object_set_new(j, "files", json_integer((json_int_t)s->files));
+		json_object_set_new(j, "present", json_integer((json_int_t)s->present));
+		json_object_set_new(j, "skipped", json_integer((json_int_t)s->skipped));
+		json_object_set_new(j, "entries", json_integer((json_int_t)s->entries));
+		json_object_set_new(j, "seconds", json_real(secs));
+		json_object_set_new(j, "problems", ui->problems);
+		ui->problems = NULL;
+		cli_json_line(j);
+	} else {
+		printf("%s %s: %llu channels, %llu users, %llu messages (%llu thread"
+		    " replies, %llu system events), %llu reactions, %llu files"
+		    " referenced; %llu already imported, %llu skipped; %llu entries"
+		    " in %.1f s\n", rc == 0 ? "imported" : "partly imported",
+		    ui->path, (unsigned long long)s->channels,
+		    (unsigned long long)s->users, (unsigned long long)s->messages,
+		    (unsigned long long)s->threads, (unsigned long long)s->system,
+		    (unsigned long long)s->reactions, (unsigned long long)s->files,
+		    (unsigned long long)s->present, (unsigned long long)s->skipped,
+		    (unsigned long long)s->entries, secs);
+	}
+	if (rc == KZ_ERR_MALFORMED)
+		return cli_fail(c, "%s is not a Slack export (no readable"
+		    " channels.json); nothing imported", ui->path);
+	if (rc < 0)
+		return cli_fail(c, "import stopped: %s; what was committed stays,"
+		    " and importing again resumes", why != NULL ? why :
+		    kz_strerror(rc));
+	return 0;
+}
+
+static double
+since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec -
+	    t0->tv_nsec) / 1e9;
+}
+
+static uint64_t
+count_of(json_t *o, const char *key)
+{
+	json_int_t n = json_integer_value(json_object_get(o, key));
+
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+/*
+ * The import done by the running kizunad (import_slack), followed with
+ * import_status every IMPORT_POLL_MS: the same progress, reports, summary
+ * and exit status as an import done here.  *none: no kizunad answered
+ * (the caller imports directly).
+ */
+#define IMPORT_POLL_MS 200
+
+static int
+import_by_daemon(struct cli *c, struct import_ui *ui, bool *none)
+{
+	static const struct timespec poll = { 0, IMPORT_POLL_MS * 1000000L };
+	struct kz_slack_stats s = { 0 };
+	struct timespec t0;
+	char *abs = NULL, cwd[4096];
+	json_t *req = NULL, *resp = NULL, *e;
+	const char *code, *msg, *state = NULL, *why = NULL;
+	json_int_t id;
+	size_t shown = 0, i;
+	int rc;
+
+	*none = false;
+	/* kizunad reads the export itself: it is given an absolute path, and
+	 * one that does not exist is named as the user wrote it, from here. */
+	if ((abs = realpath(ui->path, NULL)) == NULL) {
+		if (ui->path[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
+			return cli_fail(c, "cannot import: %s: %s", ui->path,
+			    strerror(errno));
+		if (asprintf(&abs, "%s%s%s", ui->path[0] == '/' ? "" : cwd,
+		    ui->path[0] == '/' ? "" : "/", ui->path) < 0)
+			return cli_fail(c, "out of memory");
+	}
+	req = json_pack("{s:s,s:s}", "cmd", "import_slack", "path", abs);
+	free(abs);
+	if (req == NULL)
+		return cli_fail(c, "cannot import: %s is not a UTF-8 path"
+		    " (kizunad takes JSON)", ui->path);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = cli_daemon_call(c, req, &resp);
+	json_decref(req);
+	if (rc == 1) {
+		*none = true;
+		return 0;
+	}
+	if (rc < 0)
+		return 1;
+	if (!json_is_true(json_object_get(resp, "ok"))) {
+		e = json_object_get(resp, "error");
+		code = json_string_value(json_object_get(e, "code"));
+		msg = json_string_value(json_object_get(e, "message"));
+		if (msg == NULL)
+			msg = "refused, giving no reason";
+		if (code != NULL && (strcmp(code, KZ_CONTROL_E_CANNOT_OPEN) == 0 ||
+		    strcmp(code, KZ_CONTROL_E_NOT_ADMIN_NODE) == 0))
+			rc = cli_fail(c, "%s%s", strncmp(msg, "cannot import: ", 15) ?
+			    "cannot import: " : "", msg);
+		else
+			rc = cli_fail(c, "kizunad: %s", msg);
+		json_decref(resp);
+		return rc;
+	}
+	id = json_integer_value(json_object_get(resp, "import"));
+	json_decref(resp);
+	for (;;) {
+		req = json_pack("{s:s,s:I}", "cmd", "import_status",
+		    "problems_from", (json_int_t)shown);
+		if (req == NULL)
+			return cli_fail(c, "out of memory");
+		rc = cli_daemon_call(c, req, &resp);
+		json_decref(req);
+		if (rc != 0) {
+			/* kizunad stopped: it ended the import at a batch. */
+			why = "kizunad stopped before the end";
+			rc = KZ_ERR_IO;
+			break;
+		}
+		if (!json_is_true(json_object_get(resp, "ok")) ||
+		    json_integer_value(json_object_get(resp, "import")) != id) {
+			json_decref(resp);
+			resp = NULL;
+			why = "kizunad no longer reports this import";
+			rc = KZ_ERR_IO;
+			break;
+		}
+		s.channels = count_of(resp, "channels");
+		s.users = count_of(resp, "users");
+		s.messages = count_of(resp, "messages");
+		s.system = count_of(resp, "system");
+		s.threads = count_of(resp, "threads");
+		s.reactions = count_of(resp, "reactions");
+		s.files = count_of(resp, "files");
+		s.present = count_of(resp, "present");
+		s.skipped = count_of(resp, "skipped");
+		s.entries = count_of(resp, "entries");
+		s.day_files = count_of(resp, "day_files");
+		s.day_files_done = count_of(resp, "day_files_done");
+		e = json_object_get(resp, "problems");
+		for (i = 0; i < json_array_size(e); i++, shown++) {
+			json_t *p = json_array_get(e, i);
+			const char *file = json_string_value(json_object_get(p, "file"));
+			const char *what = json_string_value(json_object_get(p, "what"));
+
+			on_problem(ui, file != NULL ? file : "?",
+			    (unsigned)count_of(p, "line"), what != NULL ? what : "?");
+		}
+		on_progress(ui, &s);
+		state = json_string_value(json_object_get(resp, "state"));
+		if (state == NULL || strcmp(state, "running") != 0) {
+			if (shown < count_of(resp, "problems_kept") &&
+			    json_array_size(e) > 0) {
+				json_decref(resp);
+				continue;	/* the rest of the reports first */
+			}
+			if (count_of(resp, "problems_total") > shown)
+				cli_warn(c, "%llu more skipped items: see kizunad's log",
+				    (unsigned long long)(count_of(resp,
+				    "problems_total") - shown));
+			break;
+		}
+		json_decref(resp);
+		nanosleep(&poll, NULL);
+	}
+	if (rc == 0 && (state == NULL || strcmp(state, "complete") != 0)) {
+		e = json_object_get(json_object_get(resp, "error"), "code");
+		if (json_is_string(e) && strcmp(json_string_value(e),
+		    "MALFORMED") == 0) {
+			rc = KZ_ERR_MALFORMED;
+		} else {
+			rc = KZ_ERR_IO;
+			msg = json_string_value(json_object_get(json_object_get(resp,
+			    "error"), "message"));
+			why = state != NULL && strcmp(state, "stopped") == 0 ?
+			    "kizunad stopped before the end" : msg != NULL ? msg :
+			    "kizunad's import failed";
+		}
+	}
+	json_decref(resp);
+	return import_summary(ui, rc, why, &s, since(&t0));
+}
+
 static int
 cmd_import_slack(struct cli *c, int argc, char **argv)
 {
@@ -235,11 +449,10 @@ cmd_import_slack(struct cli *c, int argc, char **argv)
 	    .progress = on_progress };
 	struct kz_slack_stats s;
 	struct kz_slack_src *src = NULL;
-	struct timespec t0, t1;
+	struct timespec t0;
 	const char *why;
 	char err[512];
-	json_t *st;
-	double secs;
+	bool none;
 	int rc;
 
 	rc = cli_getopt(c, &import_cmds[0], argc, argv, NULL, NULL, 1, NULL, NULL);
@@ -253,62 +466,22 @@ cmd_import_slack(struct cli *c, int argc, char **argv)
 		return rc;
 	if ((why = cli_ws_why(c, CLI_NEED_ADMIN_NODE, NULL)) != NULL)
 		return cli_fail(c, "cannot import: %s", why);
-	if ((rc = cli_daemon_status(c, &st)) == 0) {
-		json_decref(st);
-		return cli_fail(c, "kizunad is running on this node: stop it for"
-		    " the import (it writes to the store directly), then start it"
-		    " again to share what was imported");
-	}
-	if (rc < 0)
-		return 1;
-	if ((rc = kz_slack_open(&src, ui.path, err, sizeof(err))) < 0)
-		return cli_fail(c, "cannot import: %s", err);
 	ui.tty = !c->json && isatty(STDERR_FILENO);
 	if (c->json)
 		ui.problems = json_array();
+	/* While kizunad runs it is the node's writer: it imports. */
+	rc = import_by_daemon(c, &ui, &none);
+	if (!none) {
+		json_decref(ui.problems);
+		return rc;
+	}
+	if ((rc = kz_slack_open(&src, ui.path, err, sizeof(err))) < 0) {
+		json_decref(ui.problems);
+		return cli_fail(c, "cannot import: %s", err);
+	}
 	o.wall_ms = cli_now_ms();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = kz_slack_import(c->st, &c->kp, src, &o, &s);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	kz_slack_close(src);
-	clear_line(&ui);
-	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec -
-	    t0.tv_nsec) / 1e9;
-	if (c->json) {
-		json_t *j = json_object();
-
-		json_object_set_new(j, "export", json_string(ui.path));
-		json_object_set_new(j, "complete", json_boolean(rc == 0));
-		json_object_set_new(j, "channels", json_integer((json_int_t)s.channels));
-		json_object_set_new(j, "users", json_integer((json_int_t)s.users));
-		json_object_set_new(j, "messages", json_integer((json_int_t)s.messages));
-		json_object_set_new(j, "system", json_integer((json_int_t)s.system));
-		json_object_set_new(j, "threads", json_integer((json_int_t)s.threads));
-		json_object_set_new(j, "reactions", json_integer((json_int_t)s.reactions));
-		json_object_set_new(j, "files", json_integer((json_int_t)s.files));
-		json_object_set_new(j, "present", json_integer((json_int_t)s.present));
-		json_object_set_new(j, "skipped", json_integer((json_int_t)s.skipped));
-		json_object_set_new(j, "entries", json_integer((json_int_t)s.entries));
-		json_object_set_new(j, "seconds", json_real(secs));
-		json_object_set_new(j, "problems", ui.problems);
-		cli_json_line(j);
-	} else {
-		printf("%s %s: %llu channels, %llu users, %llu messages (%llu thread"
-		    " replies, %llu system events), %llu reactions, %llu files"
-		    " referenced; %llu already imported, %llu skipped; %llu entries"
-		    " in %.1f s\n", rc == 0 ? "imported" : "partly imported",
-		    ui.path, (unsigned long long)s.channels,
-		    (unsigned long long)s.users, (unsigned long long)s.messages,
-		    (unsigned long long)s.threads, (unsigned long long)s.system,
-		    (unsigned long long)s.reactions, (unsigned long long)s.files,
-		    (unsigned long long)s.present, (unsigned long long)s.skipped,
-		    (unsigned long long)s.entries, secs);
-	}
-	if (rc == KZ_ERR_MALFORMED)
-		return cli_fail(c, "%s is not a Slack export (no readable"
-		    " channels.json); nothing imported", ui.path);
-	if (rc < 0)
-		return cli_fail(c, "import stopped: %s; what was committed stays,"
-		    " and importing again resumes", kz_strerror(rc));
-	return 0;
+	return import_summary(&ui, rc, NULL, &s, since(&t0));
 }

@@ -259,3 +259,16 @@ cli_daemon_status(struct cli *c, json_t **out)
 	*out = resp;
 	return 0;
 }
+
+int
+cli_daemon_call(struct cli *c, json_t *req, json_t **resp)
+{
+	int fd = -1, rc;
+
+	*resp = NULL;
+	if ((rc = daemon_connect(c, &fd)) != 0)
+		return rc;
+	rc = daemon_call(c, fd, req, resp, "");
+	close(fd);
+	return rc;
+}

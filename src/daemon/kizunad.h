@@ -37,6 +37,7 @@
 #include "kizuna/log.h"
 #include "kizuna/mesh.h"
 #include "kizuna/op.h"
+#include "kizuna/slack.h"
 #include "kizuna/store.h"
 
 #ifndef KZ_VERSION
@@ -420,6 +421,51 @@ struct kzd_map {
 	size_t n_last;
 };
 
+/*
+ * The views' backlog (main.c, kz_views_set_deferral): runs over this many
+ * entries are deferred, and applied this many at a time.
+ */
+#define KZD_VIEWS_DEFER_MIN 64
+#define KZD_VIEWS_BATCH 4000
+
+/* Entries a step of a Slack import commits (slack.c): ~30 ms of the loop. */
+#define KZD_IMPORT_BATCH 500
+/* How long a step waits when the reader had nothing ready. */
+#define KZD_IMPORT_WAIT_MS 2
+/* Problems (skipped items) an import keeps for import_status. */
+#define KZD_IMPORT_PROBLEMS_MAX 1000
+/* Of which one import_status answer lists at most. */
+#define KZD_IMPORT_PROBLEMS_ANSWER 50
+
+enum kzd_import_state {
+	KZD_IMPORT_NONE,		/* none since kizunad started */
+	KZD_IMPORT_RUNNING,
+	KZD_IMPORT_COMPLETE,
+	KZD_IMPORT_FAILED,
+	KZD_IMPORT_STOPPED		/* kizunad stopped mid-import */
+};
+
+struct kz_slack_src;
+struct kz_slack_import;
+
+/* The Slack import kizunad runs, or ran last (slack.c). */
+struct kzd_import {
+	uv_idle_t idle;			/* runs the steps */
+	uv_timer_t wait;		/* the reader had nothing: idle again */
+	bool idle_open;			/* both handles */
+	enum kzd_import_state state;
+	uint64_t id;			/* counts the imports begun */
+	struct kz_slack_src *src;	/* while running */
+	struct kz_slack_import *imp;	/* while running */
+	char path[4096];
+	struct kz_slack_stats stats;	/* the counts so far, or at the end */
+	int rc;				/* failed: why */
+	struct json_t *problems;	/* the first KZD_IMPORT_PROBLEMS_MAX */
+	uint64_t n_problems;		/* every one reported */
+	uint64_t started_ms, ended_ms;	/* uv_now() */
+	uint64_t steps, step_ns_max;	/* steps run, the longest */
+};
+
 struct kzd {
 	uv_loop_t loop;
 	bool loop_open;
@@ -452,6 +498,7 @@ struct kzd {
 	struct kzd_rnet radio;
 	struct kzd_courier courier;
 	struct kzd_map map;
+	struct kzd_import imp;
 };
 
 /* ------------------------------------------------------------ main.c */
@@ -747,6 +794,24 @@ char *kzd_request(struct kzd *d, struct kzd_client *from, const char *line,
 
 /* The response to a line over KZ_CONTROL_LINE_MAX (malloc'd). */
 char *kzd_error_text(const char *code, const char *message);
+
+/* ------------------------------------------------------------ slack.c */
+
+/*
+ * import_slack: starts importing the export at path (absolute; borrowed)
+ * unless one runs or this node is not an admin node; answers at once.
+ * Sets *bad for a malformed request.  NULL only when out of memory.
+ */
+struct json_t *kzd_import_start(struct kzd *d, const char *path, bool *bad);
+
+/* import_status: the import's state and counts, its problems from from on. */
+struct json_t *kzd_import_status(struct kzd *d, size_t from);
+
+/* Ends a running import at its batch boundary (a stop). */
+void kzd_import_stop(struct kzd *d);
+void kzd_import_close_handles(struct kzd *d);
+/* Ends a running import and frees what it kept (after the loop). */
+void kzd_import_free(struct kzd *d);
 
 /* ------------------------------------------------------------ notify.c */
 

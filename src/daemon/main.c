@@ -292,8 +292,6 @@ open_store(struct kzd *d)
  * KZD_VIEWS_QUIET_MS (so a catch-up is not slowed), and at least every
  * KZD_VIEWS_EVERY_MS whatever the traffic (so the workspace never stalls).
  */
-#define KZD_VIEWS_DEFER_MIN 64
-#define KZD_VIEWS_BATCH 4000
 #define KZD_VIEWS_TICK_MS 20
 #define KZD_VIEWS_QUIET_MS 40
 #define KZD_VIEWS_EVERY_MS 1000
@@ -397,6 +395,7 @@ close_handles(struct kzd *d)
 	kzd_courier_close_handles(d);
 	kzd_http_close_handles(d);
 	kzd_map_close_handles(d);
+	kzd_import_close_handles(d);
 }
 
 void
@@ -409,6 +408,7 @@ kzd_stop(struct kzd *d, const char *reason)
 	d->stopping = true;
 	kz_log(&d->log, KZ_LOG_INFO, "%s: stopping", reason);
 	uv_timer_stop(&d->views);
+	kzd_import_stop(d);
 	kzd_notify_stopping(d);
 	kzd_control_stop(d);
 	kzd_map_stop(d);
@@ -610,6 +610,7 @@ out:
 	kzd_net_free(d);
 	kzd_courier_free(d);
 	kzd_http_free(d);
+	kzd_import_free(d);
 	kz_store_free(d->st);
 	if (d->have_key)
 		kz_keypair_wipe(&d->kp);

@@ -233,6 +233,37 @@ out:
 	return resp;
 }
 
+static json_t *
+do_import_slack(struct kzd *d, json_t *req, bool *bad)
+{
+	json_t *j = json_object_get(req, "path");
+
+	if (!json_is_string(j) || json_string_length(j) == 0 ||
+	    strlen(json_string_value(j)) != json_string_length(j)) {
+		*bad = true;
+		return fail(KZ_CONTROL_E_BAD_REQUEST, "import_slack needs "
+		    "\"path\": the export's absolute path");
+	}
+	if (json_string_length(j) >= sizeof(d->imp.path))
+		return fail(KZ_CONTROL_E_CANNOT_OPEN, "the path is over %zu bytes",
+		    sizeof(d->imp.path) - 1);
+	return kzd_import_start(d, json_string_value(j), bad);
+}
+
+static json_t *
+do_import_status(struct kzd *d, json_t *req, bool *bad)
+{
+	json_t *j = json_object_get(req, "problems_from");
+
+	if (j != NULL && (!json_is_integer(j) || json_integer_value(j) < 0)) {
+		*bad = true;
+		return fail(KZ_CONTROL_E_BAD_REQUEST, "\"problems_from\" is a "
+		    "count, from 0");
+	}
+	return kzd_import_status(d, j != NULL ?
+	    (size_t)json_integer_value(j) : 0);
+}
+
 char *
 kzd_request(struct kzd *d, struct kzd_client *from, const char *line,
     size_t len, bool *bad)
@@ -264,10 +295,15 @@ kzd_request(struct kzd *d, struct kzd_client *from, const char *line,
 		resp = do_append(d, from, req, bad);
 	} else if (strcmp(json_string_value(cmd), "content_digest") == 0) {
 		resp = do_content_digest(d);
+	} else if (strcmp(json_string_value(cmd), "import_slack") == 0) {
+		resp = do_import_slack(d, req, bad);
+	} else if (strcmp(json_string_value(cmd), "import_status") == 0) {
+		resp = do_import_status(d, req, bad);
 	} else {
 		printable(shown, sizeof(shown), json_string_value(cmd), 40);
 		resp = fail(KZ_CONTROL_E_UNKNOWN_COMMAND, "unknown command '%s' "
-		    "(ping, status, append or content_digest)", shown);
+		    "(ping, status, append, content_digest, import_slack or "
+		    "import_status)", shown);
 	}
 	if (*bad) {
 		json_t *m = json_object_get(json_object_get(resp, "error"),

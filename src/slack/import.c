@@ -16,9 +16,15 @@
  * counts and the callbacks.  The order of items, and so the entries, are
  * those of one thread doing both; reading a day file's JSON and
  * converting its texts (a quarter of the work) overlaps the store's.
+ *
+ * Steps: kz_slack_import_step takes items until a batch is committed, so
+ * a caller with other work on its thread (kizunad's loop) runs the import
+ * a batch at a time, never leaving one open between steps; kz_slack_import
+ * is the same steps in one loop.
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +88,10 @@ item_free(struct item *it)
 	free(it->users);
 }
 
-/* Hands it on (then owned by the queue); 1 (it freed) once stopped. */
+/*
+ * Hands it on (then owned by the queue); 1 once stopped, it freed and
+ * emptied (a caller's own item_free of it on failure frees nothing twice).
+ */
 static int
 queue_push(struct queue *q, struct item *it)
 {
@@ -92,6 +101,7 @@ queue_push(struct queue *q, struct item *it)
 	if (q->stop) {
 		pthread_mutex_unlock(&q->mu);
 		item_free(it);
+		memset(it, 0, sizeof(*it));
 		return 1;
 	}
 	q->ring[(q->head + q->n) % QUEUE_ITEMS] = *it;
@@ -112,6 +122,17 @@ queue_pop(struct queue *q, struct item *it)
 	q->n--;
 	pthread_cond_signal(&q->not_full);
 	pthread_mutex_unlock(&q->mu);
+}
+
+static bool
+queue_empty(struct queue *q)
+{
+	bool empty;
+
+	pthread_mutex_lock(&q->mu);
+	empty = q->n == 0;
+	pthread_mutex_unlock(&q->mu);
+	return empty;
 }
 
 static void
@@ -147,6 +168,7 @@ struct imp {
 	struct kz_slack_stats *stats;
 	size_t batch, in_batch;
 	bool open;
+	uint64_t commits;	/* batches committed so far */
 	struct kz_slack_stats at_begin;	/* the counts when the batch began */
 	/*
 	 * The ids of the messages appended in the open batch: a bulk group's
@@ -765,6 +787,7 @@ commit(struct imp *im)
 	if ((rc = kz_store_commit(im->st)) < 0)
 		return rc;	/* rolled back: still open for the caller's undo */
 	im->open = false;
+	im->commits++;
 	idset_clear(&im->pending);
 	if (im->o->progress != NULL)
 		im->o->progress(im->o->ctx, im->stats);
@@ -930,78 +953,196 @@ take(struct imp *im, struct item *it)
 	return KZ_ERR_INVAL;
 }
 
+/* An import under way (kz_slack_import_begin). */
+struct kz_slack_import {
+	struct imp im;
+	struct rd r;
+	struct queue *q;
+	struct kz_slack_import_opts o;
+	struct kz_slack_stats stats;
+	pthread_t reader;
+	bool reader_on;		/* the reader thread runs, or ended unjoined */
+	bool ckpt;		/* the checkpoint thread was turned on here */
+	bool done;		/* ended: complete, failed or stopped */
+	int rc;			/* the result once done */
+};
+
+/*
+ * Stops the reader (at its next item), waits for it and frees what it had
+ * handed on.  Then, on a failure (rc < 0), undoes the open batch and its
+ * counts; on success commits the last batch.  The result, once done.
+ */
+static int
+finish(struct kz_slack_import *imp, int rc)
+{
+	struct item it;
+
+	if (imp->reader_on) {
+		if (rc != 0)
+			queue_stop(imp->q);	/* the reader stops at its next item */
+		pthread_join(imp->reader, NULL);
+		imp->reader_on = false;
+		while (imp->q->n > 0) {	/* what the stopped reader handed on */
+			queue_pop(imp->q, &it);
+			item_free(&it);
+		}
+	}
+	if (rc == 0)
+		rc = commit(&imp->im);
+	if (rc != 0 && imp->im.open) {
+		/* What the open batch did is undone, and so are its counts
+		 * (the items it reported stay reported). */
+		uint64_t skipped = imp->stats.skipped;
+
+		kz_store_rollback(imp->im.st);
+		imp->im.open = false;
+		imp->stats = imp->im.at_begin;
+		imp->stats.skipped = skipped;
+	}
+	imp->done = true;
+	imp->rc = rc;
+	return rc;
+}
+
+static void
+import_free(struct kz_slack_import *imp)
+{
+	if (imp->ckpt)
+		kz_store_checkpoint_thread(imp->im.st, false);
+	if (imp->r.q != NULL) {	/* set once the queue's locks are made */
+		pthread_mutex_destroy(&imp->q->mu);
+		pthread_cond_destroy(&imp->q->not_empty);
+		pthread_cond_destroy(&imp->q->not_full);
+	}
+	free(imp->q);
+	free(imp->r.seen);
+	free(imp->im.bloom);
+	free(imp->im.fresh);
+	idset_free(&imp->im.pending);
+	json_decref(imp->r.names);
+	json_decref(imp->r.chans);
+	free(imp);
+}
+
+int
+kz_slack_import_begin(struct kz_store *st, const struct kz_keypair *kp,
+    struct kz_slack_src *src, const struct kz_slack_import_opts *opts,
+    struct kz_slack_import **out)
+{
+	struct kz_slack_import *imp = calloc(1, sizeof(*imp));
+	int rc;
+
+	*out = NULL;
+	if (imp == NULL)
+		return KZ_ERR_NOMEM;
+	imp->o = *opts;
+	imp->im = (struct imp){ .st = st, .kp = kp, .o = &imp->o,
+	    .stats = &imp->stats, .batch = opts->batch ? opts->batch :
+	    DEFAULT_BATCH };
+	imp->r = (struct rd){ .src = src, .names = json_object(),
+	    .chans = json_object() };
+	imp->q = calloc(1, sizeof(*imp->q));
+	imp->im.bloom = calloc(BLOOM_BITS / 64, sizeof(*imp->im.bloom));
+	if (imp->q == NULL || imp->r.names == NULL || imp->r.chans == NULL ||
+	    imp->im.bloom == NULL ||
+	    idset_init(&imp->im.pending, imp->im.batch) < 0) {
+		rc = KZ_ERR_NOMEM;
+		goto fail;
+	}
+	pthread_mutex_init(&imp->q->mu, NULL);
+	pthread_cond_init(&imp->q->not_empty, NULL);
+	pthread_cond_init(&imp->q->not_full, NULL);
+	imp->r.q = imp->q;
+	/* Checkpoints on a thread of their own: a tenth of the store's work.
+	 * Without it (out of memory) the import goes on, only slower. */
+	imp->ckpt = kz_store_checkpoint_thread(st, true) == 0;
+	if (pthread_create(&imp->reader, NULL, reader_main, &imp->r) != 0) {
+		rc = KZ_ERR_NOMEM;
+		goto fail;
+	}
+	imp->reader_on = true;
+	*out = imp;
+	return 0;
+fail:
+	import_free(imp);
+	return rc;
+}
+
+int
+kz_slack_import_step(struct kz_slack_import *imp, size_t max_batches)
+{
+	uint64_t commits = imp->im.commits;
+	size_t taken = 0, bound;
+	struct item it;
+	int rc;
+
+	if (imp->done)
+		return imp->rc < 0 ? imp->rc : 0;
+	if (max_batches == 0)
+		max_batches = 1;
+	/* Items already imported open no batch: a step of them alone ends
+	 * after as many items as its batches would hold. */
+	bound = max_batches > SIZE_MAX / imp->im.batch ? SIZE_MAX :
+	    max_batches * imp->im.batch;
+	for (;;) {
+		if (imp->o.no_wait && !imp->im.open && queue_empty(imp->q))
+			return taken > 0 ? 1 : 2;
+		queue_pop(imp->q, &it);
+		rc = take(&imp->im, &it);
+		item_free(&it);
+		taken++;
+		if (rc != 0)
+			break;
+		/* Never between steps with a batch open: the caller may use
+		 * the store in between.  (A message's users can commit a
+		 * batch and the message open the next.) */
+		if (!imp->im.open && (imp->im.commits - commits >= max_batches ||
+		    taken >= bound))
+			return 1;
+	}
+	if (rc == 1)
+		rc = 0;
+	return finish(imp, rc);
+}
+
+const struct kz_slack_stats *
+kz_slack_import_stats(const struct kz_slack_import *imp)
+{
+	return &imp->stats;
+}
+
+int
+kz_slack_import_end(struct kz_slack_import *imp, struct kz_slack_stats *stats)
+{
+	int rc;
+
+	if (imp == NULL)
+		return KZ_ERR_INVAL;
+	/* Ended early: the reader stops; no batch is open between steps. */
+	if (imp->done) {
+		rc = imp->rc;
+	} else {
+		(void)finish(imp, 1);
+		rc = 1;
+	}
+	if (stats != NULL)
+		*stats = imp->stats;
+	import_free(imp);
+	return rc;
+}
+
 int
 kz_slack_import(struct kz_store *st, const struct kz_keypair *kp,
     struct kz_slack_src *src, const struct kz_slack_import_opts *opts,
     struct kz_slack_stats *stats)
 {
-	struct imp im = { .st = st, .kp = kp, .o = opts, .stats = stats,
-	    .batch = opts->batch ? opts->batch : DEFAULT_BATCH };
-	struct rd r = { .src = src, .names = json_object(),
-	    .chans = json_object() };
-	struct queue *q = calloc(1, sizeof(*q));
-	struct item it;
-	pthread_t reader;
-	bool ckpt = false;
+	struct kz_slack_import *imp;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
-	im.bloom = calloc(BLOOM_BITS / 64, sizeof(*im.bloom));
-	if (q == NULL || r.names == NULL || r.chans == NULL ||
-	    im.bloom == NULL || idset_init(&im.pending, im.batch) < 0) {
-		rc = KZ_ERR_NOMEM;
-		goto out;
-	}
-	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->not_empty, NULL);
-	pthread_cond_init(&q->not_full, NULL);
-	r.q = q;
-	/* Checkpoints on a thread of their own: a tenth of the store's work.
-	 * Without it (out of memory) the import goes on, only slower. */
-	ckpt = kz_store_checkpoint_thread(st, true) == 0;
-	if (pthread_create(&reader, NULL, reader_main, &r) != 0) {
-		rc = KZ_ERR_NOMEM;
-		goto out;
-	}
-	do {
-		queue_pop(q, &it);
-		rc = take(&im, &it);
-		item_free(&it);
-	} while (rc == 0);
-	if (rc == 1)
-		rc = 0;
-	else
-		queue_stop(q);	/* the reader stops at its next item */
-	pthread_join(reader, NULL);
-	while (q->n > 0) {	/* what the stopped reader had handed on */
-		queue_pop(q, &it);
-		item_free(&it);
-	}
-	if (rc == 0)
-		rc = commit(&im);
-	if (rc != 0 && im.open) {
-		/* What the open batch did is undone, and so are its counts
-		 * (the items it reported stay reported). */
-		uint64_t skipped = stats->skipped;
-
-		kz_store_rollback(st);
-		*stats = im.at_begin;
-		stats->skipped = skipped;
-	}
-out:
-	if (ckpt)
-		kz_store_checkpoint_thread(st, false);
-	if (r.q != NULL) {
-		pthread_mutex_destroy(&q->mu);
-		pthread_cond_destroy(&q->not_empty);
-		pthread_cond_destroy(&q->not_full);
-	}
-	free(q);
-	free(r.seen);
-	free(im.bloom);
-	free(im.fresh);
-	idset_free(&im.pending);
-	json_decref(r.names);
-	json_decref(r.chans);
-	return rc;
+	if ((rc = kz_slack_import_begin(st, kp, src, opts, &imp)) < 0)
+		return rc;
+	while ((rc = kz_slack_import_step(imp, SIZE_MAX)) == 1)
+		;
+	return kz_slack_import_end(imp, stats);
 }

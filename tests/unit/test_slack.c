@@ -1065,6 +1065,121 @@ test_resume_after_kill(void **state)
 	kz_test_rmtree(tmp);
 }
 
+/*
+ * The same import in steps (kz_slack_import_begin, _step, _end): a step of
+ * one batch ends with no batch open (the caller may use the store), the
+ * entries are those of kz_slack_import (the same digest, counts and
+ * reports), and an import ended after a step keeps its whole batches and
+ * resumes to the same digest.
+ */
+static void
+test_steps(void **state)
+{
+	char *tmp = kz_test_tmpdir(), *exp = export_folder(tmp);
+	struct kz_slack_stats s1, s2;
+	struct kz_slack_import *imp;
+	struct kz_slack_src *src = NULL;
+	struct reports r1, r2;
+	struct node ref, n, m, w;
+	uint8_t d1[32], d2[32];
+	uint64_t tip, prev = 1;
+	size_t steps = 0;
+	int rc;
+
+	(void)state;
+	node_open(&ref, tmp, "ref");
+	assert_int_equal(import(&ref, exp, &s1, &r1, 4), 0);
+	digest_of(&ref, d1);
+
+	node_open(&n, tmp, "n");
+	{
+		struct kz_slack_import_opts o = { .ctx = &r2, .report = on_report,
+		    .wall_ms = T0 + 1000, .batch = 4 };
+
+		memset(&r2, 0, sizeof(r2));
+		assert_int_equal(kz_slack_open(&src, exp, NULL, 0), 0);
+		assert_int_equal(kz_slack_import_begin(n.st, &n.kp, src, &o,
+		    &imp), 0);
+	}
+	while ((rc = kz_slack_import_step(imp, 1)) == 1) {
+		steps++;
+		/* No batch open: a group of the caller's own begins. */
+		assert_int_equal(kz_store_begin(n.st), 0);
+		kz_store_rollback(n.st);
+		/* Whole batches only, at most one a step (users are
+		 * appended before their message, which may open the next). */
+		assert_int_equal(kz_store_tip(n.st, n.kp.pk, &tip, NULL), 0);
+		assert_int_equal((tip - 1) % 4, 0);
+		assert_true(tip - prev <= 8);
+		assert_int_equal(tip - 1, kz_slack_import_stats(imp)->entries);
+		prev = tip;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(kz_slack_import_step(imp, 1), 0);	/* done: again */
+	assert_int_equal(kz_slack_import_end(imp, &s2), 0);
+	kz_slack_close(src);
+	assert_true(steps >= (s1.entries - 1) / 4);
+	assert_memory_equal(&s1, &s2, sizeof(s1));
+	assert_string_equal(r1.text, r2.text);
+	digest_of(&n, d2);
+	assert_memory_equal(d1, d2, 32);
+
+	/* Ended after two steps: two batches stay, importing again resumes. */
+	node_open(&m, tmp, "m");
+	{
+		struct kz_slack_import_opts o = { .wall_ms = T0 + 1000,
+		    .batch = 4 };
+
+		assert_int_equal(kz_slack_open(&src, exp, NULL, 0), 0);
+		assert_int_equal(kz_slack_import_begin(m.st, &m.kp, src, &o,
+		    &imp), 0);
+	}
+	assert_int_equal(kz_slack_import_step(imp, 2), 1);
+	assert_int_equal(kz_slack_import_end(imp, &s2), 1);
+	kz_slack_close(src);
+	assert_int_equal(s2.entries, 8);
+	assert_int_equal(kz_store_tip(m.st, m.kp.pk, &tip, NULL), 0);
+	assert_int_equal(tip, 1 + 8);
+	assert_int_equal(import(&m, exp, &s2, &r2, 4), 0);
+	assert_int_equal(s2.entries, s1.entries - 8);
+	digest_of(&m, d2);
+	assert_memory_equal(d1, d2, 32);
+	assert_int_equal(kz_slack_import_end(NULL, NULL), KZ_ERR_INVAL);
+
+	/* no_wait: 2 when the reader has nothing and no batch is open (the
+	 * caller waits, not the step); the same import all the same. */
+	node_open(&w, tmp, "w");
+	{
+		struct kz_slack_import_opts o = { .ctx = &r2, .report = on_report,
+		    .wall_ms = T0 + 1000, .batch = 4, .no_wait = true };
+		static const struct timespec ms = { 0, 1000000 };
+
+		memset(&r2, 0, sizeof(r2));
+		assert_int_equal(kz_slack_open(&src, exp, NULL, 0), 0);
+		assert_int_equal(kz_slack_import_begin(w.st, &w.kp, src, &o,
+		    &imp), 0);
+		while ((rc = kz_slack_import_step(imp, 1)) == 1 || rc == 2) {
+			assert_int_equal(kz_store_begin(w.st), 0);
+			kz_store_rollback(w.st);
+			if (rc == 2)
+				nanosleep(&ms, NULL);
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(kz_slack_import_end(imp, &s2), 0);
+		kz_slack_close(src);
+	}
+	assert_memory_equal(&s1, &s2, sizeof(s1));
+	assert_string_equal(r1.text, r2.text);
+	digest_of(&w, d2);
+	assert_memory_equal(d1, d2, 32);
+	node_close(&ref);
+	node_close(&n);
+	node_close(&m);
+	node_close(&w);
+	free(exp);
+	kz_test_rmtree(tmp);
+}
+
 /* The imported fields travel in the op: encode, decode, bounds. */
 static void
 test_op(void **state)
@@ -1510,6 +1625,7 @@ main(void)
 		cmocka_unit_test(test_not_export),
 		cmocka_unit_test(test_overlap),
 		cmocka_unit_test(test_resume_after_kill),
+		cmocka_unit_test(test_steps),
 		cmocka_unit_test(test_export_roundtrip),
 	};
 
