@@ -68,6 +68,12 @@ struct kz__views {
 	uint64_t indexed;	/* documents this call added to the index */
 	uint64_t merge_owed;	/* index pages to merge (fts_merge_step) */
 	size_t defer_min;	/* defer runs longer than this; 0: never */
+	/* The last doc new_doc gave in this call, and for which minute. */
+	struct {
+		bool valid;
+		bool spilled;	/* past its minute: the highest doc >= base */
+		int64_t base, last;
+	} doc;
 };
 
 /* One id's facts, decoded. */
@@ -694,14 +700,25 @@ fts_merge_step(struct kz_store *st, struct kz__views *v, bool bulk)
  * as newer than it is; its hlc, which every view shows, stays right).
  */
 static int
-new_doc(struct kz_store *st, uint64_t hlc, int64_t *doc)
+new_doc(struct kz_store *st, struct kz__views *v, uint64_t hlc, int64_t *doc)
 {
 	sqlite3_stmt *s;
 	int64_t base = (int64_t)(kz_hlc_ms(hlc) / 60000) << DOC_SLOT_BITS, d = base;
-	int rc = prep(st, &s, "SELECT max(doc) FROM ws_messages"
-	    " WHERE doc >= ?1 AND doc < ?2");
+	int rc;
 
-	if (rc < 0)
+	/*
+	 * The docs of one call are all given here, and apply_range writes a
+	 * batch's new posts in time order: the next doc of the minute just
+	 * served follows the last one given without a look-up.  After a
+	 * spill the last one given is the highest at or after the minute.
+	 */
+	if (v->doc.valid && v->doc.base == base && (v->doc.spilled ||
+	    v->doc.last + 1 < base + (1 << DOC_SLOT_BITS))) {
+		d = v->doc.last + 1;
+		goto done;
+	}
+	if ((rc = prep(st, &s, "SELECT max(doc) FROM ws_messages"
+	    " WHERE doc >= ?1 AND doc < ?2")) < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, base);
 	sqlite3_bind_int64(s, 2, base + (1 << DOC_SLOT_BITS));
@@ -723,6 +740,10 @@ new_doc(struct kz_store *st, uint64_t hlc, int64_t *doc)
 		d = sqlite3_column_int64(s, 0) + 1;
 	sqlite3_reset(s);
 done:
+	v->doc.valid = true;
+	v->doc.base = base;
+	v->doc.last = d;
+	v->doc.spilled = d >= base + (1 << DOC_SLOT_BITS);
 	*doc = d;
 	return 0;
 }
@@ -789,7 +810,7 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	}
 	if (old.exists)
 		doc = old.doc;
-	else if ((rc = new_doc(st, hlc, &doc)) < 0)
+	else if ((rc = new_doc(st, v, hlc, &doc)) < 0)
 		goto out;
 	if ((rc = prep(st, &s, "INSERT INTO ws_messages(doc, id, channel, hlc,"
 	    " author, seq, actor, thread_root, priority, text, edited, deleted,"
@@ -1102,6 +1123,7 @@ rebuild_all(struct kz_store *st, struct kz__views *v)
 	if (rc < 0)
 		return rc;
 	v->indexed = 0;
+	v->doc.valid = false;
 	for (i = 0; i < sizeof(clear) / sizeof(clear[0]); i++)
 		if ((rc = prep(st, &s, clear[i])) < 0 || (rc = run(st, s, clear[i])) < 0)
 			return rc;
@@ -1495,6 +1517,7 @@ apply_range(struct kz_store *st, struct kz__views *v, int64_t feed,
 	v->control_dirty = false;
 	v->purged = false;
 	v->indexed = 0;
+	v->doc.valid = false;
 	if ((rc = prep(st, &s, skip_filed ?
 	    "SELECT rowid, header, hash, op FROM entries e"
 	    " WHERE feed = ?1 AND seq BETWEEN ?2 AND ?3"
