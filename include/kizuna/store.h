@@ -134,30 +134,6 @@ struct kz_appended {
 int kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
     uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_appended *out);
 
-/*
- * What appending op makes the store compute from it, computed ahead on the
- * caller's thread (any thread): the op decoded, and the search tokens of a
- * post's text.  An importer builds it on its reader thread; the store's
- * thread then neither decodes nor tokenizes that op (a seventh of an
- * import's work on the store's thread).  It is the store's own decoding
- * and tokenizing of exactly these bytes, so the views come out the same.
- * NULL when the bytes are no op or memory is short: the store then does
- * the work itself.
- */
-struct kz_append_hint;
-struct kz_append_hint *kz_append_hint_new(const uint8_t *op, size_t op_len);
-void kz_append_hint_free(struct kz_append_hint *hint);
-
-/*
- * kz_store_append, taking *hint (built by kz_append_hint_new from these
- * op bytes, or NULL) and setting it to NULL whatever the outcome.  A bulk
- * group keeps it until it applies the views; outside one it is freed, and
- * so is a hint of other bytes than op.
- */
-int kz_store_append_hinted(struct kz_store *st, const struct kz_keypair *kp,
-    uint64_t wall_ms, const uint8_t *op, size_t op_len,
-    struct kz_append_hint **hint, struct kz_appended *out);
-
 struct kz_ingest_result {
 	uint64_t added;		/* entries newly stored */
 	uint64_t duplicate;	/* entries already held, identical */

@@ -61,8 +61,6 @@ struct item {
 	uint8_t chan[KZ_ID_BYTES];	/* IT_POST: its channel's id */
 	uint8_t *op;		/* IT_CHANNEL, IT_POST: encoded, malloc'd */
 	size_t op_len;
-	/* IT_POST: op decoded and tokenized here, off the store's thread. */
-	struct kz_append_hint *hint;
 	bool active;		/* IT_USER */
 	bool system, reply;	/* IT_POST */
 	uint64_t n1, n2;	/* IT_POST: reactions, files; IT_DAY: done, total */
@@ -85,18 +83,17 @@ struct queue {
 	bool stop;		/* the store's thread gave up: pushes fail */
 };
 
-/* About what an item holds: its op, and the op decoded and tokenized. */
+/* About what an item holds: its op and strings. */
 static size_t
 item_bytes(const struct item *it)
 {
-	return 256 + (it->hint != NULL ? 8 : 1) * it->op_len;
+	return 256 + it->op_len;
 }
 
 static void
 item_free(struct item *it)
 {
 	free(it->op);
-	kz_append_hint_free(it->hint);
 	free(it->s1);
 	free(it->s2);
 	free(it->s3);
@@ -729,8 +726,6 @@ on_message(void *ctx, const struct kz_slack_channel *c,
 	}
 	if (rc < 0)
 		goto out;
-	/* NULL (short of memory) only means the store does it itself. */
-	it.hint = kz_append_hint_new(it.op, it.op_len);
 	if (r->n_seen > 0) {
 		if ((it.users = malloc(r->seen_len)) == NULL ||
 		    (it.s1 = strdup(m->file)) == NULL) {
@@ -812,13 +807,9 @@ commit(struct imp *im)
 	return 0;
 }
 
-/*
- * Appends an encoded op in the open batch, with its hint (taken) if any.
- * Returns 0 or a store error.
- */
+/* Appends an encoded op in the open batch.  Returns 0 or a store error. */
 static int
-append(struct imp *im, const uint8_t *op, size_t len,
-    struct kz_append_hint **hint)
+append(struct imp *im, const uint8_t *op, size_t len)
 {
 	int rc;
 
@@ -828,8 +819,8 @@ append(struct imp *im, const uint8_t *op, size_t len,
 		im->open = true;
 		im->at_begin = *im->stats;
 	}
-	if ((rc = kz_store_append_hinted(im->st, im->kp, im->o->wall_ms, op,
-	    len, hint, NULL)) < 0)
+	if ((rc = kz_store_append(im->st, im->kp, im->o->wall_ms, op, len,
+	    NULL)) < 0)
 		return rc;
 	im->stats->entries++;
 	if (++im->in_batch >= im->batch)
@@ -891,7 +882,7 @@ put_user(struct imp *im, const char *kid, const char *display, bool active,
 		skip(im, file, line, what);
 		return 0;
 	}
-	rc = append(im, buf, len, NULL);
+	rc = append(im, buf, len);
 	free(buf);
 	if (rc == 0)
 		im->stats->users++;
@@ -930,7 +921,7 @@ take(struct imp *im, struct item *it)
 			im->stats->present++;
 			return 0;
 		}
-		if ((rc = append(im, it->op, it->op_len, NULL)) == 0) {
+		if ((rc = append(im, it->op, it->op_len)) == 0) {
 			im->stats->channels++;
 			rc = add_fresh(im, it->id);
 		}
@@ -954,7 +945,7 @@ take(struct imp *im, struct item *it)
 				return rc;
 			p = name + strlen(name) + 1;
 		}
-		if ((rc = append(im, it->op, it->op_len, &it->hint)) < 0)
+		if ((rc = append(im, it->op, it->op_len)) < 0)
 			return rc;
 		if (im->open)	/* else committed with it: the views show it */
 			idset_has(&im->pending, it->id, true);

@@ -534,117 +534,6 @@ tok_delete(Fts5Tokenizer *tok)
 {
 }
 
-/* ------------------------------------------------------------ tokens ahead */
-
-struct fts_token {
-	uint32_t off;		/* into bytes */
-	uint8_t len;		/* at most FTS_WORD_MAX */
-	uint8_t kind;		/* enum fts_kind */
-	int start, end;
-};
-
-struct kz__fts_tokens {
-	struct fts_token *v;
-	size_t n, cap;
-	char *bytes;
-	size_t used, room;
-};
-
-static int
-on_token_keep(void *ctx, enum fts_kind kind, const char *tok, int ntok,
-    int start, int end)
-{
-	struct kz__fts_tokens *t = ctx;
-
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 64;
-		void *v = realloc(t->v, cap * sizeof(*t->v));
-
-		if (v == NULL)
-			return SQLITE_NOMEM;
-		t->v = v;
-		t->cap = cap;
-	}
-	if (t->used + (size_t)ntok > t->room) {
-		size_t room = t->room ? 2 * t->room : 256;
-		void *b;
-
-		while (room < t->used + (size_t)ntok)
-			room *= 2;
-		if ((b = realloc(t->bytes, room)) == NULL)
-			return SQLITE_NOMEM;
-		t->bytes = b;
-		t->room = room;
-	}
-	memcpy(t->bytes + t->used, tok, (size_t)ntok);
-	t->v[t->n++] = (struct fts_token){ (uint32_t)t->used, (uint8_t)ntok,
-	    (uint8_t)kind, start, end };
-	t->used += (size_t)ntok;
-	return SQLITE_OK;
-}
-
-struct kz__fts_tokens *
-kz__fts_tokens_new(const char *text, int n)
-{
-	struct kz__fts_tokens *t = calloc(1, sizeof(*t));
-
-	if (t == NULL)
-		return NULL;
-	if (text != NULL && n > 0 &&
-	    fts_scan(text, n, false, on_token_keep, t) != SQLITE_OK) {
-		kz__fts_tokens_free(t);
-		return NULL;
-	}
-	return t;
-}
-
-void
-kz__fts_tokens_free(struct kz__fts_tokens *t)
-{
-	if (t == NULL)
-		return;
-	free(t->v);
-	free(t->bytes);
-	free(t);
-}
-
-static _Thread_local struct {
-	const struct kz__fts_tokens *t;
-	const char *text;
-	int n;
-	unsigned long replayed;
-} preset;
-
-void
-kz__fts_preset(const struct kz__fts_tokens *t, const char *text, int n)
-{
-	preset.t = t;
-	preset.text = text;
-	preset.n = n;
-}
-
-unsigned long
-kz__fts_replayed(void)
-{
-	return preset.replayed;
-}
-
-static int
-replay(const struct kz__fts_tokens *t, struct tokenize_ctx *c)
-{
-	size_t i;
-	int rc;
-
-	for (i = 0; i < t->n; i++) {
-		const struct fts_token *k = &t->v[i];
-
-		if ((rc = on_token(c, (enum fts_kind)k->kind, t->bytes + k->off,
-		    k->len, k->start, k->end)) != SQLITE_OK)
-			return rc;
-	}
-	return SQLITE_OK;
-}
-
 static int
 tok_tokenize(Fts5Tokenizer *tok, void *fts_ctx, int flags, const char *text,
     int ntext, int (*token_cb)(void *, int, const char *, int, int, int))
@@ -653,11 +542,6 @@ tok_tokenize(Fts5Tokenizer *tok, void *fts_ctx, int flags, const char *text,
 
 	if (text == NULL || ntext <= 0)
 		return SQLITE_OK;
-	if (preset.t != NULL && text == preset.text && ntext == preset.n &&
-	    flags == FTS5_TOKENIZE_DOCUMENT) {
-		preset.replayed++;
-		return replay(preset.t, &t);
-	}
 	return fts_scan(text, ntext, (flags & FTS5_TOKENIZE_QUERY) != 0,
 	    on_token, &t);
 }

@@ -303,12 +303,6 @@ struct kz_store {
 		uint8_t key[KZ_PK_BYTES];
 		uint64_t hlc;
 		uint64_t from, to;
-		/* hints[i]: kz_store_append_hinted's of seq from + i, or NULL;
-		 * the views take them (kz__store_take_hint) when applied. */
-		struct kz_append_hint **hints;
-		size_t n_hints, cap_hints;
-		int64_t hints_feed;
-		uint64_t hints_from;
 	} bk;
 	struct ckpt *ckpt;	/* kz_store_checkpoint_thread */
 };
@@ -482,8 +476,6 @@ fail:
 	return rc;
 }
 
-static void hints_clear(struct kz_store *st);
-
 void
 kz_store_free(struct kz_store *st)
 {
@@ -499,8 +491,6 @@ kz_store_free(struct kz_store *st)
 	kz__views_free(st->views);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
-	hints_clear(st);
-	free(st->bk.hints);
 	free(st->path);
 	free(st);
 }
@@ -632,93 +622,6 @@ static int feed_set_tip(struct kz_store *st, int64_t id, uint64_t tip,
     const uint8_t hash[KZ_HASH_BYTES]);
 static int hlc_set(struct kz_store *st, uint64_t hlc);
 
-/* ------------------------------------------------------------ hints */
-
-struct kz_append_hint *
-kz_append_hint_new(const uint8_t *op, size_t len)
-{
-	struct kz_append_hint *h = calloc(1, sizeof(*h));
-
-	if (h == NULL)
-		return NULL;
-	if (kz_op_decode(&h->op, op, len) < 0 ||
-	    (h->bytes = malloc(len ? len : 1)) == NULL) {
-		kz_append_hint_free(h);
-		return NULL;
-	}
-	memcpy(h->bytes, op, len);
-	h->len = len;
-	if (h->op->type == KZ_OP_POST && h->op->u.post.text != NULL &&
-	    *h->op->u.post.text != '\0' &&
-	    (h->tokens = kz__fts_tokens_new(h->op->u.post.text,
-	    (int)strlen(h->op->u.post.text))) == NULL) {
-		kz_append_hint_free(h);
-		return NULL;
-	}
-	return h;
-}
-
-void
-kz_append_hint_free(struct kz_append_hint *h)
-{
-	if (h == NULL)
-		return;
-	kz_op_free(h->op);
-	kz__fts_tokens_free(h->tokens);
-	free(h->bytes);
-	free(h);
-}
-
-static void
-hints_clear(struct kz_store *st)
-{
-	size_t i;
-
-	for (i = 0; i < st->bk.n_hints; i++)
-		kz_append_hint_free(st->bk.hints[i]);
-	st->bk.n_hints = 0;
-}
-
-/* Keeps hint for seq of feed (the next append of the open bulk run). */
-static void
-hint_keep(struct kz_store *st, int64_t feed, uint64_t seq,
-    struct kz_append_hint *hint)
-{
-	if (st->bk.n_hints > 0 && (st->bk.hints_feed != feed ||
-	    seq != st->bk.hints_from + st->bk.n_hints))
-		hints_clear(st);
-	if (st->bk.n_hints == 0) {
-		st->bk.hints_feed = feed;
-		st->bk.hints_from = seq;
-	}
-	if (st->bk.n_hints == st->bk.cap_hints) {
-		size_t cap = st->bk.cap_hints ? 2 * st->bk.cap_hints : 256;
-		void *v = realloc(st->bk.hints, cap * sizeof(*st->bk.hints));
-
-		if (v == NULL) {	/* a hint is only a shortcut */
-			kz_append_hint_free(hint);
-			hints_clear(st);
-			return;
-		}
-		st->bk.hints = v;
-		st->bk.cap_hints = cap;
-	}
-	st->bk.hints[st->bk.n_hints++] = hint;
-}
-
-struct kz_append_hint *
-kz__store_take_hint(struct kz_store *st, int64_t feed, uint64_t seq)
-{
-	struct kz_append_hint *h;
-
-	if (st->bk.n_hints == 0 || feed != st->bk.hints_feed ||
-	    seq < st->bk.hints_from || seq - st->bk.hints_from >= st->bk.n_hints)
-		return NULL;
-	h = st->bk.hints[seq - st->bk.hints_from];
-	st->bk.hints[seq - st->bk.hints_from] = NULL;
-	return h;
-}
-
 /* Writes a bulk group's feed tip and clock and applies its appends. */
 static int
 bulk_flush(struct kz_store *st)
@@ -733,7 +636,6 @@ bulk_flush(struct kz_store *st)
 		rc = hlc_set(st, st->bk.hlc);
 	if (rc == 0)
 		rc = kz__views_apply(st, st->bk.f.id, st->bk.from, st->bk.to);
-	hints_clear(st);
 	if (rc < 0 && st->group_rc == 0)
 		st->group_rc = rc;	/* it wrote: the group is undone */
 	return rc;
@@ -884,7 +786,6 @@ kz_store_commit(struct kz_store *st)
 	st->in_group = false;
 	st->bulk = false;
 	st->bk.active = false;
-	hints_clear(st);
 	st->pend.active = false;
 	st->group_rc = 0;
 	if (rc < 0) {
@@ -902,7 +803,6 @@ kz_store_rollback(struct kz_store *st)
 	st->in_group = false;
 	st->bulk = false;
 	st->bk.active = false;
-	hints_clear(st);
 	st->pend.active = false;
 	st->group_rc = 0;
 	txn_rollback(st, 0);
@@ -1181,11 +1081,9 @@ out_appended(struct kz_appended *out, const struct kz_entry_header *h,
 	return 0;
 }
 
-/* Appends op; a bulk group keeps hint (even NULL: one per seq), *kept. */
-static int
-append_entry(struct kz_store *st, const struct kz_keypair *kp,
-    uint64_t wall_ms, const uint8_t *op, size_t op_len,
-    struct kz_append_hint *hint, bool *kept, struct kz_appended *out)
+int
+kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
+    uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_appended *out)
 {
 	struct kz_entry_header h;
 	struct feed_row f;
@@ -1279,8 +1177,6 @@ build:
 		memcpy(st->bk.f.tip_hash, hash, KZ_HASH_BYTES);
 		st->bk.hlc = hlc;
 		st->bk.to = h.seq;
-		hint_keep(st, f.id, h.seq, hint);
-		*kept = true;
 		return out_appended(out, &h, hlc, hash);
 	}
 	if (rc == 0)
@@ -1297,34 +1193,6 @@ build:
 fail:
 	txn_rollback(st, rc);
 	st->pend = saved;
-	return rc;
-}
-
-int
-kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
-    uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_appended *out)
-{
-	return kz_store_append_hinted(st, kp, wall_ms, op, op_len, NULL, out);
-}
-
-int
-kz_store_append_hinted(struct kz_store *st, const struct kz_keypair *kp,
-    uint64_t wall_ms, const uint8_t *op, size_t op_len,
-    struct kz_append_hint **hint, struct kz_appended *out)
-{
-	struct kz_append_hint *h = hint != NULL ? *hint : NULL;
-	bool kept = false;
-	int rc;
-
-	if (hint != NULL)
-		*hint = NULL;
-	if (h != NULL && (h->len != op_len || memcmp(h->bytes, op, op_len) != 0)) {
-		kz_append_hint_free(h);	/* not of these bytes: ignored */
-		h = NULL;
-	}
-	rc = append_entry(st, kp, wall_ms, op, op_len, h, &kept, out);
-	if (!kept)
-		kz_append_hint_free(h);
 	return rc;
 }
 

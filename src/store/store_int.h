@@ -21,22 +21,6 @@ const char *kz__store_path(struct kz_store *st);
 /* Whether the open group is a bulk group (kz_store_begin_bulk). */
 bool kz__store_in_bulk(struct kz_store *st);
 
-/* kz_append_hint_new's work: the op decoded, its post's text tokenized. */
-struct kz__fts_tokens;
-struct kz_append_hint {
-	uint8_t *bytes;		/* a copy: a hint of other bytes is dropped */
-	size_t len;
-	struct kz_op *op;
-	struct kz__fts_tokens *tokens;	/* NULL: not a post, or no text */
-};
-
-/*
- * The hint the open bulk group keeps for seq of feed, handed over (the
- * caller frees it), or NULL.
- */
-struct kz_append_hint *kz__store_take_hint(struct kz_store *st, int64_t feed,
-    uint64_t seq);
-
 /* Feeds the rows of one query into a digest, each value type-tagged. */
 int kz__store_digest_query(struct kz_store *st, crypto_generichash_state *h,
     const char *sql);

@@ -26,7 +26,6 @@
 #include "kizuna/util.h"
 #include "kizuna/views.h"
 #include "kizuna/workspace.h"
-#include "store/fts_int.h"
 #include "store/store_int.h"
 
 #define USER_KEY_PREFIX "u:"
@@ -81,9 +80,6 @@ struct factset {
 	struct kz_ws_fact *f;
 	struct kz_op **ops;
 	int64_t *rowids;
-	/* The search tokens of a post's text computed ahead, or NULL
-	 * (kz_append_hint; only apply_range's facts have them). */
-	struct kz__fts_tokens **toks;
 	size_t n, cap;
 };
 
@@ -144,27 +140,18 @@ factset_free(struct factset *fs)
 {
 	size_t i;
 
-	for (i = 0; i < fs->n; i++) {
+	for (i = 0; i < fs->n; i++)
 		kz_op_free(fs->ops[i]);
-		kz__fts_tokens_free(fs->toks[i]);
-	}
 	free(fs->f);
 	free(fs->ops);
 	free(fs->rowids);
-	free(fs->toks);
 	memset(fs, 0, sizeof(*fs));
 }
 
-/*
- * Adds one entry row (rowid, header, hash, op) from s to fs.  With st, the
- * row is of feed and the open bulk group's hint for it, if any, stands in
- * for decoding its op (kz_append_hint).
- */
+/* Adds one entry row (rowid, header, hash, op) from s to fs. */
 static int
-factset_add(struct factset *fs, sqlite3_stmt *s, struct kz_store *st,
-    int64_t feed)
+factset_add(struct factset *fs, sqlite3_stmt *s)
 {
-	struct kz_append_hint *hint = NULL;
 	struct kz_entry_header h;
 	struct kz_ws_fact *f;
 
@@ -173,17 +160,14 @@ factset_add(struct factset *fs, sqlite3_stmt *s, struct kz_store *st,
 		void *a = realloc(fs->f, cap * sizeof(*fs->f));
 		void *b = a ? realloc(fs->ops, cap * sizeof(*fs->ops)) : NULL;
 		void *c = b ? realloc(fs->rowids, cap * sizeof(*fs->rowids)) : NULL;
-		void *d = c ? realloc(fs->toks, cap * sizeof(*fs->toks)) : NULL;
 
 		if (a)
 			fs->f = a;
 		if (b)
 			fs->ops = b;
-		if (c)
-			fs->rowids = c;
-		if (d == NULL)
+		if (c == NULL)
 			return KZ_ERR_NOMEM;
-		fs->toks = d;
+		fs->rowids = c;
 		fs->cap = cap;
 	}
 	if (kz_header_decode(&h, sqlite3_column_blob(s, 1),
@@ -196,21 +180,9 @@ factset_add(struct factset *fs, sqlite3_stmt *s, struct kz_store *st,
 	f->seq = h.seq;
 	memcpy(f->hash, sqlite3_column_blob(s, 2), KZ_HASH_BYTES);
 	fs->ops[fs->n] = NULL;
-	fs->toks[fs->n] = NULL;
-	if (st != NULL)
-		hint = kz__store_take_hint(st, feed, h.seq);
-	if (hint != NULL && sqlite3_column_type(s, 3) != SQLITE_NULL) {
-		fs->ops[fs->n] = hint->op;
-		fs->toks[fs->n] = hint->tokens;
-		free(hint->bytes);
-		free(hint);
-	} else {
-		kz_append_hint_free(hint);
-		if (sqlite3_column_type(s, 3) != SQLITE_NULL)
-			(void)kz_op_decode(&fs->ops[fs->n],
-			    sqlite3_column_blob(s, 3),
-			    (size_t)sqlite3_column_bytes(s, 3));
-	}
+	if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+		(void)kz_op_decode(&fs->ops[fs->n], sqlite3_column_blob(s, 3),
+		    (size_t)sqlite3_column_bytes(s, 3));
 	f->op = fs->ops[fs->n];
 	fs->rowids[fs->n] = sqlite3_column_int64(s, 0);
 	fs->n++;
@@ -235,7 +207,7 @@ load_facts(struct kz_store *st, const uint8_t *key, size_t key_len,
 	if (key != NULL)
 		sqlite3_bind_blob(s, 1, key, (int)key_len, SQLITE_STATIC);
 	while ((src = sqlite3_step(s)) == SQLITE_ROW)
-		if ((rc = factset_add(fs, s, NULL, 0)) < 0)
+		if ((rc = factset_add(fs, s)) < 0)
 			break;
 	if (rc == 0 && src != SQLITE_DONE)
 		rc = kz__store_err(st, src, "load facts");
@@ -584,8 +556,7 @@ fts_remove(struct kz_store *st, int64_t doc, const char *text, const char *meta)
  */
 static int
 fts_add(struct kz_store *st, int64_t doc, const char *text,
-    const uint8_t channel[32], const char *actor, enum kz_priority prio,
-    const struct kz__fts_tokens *toks)
+    const uint8_t channel[32], const char *actor, enum kz_priority prio)
 {
 	sqlite3_stmt *s;
 	char chan[17], *meta, *p;
@@ -604,11 +575,7 @@ fts_add(struct kz_store *st, int64_t doc, const char *text,
 		sqlite3_bind_int64(s, 1, doc);
 		sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, meta, -1, SQLITE_STATIC);
-		if (toks != NULL)
-			kz__fts_preset(toks, text, (int)strlen(text));
 		rc = run(st, s, "update search index");
-		if (toks != NULL)
-			kz__fts_preset(NULL, NULL, 0);
 	}
 	free(meta);
 	if (rc == 0) {
@@ -860,9 +827,7 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	 * a fifth of a real export) not at all. */
 	if (!m.deleted && *m.text != '\0' &&
 	    (m.imported == NULL || !m.imported->system) &&
-	    (rc = fts_add(st, doc, m.text, p->channel, actor, p->priority,
-	    fs->n == 1 && fs->toks != NULL && fs->ops[0] == m.post->op &&
-	    m.text == p->text ? fs->toks[0] : NULL)) < 0)
+	    (rc = fts_add(st, doc, m.text, p->channel, actor, p->priority)) < 0)
 		goto out;
 	if (p->thread_root != NULL && (rc = update_reply_count(st, p->thread_root)) < 0)
 		goto out;
@@ -1096,7 +1061,6 @@ new_post(struct kz_store *st, struct kz__views *v, const struct factset *fs,
 	one.f = &fs->f[i];
 	one.ops = &fs->ops[i];
 	one.rowids = &fs->rowids[i];
-	one.toks = &fs->toks[i];
 	one.n = one.cap = 1;
 	return write_message(st, key, &one, v, fact_kinds(&one),
 	    (fact & FACT_FRESH) != 0);
@@ -1479,7 +1443,7 @@ refile_all(struct kz_store *st, struct kz__views *v)
 	    " WHERE op IS NOT NULL")) < 0)
 		return rc;
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((rc = factset_add(&fs, s, NULL, 0)) < 0)
+		if ((rc = factset_add(&fs, s)) < 0)
 			break;
 		if (fs.n == 4096) {
 			rc = file_facts(st, v, &fs, false);
@@ -1529,7 +1493,7 @@ apply_range(struct kz_store *st, struct kz__views *v, int64_t feed,
 	sqlite3_bind_int64(s, 2, (int64_t)from);
 	sqlite3_bind_int64(s, 3, (int64_t)to);
 	while ((src = sqlite3_step(s)) == SQLITE_ROW)
-		if ((rc = factset_add(&fs, s, st, feed)) < 0)
+		if ((rc = factset_add(&fs, s)) < 0)
 			break;
 	if (rc == 0 && src != SQLITE_DONE)
 		rc = kz__store_err(st, src, "read new entries");

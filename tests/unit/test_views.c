@@ -17,7 +17,6 @@
 #include "kizuna/op.h"
 #include "kizuna/store.h"
 #include "kizuna/views.h"
-#include "store/fts_int.h"
 #include "store/store_int.h"
 #include "testutil.h"
 
@@ -778,125 +777,6 @@ test_bulk_group_matches_plain(void **state)
 	kz_test_rmtree(dir);
 }
 
-/*
- * Appends op to n's feed with a hint (kz_append_hint_new) of hint_of's
- * bytes, or of op's own when hint_of is NULL.
- */
-static void
-put_hinted(struct node *n, struct kz_op *op, struct kz_op *hint_of,
-    uint8_t id[32])
-{
-	struct kz_append_hint *h;
-	struct kz_appended app;
-	uint8_t *buf, *hbuf;
-	size_t len, hlen;
-
-	assert_int_equal(kz_op_encode(&buf, &len, op), 0);
-	assert_int_equal(kz_op_encode(&hbuf, &hlen, hint_of ? hint_of : op), 0);
-	assert_non_null(h = kz_append_hint_new(hbuf, hlen));
-	n->wall += 10;
-	assert_int_equal(kz_store_append_hinted(n->st, &n->kp, n->wall, buf, len,
-	    &h, &app), 0);
-	assert_null(h);
-	free(buf);
-	free(hbuf);
-	if (id != NULL)
-		memcpy(id, app.hash, 32);
-}
-
-/* The posts and edits of test_bulk_hints, with hints when hinted. */
-static void
-hint_ops(struct node *n, const uint8_t ch[32], bool hinted, uint8_t p1[32])
-{
-	struct kz_op op[6] = {
-		{ .type = KZ_OP_POST, .actor = "kato", .u.post = { ch,
-		    "避難所の毛布が足りません", NULL, KZ_PRIO_NORMAL, 0, NULL } },
-		{ .type = KZ_OP_POST, .actor = "mori", .u.post = { ch,
-		    "倉庫から50枚送ります", p1, KZ_PRIO_NORMAL, 0, NULL } },
-		{ .type = KZ_OP_EDIT, .actor = "kato", .u.edit = { p1,
-		    "避難所の毛布が30枚足りません" } },
-		{ .type = KZ_OP_REACT, .actor = "mori", .u.react = { p1, "👍",
-		    true } },
-		{ .type = KZ_OP_POST, .actor = "mori", .u.post = { ch,
-		    "橋が通行止め", NULL, KZ_PRIO_URGENT, 0, NULL } },
-		{ .type = KZ_OP_POST, .actor = "kato", .u.post = { ch,
-		    "給水車は十時に到着", NULL, KZ_PRIO_NORMAL, 0, NULL } },
-	};
-	struct kz_op wrong = { .type = KZ_OP_POST, .actor = "kato",
-	    .u.post = { ch, "偽のテキスト", NULL, KZ_PRIO_NORMAL, 0, NULL } };
-	int i;
-
-	for (i = 0; i < 6; i++) {
-		if (i == 2)	/* the views so far, the hints taken */
-			assert_int_equal(kz_store_bulk_apply(n->st), 0);
-		if (!hinted)
-			put(n, &op[i], i == 0 ? p1 : NULL);
-		else
-			put_hinted(n, &op[i], i == 5 ? &wrong : NULL,
-			    i == 0 ? p1 : NULL);
-	}
-}
-
-/*
- * Appends with hints (kz_append_hint_new: the op decoded and its text
- * tokenized on another thread) make exactly the store that plain appends
- * make.  A post whose id has no other fact takes the hint's tokens instead
- * of tokenizing again; a hint of other bytes is ignored.
- */
-static void
-test_bulk_hints(void **state)
-{
-	char *dir = kz_test_tmpdir();
-	struct node a, b;
-	uint8_t ch[32], p1[32], p1b[32], da[32], db[32];
-	unsigned long replayed;
-	struct texts t;
-	struct hits hs;
-
-	(void)state;
-	node_open(&a, dir, "a.db", 1);
-	node_open(&b, dir, "b.db", 1);
-	mesh(&a);
-	mesh(&b);
-	add_user(&a, "kato", KZ_ROLE_MEMBER);
-	add_user(&b, "kato", KZ_ROLE_MEMBER);
-	add_user(&a, "mori", KZ_ROLE_MEMBER);
-	add_user(&b, "mori", KZ_ROLE_MEMBER);
-	channel(&a, "本部", ch);
-	channel(&b, "本部", ch);
-
-	assert_int_equal(kz_store_begin_bulk(a.st), 0);
-	hint_ops(&a, ch, false, p1);
-	assert_int_equal(kz_store_commit(a.st), 0);
-
-	replayed = kz__fts_replayed();
-	assert_int_equal(kz_store_begin_bulk(b.st), 0);
-	hint_ops(&b, ch, true, p1b);
-	assert_int_equal(kz_store_commit(b.st), 0);
-	/* The first post (applied alone, before its edit came), the reply
-	 * and the urgent post; not the one with a wrong hint. */
-	assert_int_equal(kz__fts_replayed() - replayed, 3);
-
-	assert_memory_equal(p1, p1b, 32);
-	assert_same_digest(&a, &b);
-	assert_string_equal(texts_of(&b, ch, &t), "避難所の毛布が30枚足りません*|"
-	    "橋が通行止め|給水車は十時に到着|");
-	assert_int_equal((search(&b, "通行", NULL, &hs), hs.n), 1);
-	assert_int_equal((search(&b, "給水", NULL, &hs), hs.n), 1);
-	assert_int_equal((search(&b, "偽の", NULL, &hs), hs.n), 0);
-	assert_int_equal((search(&b, "倉庫", NULL, &hs), hs.n), 1);
-	assert_int_equal(kz_views_digest(b.st, db), 0);
-	assert_int_equal(kz_views_rebuild(b.st), 0);
-	assert_int_equal(kz_views_digest(b.st, da), 0);
-	assert_memory_equal(da, db, 32);
-	assert_int_equal(sqlite3_exec(kz__store_db(b.st), "INSERT INTO "
-	    "ws_search(ws_search) VALUES ('integrity-check')", NULL, NULL, NULL),
-	    SQLITE_OK);
-	node_close(&b);
-	node_close(&a);
-	kz_test_rmtree(dir);
-}
-
 /* a's store, closed and opened again, holds n messages in ch. */
 static void
 node_reopen_check(struct node *n, const uint8_t ch[32], int count)
@@ -1608,7 +1488,6 @@ main(void)
 		cmocka_unit_test(test_deferred_backlog),
 		cmocka_unit_test(test_new_post_paths_match_rebuild),
 		cmocka_unit_test(test_bulk_group_matches_plain),
-		cmocka_unit_test(test_bulk_hints),
 		cmocka_unit_test(test_checkpoint_thread),
 		cmocka_unit_test(test_search_index_merged_in_steps),
 		cmocka_unit_test(test_new_posts_in_time_order),
