@@ -92,8 +92,11 @@ void kz_store_rollback(struct kz_store *st);
  * read once.  Until then the views do not show the group's entries: a
  * caller that reads them (to skip what is already there) must remember
  * what it appended itself, or call kz_store_bulk_apply first.  Ingests in
- * a bulk group return KZ_ERR_INVAL.  Committed, the store is exactly what
- * the same appends in a plain group would have made.
+ * a bulk group return KZ_ERR_INVAL.  Committed, the store holds the
+ * entries and views the same appends in a plain group would have made;
+ * only its search index is cut into segments differently (a bulk group
+ * runs no merge steps: its commits flush large segments, which FTS5's
+ * crisis merge folds).
  */
 int kz_store_begin_bulk(struct kz_store *st);
 
