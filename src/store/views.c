@@ -1949,61 +1949,6 @@ kz_views_channel_digest(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
 }
 
 int
-kz_views_channel_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
-    int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx)
-{
-	sqlite3_stmt *s;
-	int rc, src;
-
-	if ((rc = prep(st, &s, "SELECT id, channel, hlc, author, seq, actor,"
-	    " thread_root, priority, text, edited, deleted, reply_count,"
-	    " (SELECT count(*) FROM ws_reactions r WHERE r.target = m.id),"
-	    " broadcast, subtype, system, pinned, files, edited_hlc"
-	    " FROM ws_messages m WHERE channel = ?1 ORDER BY hlc, author, seq")) < 0)
-		return rc;
-	sqlite3_bind_blob(s, 1, channel, KZ_ID_BYTES, SQLITE_STATIC);
-	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-		struct kz_view_message m;
-		struct kz_view_file *files;
-
-		memset(&m, 0, sizeof(m));
-		memcpy(m.id, sqlite3_column_blob(s, 0), KZ_ID_BYTES);
-		memcpy(m.channel, sqlite3_column_blob(s, 1), KZ_ID_BYTES);
-		m.hlc = (uint64_t)sqlite3_column_int64(s, 2);
-		if (sqlite3_column_bytes(s, 3) == 32)
-			memcpy(m.author, sqlite3_column_blob(s, 3), 32);
-		m.seq = (uint64_t)sqlite3_column_int64(s, 4);
-		m.actor = (const char *)sqlite3_column_text(s, 5);
-		if (sqlite3_column_bytes(s, 6) == KZ_ID_BYTES) {
-			m.has_thread_root = true;
-			memcpy(m.thread_root, sqlite3_column_blob(s, 6), KZ_ID_BYTES);
-		}
-		m.priority = (enum kz_priority)sqlite3_column_int(s, 7);
-		m.text = (const char *)sqlite3_column_text(s, 8);
-		m.edited = sqlite3_column_int(s, 9) != 0;
-		m.deleted = sqlite3_column_int(s, 10) != 0;
-		m.reply_count = (uint64_t)sqlite3_column_int64(s, 11);
-		m.reactions = (uint64_t)sqlite3_column_int64(s, 12);
-		m.broadcast = sqlite3_column_int(s, 13) != 0;
-		m.subtype = (const char *)sqlite3_column_text(s, 14);
-		m.system = sqlite3_column_int(s, 15) != 0;
-		m.pinned = sqlite3_column_int(s, 16) != 0;
-		m.n_files = (size_t)sqlite3_column_int64(s, 17);
-		m.edited_hlc = (uint64_t)sqlite3_column_int64(s, 18);
-		if ((rc = kz__views_message_files(st, &m, &files)) < 0)
-			break;
-		rc = cb(ctx, &m);
-		kz__views_files_free(files, m.n_files);
-		if (rc != 0)
-			break;
-	}
-	if (rc == 0 && src != SQLITE_DONE)
-		rc = kz__store_err(st, src, "list a channel's messages");
-	sqlite3_reset(s);
-	return rc;
-}
-
-int
 kz_views_reactions(struct kz_store *st, const uint8_t id[KZ_ID_BYTES],
     int (*cb)(void *ctx, const char *user, const char *emoji), void *ctx)
 {

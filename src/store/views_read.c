@@ -312,6 +312,21 @@ kz_views_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
 }
 
 int
+kz_views_channel_messages(struct kz_store *st, const uint8_t channel[KZ_ID_BYTES],
+    int (*cb)(void *ctx, const struct kz_view_message *m), void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = prepare(st, "SELECT " MESSAGE_COLS " FROM ws_messages m"
+	    " WHERE m.channel = ?1 ORDER BY m.hlc, m.author, m.seq", &s);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_blob(s, 1, channel, 32, SQLITE_STATIC);
+	return each_message(st, s, cb, ctx);
+}
+
+int
 kz_views_messages_page(struct kz_store *st,
     const uint8_t channel[KZ_ID_BYTES], const struct kz_view_cursor *before,
     uint64_t limit, int (*cb)(void *ctx, const struct kz_view_message *m),
