@@ -227,6 +227,33 @@ struct kz_slack_stats {
 	uint64_t day_files_done;	/* of which read */
 };
 
+/*
+ * The fields of struct kz_slack_stats by the names the summaries and the
+ * control protocol give them, in its order; the first KZ_SLACK_COUNTS are
+ * the import's counts, the rest its progress (day files).
+ */
+struct kz_slack_stat_name {
+	const char *name;
+	size_t offset;
+};
+#define KZ_SLACK_STATS 12
+#define KZ_SLACK_COUNTS 10
+extern const struct kz_slack_stat_name kz_slack_stat_names[KZ_SLACK_STATS];
+
+/* The i-th field of s (kz_slack_stat_names), and its value. */
+static inline uint64_t *
+kz_slack_stat(struct kz_slack_stats *s, size_t i)
+{
+	return (uint64_t *)((char *)s + kz_slack_stat_names[i].offset);
+}
+
+static inline uint64_t
+kz_slack_stat_value(const struct kz_slack_stats *s, size_t i)
+{
+	return *(const uint64_t *)((const char *)s +
+	    kz_slack_stat_names[i].offset);
+}
+
 struct kz_slack_import_opts {
 	void *ctx;
 	/* Each skipped item, as kz_slack_scan_cb.report. */

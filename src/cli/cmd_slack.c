@@ -240,6 +240,7 @@ import_summary(struct import_ui *ui, int rc, const char *why,
     const struct kz_slack_stats *s, double secs)
 {
 	struct cli *c = ui->c;
+	size_t i;
 
 	clear_line(ui);
 	if (c->json) {
@@ -247,16 +248,9 @@ import_summary(struct import_ui *ui, int rc, const char *why,
 
 		json_object_set_new(j, "export", json_string(ui->path));
 		json_object_set_new(j, "complete", json_boolean(rc == 0));
-		json_object_set_new(j, "channels", json_integer((json_int_t)s->channels));
-		json_object_set_new(j, "users", json_integer((json_int_t)s->users));
-		json_object_set_new(j, "messages", json_integer((json_int_t)s->messages));
-		json_object_set_new(j, "system", json_integer((json_int_t)s->system));
-		json_object_set_new(j, "threads", json_integer((json_int_t)s->threads));
-		json_object_set_new(j, "reactions", json_integer((json_int_t)s->reactions));
-		json_object_set_new(j, "files", json_integer((json_int_t)s->files));
-		json_object_set_new(j, "present", json_integer((json_int_t)s->present));
-		json_object_set_new(j, "skipped", json_integer((json_int_t)s->skipped));
-		json_object_set_new(j, "entries", json_integer((json_int_t)s->entries));
+		for (i = 0; i < KZ_SLACK_COUNTS; i++)
+			json_object_set_new(j, kz_slack_stat_names[i].name,
+			    json_integer((json_int_t)kz_slack_stat_value(s, i)));
 		json_object_set_new(j, "seconds", json_real(secs));
 		json_object_set_new(j, "problems", ui->problems);
 		ui->problems = NULL;
@@ -385,18 +379,9 @@ import_by_daemon(struct cli *c, struct import_ui *ui, bool *none)
 			rc = KZ_ERR_IO;
 			break;
 		}
-		s.channels = count_of(resp, "channels");
-		s.users = count_of(resp, "users");
-		s.messages = count_of(resp, "messages");
-		s.system = count_of(resp, "system");
-		s.threads = count_of(resp, "threads");
-		s.reactions = count_of(resp, "reactions");
-		s.files = count_of(resp, "files");
-		s.present = count_of(resp, "present");
-		s.skipped = count_of(resp, "skipped");
-		s.entries = count_of(resp, "entries");
-		s.day_files = count_of(resp, "day_files");
-		s.day_files_done = count_of(resp, "day_files_done");
+		for (i = 0; i < KZ_SLACK_STATS; i++)
+			*kz_slack_stat(&s, i) = count_of(resp,
+			    kz_slack_stat_names[i].name);
 		e = json_object_get(resp, "problems");
 		for (i = 0; i < json_array_size(e); i++, shown++) {
 			json_t *p = json_array_get(e, i);

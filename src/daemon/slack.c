@@ -320,30 +320,21 @@ kzd_import_status(struct kzd *d, size_t from)
 	uint64_t end = im->state == KZD_IMPORT_RUNNING ? uv_now(&d->loop) :
 	    im->ended_ms;
 
-	o = json_pack("{s:b,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-	    "s:I,s:I,s:f,s:I,s:I,s:I,s:f}",
-	    "ok", 1,
-	    "import", (json_int_t)im->id,
-	    "state", state_names[im->state],
-	    "channels", (json_int_t)s->channels,
-	    "users", (json_int_t)s->users,
-	    "messages", (json_int_t)s->messages,
-	    "system", (json_int_t)s->system,
-	    "threads", (json_int_t)s->threads,
-	    "reactions", (json_int_t)s->reactions,
-	    "files", (json_int_t)s->files,
-	    "present", (json_int_t)s->present,
-	    "skipped", (json_int_t)s->skipped,
-	    "entries", (json_int_t)s->entries,
-	    "day_files", (json_int_t)s->day_files,
-	    "day_files_done", (json_int_t)s->day_files_done,
-	    "seconds", (double)(end - im->started_ms) / 1e3,
-	    "problems_total", (json_int_t)im->n_problems,
-	    "problems_kept", (json_int_t)n,
-	    "steps", (json_int_t)im->steps,
-	    "step_ms_max", (double)im->step_ns_max / 1e6);
+	o = json_pack("{s:b,s:I,s:s}", "ok", 1, "import", (json_int_t)im->id,
+	    "state", state_names[im->state]);
 	if (o == NULL)
 		return NULL;
+	for (i = 0; i < KZ_SLACK_STATS; i++)
+		json_object_set_new(o, kz_slack_stat_names[i].name,
+		    json_integer((json_int_t)kz_slack_stat_value(s, i)));
+	json_object_set_new(o, "seconds",
+	    json_real((double)(end - im->started_ms) / 1e3));
+	json_object_set_new(o, "problems_total",
+	    json_integer((json_int_t)im->n_problems));
+	json_object_set_new(o, "problems_kept", json_integer((json_int_t)n));
+	json_object_set_new(o, "steps", json_integer((json_int_t)im->steps));
+	json_object_set_new(o, "step_ms_max",
+	    json_real((double)im->step_ns_max / 1e6));
 	if (im->state != KZD_IMPORT_NONE)
 		json_object_set_new(o, "path", str_json(im->path));
 	if (im->state == KZD_IMPORT_FAILED)

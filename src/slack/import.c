@@ -24,6 +24,7 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,14 @@
 
 /* Room for one file reference's clipped strings: 4 x 256 and the URL. */
 #define FILE_STR_BYTES (4 * (KZ_IMPORT_FILE_NAME_MAX + 1) + KZ_IMPORT_URL_MAX + 1)
+
+#define STAT(f) { #f, offsetof(struct kz_slack_stats, f) }
+
+const struct kz_slack_stat_name kz_slack_stat_names[KZ_SLACK_STATS] = {
+	STAT(channels), STAT(users), STAT(messages), STAT(system),
+	STAT(threads), STAT(reactions), STAT(files), STAT(present),
+	STAT(skipped), STAT(entries), STAT(day_files), STAT(day_files_done),
+};
 
 /* ------------------------------------------------------------ the queue */
 
