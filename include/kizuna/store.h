@@ -137,6 +137,20 @@ struct kz_appended {
 int kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
     uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_appended *out);
 
+struct kz_op;
+
+/*
+ * kz_store_append for a caller that decoded the op already (kz_op_decode
+ * of exactly these bytes, on a thread of its own: an import's reader):
+ * decoded, or NULL when the bytes did not decode, is the store's from here
+ * on, whatever the result.  In a bulk group the views are then computed
+ * from it at kz_store_commit instead of reading the entry back and
+ * decoding it again; outside one it is freed.
+ */
+int kz_store_append_decoded(struct kz_store *st, const struct kz_keypair *kp,
+    uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_op *decoded,
+    struct kz_appended *out);
+
 struct kz_ingest_result {
 	uint64_t added;		/* entries newly stored */
 	uint64_t duplicate;	/* entries already held, identical */

@@ -70,6 +70,9 @@ struct item {
 	uint8_t chan[KZ_ID_BYTES];	/* IT_POST: its channel's id */
 	uint8_t *op;		/* IT_CHANNEL, IT_POST: encoded, malloc'd */
 	size_t op_len;
+	/* IT_CHANNEL, IT_POST: op decoded again by the reader, as the store
+	 * would decode it (NULL if it does not decode; kz_store_append_decoded) */
+	struct kz_op *dec;
 	bool active;		/* IT_USER */
 	bool system, reply;	/* IT_POST */
 	uint64_t n1, n2;	/* IT_POST: reactions, files; IT_DAY: done, total */
@@ -103,6 +106,7 @@ static void
 item_free(struct item *it)
 {
 	free(it->op);
+	kz_op_free(it->dec);
 	free(it->s1);
 	free(it->s2);
 	free(it->s3);
@@ -406,7 +410,11 @@ on_report(void *ctx, const char *file, unsigned line, const char *what)
 	(void)put_report(ctx, file, line, what);
 }
 
-/* The op encoded into it; 1 (reported: why) when it does not encode. */
+/*
+ * The op encoded into it, and decoded again from those bytes as the
+ * store's views would (here, on the reader's thread, and not there); 1
+ * (reported: why) when it does not encode.
+ */
 static int
 encode(struct item *it, const struct kz_op *op, int *why)
 {
@@ -418,6 +426,8 @@ encode(struct item *it, const struct kz_op *op, int *why)
 		*why = rc;
 		return 1;
 	}
+	if (kz_op_decode(&it->dec, it->op, it->op_len) == KZ_ERR_NOMEM)
+		return KZ_ERR_NOMEM;
 	return 0;
 }
 
@@ -816,20 +826,28 @@ commit(struct imp *im)
 	return 0;
 }
 
-/* Appends an encoded op in the open batch.  Returns 0 or a store error. */
+/*
+ * Appends an encoded op in the open batch, with its decoded form *dec
+ * (kz_store_append_decoded: taken, *dec set to NULL).  Returns 0 or a store
+ * error.
+ */
 static int
-append(struct imp *im, const uint8_t *op, size_t len)
+append(struct imp *im, const uint8_t *op, size_t len, struct kz_op **dec)
 {
+	struct kz_op *d = *dec;
 	int rc;
 
+	*dec = NULL;
 	if (!im->open) {
-		if ((rc = kz_store_begin_bulk(im->st)) < 0)
+		if ((rc = kz_store_begin_bulk(im->st)) < 0) {
+			kz_op_free(d);
 			return rc;
+		}
 		im->open = true;
 		im->at_begin = *im->stats;
 	}
-	if ((rc = kz_store_append(im->st, im->kp, im->o->wall_ms, op, len,
-	    NULL)) < 0)
+	if ((rc = kz_store_append_decoded(im->st, im->kp, im->o->wall_ms, op,
+	    len, d, NULL)) < 0)
 		return rc;
 	im->stats->entries++;
 	if (++im->in_batch >= im->batch)
@@ -864,6 +882,7 @@ put_user(struct imp *im, const char *kid, const char *display, bool active,
 {
 	struct user_now now = { 0 };
 	struct kz_op op = { .type = KZ_OP_USER_SET };
+	struct kz_op *dec = NULL;
 	uint8_t *buf;
 	size_t len;
 	int rc;
@@ -891,7 +910,11 @@ put_user(struct imp *im, const char *kid, const char *display, bool active,
 		skip(im, file, line, what);
 		return 0;
 	}
-	rc = append(im, buf, len);
+	if ((rc = kz_op_decode(&dec, buf, len)) == KZ_ERR_NOMEM) {
+		free(buf);
+		return rc;
+	}
+	rc = append(im, buf, len, &dec);
 	free(buf);
 	if (rc == 0)
 		im->stats->users++;
@@ -930,7 +953,7 @@ take(struct imp *im, struct item *it)
 			im->stats->present++;
 			return 0;
 		}
-		if ((rc = append(im, it->op, it->op_len)) == 0) {
+		if ((rc = append(im, it->op, it->op_len, &it->dec)) == 0) {
 			im->stats->channels++;
 			rc = add_fresh(im, it->id);
 		}
@@ -954,7 +977,7 @@ take(struct imp *im, struct item *it)
 				return rc;
 			p = name + strlen(name) + 1;
 		}
-		if ((rc = append(im, it->op, it->op_len)) < 0)
+		if ((rc = append(im, it->op, it->op_len, &it->dec)) < 0)
 			return rc;
 		if (im->open)	/* else committed with it: the views show it */
 			idset_has(&im->pending, it->id, true);

@@ -303,6 +303,11 @@ struct kz_store {
 		uint8_t key[KZ_PK_BYTES];
 		uint64_t hlc;
 		uint64_t from, to;
+		/* The appends' decoded ops (kz_store_append_decoded), when
+		 * every append of from..to gave one (whole). */
+		struct kz__bulk_row *rows;
+		size_t n_rows, cap_rows;
+		bool whole;
 	} bk;
 	struct ckpt *ckpt;	/* kz_store_checkpoint_thread */
 };
@@ -489,6 +494,7 @@ kz_store_free(struct kz_store *st)
 	for (i = 0; i < N_STMTS; i++)
 		sqlite3_finalize(st->stmt[i]);
 	kz__views_free(st->views);
+	free(st->bk.rows);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
 	free(st->path);
@@ -623,19 +629,61 @@ static int feed_set_tip(struct kz_store *st, int64_t id, uint64_t tip,
 static int hlc_set(struct kz_store *st, uint64_t hlc);
 
 /* Writes a bulk group's feed tip and clock and applies its appends. */
+/* Forgets the decoded ops a bulk run kept. */
+static void
+bulk_rows_drop(struct kz_store *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->bk.n_rows; i++)
+		kz_op_free(st->bk.rows[i].op);
+	st->bk.n_rows = 0;
+}
+
+/* Keeps the decoded op of the entry just appended; false: no room. */
+static bool
+bulk_row_keep(struct kz_store *st, int64_t rowid,
+    const struct kz_entry_header *h, const uint8_t hash[KZ_HASH_BYTES],
+    struct kz_op *op)
+{
+	struct bulk *b = &st->bk;
+	struct kz__bulk_row *r;
+
+	if (b->n_rows == b->cap_rows) {
+		size_t cap = b->cap_rows ? 2 * b->cap_rows : 256;
+
+		if ((r = realloc(b->rows, cap * sizeof(*r))) == NULL)
+			return false;
+		b->rows = r;
+		b->cap_rows = cap;
+	}
+	r = &b->rows[b->n_rows++];
+	r->rowid = rowid;
+	r->seq = h->seq;
+	r->hlc = h->hlc;
+	memcpy(r->hash, hash, KZ_HASH_BYTES);
+	r->op = op;
+	return true;
+}
+
 static int
 bulk_flush(struct kz_store *st)
 {
+	struct bulk *b = &st->bk;
 	int rc;
 
-	if (!st->bk.active)
+	if (!b->active)
 		return 0;
-	st->bk.active = false;
-	rc = feed_set_tip(st, st->bk.f.id, st->bk.f.tip, st->bk.f.tip_hash);
+	b->active = false;
+	rc = feed_set_tip(st, b->f.id, b->f.tip, b->f.tip_hash);
 	if (rc == 0)
-		rc = hlc_set(st, st->bk.hlc);
-	if (rc == 0)
-		rc = kz__views_apply(st, st->bk.f.id, st->bk.from, st->bk.to);
+		rc = hlc_set(st, b->hlc);
+	if (rc == 0 && b->whole && b->n_rows == b->to - b->from + 1)
+		rc = kz__views_apply_rows(st, b->f.id, b->key, b->from, b->to,
+		    b->rows, b->n_rows);
+	else if (rc == 0)
+		rc = kz__views_apply(st, b->f.id, b->from, b->to);
+	bulk_rows_drop(st);
 	if (rc < 0 && st->group_rc == 0)
 		st->group_rc = rc;	/* it wrote: the group is undone */
 	return rc;
@@ -786,6 +834,7 @@ kz_store_commit(struct kz_store *st)
 	st->in_group = false;
 	st->bulk = false;
 	st->bk.active = false;
+	bulk_rows_drop(st);
 	st->pend.active = false;
 	st->group_rc = 0;
 	if (rc < 0) {
@@ -803,6 +852,7 @@ kz_store_rollback(struct kz_store *st)
 	st->in_group = false;
 	st->bulk = false;
 	st->bk.active = false;
+	bulk_rows_drop(st);
 	st->pend.active = false;
 	st->group_rc = 0;
 	txn_rollback(st, 0);
@@ -1081,22 +1131,32 @@ out_appended(struct kz_appended *out, const struct kz_entry_header *h,
 	return 0;
 }
 
-int
-kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
-    uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_appended *out)
+/*
+ * kz_store_append; with decoded (given: kz_store_append_decoded), dec is
+ * the op's decoded form, owned from here on.
+ */
+static int
+append(struct kz_store *st, const struct kz_keypair *kp, uint64_t wall_ms,
+    const uint8_t *op, size_t op_len, bool decoded, struct kz_op *dec,
+    struct kz_appended *out)
 {
 	struct kz_entry_header h;
 	struct feed_row f;
 	struct pending_sig saved = st->pend;
 	uint8_t header[KZ_HEADER_BYTES], hash[KZ_HASH_BYTES], sig[KZ_SIG_BYTES];
 	uint64_t last, hlc;
+	int64_t rowid = 0;
 	bool urgent;
 	int rc;
 
-	if (op_len > KZ_OP_MAX)
+	if (op_len > KZ_OP_MAX) {
+		kz_op_free(dec);
 		return KZ_ERR_TOO_BIG;
-	if ((rc = txn_begin(st)) < 0)
+	}
+	if ((rc = txn_begin(st)) < 0) {
+		kz_op_free(dec);
 		return rc;
+	}
 	if (st->bulk && st->bk.active &&
 	    memcmp(st->bk.key, kp->pk, KZ_PK_BYTES) == 0) {
 		/* Checked by the group's first append; only we wrote since. */
@@ -1142,6 +1202,8 @@ build:
 	    op, op_len);
 	if (rc == 0)
 		rc = entry_add(st, f.id, h.seq, hlc, hash, header, op, op_len);
+	if (rc == 0)
+		rowid = sqlite3_last_insert_rowid(st->db);
 	urgent = kz_op_bytes_urgent(op, op_len);
 	if (rc == 0 && st->in_group && !urgent) {
 		/* Another feed's pending run end is signed now; ours waits. */
@@ -1171,6 +1233,12 @@ build:
 			st->bk.active = true;
 			memcpy(st->bk.key, kp->pk, KZ_PK_BYTES);
 			st->bk.from = h.seq;
+			bulk_rows_drop(st);
+			st->bk.whole = true;
+		}
+		if (!decoded || !bulk_row_keep(st, rowid, &h, hash, dec)) {
+			st->bk.whole = false;
+			kz_op_free(dec);
 		}
 		st->bk.f = f;
 		st->bk.f.tip = h.seq;
@@ -1179,6 +1247,8 @@ build:
 		st->bk.to = h.seq;
 		return out_appended(out, &h, hlc, hash);
 	}
+	kz_op_free(dec);
+	dec = NULL;
 	if (rc == 0)
 		rc = feed_set_tip(st, f.id, h.seq, hash);
 	if (rc == 0)
@@ -1191,9 +1261,25 @@ build:
 		goto fail;
 	return out_appended(out, &h, hlc, hash);
 fail:
+	kz_op_free(dec);
 	txn_rollback(st, rc);
 	st->pend = saved;
 	return rc;
+}
+
+int
+kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
+    uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_appended *out)
+{
+	return append(st, kp, wall_ms, op, op_len, false, NULL, out);
+}
+
+int
+kz_store_append_decoded(struct kz_store *st, const struct kz_keypair *kp,
+    uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_op *decoded,
+    struct kz_appended *out)
+{
+	return append(st, kp, wall_ms, op, op_len, true, decoded, out);
 }
 
 int

@@ -62,6 +62,27 @@ struct kz__views **kz__store_views(struct kz_store *st);
  */
 int kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to);
 
+/*
+ * An entry a bulk group appended with its op decoded by the caller
+ * (kz_store_append_decoded): what kz__views_apply would read back.
+ */
+struct kz__bulk_row {
+	int64_t rowid;
+	uint64_t seq, hlc;
+	uint8_t hash[KZ_HASH_BYTES];
+	struct kz_op *op;	/* kz_op_decode's result for its op; NULL: none */
+};
+
+/*
+ * kz__views_apply of feed[from..to], whose rows[0..n) (n == to - from + 1,
+ * in seq order, all by author) are given instead of read back: the views
+ * take the ops they use, setting rows[i].op to NULL; the caller frees any
+ * left.
+ */
+int kz__views_apply_rows(struct kz_store *st, int64_t feed,
+    const uint8_t author[KZ_PK_BYTES], uint64_t from, uint64_t to,
+    struct kz__bulk_row *rows, size_t n);
+
 /* kz__views_apply, never deferred (an urgent entry that came alone). */
 int kz__views_apply_now(struct kz_store *st, int64_t feed, uint64_t from,
     uint64_t to);

@@ -189,6 +189,39 @@ factset_add(struct factset *fs, sqlite3_stmt *s)
 	return 0;
 }
 
+/*
+ * Fills fs from the rows a bulk group appended, taking their ops: the same
+ * factset that reading those entries back with factset_add would give.
+ */
+static int
+factset_from_rows(struct factset *fs, const uint8_t author[KZ_PK_BYTES],
+    struct kz__bulk_row *rows, size_t n)
+{
+	size_t i;
+
+	fs->f = calloc(n ? n : 1, sizeof(*fs->f));
+	fs->ops = calloc(n ? n : 1, sizeof(*fs->ops));
+	fs->rowids = calloc(n ? n : 1, sizeof(*fs->rowids));
+	if (fs->f == NULL || fs->ops == NULL || fs->rowids == NULL) {
+		factset_free(fs);
+		return KZ_ERR_NOMEM;
+	}
+	fs->cap = n;
+	for (i = 0; i < n; i++) {
+		struct kz_ws_fact *f = &fs->f[i];
+
+		f->hlc = rows[i].hlc;
+		memcpy(f->author, author, 32);
+		f->seq = rows[i].seq;
+		memcpy(f->hash, rows[i].hash, KZ_HASH_BYTES);
+		f->op = fs->ops[i] = rows[i].op;
+		rows[i].op = NULL;
+		fs->rowids[i] = rows[i].rowid;
+	}
+	fs->n = n;
+	return 0;
+}
+
 /* The facts filed under key (NULL: the control facts). */
 static int
 load_facts(struct kz_store *st, const uint8_t *key, size_t key_len,
@@ -779,7 +812,15 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 		doc = old.doc;
 	else if ((rc = new_doc(st, v, hlc, &doc)) < 0)
 		goto out;
-	if ((rc = prep(st, &s, "INSERT INTO ws_messages(doc, id, channel, hlc,"
+	/* A fresh post has no row yet: a plain insert, without the upsert's
+	 * work (which also computes the generated meta column). */
+	if ((rc = prep(st, &s, fresh ? "INSERT INTO ws_messages(doc, id, channel,"
+	    " hlc, author, seq, actor, thread_root, priority, text, edited,"
+	    " deleted, reply_count, broadcast, subtype, system, pinned, files,"
+	    " edited_hlc) VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+	    " ?9, ?10, ?11, (SELECT count(*) FROM ws_messages r WHERE"
+	    " r.thread_root = ?1 AND r.deleted = 0), ?13, ?14, ?15, ?16, ?17, ?18)" :
+	    "INSERT INTO ws_messages(doc, id, channel, hlc,"
 	    " author, seq, actor, thread_root, priority, text, edited, deleted,"
 	    " reply_count, broadcast, subtype, system, pinned, files, edited_hlc)"
 	    " VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
@@ -1470,7 +1511,8 @@ refile_all(struct kz_store *st, struct kz__views *v)
  */
 static int
 apply_range(struct kz_store *st, struct kz__views *v, int64_t feed,
-    uint64_t from, uint64_t to, bool skip_filed, bool control_only)
+    uint64_t from, uint64_t to, bool skip_filed, bool control_only,
+    struct factset *given)
 {
 	struct factset fs = { 0 };
 	sqlite3_stmt *s = NULL;
@@ -1482,6 +1524,13 @@ apply_range(struct kz_store *st, struct kz__views *v, int64_t feed,
 	v->purged = false;
 	v->indexed = 0;
 	v->doc.valid = false;
+	if (given != NULL) {
+		/* The entries as appended (kz__views_apply_rows). */
+		fs = *given;
+		memset(given, 0, sizeof(*given));
+		rc = 0;
+		goto read;
+	}
 	if ((rc = prep(st, &s, skip_filed ?
 	    "SELECT rowid, header, hash, op FROM entries e"
 	    " WHERE feed = ?1 AND seq BETWEEN ?2 AND ?3"
@@ -1500,6 +1549,7 @@ apply_range(struct kz_store *st, struct kz__views *v, int64_t feed,
 	sqlite3_reset(s);
 	if (rc < 0)
 		goto out;
+read:
 	if (control_only) {
 		for (i = 0; i < fs.n; i++)
 			if (fs.ops[i] != NULL && !kz_ws_is_control(fs.ops[i]->type)) {
@@ -1609,8 +1659,10 @@ pending_set(struct kz_store *st, int64_t feed, int64_t applied)
 	return run(st, s, "write backlog");
 }
 
-int
-kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to)
+/* kz__views_apply; given: the entries from..to as appended, or NULL. */
+static int
+views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to,
+    struct factset *given)
 {
 	struct kz__views *v;
 	int64_t applied;
@@ -1631,17 +1683,41 @@ kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to)
 			if (applied < 0 &&
 			    (rc = pending_set(st, feed, (int64_t)from - 1)) < 0)
 				goto fail;
-			rc = apply_range(st, v, feed, from, to, false, true);
+			rc = apply_range(st, v, feed, from, to, false, true,
+			    given);
 			if (rc < 0)
 				goto fail;
 			return 0;
 		}
 	}
-	if ((rc = apply_range(st, v, feed, from, to, false, false)) < 0)
+	if ((rc = apply_range(st, v, feed, from, to, false, false, given)) < 0)
 		goto fail;
 	return 0;
 fail:
 	kz__views_forget(st);	/* the transaction rolls back */
+	return rc;
+}
+
+int
+kz__views_apply(struct kz_store *st, int64_t feed, uint64_t from, uint64_t to)
+{
+	return views_apply(st, feed, from, to, NULL);
+}
+
+int
+kz__views_apply_rows(struct kz_store *st, int64_t feed,
+    const uint8_t author[KZ_PK_BYTES], uint64_t from, uint64_t to,
+    struct kz__bulk_row *rows, size_t n)
+{
+	struct factset fs = { 0 };
+	int rc;
+
+	if (n != to - from + 1)
+		return KZ_ERR_INVAL;
+	if ((rc = factset_from_rows(&fs, author, rows, n)) < 0)
+		return rc;
+	rc = views_apply(st, feed, from, to, &fs);
+	factset_free(&fs);	/* what apply_range did not take (no root) */
 	return rc;
 }
 
@@ -1656,7 +1732,7 @@ kz__views_apply_now(struct kz_store *st, int64_t feed, uint64_t from,
 		return rc;
 	if (!v->has_root)
 		return 0;
-	if ((rc = apply_range(st, v, feed, from, to, false, false)) < 0)
+	if ((rc = apply_range(st, v, feed, from, to, false, false, NULL)) < 0)
 		kz__views_forget(st);
 	return rc;
 }
@@ -1771,7 +1847,7 @@ kz_views_catch_up(struct kz_store *st, size_t budget, uint64_t *left)
 		}
 		if (to - from + 1 > budget)
 			to = from + budget - 1;
-		if ((rc = apply_range(st, v, pf[i].feed, from, to, true, false)) < 0)
+		if ((rc = apply_range(st, v, pf[i].feed, from, to, true, false, NULL)) < 0)
 			goto fail;
 		budget -= (size_t)(to - from + 1);
 		rc = pending_set(st, pf[i].feed, to >= pf[i].tip ? -1 : (int64_t)to);

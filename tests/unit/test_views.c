@@ -27,6 +27,10 @@ struct node {
 	struct kz_keypair kp;
 	uint64_t wall;
 	char *path;
+	/* put: the appends with these bits (counted from 1, bit 0 unused)
+	 * pass the op decoded (kz_store_append_decoded); puts counts them. */
+	uint64_t decoded;
+	unsigned puts;
 };
 
 static void
@@ -39,6 +43,8 @@ node_open(struct node *n, const char *dir, const char *name, uint8_t seedbyte)
 	n->path = kz_test_path(dir, name);
 	assert_int_equal(kz_store_open(&n->st, n->path, NULL), 0);
 	n->wall = T0 + seedbyte;
+	n->decoded = 0;
+	n->puts = 0;
 }
 
 static void
@@ -58,7 +64,17 @@ put(struct node *n, struct kz_op *op, uint8_t id[32])
 
 	assert_int_equal(kz_op_encode(&buf, &len, op), 0);
 	n->wall += 10;
-	assert_int_equal(kz_store_append(n->st, &n->kp, n->wall, buf, len, &app), 0);
+	n->puts++;
+	if (n->puts < 64 && (n->decoded >> n->puts & 1)) {
+		struct kz_op *dec;
+
+		assert_int_equal(kz_op_decode(&dec, buf, len), 0);
+		assert_int_equal(kz_store_append_decoded(n->st, &n->kp, n->wall,
+		    buf, len, dec, &app), 0);
+	} else {
+		assert_int_equal(kz_store_append(n->st, &n->kp, n->wall, buf, len,
+		    &app), 0);
+	}
 	free(buf);
 	if (id != NULL)
 		memcpy(id, app.hash, 32);
@@ -777,6 +793,91 @@ test_bulk_group_matches_plain(void **state)
 	kz_test_rmtree(dir);
 }
 
+/*
+ * Appends whose ops the caller decoded (kz_store_append_decoded: an
+ * import's reader decodes them on its own thread) make the store plain
+ * appends make: a bulk group's views are computed from the given ops, and
+ * a run in which one append gave none reads its entries back instead.
+ * Outside a bulk group, and rolled back, the given op is freed (ASan).
+ * The given op is trusted: NULL leaves its entry out of the views as if
+ * its bytes did not decode, until the views are rebuilt from the bytes.
+ */
+static void
+test_bulk_decoded_matches_plain(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a, b, c;
+	struct node *bc[2] = { &b, &c };
+	uint8_t ch[32], p1[32], p1x[32];
+	struct kz_op op;
+	struct kz_appended app;
+	struct texts t;
+	uint8_t *buf;
+	size_t len;
+	int i;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	node_open(&b, dir, "b.db", 1);
+	node_open(&c, dir, "c.db", 1);
+	mesh(&a);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	add_user(&a, "mori", KZ_ROLE_MEMBER);
+	channel(&a, "本部", ch);
+	assert_int_equal(kz_store_begin(a.st), 0);
+	bulk_ops(&a, ch, p1);
+	assert_int_equal(kz_store_commit(a.st), 0);
+
+	/* b: every append decoded, outside groups too; c: the same but for
+	 * the bulk group's second append (the reply), so that run is read
+	 * back. */
+	b.decoded = ~(uint64_t)0;
+	c.decoded = ~(uint64_t)0 & ~((uint64_t)1 << 6);
+	for (i = 0; i < 2; i++) {
+		struct node *n = bc[i];
+
+		mesh(n);
+		add_user(n, "kato", KZ_ROLE_MEMBER);
+		add_user(n, "mori", KZ_ROLE_MEMBER);
+		channel(n, "本部", ch);
+		assert_int_equal(n->puts, 4);
+		assert_int_equal(kz_store_begin_bulk(n->st), 0);
+		bulk_ops(n, ch, p1x);
+		assert_memory_equal(p1, p1x, 32);
+		assert_int_equal(kz_store_commit(n->st), 0);
+		assert_same_digest(&a, n);
+		assert_string_equal(texts_of(n, ch, &t),
+		    "避難所の毛布が30枚足りません*|橋が通行止め|");
+	}
+
+	/* Rolled back with decoded ops held: nothing stays, nothing leaks. */
+	assert_int_equal(kz_store_begin_bulk(b.st), 0);
+	post(&b, "kato", ch, "取り消される投稿", KZ_PRIO_NORMAL, NULL);
+	b.wall -= 10;
+	kz_store_rollback(b.st);
+	assert_same_digest(&a, &b);
+
+	/* Trusted: an op given as NULL is not in the views ... */
+	op = (struct kz_op){ .type = KZ_OP_POST, .actor = "kato",
+	    .u.post = { ch, "見えない投稿", NULL, KZ_PRIO_NORMAL, 0, NULL } };
+	assert_int_equal(kz_op_encode(&buf, &len, &op), 0);
+	assert_int_equal(kz_store_begin_bulk(b.st), 0);
+	assert_int_equal(kz_store_append_decoded(b.st, &b.kp, b.wall + 10, buf,
+	    len, NULL, &app), 0);
+	assert_int_equal(kz_store_commit(b.st), 0);
+	free(buf);
+	assert_string_equal(texts_of(&b, ch, &t),
+	    "避難所の毛布が30枚足りません*|橋が通行止め|");
+	/* ... until they are rebuilt from the stored bytes. */
+	assert_int_equal(kz_views_rebuild(b.st), 0);
+	assert_string_equal(texts_of(&b, ch, &t),
+	    "避難所の毛布が30枚足りません*|橋が通行止め|見えない投稿|");
+	node_close(&c);
+	node_close(&b);
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
 /* a's store, closed and opened again, holds n messages in ch. */
 static void
 node_reopen_check(struct node *n, const uint8_t ch[32], int count)
@@ -1488,6 +1589,7 @@ main(void)
 		cmocka_unit_test(test_deferred_backlog),
 		cmocka_unit_test(test_new_post_paths_match_rebuild),
 		cmocka_unit_test(test_bulk_group_matches_plain),
+		cmocka_unit_test(test_bulk_decoded_matches_plain),
 		cmocka_unit_test(test_checkpoint_thread),
 		cmocka_unit_test(test_search_index_merged_in_steps),
 		cmocka_unit_test(test_new_posts_in_time_order),
