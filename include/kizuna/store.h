@@ -108,7 +108,7 @@ int kz_store_bulk_apply(struct kz_store *st);
  * connection, woken after each commit to copy it into the database file (a
  * passive checkpoint: it neither waits for nor blocks the writer), so that
  * a long run of commits (an import) only writes the WAL.  The writer still
- * checkpoints when the WAL holds 64 MiB, by then cheaply (the thread copied
+ * checkpoints when the WAL holds 256 MiB, by then cheaply (the thread copied
  * most of it): only the writer's own checkpoint lets the WAL start over
  * while it keeps writing.  off (or kz_store_free): the thread ends, the
  * WAL is copied over and cut to nothing (unless a reader holds it), and
