@@ -257,7 +257,8 @@ struct kz_op {
 		struct kz_safety_status safety;
 		struct kz_link_report link_report;
 	} u;
-	void *pb;			/* owned decoded message (decoded ops only) */
+	void *pb;			/* the decoded message (decoded ops only) */
+	void *arena;			/* owned: where pb lives (decoded ops only) */
 	void *ext;			/* owned: the imported parts (decoded ops only) */
 };
 

@@ -6,6 +6,8 @@
  * also rejects strings with embedded NUL bytes that a C string would
  * silently cut short.
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -703,20 +705,96 @@ get_link_report(struct kz_op *op, const Kizuna__LinkReport *pb)
 	return 0;
 }
 
+/*
+ * Where a decoded op's message lives.  protobuf-c's unpack allocates each
+ * string, submessage and array of it apart; here they follow one another
+ * in a few chunks, and kz_op_free frees the chunks instead of walking the
+ * message field by field (which took 5% of an import's store thread, as
+ * free_unpacked, in perf record).
+ */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+#define ARENA_CHUNK 4000	/* bytes; a bigger allocation gets its own */
+
+static void *
+arena_alloc(void *ctx, size_t size)
+{
+	struct arena_chunk **head = ctx, *c = *head;
+	size_t align = sizeof(max_align_t);
+	size_t need = (size + align - 1) / align * align;
+	void *p;
+
+	if (need < size)
+		return NULL;
+	if (c == NULL || c->cap - c->used < need) {
+		size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
+
+		if (cap > SIZE_MAX - sizeof(*c) ||
+		    (c = malloc(sizeof(*c) + cap)) == NULL)
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		/* The chunk with room stays in front. */
+		if (*head != NULL && need > ARENA_CHUNK) {
+			c->next = (*head)->next;
+			(*head)->next = c;
+		} else {
+			c->next = *head;
+			*head = c;
+		}
+	}
+	p = (char *)c->data + c->used;
+	c->used += need;
+	return p;
+}
+
+static void
+arena_free_none(void *ctx, void *p)
+{
+	(void)ctx;
+	(void)p;
+}
+
+/* Frees the arena at *head and every chunk of it. */
+static void
+arena_free(struct arena_chunk **head)
+{
+	struct arena_chunk *c, *next;
+
+	if (head == NULL)
+		return;
+	for (c = *head; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(head);
+}
+
 int
 kz_op_decode(struct kz_op **out, const uint8_t *buf, size_t len)
 {
 	Kizuna__Op *pb;
 	struct kz_op *op = NULL;
 	uint8_t *tmp = NULL;
+	struct arena_chunk **arena;
+	ProtobufCAllocator alloc = { arena_alloc, arena_free_none, NULL };
 	int rc = KZ_ERR_MALFORMED;
 
 	*out = NULL;
 	if (len > KZ_OP_MAX)
 		return KZ_ERR_TOO_BIG;
-	pb = kizuna__op__unpack(NULL, len, buf);
-	if (pb == NULL)
+	if ((arena = calloc(1, sizeof(*arena))) == NULL)
+		return KZ_ERR_NOMEM;
+	alloc.allocator_data = arena;
+	pb = kizuna__op__unpack(&alloc, len, buf);
+	if (pb == NULL) {
+		arena_free(arena);
 		return KZ_ERR_MALFORMED;
+	}
 	if (kizuna__op__get_packed_size(pb) != len)
 		goto fail;
 	tmp = malloc(len ? len : 1);
@@ -877,6 +955,7 @@ kz_op_decode(struct kz_op **out, const uint8_t *buf, size_t len)
 		goto fail;
 	free(tmp);
 	op->pb = pb;
+	op->arena = arena;
 	*out = op;
 	return 0;
 fail:
@@ -884,7 +963,7 @@ fail:
 	if (op != NULL)
 		free(op->ext);
 	free(op);
-	kizuna__op__free_unpacked(pb, NULL);
+	arena_free(arena);
 	return rc;
 }
 
@@ -893,8 +972,7 @@ kz_op_free(struct kz_op *op)
 {
 	if (op == NULL)
 		return;
-	if (op->pb != NULL)
-		kizuna__op__free_unpacked(op->pb, NULL);
+	arena_free(op->arena);
 	free(op->ext);
 	free(op);
 }
