@@ -1010,6 +1010,71 @@ test_search_index_merged_in_steps(void **state)
 	kz_test_rmtree(dir);
 }
 
+/* A bulk group of n posts of 60 characters drawn from 40 kanji. */
+static void
+bulk_kanji_posts(struct node *n, const uint8_t ch[32], int count,
+    uint32_t *rng)
+{
+	static const char kanji[] = "避難所給水車停電復旧道路通行止橋崩落"
+	    "毛布食料医療班派遣要請確認連絡本部支所消防団救助活動開始終了";
+	char text[60 * 3 + 1];
+	int i, k;
+
+	assert_int_equal(kz_store_begin_bulk(n->st), 0);
+	for (i = 0; i < count; i++) {
+		for (k = 0; k < 60; k++) {
+			*rng = *rng * 1103515245u + 12345u;
+			memcpy(text + 3 * k, kanji + 3 * ((*rng >> 16) % 40), 3);
+		}
+		text[60 * 3] = '\0';
+		post(n, "kato", ch, text, KZ_PRIO_NORMAL, NULL);
+	}
+	assert_int_equal(kz_store_commit(n->st), 0);
+}
+
+/*
+ * FTS5 holds the terms of a transaction in memory up to its 'hashsize'
+ * before it writes them as a segment; the views set it to 16 MiB, so a
+ * bulk group (an import's batch) writes one segment at its commit instead
+ * of one a MiB, which FTS5's crisis merge then merged again.  Set back to
+ * FTS5's 1 MiB, the same group makes several.
+ */
+static void
+test_bulk_group_one_segment(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a;
+	uint8_t ch[32];
+	uint32_t rng = 7;
+	sqlite3_stmt *s;
+	int before;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	mesh(&a);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	channel(&a, "本部", ch);
+	bulk_kanji_posts(&a, ch, 8000, &rng);
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(a.st), "SELECT v FROM"
+	    " ws_search_config WHERE k = 'hashsize'", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(s, 0), 16 * 1024 * 1024);
+	sqlite3_finalize(s);
+	assert_int_equal(index_segments(&a), 1);
+
+	assert_int_equal(sqlite3_exec(kz__store_db(a.st), "INSERT INTO"
+	    " ws_search(ws_search, rank) VALUES ('hashsize', 1048576)", NULL,
+	    NULL, NULL), SQLITE_OK);
+	before = index_segments(&a);
+	bulk_kanji_posts(&a, ch, 8000, &rng);
+	assert_true(index_segments(&a) - before >= 2);
+	assert_int_equal(sqlite3_exec(kz__store_db(a.st), "INSERT INTO "
+	    "ws_search(ws_search) VALUES ('integrity-check')", NULL, NULL, NULL),
+	    SQLITE_OK);
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
 /*
  * A bulk group's new posts are written in time order, whatever their ids:
  * their docs follow their times, and the search index gets them in rowid
@@ -1590,6 +1655,7 @@ main(void)
 		cmocka_unit_test(test_new_post_paths_match_rebuild),
 		cmocka_unit_test(test_bulk_group_matches_plain),
 		cmocka_unit_test(test_bulk_decoded_matches_plain),
+		cmocka_unit_test(test_bulk_group_one_segment),
 		cmocka_unit_test(test_checkpoint_thread),
 		cmocka_unit_test(test_search_index_merged_in_steps),
 		cmocka_unit_test(test_new_posts_in_time_order),
