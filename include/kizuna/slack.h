@@ -261,7 +261,7 @@ struct kz_slack_import_opts {
 	/* After each day file and each committed batch (counts so far). */
 	void (*progress)(void *ctx, const struct kz_slack_stats *s);
 	uint64_t wall_ms;		/* the clock for the entries' hlc */
-	size_t batch;			/* entries per transaction; 0: 2,000 */
+	size_t batch;			/* entries per transaction; 0: 10,000 */
 	/* kz_slack_import_step returns 2 rather than wait for the reader
 	 * while no batch is open (a caller with a loop to serve). */
 	bool no_wait;

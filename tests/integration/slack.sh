@@ -7,7 +7,7 @@
 # import of what it wrote on another node, no progress drawn when
 # stderr is not a terminal, and an import killed with kill -9 after its
 # first committed batch that, run again, ends with the digest of an
-# uninterrupted import (an export of 20,000 messages from kizuna-bench).
+# uninterrupted import (an export of 30,000 messages from kizuna-bench).
 set -u
 K="$KZ_BIN/kizuna"
 BENCH="$KZ_BIN/kizuna-bench"
@@ -166,14 +166,14 @@ has err "no channel 'nowhere'"
 
 # kill -9 after the first committed batch, then again: the digest of an
 # uninterrupted import.  Both homes have the same node key and mesh.
-expect 0 "bench export" -- "$BENCH" slack --messages 20000 --dir "$T" --keep
+expect 0 "bench export" -- "$BENCH" slack --messages 30000 --dir "$T" --keep
 BIG=$(ls -d "$T"/kz-bench-slack-*)/export
 R="$T/ref"; V="$T/victim"
 expect 0 "init ref" -- "$K" --home "$R" init
 expect 0 "mesh ref" -- "$K" --home "$R" mesh create --name big
 cp -a "$R" "$V"
 expect 0 "import ref" -- "$K" --home "$R" import slack "$BIG"
-has out ": 10 channels, 40 users, 20000 messages"
+has out ": 10 channels, 40 users, 30000 messages"
 "$K" --home "$V" import slack "$BIG" >"$T/victim.out" 2>"$T/victim.err" &
 vp=$!
 pids+=("$vp")
