@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kizuna/util.h"
+
 #define KZ_ID_BYTES 32
 #define KZ_TEXT_MAX (16 * 1024)	/* message text, bytes */
 #define KZ_NAME_MAX 80		/* channel, node, display and department names */
@@ -259,6 +261,10 @@ struct kz_op {
 	} u;
 	void *pb;			/* the decoded message (decoded ops only) */
 	void *arena;			/* owned: where pb lives (decoded ops only) */
+	/* kz_op_decode_hashed: BLAKE2b-256 of the bytes decoded (an entry's
+	 * op_hash) */
+	bool hashed;
+	uint8_t src_hash[KZ_HASH_BYTES];
 	void *ext;			/* owned: the imported parts (decoded ops only) */
 };
 
@@ -280,6 +286,13 @@ int kz_op_encode_post(uint8_t **out, size_t *out_len, const struct kz_post *post
  * owns *out (kz_op_free).
  */
 int kz_op_decode(struct kz_op **out, const uint8_t *buf, size_t len);
+
+/*
+ * kz_op_decode, and the op remembers the hash of buf (src_hash, as an
+ * entry's op_hash), so that a store given the op with bytes to append
+ * (kz_store_append_decoded) can tell it was decoded from those bytes.
+ */
+int kz_op_decode_hashed(struct kz_op **out, const uint8_t *buf, size_t len);
 
 /* Accepts NULL. */
 void kz_op_free(struct kz_op *op);

@@ -140,12 +140,14 @@ int kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
 struct kz_op;
 
 /*
- * kz_store_append for a caller that decoded the op already (kz_op_decode
- * of exactly these bytes, on a thread of its own: an import's reader):
- * decoded, or NULL when the bytes did not decode, is the store's from here
- * on, whatever the result.  In a bulk group the views are then computed
- * from it at kz_store_commit instead of reading the entry back and
- * decoding it again; outside one it is freed.
+ * kz_store_append for a caller that decoded the op already, on a thread of
+ * its own (an import's reader), with kz_op_decode_hashed of exactly these
+ * bytes: decoded is the store's from here on, whatever the result.  In a
+ * bulk group the views then use it at kz_store_commit instead of reading
+ * the entry back and decoding it again.  NULL, an op decoded from other
+ * bytes (its src_hash is not the entry's op_hash) or one decoded without
+ * its hash is dropped, and the entry is read back as usual: the store and
+ * its views are the same either way.
  */
 int kz_store_append_decoded(struct kz_store *st, const struct kz_keypair *kp,
     uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_op *decoded,

@@ -967,6 +967,18 @@ fail:
 	return rc;
 }
 
+int
+kz_op_decode_hashed(struct kz_op **out, const uint8_t *buf, size_t len)
+{
+	int rc = kz_op_decode(out, buf, len);
+
+	if (rc == 0) {
+		kz_hash((*out)->src_hash, buf, len);
+		(*out)->hashed = true;
+	}
+	return rc;
+}
+
 void
 kz_op_free(struct kz_op *op)
 {

@@ -81,7 +81,8 @@ struct item {
 	uint8_t *op;		/* IT_CHANNEL, IT_POST: encoded, malloc'd */
 	size_t op_len;
 	/* IT_CHANNEL, IT_POST: op decoded again by the reader, as the store
-	 * would decode it (NULL if it does not decode; kz_store_append_decoded) */
+	 * would decode it, with the bytes' hash (kz_op_decode_hashed; NULL if
+	 * it does not decode; kz_store_append_decoded) */
 	struct kz_op *dec;
 	bool active;		/* IT_USER */
 	bool system, reply;	/* IT_POST */
@@ -445,7 +446,7 @@ encode(struct item *it, const struct kz_op *op, int *why)
 		*why = rc;
 		return 1;
 	}
-	if (kz_op_decode(&it->dec, it->op, it->op_len) == KZ_ERR_NOMEM)
+	if (kz_op_decode_hashed(&it->dec, it->op, it->op_len) == KZ_ERR_NOMEM)
 		return KZ_ERR_NOMEM;
 	return 0;
 }
@@ -929,7 +930,7 @@ put_user(struct imp *im, const char *kid, const char *display, bool active,
 		skip(im, file, line, what);
 		return 0;
 	}
-	if ((rc = kz_op_decode(&dec, buf, len)) == KZ_ERR_NOMEM) {
+	if ((rc = kz_op_decode_hashed(&dec, buf, len)) == KZ_ERR_NOMEM) {
 		free(buf);
 		return rc;
 	}

@@ -628,7 +628,6 @@ static int feed_set_tip(struct kz_store *st, int64_t id, uint64_t tip,
     const uint8_t hash[KZ_HASH_BYTES]);
 static int hlc_set(struct kz_store *st, uint64_t hlc);
 
-/* Writes a bulk group's feed tip and clock and applies its appends. */
 /* Forgets the decoded ops a bulk run kept. */
 static void
 bulk_rows_drop(struct kz_store *st)
@@ -666,6 +665,7 @@ bulk_row_keep(struct kz_store *st, int64_t rowid,
 	return true;
 }
 
+/* Writes a bulk group's feed tip and clock and applies its appends. */
 static int
 bulk_flush(struct kz_store *st)
 {
@@ -741,9 +741,10 @@ ckpt_main(void *arg)
  * it before the writer's next transaction begins, which a run of commits
  * never leaves time for: the writer's own checkpoint then copies the last
  * commit's frames itself, once per CKPT_PAGES_THREAD pages written (an
- * import's 10,000-entry commit writes ~40 MiB).  256 MiB: once or twice an
- * import of 100,000 messages instead of six times; the WAL file stays that
- * big until the thread ends.
+ * import's 10,000-entry commit writes ~40 MiB).  At 64 MiB those took 5%
+ * of the store thread's samples (perf record, kizuna-bench slack, 100,000
+ * messages); at 256 MiB none ran.  The WAL file stays that big until the
+ * thread ends.
  */
 #define CKPT_PAGES_OWN 1000
 #define CKPT_PAGES_THREAD 65536
@@ -1141,12 +1142,12 @@ out_appended(struct kz_appended *out, const struct kz_entry_header *h,
 }
 
 /*
- * kz_store_append; with decoded (given: kz_store_append_decoded), dec is
- * the op's decoded form, owned from here on.
+ * kz_store_append; dec (kz_store_append_decoded, or NULL) is the op's
+ * decoded form, owned from here on.
  */
 static int
 append(struct kz_store *st, const struct kz_keypair *kp, uint64_t wall_ms,
-    const uint8_t *op, size_t op_len, bool decoded, struct kz_op *dec,
+    const uint8_t *op, size_t op_len, struct kz_op *dec,
     struct kz_appended *out)
 {
 	struct kz_entry_header h;
@@ -1245,7 +1246,10 @@ build:
 			bulk_rows_drop(st);
 			st->bk.whole = true;
 		}
-		if (!decoded || !bulk_row_keep(st, rowid, &h, hash, dec)) {
+		/* Used only if decoded from these very bytes. */
+		if (dec == NULL || !dec->hashed ||
+		    memcmp(dec->src_hash, h.op_hash, KZ_HASH_BYTES) != 0 ||
+		    !bulk_row_keep(st, rowid, &h, hash, dec)) {
 			st->bk.whole = false;
 			kz_op_free(dec);
 		}
@@ -1280,7 +1284,7 @@ int
 kz_store_append(struct kz_store *st, const struct kz_keypair *kp,
     uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_appended *out)
 {
-	return append(st, kp, wall_ms, op, op_len, false, NULL, out);
+	return append(st, kp, wall_ms, op, op_len, NULL, out);
 }
 
 int
@@ -1288,7 +1292,7 @@ kz_store_append_decoded(struct kz_store *st, const struct kz_keypair *kp,
     uint64_t wall_ms, const uint8_t *op, size_t op_len, struct kz_op *decoded,
     struct kz_appended *out)
 {
-	return append(st, kp, wall_ms, op, op_len, true, decoded, out);
+	return append(st, kp, wall_ms, op, op_len, decoded, out);
 }
 
 int

@@ -68,7 +68,7 @@ put(struct node *n, struct kz_op *op, uint8_t id[32])
 	if (n->puts < 64 && (n->decoded >> n->puts & 1)) {
 		struct kz_op *dec;
 
-		assert_int_equal(kz_op_decode(&dec, buf, len), 0);
+		assert_int_equal(kz_op_decode_hashed(&dec, buf, len), 0);
 		assert_int_equal(kz_store_append_decoded(n->st, &n->kp, n->wall,
 		    buf, len, dec, &app), 0);
 	} else {
@@ -798,9 +798,9 @@ test_bulk_group_matches_plain(void **state)
  * import's reader decodes them on its own thread) make the store plain
  * appends make: a bulk group's views are computed from the given ops, and
  * a run in which one append gave none reads its entries back instead.
- * Outside a bulk group, and rolled back, the given op is freed (ASan).
- * The given op is trusted: NULL leaves its entry out of the views as if
- * its bytes did not decode, until the views are rebuilt from the bytes.
+ * Outside a bulk group, and rolled back, the given op is freed (ASan).  An
+ * op decoded from other bytes, or without their hash, is not used: the
+ * views show the bytes appended.
  */
 static void
 test_bulk_decoded_matches_plain(void **state)
@@ -809,11 +809,11 @@ test_bulk_decoded_matches_plain(void **state)
 	struct node a, b, c;
 	struct node *bc[2] = { &b, &c };
 	uint8_t ch[32], p1[32], p1x[32];
-	struct kz_op op;
+	struct kz_op op, *dec;
 	struct kz_appended app;
 	struct texts t;
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf, *other;
+	size_t len, other_len;
 	int i;
 
 	(void)state;
@@ -857,21 +857,29 @@ test_bulk_decoded_matches_plain(void **state)
 	kz_store_rollback(b.st);
 	assert_same_digest(&a, &b);
 
-	/* Trusted: an op given as NULL is not in the views ... */
+	/* Decoded from other bytes, or without their hash: not used. */
 	op = (struct kz_op){ .type = KZ_OP_POST, .actor = "kato",
-	    .u.post = { ch, "見えない投稿", NULL, KZ_PRIO_NORMAL, 0, NULL } };
+	    .u.post = { ch, "給水所を開設", NULL, KZ_PRIO_NORMAL, 0, NULL } };
 	assert_int_equal(kz_op_encode(&buf, &len, &op), 0);
+	op.u.post.text = "偽りの投稿";
+	assert_int_equal(kz_op_encode(&other, &other_len, &op), 0);
+	assert_int_equal(kz_op_decode_hashed(&dec, other, other_len), 0);
 	assert_int_equal(kz_store_begin_bulk(b.st), 0);
 	assert_int_equal(kz_store_append_decoded(b.st, &b.kp, b.wall + 10, buf,
-	    len, NULL, &app), 0);
+	    len, dec, &app), 0);
 	assert_int_equal(kz_store_commit(b.st), 0);
 	free(buf);
-	assert_string_equal(texts_of(&b, ch, &t),
-	    "避難所の毛布が30枚足りません*|橋が通行止め|");
-	/* ... until they are rebuilt from the stored bytes. */
-	assert_int_equal(kz_views_rebuild(b.st), 0);
-	assert_string_equal(texts_of(&b, ch, &t),
-	    "避難所の毛布が30枚足りません*|橋が通行止め|見えない投稿|");
+	op.u.post.text = "橋の点検完了";
+	assert_int_equal(kz_op_encode(&buf, &len, &op), 0);
+	assert_int_equal(kz_op_decode(&dec, buf, len), 0);
+	assert_int_equal(kz_store_begin_bulk(b.st), 0);
+	assert_int_equal(kz_store_append_decoded(b.st, &b.kp, b.wall + 20, buf,
+	    len, dec, &app), 0);
+	assert_int_equal(kz_store_commit(b.st), 0);
+	free(buf);
+	free(other);
+	assert_string_equal(texts_of(&b, ch, &t), "避難所の毛布が30枚足りません*|"
+	    "橋が通行止め|給水所を開設|橋の点検完了|");
 	node_close(&c);
 	node_close(&b);
 	node_close(&a);
