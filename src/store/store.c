@@ -741,10 +741,10 @@ ckpt_main(void *arg)
  * it before the writer's next transaction begins, which a run of commits
  * never leaves time for: the writer's own checkpoint then copies the last
  * commit's frames itself, once per CKPT_PAGES_THREAD pages written (an
- * import's 10,000-entry commit writes ~40 MiB).  At 64 MiB those took 5%
- * of the store thread's samples (perf record, kizuna-bench slack, 100,000
- * messages); at 256 MiB none ran.  The WAL file stays that big until the
- * thread ends.
+ * import's 10,000-entry commit writes ~40 MiB).  At 64 MiB those took
+ * 2.5% of the store thread's samples (perf record, kizuna-bench slack,
+ * 100,000 messages); at 256 MiB none ran.  The WAL file stays that big
+ * until the thread ends.
  */
 #define CKPT_PAGES_OWN 1000
 #define CKPT_PAGES_THREAD 65536
@@ -782,6 +782,17 @@ kz_store_checkpoint_thread(struct kz_store *st, bool on)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return KZ_ERR_NOMEM;
 	rc = sqlite3_open_v2(st->path, &c->db, SQLITE_OPEN_READWRITE, NULL);
+	/*
+	 * A connection learns that the database is in WAL mode when it first
+	 * reads it: before, sqlite3_wal_checkpoint_v2 on it does nothing (and
+	 * did nothing here, until this read: the writer copied everything
+	 * itself, at 64 MiB of WAL and at the end).
+	 */
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(c->db, 5000);
+		rc = sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_schema", NULL,
+		    NULL, NULL);
+	}
 	if (rc != SQLITE_OK) {
 		rc = kz__store_err(st, rc, "open for checkpoints");
 		sqlite3_close(c->db);

@@ -913,6 +913,7 @@ test_checkpoint_thread(void **state)
 	struct kz_store *other;
 	struct texts t;
 	struct stat sb;
+	off_t db_before;
 	uint8_t ch[32];
 	int i, j;
 
@@ -924,6 +925,8 @@ test_checkpoint_thread(void **state)
 	assert_int_equal(kz_store_checkpoints(a.st), 0);
 	assert_int_equal(kz_store_checkpoint_thread(a.st, true), 0);
 	assert_int_equal(kz_store_checkpoint_thread(a.st, true), 0);
+	assert_int_equal(stat(a.path, &sb), 0);
+	db_before = sb.st_size;
 	memset(text, 'x', sizeof(text) - 1);
 	text[sizeof(text) - 1] = '\0';
 	for (i = 0; i < 80; i++) {
@@ -938,6 +941,15 @@ test_checkpoint_thread(void **state)
 	for (i = 0; i < 500 && kz_store_checkpoints(a.st) == 0; i++)
 		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 	assert_true(kz_store_checkpoints(a.st) > 0);
+	/* The thread copied the commits into the database file (the writer
+	 * checkpoints by itself only at 256 MiB of WAL). */
+	for (i = 0; i < 500; i++) {
+		assert_int_equal(stat(a.path, &sb), 0);
+		if (sb.st_size > db_before + 8 * 1024 * 1024)
+			break;
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
+	assert_true(sb.st_size > db_before + 8 * 1024 * 1024);
 	wal = kz_test_path(dir, "a.db-wal");
 	assert_int_equal(stat(wal, &sb), 0);
 	assert_true(sb.st_size > 8 * 1024 * 1024);
