@@ -610,7 +610,8 @@ fts_configure(struct kz_store *st, struct kz__views *v)
 		const char *k = (const char *)sqlite3_column_text(s, 0);
 
 		if (k != NULL && strcmp(k, "automerge") == 0)
-			off = sqlite3_column_int(s, 1) == 0;
+			off = sqlite3_column_type(s, 1) != SQLITE_NULL &&
+			    sqlite3_column_int(s, 1) == 0;
 		else if (k != NULL)
 			hash = sqlite3_column_int64(s, 1) == FTS_HASH_BYTES;
 	}
