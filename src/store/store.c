@@ -303,11 +303,11 @@ struct kz_store {
 		uint8_t key[KZ_PK_BYTES];
 		uint64_t hlc;
 		uint64_t from, to;
-		/* The appends' decoded ops (kz_store_append_decoded), when
-		 * every append of from..to gave one (whole). */
+		/* The appends' decoded ops (kz_store_append_decoded) in seq
+		 * order from from: used when every append of from..to gave
+		 * one, i.e. there are to - from + 1 of them. */
 		struct kz__bulk_row *rows;
 		size_t n_rows, cap_rows;
-		bool whole;
 	} bk;
 	struct ckpt *ckpt;	/* kz_store_checkpoint_thread */
 };
@@ -678,7 +678,7 @@ bulk_flush(struct kz_store *st)
 	rc = feed_set_tip(st, b->f.id, b->f.tip, b->f.tip_hash);
 	if (rc == 0)
 		rc = hlc_set(st, b->hlc);
-	if (rc == 0 && b->whole && b->n_rows == b->to - b->from + 1)
+	if (rc == 0 && b->n_rows == b->to - b->from + 1)
 		rc = kz__views_apply_rows(st, b->f.id, b->key, b->from, b->to,
 		    b->rows, b->n_rows);
 	else if (rc == 0)
@@ -1255,15 +1255,13 @@ build:
 			memcpy(st->bk.key, kp->pk, KZ_PK_BYTES);
 			st->bk.from = h.seq;
 			bulk_rows_drop(st);
-			st->bk.whole = true;
 		}
-		/* Used only if decoded from these very bytes. */
+		/* Used only if decoded from these very bytes; one not kept
+		 * leaves the run short, and it is read back. */
 		if (dec == NULL || !dec->hashed ||
 		    memcmp(dec->src_hash, h.op_hash, KZ_HASH_BYTES) != 0 ||
-		    !bulk_row_keep(st, rowid, &h, hash, dec)) {
-			st->bk.whole = false;
+		    !bulk_row_keep(st, rowid, &h, hash, dec))
 			kz_op_free(dec);
-		}
 		st->bk.f = f;
 		st->bk.f.tip = h.seq;
 		memcpy(st->bk.f.tip_hash, hash, KZ_HASH_BYTES);
