@@ -148,11 +148,12 @@ factset_free(struct factset *fs)
 	memset(fs, 0, sizeof(*fs));
 }
 
-/* Adds one entry row (rowid, header, hash, op) from s to fs. */
+/* Adds one fact to fs, taking op (not on failure). */
 static int
-factset_add(struct factset *fs, sqlite3_stmt *s)
+factset_push(struct factset *fs, int64_t rowid, uint64_t hlc,
+    const uint8_t author[32], uint64_t seq, const uint8_t hash[KZ_HASH_BYTES],
+    struct kz_op *op)
 {
-	struct kz_entry_header h;
 	struct kz_ws_fact *f;
 
 	if (fs->n == fs->cap) {
@@ -170,23 +171,36 @@ factset_add(struct factset *fs, sqlite3_stmt *s)
 		fs->rowids = c;
 		fs->cap = cap;
 	}
+	f = &fs->f[fs->n];
+	f->hlc = hlc;
+	memcpy(f->author, author, 32);
+	f->seq = seq;
+	memcpy(f->hash, hash, KZ_HASH_BYTES);
+	f->op = fs->ops[fs->n] = op;
+	fs->rowids[fs->n] = rowid;
+	fs->n++;
+	return 0;
+}
+
+/* Adds one entry row (rowid, header, hash, op) from s to fs. */
+static int
+factset_add(struct factset *fs, sqlite3_stmt *s)
+{
+	struct kz_entry_header h;
+	struct kz_op *op = NULL;
+	int rc;
+
 	if (kz_header_decode(&h, sqlite3_column_blob(s, 1),
 	    (size_t)sqlite3_column_bytes(s, 1)) < 0 ||
 	    sqlite3_column_bytes(s, 2) != KZ_HASH_BYTES)
 		return KZ_ERR_CORRUPT;
-	f = &fs->f[fs->n];
-	f->hlc = h.hlc;
-	memcpy(f->author, h.author, 32);
-	f->seq = h.seq;
-	memcpy(f->hash, sqlite3_column_blob(s, 2), KZ_HASH_BYTES);
-	fs->ops[fs->n] = NULL;
 	if (sqlite3_column_type(s, 3) != SQLITE_NULL)
-		(void)kz_op_decode(&fs->ops[fs->n], sqlite3_column_blob(s, 3),
+		(void)kz_op_decode(&op, sqlite3_column_blob(s, 3),
 		    (size_t)sqlite3_column_bytes(s, 3));
-	f->op = fs->ops[fs->n];
-	fs->rowids[fs->n] = sqlite3_column_int64(s, 0);
-	fs->n++;
-	return 0;
+	if ((rc = factset_push(fs, sqlite3_column_int64(s, 0), h.hlc, h.author,
+	    h.seq, sqlite3_column_blob(s, 2), op)) < 0)
+		kz_op_free(op);
+	return rc;
 }
 
 /*
@@ -199,26 +213,14 @@ factset_from_rows(struct factset *fs, const uint8_t author[KZ_PK_BYTES],
 {
 	size_t i;
 
-	fs->f = calloc(n ? n : 1, sizeof(*fs->f));
-	fs->ops = calloc(n ? n : 1, sizeof(*fs->ops));
-	fs->rowids = calloc(n ? n : 1, sizeof(*fs->rowids));
-	if (fs->f == NULL || fs->ops == NULL || fs->rowids == NULL) {
-		factset_free(fs);
-		return KZ_ERR_NOMEM;
-	}
-	fs->cap = n;
 	for (i = 0; i < n; i++) {
-		struct kz_ws_fact *f = &fs->f[i];
-
-		f->hlc = rows[i].hlc;
-		memcpy(f->author, author, 32);
-		f->seq = rows[i].seq;
-		memcpy(f->hash, rows[i].hash, KZ_HASH_BYTES);
-		f->op = fs->ops[i] = rows[i].op;
+		if (factset_push(fs, rows[i].rowid, rows[i].hlc, author,
+		    rows[i].seq, rows[i].hash, rows[i].op) < 0) {
+			factset_free(fs);
+			return KZ_ERR_NOMEM;
+		}
 		rows[i].op = NULL;
-		fs->rowids[i] = rows[i].rowid;
 	}
-	fs->n = n;
 	return 0;
 }
 
@@ -781,6 +783,14 @@ done:
 	return 0;
 }
 
+/* A message's row; write_message binds the parameters. */
+#define MESSAGE_INSERT "INSERT INTO ws_messages(doc, id, channel, hlc," \
+	" author, seq, actor, thread_root, priority, text, edited, deleted," \
+	" reply_count, broadcast, subtype, system, pinned, files, edited_hlc)" \
+	" VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8," \
+	" ?9, ?10, ?11, (SELECT count(*) FROM ws_messages r WHERE" \
+	" r.thread_root = ?1 AND r.deleted = 0), ?13, ?14, ?15, ?16, ?17, ?18)"
+
 /*
  * Writes the views of message id from its facts fs.  fresh: fs is the id's
  * only fact and was filed just now, so the views hold no row of it yet
@@ -847,18 +857,7 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 		goto out;
 	/* A fresh post has no row yet: a plain insert, without the upsert's
 	 * work (which also computes the generated meta column). */
-	if ((rc = prep(st, &s, fresh ? "INSERT INTO ws_messages(doc, id, channel,"
-	    " hlc, author, seq, actor, thread_root, priority, text, edited,"
-	    " deleted, reply_count, broadcast, subtype, system, pinned, files,"
-	    " edited_hlc) VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-	    " ?9, ?10, ?11, (SELECT count(*) FROM ws_messages r WHERE"
-	    " r.thread_root = ?1 AND r.deleted = 0), ?13, ?14, ?15, ?16, ?17, ?18)" :
-	    "INSERT INTO ws_messages(doc, id, channel, hlc,"
-	    " author, seq, actor, thread_root, priority, text, edited, deleted,"
-	    " reply_count, broadcast, subtype, system, pinned, files, edited_hlc)"
-	    " VALUES (?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-	    " ?9, ?10, ?11, (SELECT count(*) FROM ws_messages r WHERE"
-	    " r.thread_root = ?1 AND r.deleted = 0), ?13, ?14, ?15, ?16, ?17, ?18)"
+	if ((rc = prep(st, &s, fresh ? MESSAGE_INSERT : MESSAGE_INSERT
 	    " ON CONFLICT(id) DO UPDATE"
 	    " SET text = excluded.text, edited = excluded.edited, deleted ="
 	    " excluded.deleted, reply_count = excluded.reply_count, broadcast ="
