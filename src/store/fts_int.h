@@ -3,6 +3,7 @@
 #define KIZUNA_FTS_INT_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 
 /*
  * Registers on db (borrowed), for tables created with
@@ -18,5 +19,12 @@
  * Returns 0, or KZ_ERR_DB if this SQLite has no FTS5 or registration fails.
  */
 int kz__fts_register(sqlite3 *db);
+
+/*
+ * For tests: on, the tokenizer takes every character through its general
+ * path, so a test can compare that with the fast path for common text.
+ * Process-wide; off unless a test turns it on.
+ */
+void kz__fts_general_path_only(bool on);
 
 #endif

@@ -440,6 +440,55 @@ test_tokens_random_bytes(void **state)
 	}
 }
 
+/*
+ * The tokenizer's fast path for common characters (fast_char in fts.c)
+ * gives exactly what its general path gives: random texts made of the
+ * characters it takes, the ones next to which it must not take them
+ * (voicing marks, absorbed characters), look-alikes just outside its
+ * ranges and broken sequences, tokenized both ways.
+ */
+static void
+test_tokens_fast_path(void **state)
+{
+	static const char *const pieces[] = {
+		"避", "難", "一", "\xe9\xbf\xbf", "㐀", "\xe4\xb6\xbf",
+		"か", "は", "う", "ぁ", "ゖ", "\xe3\x82\x97", "ゝ", "ゟ",
+		"カ", "ハ", "ウ", "ァ", "ヺ", "・", "ー", "ヽ", "ヿ", "々",
+		"\xe3\x82\x99", "\xe3\x82\x9a", "ﾞ", "ﾟ", "ｶ", "ﾊ", "。",
+		"\xc2\xad", "\xe2\x80\x8d", "\xe2\x81\xa0",
+		"\xef\xb8\x8f", "\xef\xbb\xbf", "\xf3\xa0\x84\x80",
+		"Ａ", "ｚ", "\xe3\x80\x80", "가", "é", "Σ", "😀",
+		"a", "Z", "0", "9", " ", "-", "_", "@", "\x7f",
+		"\xe4\xb8", "\xe3\x82", "\xe0\x80\x80", "\xed\xa0\x80",
+		"\xc3", "\x80", "\xff", "\0",
+	};
+	uint64_t seed = 0xfa57ull;
+	char buf[80];
+	struct tok_list fast, general;
+	int iter, n, i, flags;
+
+	for (iter = 0; iter < 20000; iter++) {
+		n = 0;
+		while (n < 56) {
+			const char *p = pieces[kz_test_rand(&seed) %
+			    (sizeof(pieces) / sizeof(pieces[0]))];
+			size_t len = p[0] ? strlen(p) : 1;
+
+			memcpy(buf + n, p, len);
+			n += (int)len;
+		}
+		flags = iter % 2 ? FTS5_TOKENIZE_QUERY : FTS5_TOKENIZE_DOCUMENT;
+		tokenize(*state, flags, buf, n, &fast);
+		kz__fts_general_path_only(true);
+		tokenize(*state, flags, buf, n, &general);
+		kz__fts_general_path_only(false);
+		expect_tokens(&fast, general.v, general.n);
+		for (i = 0; i < fast.n; i++)
+			assert_int_equal(fast.v[i].colocated,
+			    general.v[i].colocated);
+	}
+}
+
 static void
 test_tokenizer_rejects_arguments(void **state)
 {
@@ -1013,6 +1062,7 @@ main(void)
 		cmocka_unit_test(test_tokens_width_offsets),
 		cmocka_unit_test(test_tokens_invalid_utf8),
 		cmocka_unit_test(test_tokens_random_bytes),
+		cmocka_unit_test(test_tokens_fast_path),
 		cmocka_unit_test(test_tokenizer_rejects_arguments),
 		cmocka_unit_test(test_invalid_utf8_row),
 		cmocka_unit_test(test_query_builder),
