@@ -445,6 +445,20 @@ update_reply_count(struct kz_store *st, const void *root)
 	    " WHERE id = ?1", root, KZ_ID_BYTES);
 }
 
+/*
+ * A reply that was not there before and is not deleted: its root's count
+ * goes up by one.  The count above reads every reply of the thread, which
+ * made a thread of n replies arriving one by one cost n^2 / 2 row reads.
+ * A root that is not there yet counts its replies when it comes
+ * (MESSAGE_INSERT).
+ */
+static int
+add_reply(struct kz_store *st, const void *root)
+{
+	return exec1(st, "UPDATE ws_messages SET reply_count = reply_count + 1"
+	    " WHERE id = ?1", root, KZ_ID_BYTES);
+}
+
 static int
 write_channel(struct kz_store *st, const uint8_t *id, const struct factset *fs,
     struct kz__views *v)
@@ -902,7 +916,9 @@ write_message(struct kz_store *st, const uint8_t *id, const struct factset *fs,
 	    (m.imported == NULL || !m.imported->system) &&
 	    (rc = fts_add(st, doc, m.text, p->channel, actor, p->priority)) < 0)
 		goto out;
-	if (p->thread_root != NULL && (rc = update_reply_count(st, p->thread_root)) < 0)
+	if (p->thread_root != NULL && (fresh ? !m.deleted &&
+	    (rc = add_reply(st, p->thread_root)) < 0 :
+	    (rc = update_reply_count(st, p->thread_root)) < 0))
 		goto out;
 	if (old.has_root && (p->thread_root == NULL ||
 	    memcmp(old.root, p->thread_root, 32) != 0) &&

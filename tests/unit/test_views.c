@@ -692,6 +692,126 @@ test_new_post_paths_match_rebuild(void **state)
 	kz_test_rmtree(dir);
 }
 
+/* The reply_count of message id in n's views; -1: no such row. */
+static int
+reply_count_of(struct node *n, const uint8_t id[32])
+{
+	sqlite3_stmt *s = NULL;
+	int count = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(n->st), "SELECT"
+	    " reply_count FROM ws_messages WHERE id = ?1", -1, &s, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		count = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return count;
+}
+
+static void carry_upto(struct node *from, struct node *to, uint64_t upto);
+
+/* A reply to root by actor on n; its id in id. */
+static void
+reply(struct node *n, const char *actor, const uint8_t ch[32],
+    const uint8_t root[32], const char *text, uint8_t id[32])
+{
+	struct kz_op op = { .type = KZ_OP_POST, .actor = actor,
+	    .u.post = { ch, text, root, KZ_PRIO_NORMAL, 0, NULL } };
+
+	put(n, &op, id);
+}
+
+/*
+ * A thread's reply count, whatever order its root, its replies and a
+ * deletion arrive in: replies one by one after the root (a), replies
+ * before their root (c gets b's replies first), all in one run (d); a
+ * deleted reply stops counting.  Each store ends as a rebuild makes it.
+ */
+static void
+test_reply_counts(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a, b, c, d;
+	uint8_t ch[32], root[32], r1[32], r2[32], r3[32], digest[32], after[32];
+	uint64_t admitted;
+	struct kz_op op;
+	struct node *all[] = { &a, &c, &d };
+	size_t i;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	node_open(&b, dir, "b.db", 2);
+	node_open(&c, dir, "c.db", 3);
+	node_open(&d, dir, "d.db", 4);
+	mesh(&a);
+	assert_int_equal(kz_views_set_root(b.st, a.kp.pk), 0);
+	assert_int_equal(kz_views_set_root(c.st, a.kp.pk), 0);
+	assert_int_equal(kz_views_set_root(d.st, a.kp.pk), 0);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	add_user(&a, "mori", KZ_ROLE_MEMBER);
+	op = (struct kz_op){ .type = KZ_OP_NODE_ADMIT,
+	    .u.node_admit = { b.kp.pk, "branch", false } };
+	put(&a, &op, NULL);
+	channel(&a, "本部", ch);
+	assert_int_equal(kz_store_tip(a.st, a.kp.pk, &admitted, NULL), 0);
+	post(&a, "kato", ch, "給水車の手配", KZ_PRIO_NORMAL, root);
+	carry(&a, &b);
+	b.wall = a.wall + 100;
+	reply(&b, "mori", ch, root, "北町に一台", r1);
+	reply(&b, "mori", ch, root, "南町にも一台", r2);
+
+	/* c: the channel, then b's replies, then the root. */
+	carry_upto(&a, &c, admitted);
+	carry(&b, &c);
+	assert_int_equal(reply_count_of(&c, r1), 0);
+	assert_int_equal(reply_count_of(&c, root), -1);
+	carry(&a, &c);
+	assert_int_equal(reply_count_of(&c, root), 2);
+
+	/* a: the replies after the root, then one of its own. */
+	assert_int_equal(reply_count_of(&a, root), 0);
+	carry(&b, &a);
+	assert_int_equal(reply_count_of(&a, root), 2);
+	a.wall = b.wall + 100;
+	reply(&a, "kato", ch, root, "了解", r3);
+	assert_int_equal(reply_count_of(&a, root), 3);
+	assert_int_equal(reply_count_of(&a, r3), 0);
+
+	/* A deleted reply no longer counts. */
+	b.wall = a.wall + 100;
+	op = (struct kz_op){ .type = KZ_OP_DELETE, .actor = "mori",
+	    .u.del = { r1 } };
+	put(&b, &op, NULL);
+	carry(&b, &a);
+	assert_int_equal(reply_count_of(&a, root), 2);
+	carry(&a, &c);
+	carry(&b, &c);
+	assert_int_equal(reply_count_of(&c, root), 2);
+
+	/* d: b's feed in one run (the deletion with the replies), then a's
+	 * in one run (the root with its own reply). */
+	carry(&b, &d);
+	carry(&a, &d);
+	assert_int_equal(reply_count_of(&d, root), 2);
+	assert_int_equal(reply_count_of(&d, r2), 0);
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		assert_int_equal(kz_views_digest(all[i]->st, digest), 0);
+		assert_int_equal(kz_views_rebuild(all[i]->st), 0);
+		assert_int_equal(kz_views_digest(all[i]->st, after), 0);
+		assert_memory_equal(digest, after, 32);
+		assert_int_equal(reply_count_of(all[i], root), 2);
+	}
+	assert_same_digest(&a, &c);
+	assert_same_digest(&a, &d);
+	node_close(&d);
+	node_close(&c);
+	node_close(&b);
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
 /* The same ops on a (a plain group) and b (a bulk group, same key). */
 static void
 bulk_ops(struct node *n, const uint8_t ch[32], uint8_t p1[32])
@@ -1673,6 +1793,7 @@ main(void)
 		cmocka_unit_test(test_search_busy_minute),
 		cmocka_unit_test(test_deferred_backlog),
 		cmocka_unit_test(test_new_post_paths_match_rebuild),
+		cmocka_unit_test(test_reply_counts),
 		cmocka_unit_test(test_bulk_group_matches_plain),
 		cmocka_unit_test(test_bulk_decoded_matches_plain),
 		cmocka_unit_test(test_bulk_group_one_segment),
