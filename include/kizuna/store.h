@@ -100,6 +100,14 @@ void kz_store_rollback(struct kz_store *st);
  */
 int kz_store_begin_bulk(struct kz_store *st);
 
+/*
+ * A bulk group's commit does not wait for the disk: a crash of the
+ * program loses nothing, a power cut may lose the last bulk groups whole.
+ * kz_store_sync waits until everything committed is on the disk; call it
+ * before reporting a bulk job done.  KZ_ERR_INVAL inside a group.
+ */
+int kz_store_sync(struct kz_store *st);
+
 /* In a bulk group, applies what it appended so far to the views; else 0. */
 int kz_store_bulk_apply(struct kz_store *st);
 

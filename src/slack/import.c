@@ -1037,6 +1037,7 @@ static int
 finish(struct kz_slack_import *imp, int rc)
 {
 	struct item it;
+	int src;
 
 	if (imp->reader_on) {
 		if (rc != 0)
@@ -1060,6 +1061,10 @@ finish(struct kz_slack_import *imp, int rc)
 		imp->stats = imp->im.at_begin;
 		imp->stats.skipped = skipped;
 	}
+	/* Its commits did not wait for the disk (kz_store_begin_bulk): the
+	 * import is done once they are on it. */
+	if ((src = kz_store_sync(imp->im.st)) < 0 && rc == 0)
+		rc = src;
 	imp->done = true;
 	imp->rc = rc;
 	return rc;

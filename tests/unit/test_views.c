@@ -913,6 +913,63 @@ test_bulk_group_matches_plain(void **state)
 	kz_test_rmtree(dir);
 }
 
+/* The connection's PRAGMA synchronous: 1 NORMAL, 2 FULL. */
+static int
+synchronous_of(struct node *n)
+{
+	sqlite3_stmt *s = NULL;
+	int v;
+
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(n->st),
+	    "PRAGMA synchronous", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/*
+ * A bulk group commits without waiting for the disk (synchronous NORMAL);
+ * every other write, in a group or alone, after one as before, waits
+ * (FULL).  kz_store_sync works outside a group only.
+ */
+static void
+test_bulk_commit_relaxed(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a;
+	uint8_t ch[32];
+	struct texts t;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	mesh(&a);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	assert_int_equal(synchronous_of(&a), 2);
+	channel(&a, "本部", ch);
+	assert_int_equal(kz_store_sync(a.st), 0);
+
+	assert_int_equal(kz_store_begin_bulk(a.st), 0);
+	assert_int_equal(synchronous_of(&a), 1);
+	post(&a, "kato", ch, "一括の投稿", KZ_PRIO_NORMAL, NULL);
+	assert_int_equal(kz_store_sync(a.st), KZ_ERR_INVAL);
+	assert_int_equal(kz_store_commit(a.st), 0);
+	assert_int_equal(kz_store_sync(a.st), 0);
+
+	post(&a, "kato", ch, "単独の投稿", KZ_PRIO_NORMAL, NULL);
+	assert_int_equal(synchronous_of(&a), 2);
+	assert_int_equal(kz_store_begin_bulk(a.st), 0);
+	kz_store_rollback(a.st);
+	assert_int_equal(kz_store_begin(a.st), 0);
+	assert_int_equal(synchronous_of(&a), 2);
+	post(&a, "kato", ch, "まとめた投稿", KZ_PRIO_NORMAL, NULL);
+	assert_int_equal(kz_store_commit(a.st), 0);
+	assert_string_equal(texts_of(&a, ch, &t),
+	    "一括の投稿|単独の投稿|まとめた投稿|");
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
 /*
  * Appends whose ops the caller decoded (kz_store_append_decoded: an
  * import's reader decodes them on its own thread) make the store plain
@@ -1795,6 +1852,7 @@ main(void)
 		cmocka_unit_test(test_new_post_paths_match_rebuild),
 		cmocka_unit_test(test_reply_counts),
 		cmocka_unit_test(test_bulk_group_matches_plain),
+		cmocka_unit_test(test_bulk_commit_relaxed),
 		cmocka_unit_test(test_bulk_decoded_matches_plain),
 		cmocka_unit_test(test_bulk_group_one_segment),
 		cmocka_unit_test(test_checkpoint_thread),
