@@ -41,12 +41,37 @@
 struct keylist {
 	uint8_t (*keys)[2 + KZ_USER_ID_MAX];
 	uint8_t *lens;
-	int32_t *facts;	/* the fact's index in its factset, | FACT_FRESH */
+	int32_t *facts;	/* the fact's index in its factset, | FACT_FLAGS */
 	size_t n, cap;
 };
 
 /* The fact was filed just now (not already filed by an earlier apply). */
 #define FACT_FRESH 0x40000000
+/* No fact was filed under its key before (struct keyfilter). */
+#define FACT_NEWKEY 0x20000000
+#define FACT_FLAGS (FACT_FRESH | FACT_NEWKEY)
+
+/*
+ * The keys ws_facts holds, as a Bloom filter, so that a bulk group (an
+ * import) need not look up whether each new post's id already has facts
+ * (new_post's count: a twentieth of an import's store thread, callgrind).
+ * It never misses a key: it is built from the table, and file_facts adds
+ * every key it files; a rollback or a deletion leaves keys it no longer
+ * holds, which only costs the look-up.  Another connection's commit
+ * (PRAGMA data_version moves) may have filed keys it does not know: it is
+ * then dropped for good.  Built at the first bulk apply (a scan of the
+ * key index), rebuilt twice as big when it fills.
+ */
+struct keyfilter {
+	uint64_t *bits;		/* NULL: not built */
+	uint64_t nbits;		/* a power of two */
+	uint64_t keys, cap;	/* keys added; rebuilt past cap */
+	int64_t data_version;
+	bool off;		/* dropped for good */
+};
+
+#define KEYFILTER_MIN_BITS (1u << 20)
+#define KEYFILTER_BITS_PER_KEY 16	/* 3 probes: ~0.2% false hits */
 
 #define STMT_CACHE 64
 
@@ -73,6 +98,8 @@ struct kz__views {
 		bool spilled;	/* past its minute: the highest doc >= base */
 		int64_t base, last;
 	} doc;
+	struct keyfilter kf;
+	uint64_t posts_unlooked;	/* new posts the filter spared a look-up */
 };
 
 /* One id's facts, decoded. */
@@ -404,10 +431,19 @@ kz__views_free(struct kz__views *v)
 	for (i = 0; i < STMT_CACHE; i++)
 		sqlite3_finalize(v->cache[i].s);
 	kz_ws_control_free(&v->ctl);
+	free(v->kf.bits);
 	free(v->dirty.keys);
 	free(v->dirty.lens);
 	free(v->dirty.facts);
 	free(v);
+}
+
+uint64_t
+kz__views_posts_unlooked(struct kz_store *st)
+{
+	struct kz__views *v = *kz__store_views(st);
+
+	return v != NULL ? v->posts_unlooked : 0;
 }
 
 void
@@ -1133,20 +1169,27 @@ new_post(struct kz_store *st, struct kz__views *v, const struct factset *fs,
 	struct factset one;
 	sqlite3_stmt *s;
 	int64_t n = -1;
-	int32_t i = fact & ~FACT_FRESH;
+	int32_t i = fact & ~FACT_FLAGS;
 	int rc;
 
 	if (len != KZ_ID_BYTES || fs->ops[i] == NULL ||
 	    fs->ops[i]->type != KZ_OP_POST)
 		return 1;
-	if ((rc = prep(st, &s, "SELECT count(*) FROM ws_facts WHERE key = ?1")) < 0)
-		return rc;
-	sqlite3_bind_blob(s, 1, key, (int)len, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (n != 1)
-		return 1;
+	if (fact & FACT_NEWKEY) {
+		/* Nothing was filed under it before, and of this call only
+		 * this fact (else fact would be -1): it is the only one. */
+		v->posts_unlooked++;
+	} else {
+		if ((rc = prep(st, &s, "SELECT count(*) FROM ws_facts"
+		    " WHERE key = ?1")) < 0)
+			return rc;
+		sqlite3_bind_blob(s, 1, key, (int)len, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			n = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		if (n != 1)
+			return 1;
+	}
 	one.f = &fs->f[i];
 	one.ops = &fs->ops[i];
 	one.rowids = &fs->rowids[i];
@@ -1233,7 +1276,7 @@ dirty_add(struct keylist *d, const uint8_t *key, size_t len, int32_t fact)
 struct keyref {
 	const uint8_t *key;
 	size_t len;
-	int32_t fact;	/* the one fact that dirtied it, | FACT_FRESH, or -1 */
+	int32_t fact;	/* the one fact that dirtied it, | FACT_FLAGS, or -1 */
 	uint64_t when;	/* a post's time in the views (post_order); else 0 */
 };
 
@@ -1279,12 +1322,12 @@ post_order(struct keyref *r, size_t n, const struct factset *fs)
 		r[i].when = 0;
 		if (r[i].fact < 0 || r[i].len != KZ_ID_BYTES)
 			continue;
-		op = fs->ops[r[i].fact & ~FACT_FRESH];
+		op = fs->ops[r[i].fact & ~FACT_FLAGS];
 		if (op == NULL || op->type != KZ_OP_POST)
 			continue;
 		r[i].when = op->u.post.imported != NULL ?
 		    kz_ws_import_hlc(op->u.post.imported->time_us) :
-		    fs->f[r[i].fact & ~FACT_FRESH].hlc;
+		    fs->f[r[i].fact & ~FACT_FLAGS].hlc;
 		if (r[i].when == 0)
 			r[i].when = 1;
 	}
@@ -1471,6 +1514,140 @@ fact_key(const struct kz_ws_fact *f, uint8_t *key, size_t *len)
 	}
 }
 
+/* ------------------------------------------------------------ key filter */
+
+static uint64_t
+key_hash(const uint8_t *key, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= key[i];
+		h *= 0x100000001b3ull;
+	}
+	/* splitmix64's finalizer: every bit depends on every byte. */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebull;
+	return h ^ (h >> 31);
+}
+
+/* Adds key; true if it was certainly not there before (false: maybe). */
+static bool
+keyfilter_add(struct keyfilter *kf, const uint8_t *key, size_t len)
+{
+	uint64_t h, step, at, bit;
+	bool fresh = false;
+	int i;
+
+	if (kf->bits == NULL)
+		return false;
+	h = key_hash(key, len);
+	step = (h >> 32) | 1;
+	for (i = 0; i < 3; i++) {
+		at = (h + (uint64_t)i * step) & (kf->nbits - 1);
+		bit = (uint64_t)1 << (at & 63);
+		if ((kf->bits[at >> 6] & bit) == 0) {
+			fresh = true;
+			kf->bits[at >> 6] |= bit;
+		}
+	}
+	if (fresh)
+		kf->keys++;
+	return fresh;
+}
+
+static void
+keyfilter_drop(struct keyfilter *kf)
+{
+	free(kf->bits);
+	kf->bits = NULL;
+	kf->keys = 0;
+}
+
+static int
+data_version(struct kz_store *st, int64_t *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = prep(st, &s, "PRAGMA data_version")) < 0)
+		return rc;
+	rc = sqlite3_step(s);
+	*out = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : kz__store_err(st, rc, "read data version");
+}
+
+/* Builds the filter from the table, room for half as many keys again. */
+static int
+keyfilter_build(struct kz_store *st, struct keyfilter *kf)
+{
+	sqlite3_stmt *s;
+	uint64_t want, n = 0;
+	int rc, src;
+
+	if ((rc = prep(st, &s, "SELECT max(entry) FROM ws_facts")) < 0)
+		return rc;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (kf->keys > n)
+		n = kf->keys;	/* rebuilding one that filled */
+	want = KEYFILTER_BITS_PER_KEY * (n + n / 2 + 65536);
+	keyfilter_drop(kf);
+	for (kf->nbits = KEYFILTER_MIN_BITS; kf->nbits < want; kf->nbits *= 2)
+		;
+	kf->cap = kf->nbits / KEYFILTER_BITS_PER_KEY;
+	if ((kf->bits = calloc(kf->nbits / 64, sizeof(uint64_t))) == NULL)
+		return KZ_ERR_NOMEM;
+	if ((rc = data_version(st, &kf->data_version)) < 0 ||
+	    (rc = prep(st, &s, "SELECT key FROM ws_facts"
+	    " WHERE key IS NOT NULL")) < 0) {
+		keyfilter_drop(kf);
+		return rc;
+	}
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		keyfilter_add(kf, sqlite3_column_blob(s, 0),
+		    (size_t)sqlite3_column_bytes(s, 0));
+	sqlite3_reset(s);
+	if (src != SQLITE_DONE) {
+		keyfilter_drop(kf);
+		return kz__store_err(st, src, "read fact keys");
+	}
+	return 0;
+}
+
+/*
+ * Before an apply files anything: the filter is dropped for good if
+ * another connection committed since it was checked, built (in a bulk
+ * group) if it is not, and rebuilt bigger if it filled up.
+ */
+static int
+keyfilter_ready(struct kz_store *st, struct kz__views *v, bool bulk)
+{
+	struct keyfilter *kf = &v->kf;
+	int64_t dv;
+	int rc;
+
+	if (kf->off)
+		return 0;
+	if (kf->bits != NULL) {
+		if ((rc = data_version(st, &dv)) < 0)
+			return rc;
+		if (dv != kf->data_version) {
+			keyfilter_drop(kf);
+			kf->off = true;
+			return 0;
+		}
+	}
+	if (bulk && (kf->bits == NULL || kf->keys > kf->cap))
+		return keyfilter_build(st, kf);
+	return 0;
+}
+
 /* Files the decodable entries of fs; marks what they touch as dirty. */
 static int
 file_facts(struct kz_store *st, struct kz__views *v, const struct factset *fs,
@@ -1484,7 +1661,7 @@ file_facts(struct kz_store *st, struct kz__views *v, const struct factset *fs,
 		const struct kz_op *op = fs->ops[i];
 		uint8_t key[2 + KZ_USER_ID_MAX];
 		size_t len;
-		bool control;
+		bool control, newkey;
 
 		if (op == NULL)
 			continue;	/* purged or not an operation we know */
@@ -1492,6 +1669,7 @@ file_facts(struct kz_store *st, struct kz__views *v, const struct factset *fs,
 		fact_key(&fs->f[i], key, &len);
 		if (!control && len == 0)
 			continue;
+		newkey = !control && keyfilter_add(&v->kf, key, len);
 		if ((rc = prep(st, &s, "INSERT OR IGNORE INTO ws_facts(entry, key, type,"
 		    " actor) VALUES (?1, ?2, ?3, ?4)")) < 0)
 			return rc;
@@ -1507,7 +1685,8 @@ file_facts(struct kz_store *st, struct kz__views *v, const struct factset *fs,
 		if (control)
 			v->control_dirty = true;
 		else if ((rc = dirty_add(&v->dirty, key, len, (int32_t)i |
-		    (sqlite3_changes(db_of(st)) == 1 ? FACT_FRESH : 0))) < 0)
+		    (sqlite3_changes(db_of(st)) == 1 ? FACT_FRESH : 0) |
+		    (newkey ? FACT_NEWKEY : 0))) < 0)
 			return rc;
 	}
 	return 0;
@@ -1572,6 +1751,11 @@ apply_range(struct kz_store *st, struct kz__views *v, int64_t feed,
 	v->purged = false;
 	v->indexed = 0;
 	v->doc.valid = false;
+	if ((rc = keyfilter_ready(st, v, kz__store_in_bulk(st))) < 0) {
+		if (given != NULL)
+			factset_free(given);
+		return rc;
+	}
 	if (given != NULL) {
 		/* The entries as appended (kz__views_apply_rows). */
 		fs = *given;
