@@ -391,6 +391,34 @@ test_tokens_invalid_utf8(void **state)
 	    { "b", 11, 12, 0 }));
 }
 
+#define NPIECES(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * A random text of pieces (a "" piece is one NUL byte) until it is at
+ * least min bytes long (a piece is at most 4 bytes; buf has min + 4);
+ * with noise, one piece in eight is replaced by a random byte.  Returns
+ * its length.
+ */
+static int
+random_text(char *buf, int min, const char *const *pieces, size_t n_pieces,
+    bool noise, uint64_t *seed)
+{
+	int n = 0;
+
+	while (n < min) {
+		const char *p = pieces[kz_test_rand(seed) % n_pieces];
+		size_t len = p[0] ? strlen(p) : 1;
+
+		if (noise && kz_test_rand(seed) % 8 == 0) {
+			buf[n++] = (char)kz_test_rand(seed);
+			continue;
+		}
+		memcpy(buf + n, p, len);
+		n += (int)len;
+	}
+	return n;
+}
+
 /*
  * Random bytes, biased towards UTF-8 lead bytes and the characters the
  * tokenizer treats specially: every token must be non-empty valid UTF-8
@@ -410,19 +438,7 @@ test_tokens_random_bytes(void **state)
 	int iter, n, i, prev_start;
 
 	for (iter = 0; iter < 20000; iter++) {
-		n = 0;
-		while (n < 80) {
-			const char *p = pieces[kz_test_rand(&seed) %
-			    (sizeof(pieces) / sizeof(pieces[0]))];
-			size_t len = p[0] ? strlen(p) : 1;
-
-			if (kz_test_rand(&seed) % 8 == 0) {
-				buf[n++] = (char)kz_test_rand(&seed);
-				continue;
-			}
-			memcpy(buf + n, p, len);
-			n += (int)len;
-		}
+		n = random_text(buf, 80, pieces, NPIECES(pieces), true, &seed);
 		tokenize(*state, iter % 2 ? FTS5_TOKENIZE_QUERY :
 		    FTS5_TOKENIZE_DOCUMENT, buf, n, &l);
 		prev_start = 0;
@@ -468,15 +484,7 @@ test_tokens_fast_path(void **state)
 	int iter, n, i, flags;
 
 	for (iter = 0; iter < 20000; iter++) {
-		n = 0;
-		while (n < 56) {
-			const char *p = pieces[kz_test_rand(&seed) %
-			    (sizeof(pieces) / sizeof(pieces[0]))];
-			size_t len = p[0] ? strlen(p) : 1;
-
-			memcpy(buf + n, p, len);
-			n += (int)len;
-		}
+		n = random_text(buf, 56, pieces, NPIECES(pieces), false, &seed);
 		flags = iter % 2 ? FTS5_TOKENIZE_QUERY : FTS5_TOKENIZE_DOCUMENT;
 		tokenize(*state, flags, buf, n, &fast);
 		kz__fts_general_path_only(true);

@@ -138,6 +138,21 @@ carry(struct node *from, struct node *to)
 	}
 }
 
+/* The first column of the first row of sql on n's store. */
+static int64_t
+count_rows(struct node *n, const char *sql)
+{
+	sqlite3_stmt *s;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(kz__store_db(n->st), sql, -1, &s,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
 struct texts {
 	char all[4096];
 	int n;
@@ -692,21 +707,23 @@ test_new_post_paths_match_rebuild(void **state)
 	kz_test_rmtree(dir);
 }
 
+/* The first column of sql's row, %s in it replaced by id as a blob. */
+static int64_t
+value_for(struct node *n, const char *sql, const uint8_t id[32])
+{
+	char hex[65], q[256];
+
+	kz_hex(hex, id, 32);
+	snprintf(q, sizeof(q), sql, hex);
+	return count_rows(n, q);
+}
+
 /* The reply_count of message id in n's views; -1: no such row. */
 static int
 reply_count_of(struct node *n, const uint8_t id[32])
 {
-	sqlite3_stmt *s = NULL;
-	int count = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(kz__store_db(n->st), "SELECT"
-	    " reply_count FROM ws_messages WHERE id = ?1", -1, &s, NULL),
-	    SQLITE_OK);
-	sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		count = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return count;
+	return (int)value_for(n, "SELECT coalesce((SELECT reply_count FROM"
+	    " ws_messages WHERE id = X'%s'), -1)", id);
 }
 
 static void carry_upto(struct node *from, struct node *to, uint64_t upto);
@@ -913,21 +930,6 @@ test_bulk_group_matches_plain(void **state)
 	kz_test_rmtree(dir);
 }
 
-/* The connection's PRAGMA synchronous: 1 NORMAL, 2 FULL. */
-static int
-synchronous_of(struct node *n)
-{
-	sqlite3_stmt *s = NULL;
-	int v;
-
-	assert_int_equal(sqlite3_prepare_v2(kz__store_db(n->st),
-	    "PRAGMA synchronous", -1, &s, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	v = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return v;
-}
-
 /*
  * A bulk group commits without waiting for the disk (synchronous NORMAL);
  * every other write, in a group or alone, after one as before, waits
@@ -945,23 +947,23 @@ test_bulk_commit_relaxed(void **state)
 	node_open(&a, dir, "a.db", 1);
 	mesh(&a);
 	add_user(&a, "kato", KZ_ROLE_MEMBER);
-	assert_int_equal(synchronous_of(&a), 2);
+	assert_int_equal(count_rows(&a, "PRAGMA synchronous"), 2);
 	channel(&a, "本部", ch);
 	assert_int_equal(kz_store_sync(a.st), 0);
 
 	assert_int_equal(kz_store_begin_bulk(a.st), 0);
-	assert_int_equal(synchronous_of(&a), 1);
+	assert_int_equal(count_rows(&a, "PRAGMA synchronous"), 1);
 	post(&a, "kato", ch, "一括の投稿", KZ_PRIO_NORMAL, NULL);
 	assert_int_equal(kz_store_sync(a.st), KZ_ERR_INVAL);
 	assert_int_equal(kz_store_commit(a.st), 0);
 	assert_int_equal(kz_store_sync(a.st), 0);
 
 	post(&a, "kato", ch, "単独の投稿", KZ_PRIO_NORMAL, NULL);
-	assert_int_equal(synchronous_of(&a), 2);
+	assert_int_equal(count_rows(&a, "PRAGMA synchronous"), 2);
 	assert_int_equal(kz_store_begin_bulk(a.st), 0);
 	kz_store_rollback(a.st);
 	assert_int_equal(kz_store_begin(a.st), 0);
-	assert_int_equal(synchronous_of(&a), 2);
+	assert_int_equal(count_rows(&a, "PRAGMA synchronous"), 2);
 	post(&a, "kato", ch, "まとめた投稿", KZ_PRIO_NORMAL, NULL);
 	assert_int_equal(kz_store_commit(a.st), 0);
 	assert_string_equal(texts_of(&a, ch, &t),
@@ -1691,20 +1693,6 @@ on_parts(void *ctx, const struct kz_view_message *m)
 	return 0;
 }
 
-static int64_t
-count_rows(struct node *n, const char *sql)
-{
-	sqlite3_stmt *s;
-	int64_t v;
-
-	assert_int_equal(sqlite3_prepare_v2(kz__store_db(n->st), sql, -1, &s,
-	    NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return v;
-}
-
 /* An imported post of the node itself, at time_us of its source. */
 static void
 imported(struct node *n, const uint8_t ch[32], uint8_t idb, uint64_t time_us,
@@ -1733,17 +1721,20 @@ imported(struct node *n, const uint8_t ch[32], uint8_t idb, uint64_t time_us,
 static int
 reactions_on(struct node *n, const uint8_t id[32])
 {
-	sqlite3_stmt *s = NULL;
-	int count;
+	return (int)value_for(n, "SELECT count(*) FROM ws_reactions"
+	    " WHERE target = X'%s'", id);
+}
 
-	assert_int_equal(sqlite3_prepare_v2(kz__store_db(n->st), "SELECT"
-	    " count(*) FROM ws_reactions WHERE target = ?1", -1, &s, NULL),
-	    SQLITE_OK);
-	sqlite3_bind_blob(s, 1, id, 32, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	count = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return count;
+/* Imports posts idb (reacted to) and idb + 1 (not) in one bulk group. */
+static void
+bulk_pair(struct node *n, const uint8_t ch[32], uint8_t idb, uint64_t time_us)
+{
+	assert_int_equal(kz_store_begin_bulk(n->st), 0);
+	imported(n, ch, idb, time_us, "反応のある投稿", "", false, false, 0,
+	    NULL);
+	imported(n, ch, (uint8_t)(idb + 1), time_us + 60000000ull,
+	    "反応のない投稿", "", false, false, 0, NULL);
+	assert_int_equal(kz_store_commit(n->st), 0);
 }
 
 /*
@@ -1781,12 +1772,7 @@ test_bulk_key_filter(void **state)
 	op = (struct kz_op){ .type = KZ_OP_REACT, .actor = "mori",
 	    .u.react = { x, "👍", true } };
 	put(&a, &op, NULL);
-	assert_int_equal(kz_store_begin_bulk(a.st), 0);
-	imported(&a, ch, 0x41, 1589871600000000ull, "先に反応", "", false,
-	    false, 0, NULL);
-	imported(&a, ch, 0x42, 1589871660000000ull, "反応なし", "", false,
-	    false, 0, NULL);
-	assert_int_equal(kz_store_commit(a.st), 0);
+	bulk_pair(&a, ch, 0x41, 1589871600000000ull);
 	assert_int_equal(reactions_on(&a, x), 1);
 	assert_int_equal(reactions_on(&a, y), 0);
 	unlooked = kz__views_posts_unlooked(a.st);
@@ -1798,12 +1784,7 @@ test_bulk_key_filter(void **state)
 	    .u.react = { z, "🙏", true } };
 	put(&b, &op, NULL);
 	a.wall = b.wall + 100;
-	assert_int_equal(kz_store_begin_bulk(a.st), 0);
-	imported(&a, ch, 0x43, 1589871720000000ull, "別の接続の反応", "", false,
-	    false, 0, NULL);
-	imported(&a, ch, 0x44, 1589871780000000ull, "もう一つ", "", false,
-	    false, 0, NULL);
-	assert_int_equal(kz_store_commit(a.st), 0);
+	bulk_pair(&a, ch, 0x43, 1589871720000000ull);
 	assert_int_equal(reactions_on(&a, z), 1);
 	assert_int_equal(reactions_on(&a, w), 0);
 	/* The filter was dropped: both posts were looked up. */
