@@ -61,7 +61,8 @@ struct keylist {
  * (PRAGMA data_version moves) may have filed keys it does not know: it is
  * then dropped for good.  Built at the first bulk apply (a scan of the
  * key index) with room for half as many keys again, about 3 bytes a fact,
- * and built again bigger when it fills.
+ * and built again bigger when it fills; not past 32 MiB (a store of more
+ * than ~11 million facts looks every new post up, as before).
  */
 struct keyfilter {
 	uint64_t *bits;		/* NULL: not built */
@@ -72,6 +73,7 @@ struct keyfilter {
 };
 
 #define KEYFILTER_MIN_BITS (1u << 20)
+#define KEYFILTER_MAX_BITS (1ull << 28)	/* 32 MiB: ~11 million facts */
 #define KEYFILTER_BITS_PER_KEY 16	/* 3 probes: 0.2-0.5% false hits */
 
 #define STMT_CACHE 64
@@ -1599,6 +1601,10 @@ keyfilter_build(struct kz_store *st, struct keyfilter *kf)
 		n = kf->keys;	/* rebuilding one that filled */
 	want = KEYFILTER_BITS_PER_KEY * (n + n / 2 + 65536);
 	keyfilter_drop(kf);
+	if (want > KEYFILTER_MAX_BITS) {
+		kf->off = true;	/* a store that big looks each post up */
+		return 0;
+	}
 	for (kf->nbits = KEYFILTER_MIN_BITS; kf->nbits < want; kf->nbits *= 2)
 		;
 	kf->cap = kf->nbits / KEYFILTER_BITS_PER_KEY;

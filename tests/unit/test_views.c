@@ -1800,6 +1800,38 @@ test_bulk_key_filter(void **state)
 }
 
 /*
+ * The key filter is not built for a store of more than ~11 million facts
+ * (here one fact row numbered 20 million): every new post is looked up,
+ * and the posts are there all the same.
+ */
+static void
+test_bulk_key_filter_cap(void **state)
+{
+	char *dir = kz_test_tmpdir();
+	struct node a;
+	uint8_t ch[32];
+	struct texts t;
+
+	(void)state;
+	node_open(&a, dir, "a.db", 1);
+	mesh(&a);
+	add_user(&a, "kato", KZ_ROLE_MEMBER);
+	channel(&a, "本部", ch);
+	assert_int_equal(sqlite3_exec(kz__store_db(a.st), "INSERT INTO"
+	    " ws_facts(entry, key, type, actor) VALUES (20000000, X'00', 0, '')",
+	    NULL, NULL, NULL), SQLITE_OK);
+	bulk_pair(&a, ch, 0x51, 1589871600000000ull);
+	assert_int_equal(kz__views_posts_unlooked(a.st), 0);
+	assert_string_equal(texts_of(&a, ch, &t),
+	    "反応のある投稿|反応のない投稿|");
+	bulk_pair(&a, ch, 0x53, 1589871720000000ull);
+	assert_int_equal(kz__views_posts_unlooked(a.st), 0);
+	assert_int_equal(count_rows(&a, "SELECT count(*) FROM ws_messages"), 4);
+	node_close(&a);
+	kz_test_rmtree(dir);
+}
+
+/*
  * What an imported message was (schema 9): its subtype, system flag, pin
  * and file references read back exactly, in their order; a deleted one
  * keeps no file references; the hlc of a native edit.  A node that got the
@@ -1931,6 +1963,7 @@ main(void)
 		cmocka_unit_test(test_link_reports),
 		cmocka_unit_test(test_imported_parts),
 		cmocka_unit_test(test_bulk_key_filter),
+		cmocka_unit_test(test_bulk_key_filter_cap),
 	};
 
 	if (sodium_init() < 0)
