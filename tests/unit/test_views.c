@@ -639,6 +639,18 @@ assert_same_digest(struct node *x, struct node *y)
 	assert_memory_equal(dx, dy, 32);
 }
 
+/* A rebuild of n's views from its entries gives the views n holds. */
+static void
+assert_rebuild_same(struct node *n)
+{
+	uint8_t before[32], after[32];
+
+	assert_int_equal(kz_views_digest(n->st, before), 0);
+	assert_int_equal(kz_views_rebuild(n->st), 0);
+	assert_int_equal(kz_views_digest(n->st, after), 0);
+	assert_memory_equal(before, after, 32);
+}
+
 /*
  * A post that arrives alone, its id holding no other fact, takes the short
  * way (its views from the decoded entry); one that arrives with an edit or
@@ -650,7 +662,7 @@ test_new_post_paths_match_rebuild(void **state)
 {
 	char *dir = kz_test_tmpdir();
 	struct node a, b, c;
-	uint8_t ch[32], p1[32], p2[32], digest[32], after[32];
+	uint8_t ch[32], p1[32], p2[32];
 	struct kz_op op;
 	struct texts t;
 	uint64_t tip, seq;
@@ -697,10 +709,7 @@ test_new_post_paths_match_rebuild(void **state)
 	assert_int_equal(kz_views_thread(b.st, p1, on_thread, &t), 0);
 	assert_string_equal(t.all, "給水車が到着:1|了解、受け取りに行きます:0|");
 	assert_string_equal(texts_of(&b, ch, &t), "給水車が到着|停電は一部復旧*|");
-	assert_int_equal(kz_views_digest(b.st, digest), 0);
-	assert_int_equal(kz_views_rebuild(b.st), 0);
-	assert_int_equal(kz_views_digest(b.st, after), 0);
-	assert_memory_equal(digest, after, 32);
+	assert_rebuild_same(&b);
 	node_close(&c);
 	node_close(&b);
 	node_close(&a);
@@ -750,7 +759,7 @@ test_reply_counts(void **state)
 {
 	char *dir = kz_test_tmpdir();
 	struct node a, b, c, d;
-	uint8_t ch[32], root[32], r1[32], r2[32], r3[32], digest[32], after[32];
+	uint8_t ch[32], root[32], r1[32], r2[32], r3[32];
 	uint64_t admitted;
 	struct kz_op op;
 	struct node *all[] = { &a, &c, &d };
@@ -814,10 +823,7 @@ test_reply_counts(void **state)
 	assert_int_equal(reply_count_of(&d, r2), 0);
 
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		assert_int_equal(kz_views_digest(all[i]->st, digest), 0);
-		assert_int_equal(kz_views_rebuild(all[i]->st), 0);
-		assert_int_equal(kz_views_digest(all[i]->st, after), 0);
-		assert_memory_equal(digest, after, 32);
+		assert_rebuild_same(all[i]);
 		assert_int_equal(reply_count_of(all[i], root), 2);
 	}
 	assert_same_digest(&a, &c);
@@ -860,7 +866,7 @@ test_bulk_group_matches_plain(void **state)
 {
 	char *dir = kz_test_tmpdir();
 	struct node a, b;
-	uint8_t ch[32], p1[32], p1b[32], ha[32], hb[32], da[32], db[32];
+	uint8_t ch[32], p1[32], p1b[32], ha[32], hb[32];
 	uint64_t ta, tb, tip_before;
 	struct kz_run *run;
 	struct texts t;
@@ -921,10 +927,7 @@ test_bulk_group_matches_plain(void **state)
 	assert_same_digest(&a, &b);
 	assert_string_equal(texts_of(&b, ch, &t),
 	    "避難所の毛布が30枚足りません*|橋が通行止め|");
-	assert_int_equal(kz_views_digest(b.st, db), 0);
-	assert_int_equal(kz_views_rebuild(b.st), 0);
-	assert_int_equal(kz_views_digest(b.st, da), 0);
-	assert_memory_equal(da, db, 32);
+	assert_rebuild_same(&b);
 	node_close(&b);
 	node_close(&a);
 	kz_test_rmtree(dir);
@@ -1749,7 +1752,7 @@ test_bulk_key_filter(void **state)
 {
 	char *dir = kz_test_tmpdir();
 	struct node a, b;
-	uint8_t ch[32], x[32], y[32], z[32], w[32], digest[32], after[32];
+	uint8_t ch[32], x[32], y[32], z[32], w[32];
 	uint64_t unlooked;
 	struct kz_op op;
 
@@ -1790,10 +1793,7 @@ test_bulk_key_filter(void **state)
 	/* The filter was dropped: both posts were looked up. */
 	assert_int_equal(kz__views_posts_unlooked(a.st), unlooked);
 
-	assert_int_equal(kz_views_digest(a.st, digest), 0);
-	assert_int_equal(kz_views_rebuild(a.st), 0);
-	assert_int_equal(kz_views_digest(a.st, after), 0);
-	assert_memory_equal(digest, after, 32);
+	assert_rebuild_same(&a);
 	node_close(&b);
 	node_close(&a);
 	kz_test_rmtree(dir);
