@@ -1758,11 +1758,6 @@ apply_range(struct kz_store *st, struct kz__views *v, int64_t feed,
 	v->purged = false;
 	v->indexed = 0;
 	v->doc.valid = false;
-	if ((rc = keyfilter_ready(st, v, kz__store_in_bulk(st))) < 0) {
-		if (given != NULL)
-			factset_free(given);
-		return rc;
-	}
 	if (given != NULL) {
 		/* The entries as appended (kz__views_apply_rows). */
 		fs = *given;
@@ -1798,7 +1793,9 @@ read:
 			}
 	}
 
-	if ((rc = file_facts(st, v, &fs, true)) < 0)
+	/* Before anything of this call is filed under its key. */
+	if ((rc = keyfilter_ready(st, v, kz__store_in_bulk(st))) < 0 ||
+	    (rc = file_facts(st, v, &fs, true)) < 0)
 		goto out;
 	if (v->control_dirty) {
 		struct kz_ws_control old;
