@@ -97,6 +97,22 @@ struct item {
 	size_t n_users;
 };
 
+/*
+ * Items the store's thread is done with go back to the reader's thread to
+ * be freed there, SPENT_ITEMS at a time.  glibc's malloc gives each thread
+ * an arena of its own, and a free() of a chunk from another thread's arena
+ * takes that arena's lock, which the reader holds for each of its own
+ * allocations: freeing the reader's items on the store's thread made it
+ * wait on that lock (perf record -e sched:sched_switch: two thirds of its
+ * context switches, a sleep each, in kizuna-bench slack).
+ */
+#define SPENT_ITEMS 256
+
+struct spent {
+	struct item v[SPENT_ITEMS];
+	size_t n;
+};
+
 struct queue {
 	pthread_mutex_t mu;
 	pthread_cond_t not_empty, not_full;
@@ -104,6 +120,13 @@ struct queue {
 	size_t head, n;
 	size_t bytes;		/* item_bytes of the items held */
 	bool stop;		/* the store's thread gave up: pushes fail */
+	/*
+	 * The store's thread fills spending; when it is full it goes to back
+	 * for the reader, which frees its items and returns it as empty for
+	 * the store's thread to fill again.  Each pointer is NULL while the
+	 * array is elsewhere; spending is the store thread's alone.
+	 */
+	struct spent *spending, *back, *empty;
 };
 
 /* About what an item holds: its op, decoded too, and strings. */
@@ -124,6 +147,18 @@ item_free(struct item *it)
 	free(it->users);
 }
 
+static void
+spent_free(struct spent *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n; i++)
+		item_free(&s->v[i]);
+	s->n = 0;
+}
+
 /*
  * Hands it on (then owned by the queue); 1 once stopped, it freed and
  * emptied (a caller's own item_free of it on failure frees nothing twice).
@@ -131,6 +166,8 @@ item_free(struct item *it)
 static int
 queue_push(struct queue *q, struct item *it)
 {
+	struct spent *back;
+
 	pthread_mutex_lock(&q->mu);
 	while ((q->n == QUEUE_ITEMS || (q->n > 0 && q->bytes > QUEUE_BYTES)) &&
 	    !q->stop)
@@ -144,8 +181,16 @@ queue_push(struct queue *q, struct item *it)
 	q->ring[(q->head + q->n) % QUEUE_ITEMS] = *it;
 	q->n++;
 	q->bytes += item_bytes(it);
+	back = q->back;
+	q->back = NULL;
 	pthread_cond_signal(&q->not_empty);
 	pthread_mutex_unlock(&q->mu);
+	if (back != NULL) {
+		spent_free(back);
+		pthread_mutex_lock(&q->mu);
+		q->empty = back;
+		pthread_mutex_unlock(&q->mu);
+	}
 	return 0;
 }
 
@@ -170,6 +215,31 @@ queue_pop(struct queue *q, struct item *it)
 	if (q->n <= QUEUE_ITEMS / 2 && q->bytes <= QUEUE_BYTES / 2)
 		pthread_cond_signal(&q->not_full);
 	pthread_mutex_unlock(&q->mu);
+}
+
+/*
+ * The store's thread is done with it (taken): it goes back to the reader
+ * with the next full array.  If the reader has not returned the last one
+ * yet (or has ended), the store's thread frees the array's items itself.
+ */
+static void
+queue_spend(struct queue *q, struct item *it)
+{
+	struct spent *s = q->spending;
+
+	s->v[s->n++] = *it;
+	memset(it, 0, sizeof(*it));
+	if (s->n < SPENT_ITEMS)
+		return;
+	pthread_mutex_lock(&q->mu);
+	if (q->back == NULL && q->empty != NULL) {
+		q->back = s;
+		q->spending = q->empty;
+		q->empty = NULL;
+		s = NULL;
+	}
+	pthread_mutex_unlock(&q->mu);
+	spent_free(s);
 }
 
 static bool
@@ -1048,6 +1118,8 @@ finish(struct kz_slack_import *imp, int rc)
 			queue_pop(imp->q, &it);
 			item_free(&it);
 		}
+		spent_free(imp->q->spending);	/* the reader has ended */
+		spent_free(imp->q->back);
 	}
 	if (rc == 0)
 		rc = commit(&imp->im);
@@ -1080,6 +1152,11 @@ import_free(struct kz_slack_import *imp)
 		pthread_cond_destroy(&imp->q->not_empty);
 		pthread_cond_destroy(&imp->q->not_full);
 	}
+	if (imp->q != NULL) {	/* finish() freed their items */
+		free(imp->q->spending);
+		free(imp->q->back);
+		free(imp->q->empty);
+	}
 	free(imp->q);
 	free(imp->r.seen);
 	free(imp->im.bloom);
@@ -1108,9 +1185,14 @@ kz_slack_import_begin(struct kz_store *st, const struct kz_keypair *kp,
 	imp->r = (struct rd){ .src = src, .names = json_object(),
 	    .chans = json_object() };
 	imp->q = calloc(1, sizeof(*imp->q));
+	if (imp->q != NULL) {
+		imp->q->spending = calloc(1, sizeof(struct spent));
+		imp->q->empty = calloc(1, sizeof(struct spent));
+	}
 	imp->im.bloom = calloc(BLOOM_BITS / 64, sizeof(*imp->im.bloom));
-	if (imp->q == NULL || imp->r.names == NULL || imp->r.chans == NULL ||
-	    imp->im.bloom == NULL ||
+	if (imp->q == NULL || imp->q->spending == NULL ||
+	    imp->q->empty == NULL || imp->r.names == NULL ||
+	    imp->r.chans == NULL || imp->im.bloom == NULL ||
 	    idset_init(&imp->im.pending, imp->im.batch) < 0) {
 		rc = KZ_ERR_NOMEM;
 		goto fail;
@@ -1155,7 +1237,7 @@ kz_slack_import_step(struct kz_slack_import *imp, size_t max_batches)
 			return taken > 0 ? 1 : 2;
 		queue_pop(imp->q, &it);
 		rc = take(&imp->im, &it);
-		item_free(&it);
+		queue_spend(imp->q, &it);
 		taken++;
 		if (rc != 0)
 			break;
