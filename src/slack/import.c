@@ -36,6 +36,7 @@
 #include "kizuna/err.h"
 #include "kizuna/slack.h"
 #include "kizuna/views.h"
+#include "slack_int.h"
 
 /*
  * Entries a transaction.  Each commit rewrites every page of the random-key
@@ -55,6 +56,22 @@
  * too, for exports of huge messages.
  */
 #define QUEUE_ITEMS 16384
+/*
+ * Appending is quicker than reading, so the store's thread drains the
+ * queue while a batch fills and then waits for the reader, item by item
+ * (at the start of an import, and whenever the reader parses a date's day
+ * files).  Instead of waiting it applies the views to what the batch has
+ * appended so far, once that is at least this many entries.
+ */
+#define IDLE_APPLY_MIN 256
+
+static size_t apply_every;	/* kz__slack_apply_every */
+
+void
+kz__slack_apply_every(size_t n)
+{
+	apply_every = n;
+}
 #define QUEUE_BYTES (64 * 1024 * 1024)
 
 /* Room for one file reference's clipped strings: 4 x 256 and the URL. */
@@ -285,6 +302,7 @@ struct imp {
 	const struct kz_slack_import_opts *o;
 	struct kz_slack_stats *stats;
 	size_t batch, in_batch;
+	size_t unapplied;	/* appends since the views were last applied */
 	bool open;
 	uint64_t commits;	/* batches committed so far */
 	struct kz_slack_stats at_begin;	/* the counts when the batch began */
@@ -890,6 +908,14 @@ reader_main(void *arg)
 
 /* ------------------------------------------------------------ the store */
 
+/* Applies the open batch's appends so far to the views. */
+static int
+apply(struct imp *im)
+{
+	im->unapplied = 0;
+	return kz_store_bulk_apply(im->st);
+}
+
 static void
 skip(struct imp *im, const char *file, unsigned line, const char *what)
 {
@@ -906,6 +932,7 @@ commit(struct imp *im)
 	if (!im->open)
 		return 0;
 	im->in_batch = 0;
+	im->unapplied = 0;
 	if ((rc = kz_store_commit(im->st)) < 0)
 		return rc;	/* rolled back: still open for the caller's undo */
 	im->open = false;
@@ -940,6 +967,7 @@ append(struct imp *im, const uint8_t *op, size_t len, struct kz_op **dec)
 	    len, d, NULL)) < 0)
 		return rc;
 	im->stats->entries++;
+	im->unapplied++;
 	if (++im->in_batch >= im->batch)
 		return commit(im);
 	return 0;
@@ -978,7 +1006,7 @@ put_user(struct imp *im, const char *kid, const char *display, bool active,
 	int rc;
 
 	/* Users are few: the batch so far is applied to read the views. */
-	if ((rc = kz_store_bulk_apply(im->st)) < 0)
+	if ((rc = apply(im)) < 0)
 		return rc;
 	rc = kz_views_user(im->st, kid, user_now_cb, &now);
 	if (rc < 0 && rc != KZ_ERR_NOT_FOUND)
@@ -1035,7 +1063,7 @@ take(struct imp *im, struct item *it)
 	case IT_END:
 		return it->rc != 0 ? it->rc : 1;
 	case IT_CHANNEL:
-		if ((rc = kz_store_bulk_apply(im->st)) < 0 ||	/* channels are few */
+		if ((rc = apply(im)) < 0 ||	/* channels are few */
 		    (rc = kz_views_has_created(im->st, it->id,
 		    KZ_OP_CHANNEL_CREATE, &found)) < 0)
 			return rc;
@@ -1235,6 +1263,12 @@ kz_slack_import_step(struct kz_slack_import *imp, size_t max_batches)
 	for (;;) {
 		if (imp->o.no_wait && !imp->im.open && queue_empty(imp->q))
 			return taken > 0 ? 1 : 2;
+		/* Rather than wait for the reader, the views take what the
+		 * open batch has appended (the commit then has less to do). */
+		if ((apply_every > 0 ? imp->im.unapplied >= apply_every :
+		    imp->im.unapplied >= IDLE_APPLY_MIN && queue_empty(imp->q)) &&
+		    (rc = apply(&imp->im)) < 0)
+			break;
 		queue_pop(imp->q, &it);
 		rc = take(&imp->im, &it);
 		queue_spend(imp->q, &it);

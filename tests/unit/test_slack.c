@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
+#include <sqlite3.h>
 #include <zip.h>
 
 #include "kizuna/err.h"
@@ -30,6 +32,8 @@
 #include "kizuna/slack.h"
 #include "kizuna/store.h"
 #include "kizuna/views.h"
+#include "slack/slack_int.h"
+#include "store/store_int.h"
 #include "testutil.h"
 
 #define T0 1764990000000ull	/* the importing node's clock, ms */
@@ -1066,6 +1070,89 @@ test_resume_after_kill(void **state)
 }
 
 /*
+ * A digest of the search index's every posting (term, doc, column,
+ * offset), in order: equal digests, equal indexes however cut in segments.
+ */
+static void
+index_digest(struct node *n, uint8_t d[32])
+{
+	sqlite3 *db = kz__store_db(n->st);
+	crypto_generichash_state h;
+	sqlite3_stmt *s;
+	int rows = 0;
+
+	assert_int_equal(sqlite3_exec(db, "CREATE VIRTUAL TABLE IF NOT EXISTS"
+	    " temp.postings USING fts5vocab(main, ws_search, instance)", NULL,
+	    NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT term, doc, col, offset"
+	    " FROM temp.postings ORDER BY term, doc, col, offset", -1, &s, NULL),
+	    SQLITE_OK);
+	crypto_generichash_init(&h, NULL, 0, 32);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		char line[512];
+		int len = snprintf(line, sizeof(line), "%s|%lld|%s|%d\n",
+		    (const char *)sqlite3_column_text(s, 0),
+		    (long long)sqlite3_column_int64(s, 1),
+		    (const char *)sqlite3_column_text(s, 2),
+		    sqlite3_column_int(s, 3));
+
+		crypto_generichash_update(&h, (const unsigned char *)line,
+		    (size_t)len);
+		rows++;
+	}
+	assert_int_equal(sqlite3_finalize(s), SQLITE_OK);
+	crypto_generichash_final(&h, d, 32);
+	assert_true(rows > 100);	/* the export's texts are in it */
+}
+
+/*
+ * An import whose views are applied in pieces inside its batches (as when
+ * the store's thread, finding the reader behind, applies what it has
+ * appended instead of waiting) ends with the same views and the same
+ * search index as one applied at each commit, and the same workspace.
+ */
+static void
+test_apply_in_pieces(void **state)
+{
+	char *tmp = kz_test_tmpdir(), *exp = export_folder(tmp);
+	static const size_t every[] = { 1, 3 };
+	struct kz_slack_stats s, p;
+	struct reports r;
+	struct node ref, n;
+	uint8_t d1[32], d2[32], i1[32], i2[32];
+	size_t i;
+
+	(void)state;
+	node_open(&ref, tmp, "ref");
+	kz__slack_apply_every(1000000);	/* never inside a batch */
+	assert_int_equal(import(&ref, exp, &s, &r, 0), 0);
+	kz__slack_apply_every(0);
+	digest_of(&ref, d1);
+	index_digest(&ref, i1);
+	for (i = 0; i < sizeof(every) / sizeof(every[0]); i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "n%zu", every[i]);
+		node_open(&n, tmp, name);
+		kz__slack_apply_every(every[i]);
+		assert_int_equal(import(&n, exp, &p, &r, i == 0 ? 0 : 7), 0);
+		kz__slack_apply_every(0);
+		check_reports(&r, 0);
+		check_stats(&p, 7);
+		assert_memory_equal(&p, &s, sizeof(p));
+		check_workspace(&n);
+		digest_of(&n, d2);
+		assert_memory_equal(d1, d2, 32);
+		index_digest(&n, i2);
+		assert_memory_equal(i1, i2, 32);
+		node_close(&n);
+	}
+	node_close(&ref);
+	free(exp);
+	kz_test_rmtree(tmp);
+}
+
+/*
  * The same import in steps (kz_slack_import_begin, _step, _end): a step of
  * one batch ends with no batch open (the caller may use the store), the
  * entries are those of kz_slack_import (the same digest, counts and
@@ -1625,6 +1712,7 @@ main(void)
 		cmocka_unit_test(test_not_export),
 		cmocka_unit_test(test_overlap),
 		cmocka_unit_test(test_resume_after_kill),
+		cmocka_unit_test(test_apply_in_pieces),
 		cmocka_unit_test(test_steps),
 		cmocka_unit_test(test_export_roundtrip),
 	};
