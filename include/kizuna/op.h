@@ -266,6 +266,14 @@ struct kz_op {
 	bool hashed;
 	uint8_t src_hash[KZ_HASH_BYTES];
 	void *ext;			/* owned: the imported parts (decoded ops only) */
+	/*
+	 * Set by the op's owner (else NULL): kz_op_free hands the op to
+	 * release(release_ctx, op) instead of freeing it, so that whoever
+	 * frees it (a store it was handed to) gives it back.  release frees
+	 * it in the end with kz_op_free, release set to NULL first.
+	 */
+	void (*release)(void *release_ctx, struct kz_op *op);
+	void *release_ctx;
 };
 
 /*
@@ -294,7 +302,7 @@ int kz_op_decode(struct kz_op **out, const uint8_t *buf, size_t len);
  */
 int kz_op_decode_hashed(struct kz_op **out, const uint8_t *buf, size_t len);
 
-/* Accepts NULL. */
+/* Accepts NULL.  An op with a release function goes to it instead. */
 void kz_op_free(struct kz_op *op);
 
 /* True for a transport word of a link report: "tcp", "radio", "stdio" or

@@ -993,6 +993,10 @@ kz_op_free(struct kz_op *op)
 {
 	if (op == NULL)
 		return;
+	if (op->release != NULL) {
+		op->release(op->release_ctx, op);
+		return;
+	}
 	arena_free(op->arena);
 	free(op->ext);
 	free(op);

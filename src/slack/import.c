@@ -115,19 +115,21 @@ struct item {
 };
 
 /*
- * Items the store's thread is done with go back to the reader's thread to
- * be freed there, SPENT_ITEMS at a time.  glibc's malloc gives each thread
- * an arena of its own, and a free() of a chunk from another thread's arena
+ * Items the store's thread is done with, and the decoded ops the store
+ * frees at a commit (kz_op release), go back to the reader's thread to be
+ * freed there, SPENT_ITEMS at a time.  glibc's malloc gives each thread an
+ * arena of its own, and a free() of a chunk from another thread's arena
  * takes that arena's lock, which the reader holds for each of its own
- * allocations: freeing the reader's items on the store's thread made it
- * wait on that lock (perf record -e sched:sched_switch: two thirds of its
+ * allocations: freeing the reader's allocations on the store's thread made
+ * it wait on that lock (perf record -e sched:sched_switch: most of its
  * context switches, a sleep each, in kizuna-bench slack).
  */
 #define SPENT_ITEMS 256
 
 struct spent {
-	struct item v[SPENT_ITEMS];
+	struct spent *next;
 	size_t n;
+	struct item v[SPENT_ITEMS];
 };
 
 struct queue {
@@ -138,10 +140,10 @@ struct queue {
 	size_t bytes;		/* item_bytes of the items held */
 	bool stop;		/* the store's thread gave up: pushes fail */
 	/*
-	 * The store's thread fills spending; when it is full it goes to back
-	 * for the reader, which frees its items and returns it as empty for
-	 * the store's thread to fill again.  Each pointer is NULL while the
-	 * array is elsewhere; spending is the store thread's alone.
+	 * The store's thread fills spending (its own); a full one goes on
+	 * the back stack, whose arrays the reader takes at its next push,
+	 * frees their items and puts on the empty stack, where the store's
+	 * thread takes its next one (or makes one).
 	 */
 	struct spent *spending, *back, *empty;
 };
@@ -157,6 +159,8 @@ static void
 item_free(struct item *it)
 {
 	free(it->op);
+	if (it->dec != NULL)
+		it->dec->release = NULL;	/* freed here for good */
 	kz_op_free(it->dec);
 	free(it->s1);
 	free(it->s2);
@@ -164,16 +168,29 @@ item_free(struct item *it)
 	free(it->users);
 }
 
+/* Frees the items of s and of the arrays after it. */
 static void
 spent_free(struct spent *s)
 {
 	size_t i;
 
-	if (s == NULL)
-		return;
-	for (i = 0; i < s->n; i++)
-		item_free(&s->v[i]);
-	s->n = 0;
+	for (; s != NULL; s = s->next) {
+		for (i = 0; i < s->n; i++)
+			item_free(&s->v[i]);
+		s->n = 0;
+	}
+}
+
+/* Frees s and the arrays after it (their items freed already). */
+static void
+spent_drop(struct spent *s)
+{
+	struct spent *next;
+
+	for (; s != NULL; s = next) {
+		next = s->next;
+		free(s);
+	}
 }
 
 /*
@@ -203,8 +220,13 @@ queue_push(struct queue *q, struct item *it)
 	pthread_cond_signal(&q->not_empty);
 	pthread_mutex_unlock(&q->mu);
 	if (back != NULL) {
+		struct spent *last = back;
+
 		spent_free(back);
+		while (last->next != NULL)
+			last = last->next;
 		pthread_mutex_lock(&q->mu);
+		last->next = q->empty;
 		q->empty = back;
 		pthread_mutex_unlock(&q->mu);
 	}
@@ -236,27 +258,42 @@ queue_pop(struct queue *q, struct item *it)
 
 /*
  * The store's thread is done with it (taken): it goes back to the reader
- * with the next full array.  If the reader has not returned the last one
- * yet (or has ended), the store's thread frees the array's items itself.
+ * with the next full array.  (Out of memory for an array, the store's
+ * thread frees the full one's items itself.)
  */
 static void
 queue_spend(struct queue *q, struct item *it)
 {
-	struct spent *s = q->spending;
+	struct spent *s = q->spending, *next;
 
 	s->v[s->n++] = *it;
 	memset(it, 0, sizeof(*it));
 	if (s->n < SPENT_ITEMS)
 		return;
 	pthread_mutex_lock(&q->mu);
-	if (q->back == NULL && q->empty != NULL) {
-		q->back = s;
-		q->spending = q->empty;
-		q->empty = NULL;
-		s = NULL;
-	}
+	if ((next = q->empty) != NULL)
+		q->empty = next->next;
 	pthread_mutex_unlock(&q->mu);
-	spent_free(s);
+	if (next == NULL && (next = malloc(sizeof(*next))) == NULL) {
+		spent_free(s);
+		return;
+	}
+	next->next = NULL;
+	next->n = 0;
+	q->spending = next;
+	pthread_mutex_lock(&q->mu);
+	s->next = q->back;
+	q->back = s;
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* A decoded op the store is done with (kz_op_free): as an item. */
+static void
+release_op(void *ctx, struct kz_op *op)
+{
+	struct item it = { .kind = IT_POST, .dec = op };
+
+	queue_spend(ctx, &it);
 }
 
 static bool
@@ -298,6 +335,7 @@ struct rd {
 /* The store's thread (the caller's). */
 struct imp {
 	struct kz_store *st;
+	struct queue *q;	/* the reader's */
 	const struct kz_keypair *kp;
 	const struct kz_slack_import_opts *o;
 	struct kz_slack_stats *stats;
@@ -1039,6 +1077,20 @@ put_user(struct imp *im, const char *kid, const char *display, bool active,
 	return rc;
 }
 
+/*
+ * The reader's decoded op *dec, to be handed to the store: when the store
+ * frees it, it goes back to the reader's thread (release_op).
+ */
+static struct kz_op **
+release(struct imp *im, struct kz_op **dec)
+{
+	if (*dec != NULL) {
+		(*dec)->release = release_op;
+		(*dec)->release_ctx = im->q;
+	}
+	return dec;
+}
+
 /* Takes one item from the reader; 1 when it was the last. */
 static int
 take(struct imp *im, struct item *it)
@@ -1071,7 +1123,8 @@ take(struct imp *im, struct item *it)
 			im->stats->present++;
 			return 0;
 		}
-		if ((rc = append(im, it->op, it->op_len, &it->dec)) == 0) {
+		if ((rc = append(im, it->op, it->op_len, release(im, &it->dec)))
+		    == 0) {
 			im->stats->channels++;
 			rc = add_fresh(im, it->id);
 		}
@@ -1095,7 +1148,8 @@ take(struct imp *im, struct item *it)
 				return rc;
 			p = name + strlen(name) + 1;
 		}
-		if ((rc = append(im, it->op, it->op_len, &it->dec)) < 0)
+		if ((rc = append(im, it->op, it->op_len, release(im, &it->dec)))
+		    < 0)
 			return rc;
 		if (im->open)	/* else committed with it: the views show it */
 			idset_has(&im->pending, it->id, true);
@@ -1146,8 +1200,6 @@ finish(struct kz_slack_import *imp, int rc)
 			queue_pop(imp->q, &it);
 			item_free(&it);
 		}
-		spent_free(imp->q->spending);	/* the reader has ended */
-		spent_free(imp->q->back);
 	}
 	if (rc == 0)
 		rc = commit(&imp->im);
@@ -1161,6 +1213,10 @@ finish(struct kz_slack_import *imp, int rc)
 		imp->stats = imp->im.at_begin;
 		imp->stats.skipped = skipped;
 	}
+	/* What went back to the reader (the store has freed its last ops
+	 * now) and the reader, ended, did not free. */
+	spent_free(imp->q->spending);
+	spent_free(imp->q->back);
 	/* Its commits did not wait for the disk (kz_store_begin_bulk): the
 	 * import is done once they are on it. */
 	if ((src = kz_store_sync(imp->im.st)) < 0 && rc == 0)
@@ -1181,9 +1237,9 @@ import_free(struct kz_slack_import *imp)
 		pthread_cond_destroy(&imp->q->not_full);
 	}
 	if (imp->q != NULL) {	/* finish() freed their items */
-		free(imp->q->spending);
-		free(imp->q->back);
-		free(imp->q->empty);
+		spent_drop(imp->q->spending);
+		spent_drop(imp->q->back);
+		spent_drop(imp->q->empty);
 	}
 	free(imp->q);
 	free(imp->r.seen);
@@ -1215,11 +1271,9 @@ kz_slack_import_begin(struct kz_store *st, const struct kz_keypair *kp,
 	imp->q = calloc(1, sizeof(*imp->q));
 	if (imp->q != NULL) {
 		imp->q->spending = calloc(1, sizeof(struct spent));
-		imp->q->empty = calloc(1, sizeof(struct spent));
 	}
 	imp->im.bloom = calloc(BLOOM_BITS / 64, sizeof(*imp->im.bloom));
-	if (imp->q == NULL || imp->q->spending == NULL ||
-	    imp->q->empty == NULL || imp->r.names == NULL ||
+	if (imp->q == NULL || imp->q->spending == NULL || imp->r.names == NULL ||
 	    imp->r.chans == NULL || imp->im.bloom == NULL ||
 	    idset_init(&imp->im.pending, imp->im.batch) < 0) {
 		rc = KZ_ERR_NOMEM;
@@ -1229,6 +1283,7 @@ kz_slack_import_begin(struct kz_store *st, const struct kz_keypair *kp,
 	pthread_cond_init(&imp->q->not_empty, NULL);
 	pthread_cond_init(&imp->q->not_full, NULL);
 	imp->r.q = imp->q;
+	imp->im.q = imp->q;
 	/* Checkpoints on a thread of their own: a tenth of the store's work.
 	 * Without it (out of memory) the import goes on, only slower. */
 	imp->ckpt = kz_store_checkpoint_thread(st, true) == 0;

@@ -1602,6 +1602,45 @@ test_op_roundtrip_content(void **state)
 	}
 }
 
+struct released {
+	struct kz_op *op;
+	int calls;
+};
+
+static void
+on_release(void *ctx, struct kz_op *op)
+{
+	struct released *r = ctx;
+
+	r->op = op;
+	r->calls++;
+}
+
+/*
+ * kz_op_free of an op with a release function hands it over untouched
+ * (its strings still readable); the owner frees it with release cleared.
+ */
+static void
+test_op_release(void **state)
+{
+	struct kz_op in = valid_op(KZ_OP_POST), *op = op_roundtrip(&in);
+	struct released r = { NULL, 0 };
+
+	(void)state;
+	op->release = on_release;
+	op->release_ctx = &r;
+	kz_op_free(op);
+	assert_int_equal(r.calls, 1);
+	assert_ptr_equal(r.op, op);
+	assert_string_equal(op->u.post.text, in.u.post.text);
+	kz_op_free(op);
+	assert_int_equal(r.calls, 2);
+	op->release = NULL;
+	kz_op_free(op);		/* freed: ASan sees a leak otherwise */
+	assert_int_equal(r.calls, 2);
+	kz_op_free(NULL);
+}
+
 static void
 test_op_target(void **state)
 {
@@ -3134,6 +3173,7 @@ main(void)
 		cmocka_unit_test(test_op_roundtrip_control),
 		cmocka_unit_test(test_op_roundtrip_content),
 		cmocka_unit_test(test_op_target),
+		cmocka_unit_test(test_op_release),
 		cmocka_unit_test(test_user_id_valid),
 		cmocka_unit_test(test_op_encode_rejects),
 		cmocka_unit_test(test_op_decode_rejects_values),
